@@ -1,0 +1,73 @@
+"""Starting and stopping the appliance: lock, catalog, supervisor, signals, in pairs."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pluggy
+
+from .catalog import Catalog, CatalogError
+from .config import Config
+from .lock import InstanceLock
+from .plugins import make_plugin_manager
+from .supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+
+def open_catalog(pm: pluggy.PluginManager, config: Config) -> Catalog:
+    catalog = pm.hook.nvr_catalog_open(url=config.catalog_url)
+    if catalog is None:
+        raise CatalogError(f"no catalog plugin serves {config.catalog_url.split(':', 1)[0]}://")
+    return catalog
+
+
+@contextmanager
+def opened_catalog(config: Config, pm: pluggy.PluginManager | None = None) -> Iterator[Catalog]:
+    catalog = open_catalog(pm or make_plugin_manager(), config)
+    try:
+        yield catalog
+    finally:
+        catalog.close()
+
+
+def run_appliance(config: Config, *, log_level: int = logging.INFO,
+                  on_tick: Callable[[Supervisor], None] | None = None,
+                  stop: threading.Event | None = None) -> None:
+    """Record until SIGTERM/SIGINT (or `stop` is set); every open segment is closed on exit."""
+    stop = stop or threading.Event()
+    previous = _install_stop_signals(stop)
+    lock = InstanceLock(config.storage.state_dir)
+    lock.acquire()
+    try:
+        for folder in (config.storage.cache_dir, config.storage.archive_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        pm = make_plugin_manager()
+        with opened_catalog(config, pm) as catalog:
+            log.info("nvr-edge %s: %d camera(s), catalog %s", config.device_id,
+                     len(config.cameras), catalog.display_url)
+            supervisor = Supervisor(config, pm, catalog, log_level)
+            supervisor.start()
+            supervisor.run(stop.is_set, on_tick)
+            log.info("stopped cleanly")
+    finally:
+        lock.release()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _install_stop_signals(stop: threading.Event) -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        log.info("received %s: closing segments and stopping", signal.Signals(signum).name)
+        stop.set()
+
+    return {signum: signal.signal(signum, request_stop)
+            for signum in (signal.SIGTERM, signal.SIGINT)}

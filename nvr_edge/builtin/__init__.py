@@ -1,0 +1,1 @@
+"""Built-in plugins: the default pieces, registered through the same hooks as any plugin."""

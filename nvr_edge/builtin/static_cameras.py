@@ -1,0 +1,11 @@
+"""Cameras listed in the config file's [[cameras]] tables."""
+
+from __future__ import annotations
+
+from ..config import CameraConfig, Config
+from ..plugins import hookimpl
+
+
+@hookimpl
+def nvr_discover_cameras(config: Config) -> list[CameraConfig]:
+    return list(config.cameras)

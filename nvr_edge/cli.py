@@ -1,0 +1,175 @@
+"""The `nvr-edge` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .catalog import CatalogError, SegmentQuery
+from .config import Config, ConfigError, load_config
+from .lock import AlreadyRunning, InstanceLock
+from .models import iso_utc, parse_iso_ms
+from .plugins import describe_plugins, make_plugin_manager
+from .redact import setup_logging
+
+EXIT_RUNTIME = 1
+EXIT_CONFIG = 2
+
+
+def _config_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--config", "-c", type=Path, required=required,
+                        help="the appliance's TOML configuration file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nvr-edge", description=__doc__)
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="record every configured camera until stopped")
+    _config_arg(run)
+
+    demo = sub.add_parser("demo", help="simulated cameras recorded into a local folder")
+    demo.add_argument("--dir", type=Path, default=Path("nvr-demo"))
+    demo.add_argument("--cameras", type=int, default=2)
+    demo.add_argument("--segment-seconds", type=int, default=30)
+    demo.add_argument("--duration", type=float, default=0,
+                      help="stop after this many seconds (0: until Ctrl-C)")
+
+    check_config = sub.add_parser("check-config", help="validate a configuration file")
+    check_config.add_argument("file", type=Path)
+
+    plugins = sub.add_parser("plugins", help="list active plugins and their hooks")
+    plugins.add_argument("--json", action="store_true")
+
+    check = sub.add_parser("check", help="compare catalog and disk")
+    _config_arg(check)
+    check.add_argument("--repair", action="store_true", help="fix every difference found")
+    check.add_argument("--json", action="store_true")
+
+    segments = sub.add_parser("segments", help="list recorded segments")
+    _config_arg(segments)
+    segments.add_argument("--camera")
+    segments.add_argument("--since", help="ISO 8601 time (UTC when no zone is given)")
+    segments.add_argument("--until", help="ISO 8601 time (UTC when no zone is given)")
+    segments.add_argument("--json", action="store_true")
+
+    simcam = sub.add_parser("simcam", help="serve simulated RTSP cameras",
+                            add_help=False, prefix_chars="\0")
+    simcam.add_argument("args", nargs=argparse.REMAINDER)
+
+    bench = sub.add_parser("bench", help="benchmarks (JSON on stdout)")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    record = bench_sub.add_parser("record", help="nvr-edge vs the ffmpeg CLI, same streams")
+    record.add_argument("--cameras", type=int, default=4)
+    record.add_argument("--seconds", type=float, default=60)
+    record.add_argument("--json", action="store_true")
+    record.add_argument("--work-dir", type=Path, default=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = getattr(logging, args.log_level)
+    setup_logging(level)
+    try:
+        return _dispatch(args, level)
+    except ConfigError as exc:
+        print(f"nvr-edge: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (CatalogError, AlreadyRunning) as exc:
+        print(f"nvr-edge: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+
+
+def _dispatch(args: argparse.Namespace, level: int) -> int:
+    command = args.command
+    if command == "check-config":
+        config = load_config(args.file)
+        print(f"{args.file}: ok ({len(config.cameras)} camera(s), device {config.device_id})")
+        return 0
+    if command == "plugins":
+        return _plugins(args.json)
+    if command == "simcam":
+        from .simcam.cli import main as simcam_main
+
+        return simcam_main(args.args)
+    if command == "demo":
+        from .demo import run_demo
+
+        return run_demo(args.dir, cameras=args.cameras, segment_seconds=args.segment_seconds,
+                        duration_s=args.duration, log_level=level)
+    if command == "bench":
+        from .bench import run_record_bench
+
+        return run_record_bench(args.cameras, args.seconds, args.work_dir)
+    config = load_config(args.config)
+    if command == "run":
+        from .app import run_appliance
+
+        run_appliance(config, log_level=level)
+        return 0
+    if command == "check":
+        return _check(config, args.repair, args.json)
+    if command == "segments":
+        return _segments(config, args)
+    raise AssertionError(command)
+
+
+def _plugins(as_json: bool) -> int:
+    infos = describe_plugins(make_plugin_manager())
+    if as_json:
+        print(json.dumps([info.__dict__ for info in infos], indent=2))
+        return 0
+    for info in infos:
+        origin = "built-in" if info.builtin else "installed"
+        print(f"{info.name} {info.version} ({origin}): {', '.join(info.hooks)}")
+    return 0
+
+
+def _check(config: Config, repair: bool, as_json: bool) -> int:
+    from .app import opened_catalog
+    from .recovery import reconcile
+
+    lock = InstanceLock(config.storage.state_dir)
+    running = lock.held_elsewhere()
+    if repair and running:
+        raise AlreadyRunning("the appliance is running; stop it before `check --repair`")
+    with opened_catalog(config) as catalog:
+        report = reconcile(config, catalog, repair=repair, writers_active=running)
+    if as_json:
+        print(json.dumps({"differences": len(report.differences),
+                          "findings": report.to_dicts()}, indent=2))
+    else:
+        for f in report.findings:
+            mark = " [repaired]" if f.repaired else ""
+            print(f"{f.kind:15} {f.path} {f.detail}{mark}")
+        print(f"{len(report.differences)} difference(s)")
+    unrepaired = [f for f in report.differences if not f.repaired]
+    return 1 if unrepaired else 0
+
+
+def _segments(config: Config, args: argparse.Namespace) -> int:
+    from .app import opened_catalog
+
+    try:
+        since = parse_iso_ms(args.since) if args.since else None
+        until = parse_iso_ms(args.until) if args.until else None
+    except ValueError as exc:
+        print(f"nvr-edge: --since/--until: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    with opened_catalog(config) as catalog:
+        rows = catalog.segments(SegmentQuery(camera=args.camera, since_ms=since,
+                                             until_ms=until))
+    if args.json:
+        print(json.dumps([row.to_dict() for row in rows], indent=2))
+        return 0
+    for row in rows:
+        print(f"{row.camera:16} {iso_utc(row.start_ms)} {row.duration_ms / 1000:7.1f}s "
+              f"{row.bytes:>11} {row.status:7} {row.path}")
+    return 0

@@ -1,0 +1,58 @@
+"""File-system steps whose order is the crash-safety contract (see docs/STORAGE.md)."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+from pathlib import Path
+
+_FALLOC_FL_KEEP_SIZE = 0x01
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+
+
+def preallocate(fd: int, length: int) -> bool:
+    """Reserve `length` bytes of blocks without changing the file's size.
+
+    KEEP_SIZE (rather than posix_fallocate) means a crash leaves a file whose size is what
+    was written, not a tail of zeros. False where the file system cannot (tmpfs, some FUSE).
+    """
+    if length <= 0:
+        return False
+    if _libc.fallocate(fd, _FALLOC_FL_KEEP_SIZE, 0, length) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+        return False
+    raise OSError(err, os.strerror(err))
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in `path` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs_durable(path: Path, root: Path) -> None:
+    """mkdir -p, fsyncing each parent that gained an entry (so the new folder survives)."""
+    missing = []
+    probe = path
+    while not probe.exists() and probe != root and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        folder.mkdir(exist_ok=True)
+        fsync_dir(folder.parent)
+
+
+def finish_file(fd: int, length: int, part: Path, final: Path) -> None:
+    """Truncate away unused pre-allocation, fsync, rename `.part` to its final name, fsync dir."""
+    os.ftruncate(fd, length)
+    os.fsync(fd)
+    os.rename(part, final)
+    fsync_dir(final.parent)

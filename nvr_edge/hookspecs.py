@@ -1,0 +1,87 @@
+"""Every hook nvr-edge calls. Plugins implement them with `@nvr_edge.hookimpl`.
+
+Hooks are called with keyword arguments, so a hook may gain an argument in a later
+release without breaking plugins that do not ask for it. Each docstring says where the
+hook runs (main process or camera worker) and in which version it appeared.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+    from .config import CameraConfig, Config
+    from .models import Alert, SegmentRecord
+    from .segment_writer import SegmentWriterFactory
+
+hookspec = pluggy.HookspecMarker("nvr_edge")
+
+
+@hookspec
+def nvr_discover_cameras(config: Config) -> list[CameraConfig]:
+    """Return cameras this plugin knows of (static config, ONVIF, V4L2 ...).
+
+    Main process, at start-up. Results of all plugins are merged; the first plugin to
+    name a camera id wins. Added in 0.1.
+    """
+
+
+@hookspec(firstresult=True)
+def nvr_catalog_open(url: str) -> Catalog | None:
+    """Open the catalog for `url` if this plugin's backend serves its scheme, else None.
+
+    Main process and CLI commands. Added in 0.1.
+    """
+
+
+@hookspec(firstresult=True)
+def nvr_segment_writer_factory(camera: CameraConfig, config: Config) -> SegmentWriterFactory | None:
+    """Return the factory that writes this camera's segments, or None to pass.
+
+    Camera worker process. The built-in factory writes fragmented MP4 to the SSD cache.
+    Added in 0.1.
+    """
+
+
+@hookspec
+def nvr_segment_closed(segment: SegmentRecord, config: Config) -> None:
+    """A segment file was closed and its catalog row written (`segment.id` is set).
+
+    Main process; must not block (hand slow work to a thread). Added in 0.1.
+    """
+
+
+@hookspec
+def nvr_camera_state(camera_id: str, state: str, reason: str, config: Config) -> None:
+    """A camera changed state (see `nvr_edge.models.CameraState`). Main process. Added in 0.1."""
+
+
+@hookspec
+def nvr_alert(alert: Alert, config: Config) -> None:
+    """Something an operator must know (camera offline, retries exhausted, disk trouble).
+
+    Main process. Added in 0.1.
+    """
+
+
+@hookspec
+def nvr_startup(config: Config, catalog: Catalog) -> None:
+    """The appliance has started: recovery is done and camera workers are being launched.
+
+    Main process. Added in 0.1.
+    """
+
+
+@hookspec
+def nvr_shutdown(config: Config) -> None:
+    """The appliance is stopping; every worker has closed its segments. Added in 0.1."""
+
+
+def hook_names() -> list[str]:
+    return sorted(name for name, value in globals().items()
+                  if name.startswith("nvr_") and callable(value))
+
+

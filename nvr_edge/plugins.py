@@ -1,0 +1,75 @@
+"""The plugin manager: built-in pieces and installed plugins, all through the same hooks."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from dataclasses import dataclass
+from importlib import metadata
+
+import pluggy
+
+from . import hookspecs
+
+hookimpl = pluggy.HookimplMarker("nvr_edge")
+ENTRY_POINT_GROUP = "nvr_edge"
+DISABLE_AUTOLOAD_ENV = "NVR_EDGE_DISABLE_PLUGIN_AUTOLOAD"
+
+# Built-in behaviour is registered like any third-party plugin, so the API cannot rot and a
+# test (or an operator, via --block) can swap any piece.
+DEFAULT_PLUGINS = (
+    "nvr_edge.builtin.static_cameras",
+    "nvr_edge.builtin.fmp4_writer",
+    "nvr_edge.catalog.sqlite",
+    "nvr_edge.catalog.postgres",
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    version: str
+    hooks: tuple[str, ...]
+    builtin: bool
+
+
+def make_plugin_manager(load_entry_points: bool = True,
+                        blocked: tuple[str, ...] = ()) -> pluggy.PluginManager:
+    pm = pluggy.PluginManager("nvr_edge")
+    pm.add_hookspecs(hookspecs)
+    for name in blocked:
+        pm.set_blocked(name)
+    for module_name in DEFAULT_PLUGINS:
+        if not pm.is_blocked(module_name):
+            pm.register(importlib.import_module(module_name), name=module_name)
+    if load_entry_points and not os.environ.get(DISABLE_AUTOLOAD_ENV):
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    return pm
+
+
+def describe_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
+    """What is active: name, version (the distribution's, for installed plugins), hooks."""
+    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    infos = []
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # blocked
+            continue
+        dist = dists.get(id(plugin))
+        version = dist.version if dist else _core_version()
+        hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
+        infos.append(PluginInfo(name, version, hooks, builtin=name in DEFAULT_PLUGINS))
+    return sorted(infos, key=lambda i: (not i.builtin, i.name))
+
+
+def _core_version() -> str:
+    try:
+        return metadata.version("nvr-edge")
+    except metadata.PackageNotFoundError:
+        from . import __version__
+
+        return __version__
+
+

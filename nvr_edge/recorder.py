@@ -1,0 +1,214 @@
+"""One RTSP session's packets into a run of contiguous segment files.
+
+Segments are cut only at video keyframes; each keyframe that ends one segment starts the
+next, so no packet is lost or written twice at a cut, and the catalog times meet exactly
+(end of one == start of the next). Wall-clock times come from one anchor per session
+(wall time at the first keyframe) plus the stream's own timestamps.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from .audio import AudioRoute
+from .cut_policy import should_cut
+from .models import SegmentRecord, Tier
+from .segment_writer import SegmentMeta, SegmentWriter, SegmentWriterFactory
+from .timestamps import Backfill, JumpDetector
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BYTES_PER_S = 500_000  # 4 Mbit/s until the camera's real rate is measured
+
+
+@dataclass
+class Counters:
+    received: int = 0
+    written: int = 0
+    before_first_keyframe: int = 0
+    audio_dropped: int = 0
+    rejected: int = 0
+    segments: int = 0
+    jumps: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Open:
+    writer: SegmentWriter
+    streams: dict[str, Any]
+    start_ms: int
+    start_pts_s: float
+    last_sync: float
+    video_packets: int = 0
+
+
+@dataclass
+class SessionRecorder:
+    camera: str
+    device: str
+    factory: SegmentWriterFactory
+    on_closed: Callable[[SegmentRecord], None]
+    video: Any
+    audio: AudioRoute
+    target_s: float
+    fragment_s: float
+    first_target_s: float | None = None
+    bytes_per_s: float = DEFAULT_BYTES_PER_S
+    counters: Counters = field(default_factory=Counters)
+
+    def __post_init__(self) -> None:
+        self.backfill = Backfill()
+        self.jumps = JumpDetector()
+        self.current: _Open | None = None
+        self.anchor: tuple[int, float] | None = None  # (wall ms, pts seconds)
+        self.frame_s = 1 / 30
+        self.last_video_pts_s: float | None = None
+        rate = self.video.average_rate or self.video.guessed_rate
+        if rate:
+            self.frame_s = float(1 / rate)
+        self.video_tb: Fraction = self.video.time_base
+        self.default_video_duration = max(1, round(self.frame_s / self.video_tb))
+
+    # -- packets -------------------------------------------------------------------------
+
+    def handle(self, packet: Any) -> None:
+        self.counters.received += 1
+        default = self.default_video_duration if packet.stream is self.video else 1024
+        for ready in self.backfill.push(packet, default):
+            self._handle_stamped(ready)
+
+    def _handle_stamped(self, packet: Any) -> None:
+        is_video = packet.stream is self.video
+        wall_s = time.time()
+        if self.current is None:
+            if not (is_video and packet.is_keyframe):
+                self.counters.before_first_keyframe += 1
+                return
+            self._open_segment(packet, wall_s)
+        elif self.jumps.is_jump(packet.stream.index, packet.dts, packet.time_base, wall_s):
+            self.counters.jumps += 1
+            log.warning("%s: timestamps jumped (%s stream); starting a new segment",
+                        self.camera, "video" if is_video else "audio")
+            self._close_segment(self._end_of_last_frame_ms())
+            self.anchor = None
+            self._open_segment(packet, wall_s)
+        elif is_video and packet.is_keyframe:
+            elapsed = self._pts_s(packet) - self.current.start_pts_s
+            target = self.first_target_s or self.target_s
+            if should_cut(True, elapsed, target, self.frame_s):
+                cut_ms = self._utc_ms(packet)
+                self._close_segment(cut_ms)
+                self.first_target_s = None
+                self._open_segment(packet, wall_s, start_ms=cut_ms)
+        if is_video:
+            self._track_frame(packet)
+            self._write("video", packet)
+        else:
+            for out in self.audio.convert(packet):
+                self._write("audio", out)
+        self._maybe_sync()
+
+    def _write(self, kind: str, packet: Any) -> None:
+        current = self.current
+        assert current is not None
+        stream = current.streams.get(kind)
+        if stream is None:
+            self.counters.audio_dropped += 1
+            return
+        if kind == "audio" and self.audio.encodes:
+            packet = self.audio.encode_into(stream, packet)
+            for encoded in packet:
+                self._mux(current, stream, encoded)
+            return
+        self._mux(current, stream, packet)
+        if kind == "video":
+            current.video_packets += 1
+
+    def _mux(self, current: _Open, stream: Any, packet: Any) -> None:
+        packet.stream = stream
+        try:
+            current.writer.write(packet)
+            self.counters.written += 1
+        except Exception as exc:  # a muxer refusal must never end the recording
+            self.counters.rejected += 1
+            log.warning("%s: muxer refused a packet (%s); packet skipped", self.camera, exc)
+
+    def _track_frame(self, packet: Any) -> None:
+        pts_s = self._pts_s(packet)
+        if self.last_video_pts_s is not None and 0 < pts_s - self.last_video_pts_s < 1:
+            self.frame_s = pts_s - self.last_video_pts_s
+        self.last_video_pts_s = pts_s
+
+    def _maybe_sync(self) -> None:
+        current = self.current
+        now = time.monotonic()
+        if current is not None and now - current.last_sync >= self.fragment_s:
+            current.writer.sync()
+            current.last_sync = now
+
+    # -- time ----------------------------------------------------------------------------
+
+    def _pts_s(self, packet: Any) -> float:
+        return float(packet.pts * packet.time_base)
+
+    def _utc_ms(self, packet: Any) -> int:
+        assert self.anchor is not None
+        wall_ms, pts_s = self.anchor
+        return wall_ms + round((self._pts_s(packet) - pts_s) * 1000)
+
+    def _end_of_last_frame_ms(self) -> int:
+        assert self.anchor is not None and self.current is not None
+        wall_ms, pts_s = self.anchor
+        last = self.last_video_pts_s if self.last_video_pts_s is not None else pts_s
+        return wall_ms + round((last + self.frame_s - pts_s) * 1000)
+
+    # -- segments ------------------------------------------------------------------------
+
+    def _open_segment(self, packet: Any, wall_s: float, start_ms: int | None = None) -> None:
+        if self.anchor is None:
+            self.anchor = (round(wall_s * 1000), self._pts_s(packet))
+            self.jumps.reset()
+            self.jumps.is_jump(packet.stream.index, packet.dts, packet.time_base, wall_s)
+            self.last_video_pts_s = None
+        start = start_ms if start_ms is not None else self._utc_ms(packet)
+        meta = SegmentMeta(self.camera, self.device, "main", start)
+        expected = int(self.bytes_per_s * (self.first_target_s or self.target_s) * 1.1)
+        writer, streams = self.factory.open(meta, self.video, self.audio.template(), expected)
+        self.current = _Open(writer, streams, start, self._pts_s(packet), time.monotonic())
+        self.audio.segment_started()
+
+    def _close_segment(self, end_ms: int) -> SegmentRecord | None:
+        current, self.current = self.current, None
+        if current is None:
+            return None
+        stream = current.streams.get("audio")
+        if stream is not None and self.audio.encodes:
+            for packet in self.audio.flush_into(stream):
+                self._mux(current, stream, packet)
+        closed = current.writer.close()
+        duration_s = max(0.001, (end_ms - current.start_ms) / 1000)
+        if closed.bytes and duration_s > 1:
+            self.bytes_per_s = closed.bytes / duration_s
+        record = SegmentRecord(
+            camera=self.camera, stream="main", start_ms=current.start_ms,
+            end_ms=max(end_ms, current.start_ms), bytes=closed.bytes, path=str(closed.path),
+            tier=Tier.CACHE, video_codec=self.video.codec_context.name,
+            width=self.video.codec_context.width, height=self.video.codec_context.height,
+            has_audio="audio" in current.streams)
+        self.counters.segments += 1
+        self.on_closed(record)
+        return record
+
+    def close(self) -> SegmentRecord | None:
+        """End of session (stop, stall, camera gone): finish the open segment."""
+        if self.current is None or self.anchor is None:
+            return None
+        return self._close_segment(self._end_of_last_frame_ms())

@@ -1,0 +1,43 @@
+"""The segment-writer interface the worker records through (a plugin may supply its own)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class SegmentMeta:
+    """What is embedded in every file and needed to name it."""
+
+    camera: str
+    device: str
+    stream: str
+    start_ms: int
+
+
+@dataclass(frozen=True)
+class ClosedFile:
+    path: Path
+    bytes: int
+
+
+class SegmentWriter(Protocol):
+    path: Path  # the final name; the file is written under a temporary one until close()
+
+    def write(self, packet: Any) -> None:
+        """Mux one packet (its `stream` already set to one of `output_streams`)."""
+
+    def sync(self) -> None:
+        """Make everything muxed so far durable (called about once per fragment)."""
+
+    def close(self) -> ClosedFile:
+        """Finish the file: trailer, truncate, fsync, rename to `path`."""
+
+
+class SegmentWriterFactory(Protocol):
+    def open(self, meta: SegmentMeta, video: Any, audio: Any | None,
+             expected_bytes: int) -> tuple[SegmentWriter, dict[str, Any]]:
+        """Start a segment. `video`/`audio` are the input streams (templates) or, for audio,
+        a codec description; returns the writer and {"video": out_stream, "audio": ...}."""

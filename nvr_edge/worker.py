@@ -1,0 +1,226 @@
+"""The camera worker: one process per camera, from RTSP connection to closed segments.
+
+It owns its camera's `.part` files while it runs and talks to the supervisor only through
+a one-way pipe of small dict messages: state, alert, segment, stats.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from typing import Any
+
+from .audio import AudioRoute
+from .config import CameraConfig, Config
+from .cut_policy import stagger_s
+from .ingest import Ended, Opened, RtspReader, rtsp_endpoint
+from .models import CameraState, SegmentRecord
+from .plugins import make_plugin_manager
+from .reachability import tcp_reachable
+from .recorder import DEFAULT_BYTES_PER_S, SessionRecorder
+from .redact import setup_logging
+from .retry import Backoff
+from .stall import StallMonitor
+
+log = logging.getLogger(__name__)
+
+EXIT_FATAL = 3  # bad config / unusable plugin: restarting will not help
+STATS_INTERVAL_S = 5.0
+_PR_SET_PDEATHSIG = 1
+
+
+class Channel:
+    """The worker's side of the pipe; a vanished supervisor means: stop."""
+
+    def __init__(self, conn: Any, camera: str, stop: threading.Event) -> None:
+        self.conn, self.camera, self.stop = conn, camera, stop
+        self.state: str | None = None
+
+    def send(self, kind: str, **fields: Any) -> None:
+        try:
+            self.conn.send({"type": kind, "camera": self.camera, **fields})
+        except (BrokenPipeError, EOFError, OSError):
+            self.stop.set()
+
+    def set_state(self, state: CameraState, reason: str = "") -> None:
+        if state != self.state:
+            self.state = state
+            self.send("state", state=str(state), reason=reason)
+
+    def alert(self, code: str, level: str, message: str) -> None:
+        self.send("alert", code=code, level=level, message=message)
+
+
+class CameraWorker:
+    def __init__(self, config: Config, camera: CameraConfig, channel: Channel,
+                 stop: threading.Event) -> None:
+        self.config, self.camera, self.channel, self.stop = config, camera, channel, stop
+        rec = config.recording
+        self.backoff = Backoff(rec.retry)
+        self.host, self.port = rtsp_endpoint(camera.main)
+        pm = make_plugin_manager()
+        self.factory = pm.hook.nvr_segment_writer_factory(camera=camera, config=config)
+        self.first_segment = True
+        self.bytes_per_s: float = DEFAULT_BYTES_PER_S
+        self.last_stats = 0.0
+
+    def run(self) -> None:
+        self.channel.set_state(CameraState.CONNECTING)
+        reported_offline = False
+        while not self.stop.is_set():
+            recorded = self.record_session()
+            if self.stop.is_set():
+                break
+            if recorded:
+                self.backoff.reset()
+                reported_offline = False
+            delay = self.backoff.record_failure()
+            reachable = tcp_reachable(self.host, self.port)
+            if not reachable and not reported_offline:
+                reported_offline = True
+                self.channel.set_state(CameraState.OFFLINE, "no answer on the RTSP port")
+                self.channel.alert("camera_offline", "warning",
+                                   f"camera {self.camera.id} does not answer at "
+                                   f"{self.host}:{self.port}")
+            elif reachable:
+                self.channel.set_state(CameraState.CONNECTING)
+            if self.backoff.just_gave_up:
+                self.channel.alert("camera_connection_failed", "critical",
+                                   f"camera {self.camera.id}: {self.backoff.failures} "
+                                   "connection attempts failed; retrying every "
+                                   f"{self.backoff.delay_s(self.backoff.failures + 1):.0f} s")
+            self.wait_before_retry(delay, was_reachable=reachable)
+        self.channel.set_state(CameraState.STOPPED)
+
+    def wait_before_retry(self, delay_s: float, was_reachable: bool) -> None:
+        """Sleep out the backoff, but come back at once when an absent camera answers again."""
+        deadline = time.monotonic() + delay_s
+        interval = self.config.recording.probe_interval_s
+        while not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.stop.wait(min(interval, left))
+            if not was_reachable and tcp_reachable(self.host, self.port, timeout_s=0.5):
+                log.info("%s: camera answers again; reconnecting now", self.camera.id)
+                return
+
+    def record_session(self) -> bool:
+        """Connect once and record until the stream ends, stalls or we are stopped.
+        Returns True when at least one packet was recorded."""
+        rec = self.config.recording
+        stall_total = rec.stall.timeout_ms / 1000 * (rec.stall.max_drops + 2)
+        items: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        reader = RtspReader(self.camera.main, rec.connect_timeout_s, stall_total, items)
+        reader.start()
+        recorder: SessionRecorder | None = None
+        monitor: StallMonitor | None = None
+        try:
+            while not self.stop.is_set():
+                try:
+                    item = items.get(timeout=rec.stall.timeout_ms / 1000)
+                except queue.Empty:
+                    if monitor is not None and monitor.on_silence(time.monotonic()):
+                        log.warning("%s: no packet for %.1f s; reconnecting", self.camera.id,
+                                    time.monotonic() - monitor.last_packet)
+                        return recorder is not None and recorder.counters.written > 0
+                    continue
+                if isinstance(item, Ended):
+                    if item.error:
+                        log.warning("%s: stream failed: %s", self.camera.id, item.error)
+                    else:
+                        log.warning("%s: camera ended the stream", self.camera.id)
+                    return recorder is not None and recorder.counters.written > 0
+                if isinstance(item, Opened):
+                    recorder = self.new_recorder(item)
+                    monitor = StallMonitor(rec.stall, time.monotonic())
+                    continue
+                assert recorder is not None and monitor is not None
+                if monitor.on_packet(time.monotonic()):
+                    log.warning("%s: stream keeps stalling (%d late packets); reconnecting",
+                                self.camera.id, monitor.drops)
+                    return recorder.counters.written > 0
+                recorder.handle(item)
+                if recorder.current is not None:
+                    self.channel.set_state(CameraState.ONLINE)
+                self.maybe_send_stats(recorder)
+            return recorder is not None and recorder.counters.written > 0
+        finally:
+            reader.abandon()
+            if recorder is not None:
+                recorder.close()
+                self.bytes_per_s = recorder.bytes_per_s
+                self.send_stats(recorder)
+
+    def new_recorder(self, opened: Opened) -> SessionRecorder:
+        seconds = self.config.storage.segment_seconds
+        ids = [c.id for c in self.config.cameras]
+        first = None
+        if self.first_segment:
+            first = seconds - stagger_s(ids.index(self.camera.id), len(ids), seconds)
+        self.first_segment = False
+        video = opened.video.codec_context
+        log.info("%s: connected: %s %dx%d%s", self.camera.id, video.name, video.width,
+                 video.height, f" + {opened.audio.codec_context.name}" if opened.audio else "")
+        return SessionRecorder(
+            camera=self.camera.id, device=self.config.device_id, factory=self.factory,
+            on_closed=self.segment_closed, video=opened.video,
+            audio=AudioRoute(self.camera.id, opened.audio,
+                             self.config.recording.unsupported_audio),
+            target_s=seconds, fragment_s=self.config.recording.fragment_ms / 1000,
+            first_target_s=first, bytes_per_s=self.bytes_per_s)
+
+    def segment_closed(self, record: SegmentRecord) -> None:
+        log.info("%s: segment closed %s (%.1f s, %d bytes)", self.camera.id, record.path,
+                 record.duration_ms / 1000, record.bytes)
+        self.channel.send("segment", record=record.to_dict())
+
+    def maybe_send_stats(self, recorder: SessionRecorder) -> None:
+        now = time.monotonic()
+        if now - self.last_stats >= STATS_INTERVAL_S:
+            self.last_stats = now
+            self.send_stats(recorder)
+
+    def send_stats(self, recorder: SessionRecorder) -> None:
+        self.channel.send("stats", counters=recorder.counters.as_dict(),
+                          bytes_per_s=recorder.bytes_per_s)
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive the appliance and record on beside a new one."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def worker_main(config: Config, camera_id: str, conn: Any, log_level: int) -> None:
+    """Process entry point (started by the supervisor through multiprocessing)."""
+    _die_with_parent()
+    setup_logging(log_level)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    channel = Channel(conn, camera_id, stop)
+    try:
+        camera = config.camera(camera_id)
+        worker = CameraWorker(config, camera, channel, stop)
+        if worker.factory is None:
+            channel.alert("no_segment_writer", "critical", "no plugin provides a segment writer")
+            os._exit(EXIT_FATAL)
+        worker.run()
+    except Exception:
+        log.exception("%s: worker crashed", camera_id)
+        raise
+    finally:
+        conn.close()
