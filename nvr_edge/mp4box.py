@@ -12,6 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+# A final mdat whose last bytes are all zero was most likely completed by zeroed blocks (a
+# file system that grew the file before its data reached the disk): treat it as cut short.
+# Real H.264/AAC payloads practically never end in this many zero bytes.
+ZERO_TAIL = 16
+
 # Boxes that may sit between fragments without carrying media of their own.
 _SIDE_BOXES = {b"styp", b"sidx", b"prft", b"emsg", b"free", b"skip", b"mfra", b"udta", b"meta"}
 
@@ -60,6 +65,7 @@ def playable_length(f: BinaryIO, file_size: int) -> int:
     seen_ftyp = seen_moov = False
     pending_moof = False
     good_end = 0
+    last_mdat: Box | None = None
     for box in iter_boxes(f, file_size):
         if box.type == b"ftyp" and not seen_ftyp:
             seen_ftyp = True
@@ -71,13 +77,34 @@ def playable_length(f: BinaryIO, file_size: int) -> int:
             pending_moof = True
         elif box.type == b"mdat" and pending_moof:
             pending_moof = False
-            good_end = box.end
+            good_end, last_mdat = box.end, box
         elif box.type in _SIDE_BOXES and not pending_moof:
             if good_end:
                 good_end = box.end
         else:
             break
+    if last_mdat is not None and good_end == last_mdat.end and _zero_tail(f, last_mdat):
+        return _previous_fragment_end(f, last_mdat.offset)
     return good_end
+
+
+def _zero_tail(f: BinaryIO, mdat: Box) -> bool:
+    if mdat.size - 8 < ZERO_TAIL:
+        return False
+    f.seek(mdat.end - ZERO_TAIL)
+    return f.read(ZERO_TAIL) == bytes(ZERO_TAIL)
+
+
+def _previous_fragment_end(f: BinaryIO, limit: int) -> int:
+    """The playable length of the file cut before the suspicious last fragment."""
+    end = 0
+    moof_end = -1
+    for box in iter_boxes(f, limit):
+        if box.type == b"moof":
+            moof_end = box.end
+        elif box.type == b"mdat" and box.offset == moof_end:
+            end = box.end
+    return end
 
 
 def playable_length_of(path: str) -> int:

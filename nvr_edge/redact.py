@@ -6,7 +6,9 @@ import logging
 import re
 
 # scheme://user:password@host  ->  scheme://user:***@host (any scheme, FFmpeg quotes URLs in errors)
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@'\"]*):(?P<pw>[^@/\s'\"]*)@")
+# Only ASCII blanks end a password: a password may hold any other character, \xa0 included.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/ \t\r\n:@'\"]*):(?P<pw>[^@/ \t\r\n'\"]*)@")
 # query-string secrets (?token=..., &password=...)
 _QUERY_SECRET = re.compile(r"(?P<key>[?&](?:token|password|passwd|pwd|secret)=)[^&\s'\"]*", re.I)
 # bearer tokens in headers

@@ -1,0 +1,74 @@
+"""The same tests against both backends (SQLite and a real PostgreSQL started by the tests)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nvr_edge.catalog import SegmentQuery
+from nvr_edge.catalog.migrations import LATEST_VERSION
+from nvr_edge.models import SegmentRecord
+from nvr_edge.plugins import make_plugin_manager
+
+
+def open_catalog(url: str):
+    return make_plugin_manager(load_entry_points=False).hook.nvr_catalog_open(url=url)
+
+
+def seg(camera: str, start_s: int, length_s: int = 10, **kw) -> SegmentRecord:
+    base = 1_700_000_000_000
+    fields = dict(camera=camera, stream="main", start_ms=base + start_s * 1000,
+                  end_ms=base + (start_s + length_s) * 1000, bytes=1000 + start_s,
+                  path=f"/c/{camera}/{start_s}.mp4", tier="cache", video_codec="h264",
+                  width=1920, height=1080, has_audio=True)
+    fields.update(kw)
+    return SegmentRecord(**fields)
+
+
+def test_schema_is_migrated_once(catalog_url: str) -> None:
+    catalog = open_catalog(catalog_url)
+    assert catalog.schema_version() == LATEST_VERSION
+    catalog.close()
+    again = open_catalog(catalog_url)  # reopening applies nothing twice
+    assert again.schema_version() == LATEST_VERSION
+    again.close()
+
+
+def test_rows_round_trip_and_queries_filter(catalog_url: str) -> None:
+    catalog = open_catalog(catalog_url)
+    for start in (0, 10, 20):
+        catalog.add_segment(seg("front", start))
+    catalog.add_segment(seg("yard", 5, has_audio=False, width=640, height=360))
+    rows = catalog.segments(SegmentQuery(camera="front"))
+    assert [r.start_ms - rows[0].start_ms for r in rows] == [0, 10_000, 20_000]
+    assert rows[0].duration_ms == 10_000 and rows[0].has_audio is True
+    assert all(r.id is not None and r.status == "ok" for r in rows)
+    base = 1_700_000_000_000
+    window = catalog.segments(SegmentQuery(since_ms=base + 12_000, until_ms=base + 21_000))
+    assert [(r.camera, r.start_ms - base) for r in window] == [
+        ("yard", 5_000), ("front", 10_000), ("front", 20_000)]
+    yard = catalog.segment_by_path("/c/yard/5.mp4")
+    assert yard is not None and (yard.width, yard.height, yard.has_audio) == (640, 360, False)
+    catalog.close()
+
+
+def test_the_same_path_twice_updates_instead_of_duplicating(catalog_url: str) -> None:
+    catalog = open_catalog(catalog_url)
+    first = catalog.add_segment(seg("front", 0))
+    second = catalog.add_segment(seg("front", 0, bytes=5, tier="archive"))
+    assert first == second
+    rows = catalog.segments()
+    assert len(rows) == 1 and rows[0].bytes == 5 and rows[0].tier == "archive"
+    catalog.set_status(first, "missing")
+    assert catalog.segments(SegmentQuery(status="missing"))[0].id == first
+    catalog.delete_segment(first)
+    assert catalog.segments() == []
+    catalog.close()
+
+
+def test_unreachable_postgres_is_a_clear_error_without_password() -> None:
+    from nvr_edge.catalog import CatalogError
+
+    with pytest.raises(CatalogError) as caught:
+        open_catalog("postgresql://nvr:sekrit99@127.0.0.1:1/x?connect_timeout=2")
+    assert "sekrit99" not in str(caught.value)
+    assert "cannot open catalog postgresql://nvr:***@127.0.0.1:1/x" in str(caught.value)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from nvr_edge import hookspecs
+from nvr_edge.plugins import DEFAULT_PLUGINS, describe_plugins, hookimpl, make_plugin_manager
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "PLUGINS.md"
+
+
+def test_builtins_are_plugins_and_listed_by_the_command() -> None:
+    out = subprocess.run([sys.executable, "-m", "nvr_edge", "plugins", "--json"],
+                         capture_output=True, text=True, check=True)
+    listed = {p["name"]: p for p in json.loads(out.stdout)}
+    assert set(DEFAULT_PLUGINS) <= set(listed)
+    assert "nvr_catalog_open" in listed["nvr_edge.catalog.sqlite"]["hooks"]
+    assert "nvr_segment_writer_factory" in listed["nvr_edge.builtin.fmp4_writer"]["hooks"]
+
+
+def test_a_plugin_can_replace_a_builtin_catalog() -> None:
+    class MemoryCatalogPlugin:
+        @hookimpl(tryfirst=True)
+        def nvr_catalog_open(self, url: str) -> str | None:
+            return "memory-catalog" if url.startswith("sqlite://") else None
+
+    pm = make_plugin_manager(load_entry_points=False)
+    pm.register(MemoryCatalogPlugin(), name="memory")
+    assert pm.hook.nvr_catalog_open(url="sqlite:////nowhere/x.db") == "memory-catalog"
+    names = [p.name for p in describe_plugins(pm)]
+    assert "memory" in names
+
+
+def test_a_builtin_can_be_blocked() -> None:
+    pm = make_plugin_manager(load_entry_points=False, blocked=("nvr_edge.catalog.postgres",))
+    assert pm.hook.nvr_catalog_open(url="postgresql://x@127.0.0.1:1/db") is None
+
+
+def test_every_hook_is_documented_with_its_signature() -> None:
+    text = DOCS.read_text()
+    for name in hookspecs.hook_names():
+        spec = getattr(hookspecs, name)
+        assert spec.__doc__, f"{name} has no docstring"
+        params = ", ".join(inspect.signature(spec).parameters)
+        assert f"{name}({params})" in text, f"docs/PLUGINS.md lacks {name}({params})"
