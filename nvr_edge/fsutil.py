@@ -38,11 +38,11 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def make_dirs_durable(path: Path, root: Path) -> None:
+def make_dirs_durable(path: Path) -> None:
     """mkdir -p, fsyncing each parent that gained an entry (so the new folder survives)."""
     missing = []
     probe = path
-    while not probe.exists() and probe != root and probe != probe.parent:
+    while not probe.exists() and probe != probe.parent:
         missing.append(probe)
         probe = probe.parent
     for folder in reversed(missing):

@@ -46,10 +46,14 @@ class SegmentRecord:
     def duration_ms(self) -> int:
         return self.end_ms - self.start_ms
 
+    @property
+    def start(self) -> str:
+        return iso_utc(self.start_ms)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["duration_ms"] = self.duration_ms
-        data["start"] = iso_utc(self.start_ms)
+        data["start"] = self.start
         data["end"] = iso_utc(self.end_ms)
         return data
 

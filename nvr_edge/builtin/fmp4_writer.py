@@ -60,10 +60,10 @@ class _CountingFile:
 
 class Fmp4SegmentWriter:
     def __init__(self, path: Path, meta: SegmentMeta, video: Any, audio: Any | None,
-                 fragment_ms: int, expected_bytes: int, root: Path) -> None:
+                 fragment_ms: int, expected_bytes: int) -> None:
         self.path = path
         self.part = path.with_name(path.name + ".part")
-        make_dirs_durable(path.parent, root)
+        make_dirs_durable(path.parent)
         self.file = _CountingFile(self.part)
         try:
             preallocate(self.file.raw.fileno(), expected_bytes)
@@ -117,8 +117,7 @@ class Fmp4WriterFactory:
     def open(self, meta: SegmentMeta, video: Any, audio: Any | None,
              expected_bytes: int) -> tuple[Fmp4SegmentWriter, dict[str, Any]]:
         path = segment_path(self.root, meta)
-        writer = Fmp4SegmentWriter(path, meta, video, audio, self.fragment_ms, expected_bytes,
-                                   self.root)
+        writer = Fmp4SegmentWriter(path, meta, video, audio, self.fragment_ms, expected_bytes)
         return writer, writer.streams
 
 

@@ -1,0 +1,103 @@
+"""SessionRecorder on real PyAV packets from a real file, with the camera traps injected."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import av
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nvr_edge.audio import AudioRoute
+from nvr_edge.builtin.fmp4_writer import Fmp4WriterFactory
+from nvr_edge.cut_policy import should_cut, stagger_s
+from nvr_edge.models import SegmentRecord
+from nvr_edge.recorder import SessionRecorder
+
+from .media import codecs, decode_errors, probe, video_packets
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("src") / "camera.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=30",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "9",
+                    "-c:v", "libx264", "-g", "30", "-bf", "0", "-c:a", "aac", str(path)],
+                   check=True)
+    return path
+
+
+def record(source: Path, out: Path, mangle) -> tuple[SessionRecorder, list[SegmentRecord]]:
+    closed: list[SegmentRecord] = []
+    with av.open(str(source)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        recorder = SessionRecorder(
+            camera="cam", device="box", factory=Fmp4WriterFactory(out, 1000),
+            on_closed=closed.append, video=video, audio=AudioRoute("cam", audio, "transcode"),
+            target_s=3, fragment_s=1.0)
+        for index, packet in enumerate(container.demux(video, audio)):
+            if packet.size:
+                mangle(index, packet)
+                recorder.handle(packet)
+        recorder.close()
+    return recorder, closed
+
+
+def test_untouched_stream_is_cut_every_three_seconds_without_loss(source: Path,
+                                                                   tmp_path: Path) -> None:
+    recorder, closed = record(source, tmp_path, lambda i, p: None)
+    assert [round(s.duration_ms / 1000) for s in closed] == [3, 3, 3]
+    c = recorder.counters
+    # recording starts at the first video keyframe; only the audio packet before it is skipped
+    assert c.before_first_keyframe == 1
+    assert c.received == c.written + c.before_first_keyframe
+    assert c.jumps == 0 and c.rejected == 0
+    assert sum(video_packets(probe(s.path)) for s in closed) == 270
+
+
+def test_first_packet_without_timestamps_is_backfilled_not_dropped(source: Path,
+                                                                    tmp_path: Path) -> None:
+    def unset_first(index: int, packet: av.Packet) -> None:
+        if index == 0:
+            packet.pts = packet.dts = None
+
+    recorder, closed = record(source, tmp_path, unset_first)
+    assert recorder.counters.before_first_keyframe == 0
+    assert video_packets(probe(closed[0].path)) == 90  # the whole first GOPs are there
+    assert decode_errors(closed[0].path) == ""
+
+
+def test_backwards_jump_starts_a_new_segment_and_loses_nothing(source: Path,
+                                                                tmp_path: Path) -> None:
+    def jump_back(index: int, packet: av.Packet) -> None:
+        if index >= 200:  # mid-stream, mid-GOP: every later timestamp 100 s earlier
+            shift = round(100 / packet.time_base)
+            packet.pts -= shift
+            packet.dts -= shift
+
+    recorder, closed = record(source, tmp_path, jump_back)
+    c = recorder.counters
+    assert c.jumps == 1 and c.rejected == 0
+    assert c.written == c.received - c.before_first_keyframe  # nothing lost at the jump
+    assert closed[0].duration_ms < 3000 - 100  # cut at the jump, before its 3 s were up
+    assert len(closed) >= 3
+    assert sum(video_packets(probe(s.path)) for s in closed) == 270
+    for seg in closed:
+        assert codecs(probe(seg.path))["video"] == "h264"
+
+
+@given(elapsed=st.floats(0, 400), target=st.integers(10, 600), fps=st.sampled_from([5, 25, 30]))
+def test_cut_only_at_keyframes_with_half_a_frame_of_tolerance(elapsed: float, target: int,
+                                                              fps: int) -> None:
+    frame = 1 / fps
+    assert not should_cut(False, elapsed, target, frame)
+    assert should_cut(True, elapsed, target, frame) == (elapsed >= target - frame / 2)
+
+
+@given(count=st.integers(1, 64), seconds=st.integers(10, 600))
+def test_stagger_spreads_first_cuts_over_one_segment(count: int, seconds: int) -> None:
+    offsets = [stagger_s(i, count, seconds) for i in range(count)]
+    assert offsets[0] == 0 and all(0 <= o < seconds for o in offsets)
+    assert len(set(offsets)) == count

@@ -1,0 +1,121 @@
+"""The supervisor in-process with a test plugin: what plugins are told, and when."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from nvr_edge.app import opened_catalog
+from nvr_edge.config import load_config
+from nvr_edge.plugins import hookimpl, make_plugin_manager
+from nvr_edge.simcam import SimCameraServer
+from nvr_edge.supervisor import Supervisor
+
+from .appliance import write_config
+
+pytestmark = pytest.mark.slow
+
+
+class Recorder:
+    """A plugin that remembers every hook call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+        self.lock = threading.Lock()
+
+    def seen(self, name: str) -> list[object]:
+        with self.lock:
+            return [value for hook, value in self.calls if hook == name]
+
+    @hookimpl
+    def nvr_camera_state(self, camera_id: str, state: str, reason: str) -> None:
+        with self.lock:
+            self.calls.append(("state", (camera_id, state)))
+
+    @hookimpl
+    def nvr_alert(self, alert) -> None:
+        with self.lock:
+            self.calls.append(("alert", alert))
+
+    @hookimpl
+    def nvr_segment_closed(self, segment) -> None:
+        with self.lock:
+            self.calls.append(("segment", segment))
+
+
+def run_supervisor(config_path: Path, plugin: Recorder, until) -> None:
+    config = load_config(config_path)
+    pm = make_plugin_manager(load_entry_points=False)
+    pm.register(plugin, name="test-recorder")
+    with opened_catalog(config, pm) as catalog:
+        supervisor = Supervisor(config, pm, catalog)
+        supervisor.start()
+        deadline = time.monotonic() + 120
+        try:
+            while not until() and time.monotonic() < deadline:
+                supervisor.poll(0.2)
+        finally:
+            supervisor.stop()
+
+
+def test_plugins_hear_states_alerts_and_segments(tmp_path: Path,
+                                                 cameras: SimCameraServer) -> None:
+    plugin = Recorder()
+    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)},
+                          recording={"retry": {"initial_delay_ms": 500}})
+    phase = {"stopped_camera": False}
+
+    def until() -> bool:
+        states = plugin.seen("state")
+        if not phase["stopped_camera"] and plugin.seen("segment"):
+            cameras.stop()
+            phase["stopped_camera"] = True
+        return ("cam1", "offline") in states and plugin.seen("alert")
+
+    run_supervisor(config, plugin, until)
+    states = [s for _, s in plugin.seen("state")]
+    assert states[:3] == ["connecting", "online", "connecting"] or \
+        states[:2] == ["connecting", "online"]
+    assert "offline" in states and states[-1] == "stopped"
+    alerts = plugin.seen("alert")
+    assert alerts[0].code == "camera_offline" and alerts[0].camera == "cam1"
+    segment = plugin.seen("segment")[0]
+    assert segment.id is not None and Path(segment.path).exists()
+
+
+def test_a_stalled_camera_is_reconnected(tmp_path: Path, cameras: SimCameraServer) -> None:
+    """SIGSTOP freezes the camera server: its TCP connections stay up, packets stop."""
+    plugin = Recorder()
+    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)},
+                          recording={"stall": {"timeout_ms": 300, "max_drops": 5}})
+    phase: dict[str, float] = {}
+
+    def until() -> bool:
+        if "frozen" not in phase and plugin.seen("segment"):
+            os.kill(cameras.pid, signal.SIGSTOP)
+            phase["frozen"] = time.monotonic()
+        if "frozen" in phase and "thawed" not in phase and \
+                time.monotonic() - phase["frozen"] > 6:
+            os.kill(cameras.pid, signal.SIGCONT)
+            phase["thawed"] = time.time()
+        return "thawed" in phase and any(s.start_ms > phase["thawed"] * 1000
+                                         for s in plugin.seen("segment"))
+
+    try:
+        run_supervisor(config, plugin, until)
+    finally:
+        os.kill(cameras.pid, signal.SIGCONT)
+    states = [s for _, s in plugin.seen("state")]
+    first_online = states.index("online")
+    assert "connecting" in states[first_online:], f"no reconnect after the stall: {states}"
+    segments = plugin.seen("segment")
+    assert any(s.start_ms > phase["thawed"] * 1000 for s in segments), "recording resumed"
+    # the segment open when the camera froze was closed at the stall, not lost
+    frozen_wall_ms = segments[0].end_ms
+    assert any(s.start_ms >= frozen_wall_ms and s.start_ms < phase["thawed"] * 1000
+               for s in segments[1:])
