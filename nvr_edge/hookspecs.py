@@ -1,4 +1,4 @@
-"""Every hook nvr-edge calls. Plugins implement them with `@nvr_edge.hookimpl`.
+"""Every hook nvr-edge calls. Plugins implement them with `@nvr_edge.plugins.hookimpl`.
 
 Hooks are called with keyword arguments, so a hook may gain an argument in a later
 release without breaking plugins that do not ask for it. Each docstring says where the
@@ -83,5 +83,3 @@ def nvr_shutdown(config: Config) -> None:
 def hook_names() -> list[str]:
     return sorted(name for name, value in globals().items()
                   if name.startswith("nvr_") and callable(value))
-
-

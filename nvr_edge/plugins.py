@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 from dataclasses import dataclass
 from importlib import metadata
@@ -17,7 +16,7 @@ ENTRY_POINT_GROUP = "nvr_edge"
 DISABLE_AUTOLOAD_ENV = "NVR_EDGE_DISABLE_PLUGIN_AUTOLOAD"
 
 # Built-in behaviour is registered like any third-party plugin, so the API cannot rot and a
-# test (or an operator, via --block) can swap any piece.
+# test can block or replace any piece.
 DEFAULT_PLUGINS = (
     "nvr_edge.builtin.static_cameras",
     "nvr_edge.builtin.fmp4_writer",
@@ -25,7 +24,6 @@ DEFAULT_PLUGINS = (
     "nvr_edge.catalog.postgres",
 )
 
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,5 +69,3 @@ def _core_version() -> str:
         from . import __version__
 
         return __version__
-
-
