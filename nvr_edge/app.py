@@ -12,6 +12,8 @@ from typing import Any
 import pluggy
 
 from .catalog import Catalog, CatalogError
+from .catalog.pending import PendingCatalog
+from .catalog.spool import Spool, SpooledCatalog
 from .config import Config
 from .lock import InstanceLock
 from .plugins import make_plugin_manager
@@ -36,6 +38,20 @@ def opened_catalog(config: Config, pm: pluggy.PluginManager | None = None) -> It
         catalog.close()
 
 
+SPOOL_FILE = "catalog-spool.jsonl"
+
+
+def appliance_catalog(config: Config, pm: pluggy.PluginManager) -> SpooledCatalog:
+    """The catalog as the running appliance uses it: opened when reachable (recording starts
+    even if PostgreSQL is down at boot), its writes spooled on disk while it is not."""
+    pending = PendingCatalog(config.catalog_url, lambda: open_catalog(pm, config))
+    try:
+        pending.schema_version()  # open now if we can, to log a problem at start-up
+    except CatalogError as exc:
+        log.error("%s; recording anyway, catalog writes are spooled until it answers", exc)
+    return SpooledCatalog(pending, Spool(config.storage.state_dir / SPOOL_FILE))
+
+
 def run_appliance(config: Config, *, log_level: int = logging.INFO,
                   on_tick: Callable[[Supervisor], None] | None = None,
                   stop: threading.Event | None = None) -> None:
@@ -48,13 +64,16 @@ def run_appliance(config: Config, *, log_level: int = logging.INFO,
         for folder in (config.storage.cache_dir, config.storage.archive_dir):
             folder.mkdir(parents=True, exist_ok=True)
         pm = make_plugin_manager()
-        with opened_catalog(config, pm) as catalog:
+        catalog = appliance_catalog(config, pm)
+        try:
             log.info("nvr-edge %s: %d camera(s), catalog %s", config.device_id,
                      len(config.cameras), catalog.display_url)
             supervisor = Supervisor(config, pm, catalog, log_level)
             supervisor.start()
             supervisor.run(stop.is_set, on_tick)
             log.info("stopped cleanly")
+        finally:
+            catalog.close()
     finally:
         lock.release()
         for signum, handler in previous.items():

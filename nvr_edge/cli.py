@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--repair", action="store_true", help="fix every difference found")
     check.add_argument("--json", action="store_true")
 
+    status = sub.add_parser("status", help="cameras, tiers and backlog of this appliance")
+    _config_arg(status)
+    status.add_argument("--json", action="store_true")
+
     segments = sub.add_parser("segments", help="list recorded segments")
     _config_arg(segments)
     segments.add_argument("--camera")
@@ -118,6 +122,10 @@ def _dispatch(args: argparse.Namespace, level: int) -> int:
         return _check(config, args.repair, args.json)
     if command == "segments":
         return _segments(config, args)
+    if command == "status":
+        from .status_command import show_status
+
+        return show_status(config, args.json)
     raise AssertionError(command)
 
 

@@ -62,11 +62,42 @@ class RecordingConfig:
 
 
 @dataclass(frozen=True)
+class FloorConfig:
+    """Free space a tier must keep: the larger of an absolute and a relative floor."""
+
+    min_free_gb: float = 0.0
+    min_free_percent: float = 0.0
+
+    def bytes_for(self, total_bytes: int) -> int:
+        return int(max(self.min_free_gb * 1024**3, total_bytes * self.min_free_percent / 100))
+
+
+@dataclass(frozen=True)
 class StorageConfig:
     cache_dir: Path = DEFAULT_ROOT / "cache"
     archive_dir: Path = DEFAULT_ROOT / "archive"
     state_dir: Path = DEFAULT_ROOT / "state"
     segment_seconds: int = 180
+    cache_floor: FloorConfig = field(default_factory=lambda: FloorConfig(min_free_percent=5))
+    archive_floor: FloorConfig = field(default_factory=lambda: FloorConfig(min_free_percent=5))
+    delete_policy: str = "archived"  # or "any": may emergency cleanup delete unarchived?
+    move_rate_mb_s: float = 20.0
+    move_grace_s: float = 30.0       # the cache copy outlives the move for open readers
+    archive_retry_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    """The spec's RecordingProcessMonitor and the restart storm guard."""
+
+    check_interval_s: float = 5.0
+    cpu_warn_percent: float = 80.0
+    rss_limit_mb: int = 1024
+    segments_window_s: int = 600
+    restart_delay_s: float = 5.0
+    storm_restarts: int = 5
+    storm_window_s: int = 600
+    storm_disable_s: int = 1800
 
 
 @dataclass(frozen=True)
@@ -76,6 +107,7 @@ class CameraConfig:
     sub: str | None = None
     name: str = ""
     enabled: bool = True
+    retention_days: float = 0.0  # 0: keep until space is needed
 
 
 @dataclass(frozen=True)
@@ -86,6 +118,7 @@ class Config:
     recording: RecordingConfig
     cameras: tuple[CameraConfig, ...]
     source: str = "<config>"
+    health: HealthConfig = field(default_factory=HealthConfig)
 
     def camera(self, camera_id: str) -> CameraConfig:
         for cam in self.cameras:
@@ -259,6 +292,47 @@ def _read_recording(t: _Table) -> RecordingConfig:
     return recording
 
 
+def _read_floor(t: _Table, prefix: str) -> FloorConfig:
+    return FloorConfig(
+        min_free_gb=t.number(f"{prefix}_min_free_gb", 0.0, 0.0, 100_000.0),
+        min_free_percent=t.number(f"{prefix}_min_free_percent", 5.0, 0.0, 90.0),
+    )
+
+
+def _read_storage(t: _Table) -> StorageConfig:
+    storage = StorageConfig(
+        cache_dir=t.path_("cache_dir", DEFAULT_ROOT / "cache"),
+        archive_dir=t.path_("archive_dir", DEFAULT_ROOT / "archive"),
+        state_dir=t.path_("state_dir", DEFAULT_ROOT / "state"),
+        segment_seconds=t.integer("segment_seconds", 180, 10, 600),
+        cache_floor=_read_floor(t, "cache"),
+        archive_floor=_read_floor(t, "archive"),
+        delete_policy=t.choice("delete_policy", "archived", ("archived", "any")),
+        move_rate_mb_s=t.number("move_rate_mb_s", 20.0, 0.1, 10_000.0),
+        move_grace_s=t.number("move_grace_s", 30.0, 0.0, 3600.0),
+        archive_retry_s=t.number("archive_retry_s", 30.0, 0.5, 3600.0),
+    )
+    t.finish()
+    if storage.cache_dir == storage.archive_dir:
+        raise t.error("archive_dir", "must differ from cache_dir")
+    return storage
+
+
+def _read_health(t: _Table) -> HealthConfig:
+    health = HealthConfig(
+        check_interval_s=t.number("check_interval_s", 5.0, 0.2, 600.0),
+        cpu_warn_percent=t.number("cpu_warn_percent", 80.0, 1.0, 1000.0),
+        rss_limit_mb=t.integer("rss_limit_mb", 1024, 16, 1_000_000),
+        segments_window_s=t.integer("segments_window_s", 600, 60, 86_400),
+        restart_delay_s=t.number("restart_delay_s", 5.0, 0.0, 600.0),
+        storm_restarts=t.integer("storm_restarts", 5, 1, 1000),
+        storm_window_s=t.integer("storm_window_s", 600, 10, 86_400),
+        storm_disable_s=t.integer("storm_disable_s", 1800, 1, 604_800),
+    )
+    t.finish()
+    return health
+
+
 def _read_cameras(root: _Table) -> tuple[CameraConfig, ...]:
     root.seen.add("cameras")
     raw = root.data.get("cameras", [])
@@ -273,6 +347,7 @@ def _read_cameras(root: _Table) -> tuple[CameraConfig, ...]:
             sub=_camera_url(t, "sub", None),
             name=t.string("name", ""),
             enabled=t.boolean("enabled", True),
+            retention_days=t.number("retention_days", 0.0, 0.0, 36500.0),
         )
         t.finish()
         if any(c.id == cam.id for c in cameras):
@@ -289,23 +364,17 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>",
     device_id = _identifier(device, "id", "device id")
     device.finish()
 
-    st = root.table("storage")
-    storage = StorageConfig(
-        cache_dir=st.path_("cache_dir", DEFAULT_ROOT / "cache"),
-        archive_dir=st.path_("archive_dir", DEFAULT_ROOT / "archive"),
-        state_dir=st.path_("state_dir", DEFAULT_ROOT / "state"),
-        segment_seconds=st.integer("segment_seconds", 180, 10, 600),
-    )
-    st.finish()
+    storage = _read_storage(root.table("storage"))
 
     cat = root.table("catalog")
     catalog_url = _catalog_url(cat, storage.state_dir)
     cat.finish()
 
     recording = _read_recording(root.table("recording"))
+    health = _read_health(root.table("health"))
     cameras = _read_cameras(root)
     root.finish()
-    return Config(device_id, storage, catalog_url, recording, cameras, source)
+    return Config(device_id, storage, catalog_url, recording, cameras, source, health)
 
 
 def load_config(path: str | Path) -> Config:

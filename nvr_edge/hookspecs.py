@@ -60,6 +60,13 @@ def nvr_camera_state(camera_id: str, state: str, reason: str, config: Config) ->
 
 
 @hookspec
+def nvr_tier_state(tier: str, state: str, reason: str, config: Config) -> None:
+    """A storage tier changed state: "ok" or "degraded" (e.g. the HDD is missing, read-only
+    or full, and segments stay on the SSD cache until it is back). Main process. Added in 0.1.
+    """
+
+
+@hookspec
 def nvr_alert(alert: Alert, config: Config) -> None:
     """Something an operator must know (camera offline, retries exhausted, disk trouble).
 

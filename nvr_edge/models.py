@@ -40,7 +40,8 @@ class SegmentRecord:
     height: int
     has_audio: bool
     id: int | None = None
-    status: str = "ok"  # "missing" when the file is gone
+    status: str = "ok"  # "missing": the file is gone; "deleting": removal under way
+    checksum: str | None = None  # "crc32:<hex>" of the whole file
 
     @property
     def duration_ms(self) -> int:

@@ -95,25 +95,15 @@ def reconcile(config: Config, catalog: Catalog, *, repair: bool, writers_active:
     segments being written, not crash leftovers."""
     report = Report()
     now = time.time()
+    _finish_moves(config, catalog, report, repair, camera)
     for tier, root in tier_roots(config):
-        for part in _files(root, "*.mp4.part", camera):
-            if writers_active and now - part.stat().st_mtime < IN_PROGRESS_S:
-                report.add(Finding("in-progress", str(part), "being written"))
-                continue
-            if not repair:
-                report.add(Finding("part-file", str(part), "left by a crash"))
-                continue
-            size = part.stat().st_size
-            final = repair_part(part)
-            detail = (f"cut from {size} to {final.stat().st_size} bytes -> {final.name}"
-                      if final else "no complete fragment; removed")
-            report.add(Finding("part-file", str(part), detail, repaired=True))
-            if final is not None:
-                _index(catalog, final, tier, report, repair=True)
+        _repair_parts(catalog, tier, root, report, repair, writers_active, camera, now)
         for path in _files(root, "*.mp4", camera):
             row = catalog.segment_by_path(str(path))
             if row is None:
                 _index(catalog, path, tier, report, repair)
+            elif row.status == "deleting":
+                continue  # finished below: the deletion was decided, never undo it
             elif row.bytes != path.stat().st_size or row.status != "ok":
                 detail = f"catalog says {row.bytes} bytes/{row.status}, file has " \
                          f"{path.stat().st_size} bytes"
@@ -121,13 +111,75 @@ def reconcile(config: Config, catalog: Catalog, *, repair: bool, writers_active:
                     _index(catalog, path, tier, report, repair=True, quiet=True)
                 report.add(Finding("size-mismatch", str(path), detail, repaired=repair))
     for row in catalog.segments(SegmentQuery(camera=camera)):
+        if row.status == "deleting":  # a crash interrupted a deletion: finish it
+            if repair:
+                Path(row.path).unlink(missing_ok=True)
+                catalog.delete_by_path(row.path)
+            report.add(Finding("half-deleted", row.path, "deletion interrupted",
+                               repaired=repair))
+            continue
         if Path(row.path).exists() or row.status == "missing":
             continue
-        if repair and row.id is not None:
-            catalog.set_status(row.id, "missing")
+        if repair:
+            catalog.set_status_by_path(row.path, "missing")
         report.add(Finding("missing-file", row.path, "catalog row without a file",
                            repaired=repair))
     return report
+
+
+def repair_parts(config: Config, catalog: Catalog, camera: str | None = None) -> Report:
+    """Only the `.part` files, for when the catalog cannot be read: the files are repaired
+    now and their rows go through the (spooling) catalog's writes."""
+    report = Report()
+    for tier, root in tier_roots(config):
+        _repair_parts(catalog, tier, root, report, True, False, camera, time.time())
+    return report
+
+
+def _repair_parts(catalog: Catalog, tier: str, root: Path, report: Report, repair: bool,
+                  writers_active: bool, camera: str | None, now: float) -> None:
+    for part in _files(root, "*.mp4.part", camera):
+        if writers_active and now - part.stat().st_mtime < IN_PROGRESS_S:
+            report.add(Finding("in-progress", str(part), "being written"))
+            continue
+        if not repair:
+            report.add(Finding("part-file", str(part), "left by a crash"))
+            continue
+        size = part.stat().st_size
+        final = repair_part(part)
+        detail = (f"cut from {size} to {final.stat().st_size} bytes -> {final.name}"
+                  if final else "no complete fragment; removed")
+        report.add(Finding("part-file", str(part), detail, repaired=True))
+        if final is not None:
+            _index(catalog, final, tier, report, repair=True)
+
+
+def _finish_moves(config: Config, catalog: Catalog, report: Report, repair: bool,
+                  camera: str | None) -> None:
+    """Leftovers of a tier move cut short: a partial `.moving` copy, or a segment present on
+    both tiers, of which the catalog points to one (the other goes)."""
+    from .tier_mover import MOVING_SUFFIX
+
+    cache, archive = config.storage.cache_dir, config.storage.archive_dir
+    for partial in _files(archive, f"*{MOVING_SUFFIX}", camera):
+        if repair:
+            partial.unlink()
+        report.add(Finding("partial-copy", str(partial), "interrupted move", repaired=repair))
+    for cached in _files(cache, "*.mp4", camera):
+        twin = archive / cached.relative_to(cache)
+        if not twin.exists():
+            continue
+        cache_row = catalog.segment_by_path(str(cached))
+        # the archive copy was verified before its rename: keep it unless the catalog
+        # still points to the cache copy
+        extra = twin if cache_row is not None and cache_row.status == "ok" else cached
+        if repair:
+            extra.unlink()
+            fsync_dir(extra.parent)
+            if extra == cached and catalog.segment_by_path(str(twin)) is None:
+                _index(catalog, twin, "archive", report, repair=True, quiet=True)
+        report.add(Finding("duplicate", str(extra), "copy left by an interrupted move",
+                           repaired=repair))
 
 
 def _index(catalog: Catalog, path: Path, tier: str, report: Report, repair: bool,

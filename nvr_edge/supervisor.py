@@ -1,8 +1,10 @@
 """The supervisor: the main process's loop that owns the camera workers and the catalog.
 
 It starts one worker process per camera, turns their messages into catalog rows and hook
-calls, repairs and restarts a worker that died, and on SIGTERM/SIGINT stops every worker so
-each closes its open segment before the process exits.
+calls, watches their health (the spec's RecordingProcessMonitor), restarts or disables
+them, keeps each storage tier above its free-space floor, runs the tier mover, replays
+spooled catalog writes, and on SIGTERM/SIGINT stops every worker so each closes its open
+segment before the process exits.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
+import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,16 +20,23 @@ from typing import Any
 
 import pluggy
 
-from .catalog import Catalog
+from .catalog import CatalogError
+from .catalog.spool import SpooledCatalog
 from .config import CameraConfig, Config
-from .models import Alert, CameraState, SegmentRecord
-from .recovery import reconcile
+from .diskspace import SpaceManager
+from .health import ProcessSampler, RestartGuard, too_few_segments
+from .models import Alert, CameraState, SegmentRecord, iso_utc, now_ms
+from .recovery import reconcile, repair_parts
+from .status import write_status
+from .tier_mover import MoverEvent, TierMover
 from .worker import EXIT_FATAL, worker_main
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 15.0
-RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+SPACE_CHECK_S = 5.0
+RETENTION_CHECK_S = 300.0
+CPU_ALERT_EVERY_S = 600.0
 
 
 @dataclass
@@ -34,12 +44,18 @@ class CameraRuntime:
     """What the supervisor knows of one camera."""
 
     camera: CameraConfig
+    guard: RestartGuard
     process: Any = None
     conn: Any = None
+    sampler: ProcessSampler | None = None
     state: str = CameraState.STARTING
     reason: str = ""
-    restarts: int = 0
     restart_at: float | None = None
+    restart_reason: str | None = None  # set when the supervisor itself stopped the worker
+    restarts: int = 0
+    online_since: float | None = None
+    closed_at: list[float] = field(default_factory=list)
+    cpu_alerted_at: float = -CPU_ALERT_EVERY_S
     segments: int = 0
     recorded_ms: int = 0
     bytes: int = 0
@@ -48,7 +64,7 @@ class CameraRuntime:
 
 
 class Supervisor:
-    def __init__(self, config: Config, pm: pluggy.PluginManager, catalog: Catalog,
+    def __init__(self, config: Config, pm: pluggy.PluginManager, catalog: SpooledCatalog,
                  log_level: int = logging.INFO) -> None:
         self.config, self.pm, self.catalog = config, pm, catalog
         self.log_level = log_level
@@ -56,24 +72,32 @@ class Supervisor:
         # Workers fork from a server that already imported PyAV: shared pages, small PSS.
         self.ctx.set_forkserver_preload(["nvr_edge.worker"])
         self.cameras: dict[str, CameraRuntime] = {}
+        self.space = SpaceManager(config, catalog, self._alert)
+        self.mover_events: queue.SimpleQueue[MoverEvent] = queue.SimpleQueue()
+        self.mover = TierMover(config, catalog, self.mover_events.put)
+        self.tier_states: dict[str, str] = {}
+        self.reconcile_pending = False
+        self.started = time.monotonic()
+        self._next: dict[str, float] = {}
 
     # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        report = reconcile(self.config, self.catalog, repair=True, writers_active=False)
-        if report.differences:
-            log.info("start-up recovery: %d difference(s) repaired", len(report.differences))
+        self._recover(camera=None)
         discovered = self.pm.hook.nvr_discover_cameras(config=self.config)
+        health = self.config.health
         for batch in discovered:
             for camera in batch:
                 if camera.id not in self.cameras:
-                    self.cameras[camera.id] = CameraRuntime(camera)
+                    guard = RestartGuard(health.storm_restarts, health.storm_window_s)
+                    self.cameras[camera.id] = CameraRuntime(camera, guard)
         self.pm.hook.nvr_startup(config=self.config, catalog=self.catalog)
         for runtime in self.cameras.values():
             if runtime.camera.enabled:
                 self._spawn(runtime)
             else:
                 self._set_state(runtime, CameraState.DISABLED, "disabled in the config")
+        self.mover.start()
 
     def run(self, should_stop: Callable[[], bool],
             on_tick: Callable[[Supervisor], None] | None = None, tick_s: float = 5.0) -> None:
@@ -103,8 +127,10 @@ class Supervisor:
             if kind == "exit" and runtime.process is not None:
                 self._reap(runtime)
         self._restart_due()
+        self._maintain()
 
     def stop(self) -> None:
+        self.mover.stop()
         running = [r for r in self.cameras.values() if r.process is not None]
         for runtime in running:
             runtime.process.terminate()
@@ -122,9 +148,98 @@ class Supervisor:
                 runtime.process.join()
                 runtime.process = None
             runtime.conn.close()
+        for runtime in self.cameras.values():
             if runtime.state != CameraState.STOPPED:
                 self._set_state(runtime, CameraState.STOPPED, "appliance stopped")
+        self.catalog.drain()
+        self._write_status()
         self.pm.hook.nvr_shutdown(config=self.config)
+
+    # -- periodic duties -----------------------------------------------------------------
+
+    def _due(self, name: str, every_s: float) -> bool:
+        now = time.monotonic()
+        if now >= self._next.get(name, 0.0):
+            self._next[name] = now + every_s
+            return True
+        return False
+
+    def _maintain(self) -> None:
+        if self.catalog.spooled and self._due("drain", 2.0):
+            self.catalog.drain()
+        if self.reconcile_pending and self.catalog.healthy:
+            self._recover(camera=None)
+        while not self.mover_events.empty():
+            self._mover_event(self.mover_events.get())
+        if self._due("health", self.config.health.check_interval_s):
+            self._check_health()
+        if self._due("space", SPACE_CHECK_S):
+            self.space.enforce_floors()
+        if self._due("retention", RETENTION_CHECK_S):
+            self.space.apply_retention(tuple(r.camera for r in self.cameras.values()))
+        if self._due("status", 2.0):
+            self._write_status()
+
+    def _recover(self, camera: str | None) -> None:
+        """Repair crash leftovers; with the catalog down, only the files (rows spool) and
+        the full comparison waits for the catalog."""
+        active = camera is None and any(r.process for r in self.cameras.values())
+        try:
+            report = reconcile(self.config, self.catalog, repair=True, writers_active=active,
+                               camera=camera)
+            self.reconcile_pending = False
+        except CatalogError as exc:
+            log.warning("catalog unavailable (%s): repairing files now, the full check "
+                        "when the catalog is back", exc)
+            report = repair_parts(self.config, self.catalog, camera)
+            self.reconcile_pending = True
+        if report.differences:
+            log.info("recovery: %d difference(s) repaired", len(report.differences))
+
+    def _check_health(self) -> None:
+        health = self.config.health
+        now = time.monotonic()
+        for runtime in self.cameras.values():
+            if runtime.process is None or runtime.sampler is None or runtime.restart_reason:
+                continue
+            cam = runtime.camera.id
+            sample = runtime.sampler.sample(now)
+            if sample is not None and sample.cpu_percent > health.cpu_warn_percent \
+                    and now - runtime.cpu_alerted_at > CPU_ALERT_EVERY_S:
+                runtime.cpu_alerted_at = now
+                self._alert(Alert("camera_cpu_high", "warning",
+                                  f"camera {cam}: worker uses {sample.cpu_percent:.0f} % CPU",
+                                  cam))
+            if sample is not None and sample.rss_mb > health.rss_limit_mb:
+                self._alert(Alert("camera_memory_high", "warning",
+                                  f"camera {cam}: worker uses {sample.rss_mb:.0f} MB "
+                                  f"(limit {health.rss_limit_mb} MB); restarting it", cam))
+                self._request_restart(runtime, "memory above the limit")
+            elif too_few_segments(runtime.closed_at, runtime.online_since, now,
+                                  health.segments_window_s,
+                                  self.config.storage.segment_seconds):
+                self._alert(Alert("camera_low_recording_rate", "warning",
+                                  f"camera {cam}: too few segments in the last "
+                                  f"{health.segments_window_s} s; restarting it", cam))
+                self._request_restart(runtime, "too few segments")
+
+    def _mover_event(self, event: MoverEvent) -> None:
+        if event.kind == "moved":
+            return
+        state = "degraded" if event.kind == "degraded" else "ok"
+        if self.tier_states.get("archive") == state:
+            return
+        self.tier_states["archive"] = state
+        log.warning("archive tier %s: %s", state, event.detail)
+        self.pm.hook.nvr_tier_state(tier="archive", state=state, reason=event.detail,
+                                    config=self.config)
+        if state == "degraded":
+            self._alert(Alert("archive_unavailable", "critical",
+                              f"archive tier degraded: {event.detail}; recording continues "
+                              "on the cache"))
+        else:
+            self._alert(Alert("archive_available", "warning",
+                              "archive tier back; draining the cache backlog"))
 
     # -- workers -------------------------------------------------------------------------
 
@@ -136,7 +251,14 @@ class Supervisor:
         process.start()
         send.close()  # the worker holds the only sending end: its exit closes the pipe
         runtime.process, runtime.conn, runtime.restart_at = process, receive, None
+        runtime.sampler = ProcessSampler(process.pid)
+        runtime.restart_reason, runtime.online_since = None, None
         log.info("%s: worker started (pid %d)", runtime.camera.id, process.pid)
+
+    def _request_restart(self, runtime: CameraRuntime, reason: str) -> None:
+        """Stop the worker gracefully (it closes its segment); _reap restarts it."""
+        runtime.restart_reason = reason
+        runtime.process.terminate()
 
     def _reap(self, runtime: CameraRuntime) -> None:
         self._drain(runtime)
@@ -147,19 +269,30 @@ class Supervisor:
         code = process.exitcode
         camera_id = runtime.camera.id
         # The dead worker's .part file is repaired and indexed before anything else runs.
-        reconcile(self.config, self.catalog, repair=True, writers_active=False,
-                  camera=camera_id)
+        self._recover(camera=camera_id)
         if code == EXIT_FATAL:
             self._set_state(runtime, CameraState.DISABLED, "fatal error in the worker")
             self._alert(Alert("recording_fatal_error", "critical",
                               f"camera {camera_id}: worker failed fatally; camera disabled",
                               camera_id))
             return
-        delay = RESTART_DELAYS_S[min(runtime.restarts, len(RESTART_DELAYS_S) - 1)]
+        reason = runtime.restart_reason or f"worker exited with code {code}"
+        now = time.monotonic()
         runtime.restarts += 1
-        runtime.restart_at = time.monotonic() + delay
-        log.error("%s: worker exited with code %s; restarting in %.0f s", camera_id, code, delay)
-        self._set_state(runtime, CameraState.RESTARTING, f"worker exited with code {code}")
+        health = self.config.health
+        if runtime.guard.record(now):
+            runtime.guard.clear()
+            runtime.restart_at = now + health.storm_disable_s
+            self._set_state(runtime, CameraState.DISABLED,
+                            f"restarted more than {health.storm_restarts} times in "
+                            f"{health.storm_window_s} s; retrying in {health.storm_disable_s} s")
+            self._alert(Alert("camera_unstable", "critical",
+                              f"camera {camera_id}: restarting too often ({reason}); "
+                              f"disabled for {health.storm_disable_s} s", camera_id))
+            return
+        runtime.restart_at = now + health.restart_delay_s
+        log.error("%s: %s; restarting in %.0f s", camera_id, reason, health.restart_delay_s)
+        self._set_state(runtime, CameraState.RESTARTING, reason)
 
     def _restart_due(self) -> None:
         now = time.monotonic()
@@ -190,25 +323,29 @@ class Supervisor:
                               runtime.camera.id))
         elif kind == "stats":
             runtime.counters = message["counters"]
+        elif kind == "space_low":
+            self.space.enforce_floors()
 
     def _segment_closed(self, runtime: CameraRuntime, record: SegmentRecord) -> None:
-        try:
-            segment_id = self.catalog.add_segment(record)
-        except Exception as exc:
-            # The file is safe on disk; start-up recovery indexes it if we never manage to.
-            log.error("catalog write failed for %s: %s", record.path, exc)
-            return
+        # Never raises for a catalog that is down: the row is spooled and replayed later.
+        segment_id = self.catalog.add_segment(record)
         record = SegmentRecord.from_dict({**record.to_dict(), "id": segment_id})
         runtime.segments += 1
         runtime.recorded_ms += record.duration_ms
         runtime.bytes += record.bytes
         runtime.last_segment = record
-        runtime.restarts = 0
+        now = time.monotonic()
+        runtime.closed_at = [t for t in runtime.closed_at
+                             if now - t <= self.config.health.segments_window_s] + [now]
         self.pm.hook.nvr_segment_closed(segment=record, config=self.config)
 
     def _set_state(self, runtime: CameraRuntime, state: CameraState, reason: str) -> None:
         if runtime.state == state and runtime.reason == reason:
             return
+        if state == CameraState.ONLINE and runtime.state != CameraState.ONLINE:
+            runtime.online_since = time.monotonic()
+        elif state != CameraState.ONLINE:
+            runtime.online_since = None
         runtime.state, runtime.reason = state, reason
         log.info("%s: %s%s", runtime.camera.id, state, f" ({reason})" if reason else "")
         self.pm.hook.nvr_camera_state(camera_id=runtime.camera.id, state=str(state),
@@ -218,3 +355,35 @@ class Supervisor:
         log_fn = log.critical if alert.level == "critical" else log.warning
         log_fn("alert %s: %s", alert.code, alert.message)
         self.pm.hook.nvr_alert(alert=alert, config=self.config)
+
+    # -- status --------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        cameras = {}
+        for cam_id, r in self.cameras.items():
+            last = r.last_segment
+            cameras[cam_id] = {
+                "state": str(r.state), "reason": r.reason,
+                "pid": r.process.pid if r.process is not None else None,
+                "restarts": r.restarts, "segments": r.segments,
+                "recorded_s": r.recorded_ms / 1000, "bytes": r.bytes,
+                "last_segment": None if last is None else {
+                    "path": last.path, "start": iso_utc(last.start_ms),
+                    "end": iso_utc(last.end_ms)},
+                "counters": r.counters,
+            }
+        tiers = {t.tier: {"path": t.path, "free_bytes": t.free_bytes,
+                          "total_bytes": t.total_bytes, "floor_bytes": t.floor_bytes,
+                          "state": self.tier_states.get(t.tier, "ok")}
+                 for t in self.space.tiers()}
+        return {"device": self.config.device_id, "updated": iso_utc(now_ms()),
+                "uptime_s": round(time.monotonic() - self.started),
+                "cameras": cameras, "tiers": tiers,
+                "catalog": {"url": self.catalog.display_url, "healthy": self.catalog.healthy,
+                            "spooled_writes": self.catalog.spooled}}
+
+    def _write_status(self) -> None:
+        try:
+            write_status(self.config.storage.state_dir, self.status())
+        except OSError as exc:
+            log.warning("cannot write the status file: %s", exc)

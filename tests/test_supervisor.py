@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nvr_edge.app import opened_catalog
+from nvr_edge.app import appliance_catalog
 from nvr_edge.config import load_config
 from nvr_edge.plugins import hookimpl, make_plugin_manager
 from nvr_edge.simcam import SimCameraServer
@@ -52,15 +52,16 @@ def run_supervisor(config_path: Path, plugin: Recorder, until) -> None:
     config = load_config(config_path)
     pm = make_plugin_manager(load_entry_points=False)
     pm.register(plugin, name="test-recorder")
-    with opened_catalog(config, pm) as catalog:
-        supervisor = Supervisor(config, pm, catalog)
-        supervisor.start()
-        deadline = time.monotonic() + 120
-        try:
-            while not until() and time.monotonic() < deadline:
-                supervisor.poll(0.2)
-        finally:
-            supervisor.stop()
+    catalog = appliance_catalog(config, pm)
+    supervisor = Supervisor(config, pm, catalog)
+    supervisor.start()
+    deadline = time.monotonic() + 120
+    try:
+        while not until() and time.monotonic() < deadline:
+            supervisor.poll(0.2)
+    finally:
+        supervisor.stop()
+        catalog.close()
 
 
 def test_plugins_hear_states_alerts_and_segments(tmp_path: Path,

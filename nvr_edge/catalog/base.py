@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,9 +17,9 @@ from .migrations import MIGRATIONS
 log = logging.getLogger(__name__)
 
 COLUMNS = ("camera", "stream", "start_ms", "end_ms", "duration_ms", "bytes", "path", "tier",
-           "video_codec", "width", "height", "has_audio", "status", "indexed_ms")
+           "video_codec", "width", "height", "has_audio", "status", "checksum", "indexed_ms")
 _SELECT = ("SELECT id, camera, stream, start_ms, end_ms, bytes, path, tier, video_codec, width, "
-           "height, has_audio, status FROM segments")
+           "height, has_audio, status, checksum FROM segments")
 
 
 class CatalogError(RuntimeError):
@@ -32,11 +33,23 @@ class SegmentQuery:
     since_ms: int | None = None  # segments that end after this
     until_ms: int | None = None  # segments that start before this
     status: str | None = None
+    tier: str | None = None
+    limit: int | None = None     # oldest first
+
+
+ALL_SEGMENTS = SegmentQuery()
+
+
+@dataclass(frozen=True)
+class TierUsage:
+    segments: int
+    bytes: int
 
 
 class Catalog(ABC):
     """Index of segment files. Rows are keyed by path: adding the same path twice updates it,
-    so replaying a spooled row or re-indexing a file never duplicates."""
+    so replaying a spooled row or re-indexing a file never duplicates. Every write is
+    idempotent, which is what lets the spool replay after a crash."""
 
     url: str
 
@@ -48,16 +61,24 @@ class Catalog(ABC):
     def add_segment(self, segment: SegmentRecord) -> int: ...
 
     @abstractmethod
-    def segments(self, query: SegmentQuery = SegmentQuery()) -> list[SegmentRecord]: ...
+    def move_segment(self, old_path: str, new_path: str, tier: str,
+                     checksum: str | None = None) -> None:
+        """The file at `old_path` now lives at `new_path` on `tier` (no-op if already so)."""
+
+    @abstractmethod
+    def set_status_by_path(self, path: str, status: str) -> None: ...
+
+    @abstractmethod
+    def delete_by_path(self, path: str) -> None: ...
+
+    @abstractmethod
+    def segments(self, query: SegmentQuery = ALL_SEGMENTS) -> list[SegmentRecord]: ...
 
     @abstractmethod
     def segment_by_path(self, path: str) -> SegmentRecord | None: ...
 
     @abstractmethod
-    def set_status(self, segment_id: int, status: str) -> None: ...
-
-    @abstractmethod
-    def delete_segment(self, segment_id: int) -> None: ...
+    def usage(self, tier: str) -> TierUsage: ...
 
     @abstractmethod
     def schema_version(self) -> int: ...
@@ -67,39 +88,70 @@ class Catalog(ABC):
 
 
 class SqlCatalog(Catalog):
-    """A catalog over a DB-API connection; subclasses give the dialect's few differences."""
+    """A catalog over a DB-API connection; subclasses give the dialect's few differences.
+
+    One connection, shared by the supervisor loop and the tier mover thread under a lock.
+    A failed statement drops the connection; the next call reconnects, so a restarted
+    PostgreSQL is picked up without restarting the appliance.
+    """
 
     placeholder = "?"
     primary_key = "INTEGER PRIMARY KEY"
 
     def __init__(self, url: str) -> None:
         self.url = url
-        try:
-            self.conn = self._connect()
+        self.lock = threading.RLock()
+        self.conn: Any = None
+        with self.lock:
+            self._connection()
             self._migrate()
-        except CatalogError:
-            raise
-        except Exception as exc:
-            raise CatalogError(f"cannot open catalog {self.display_url}: {redact(str(exc))}") \
-                from None
 
     @abstractmethod
     def _connect(self) -> Any: ...
+
+    def _connection(self) -> Any:
+        if self.conn is None:
+            try:
+                self.conn = self._connect()
+            except CatalogError:
+                raise
+            except Exception as exc:
+                raise CatalogError(f"cannot open catalog {self.display_url}: "
+                                   f"{redact(str(exc)).strip()}") from None
+        return self.conn
 
     def _sql(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
-        cur = self.conn.cursor()
+        with self.lock:
+            conn = self._connection()
+            try:
+                cur = conn.cursor()
+                try:
+                    yield cur
+                    conn.commit()
+                finally:
+                    cur.close()
+            except CatalogError:
+                raise
+            except Exception as exc:
+                self._drop(conn)
+                raise CatalogError(f"catalog {self.display_url}: "
+                                   f"{redact(str(exc)).strip()}") from exc
+
+    def _drop(self, conn: Any) -> None:
         try:
-            yield cur
-            self.conn.commit()
-        except BaseException:
-            self.conn.rollback()
-            raise
-        finally:
-            cur.close()
+            conn.rollback()
+            if self._broken(conn):
+                conn.close()
+                self.conn = None
+        except Exception:
+            self.conn = None
+
+    def _broken(self, conn: Any) -> bool:
+        return False
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._tx() as cur:
@@ -129,17 +181,28 @@ class SqlCatalog(Catalog):
         values = (segment.camera, segment.stream, segment.start_ms, segment.end_ms,
                   segment.duration_ms, segment.bytes, segment.path, segment.tier,
                   segment.video_codec, segment.width, segment.height, int(segment.has_audio),
-                  segment.status, now_ms())
+                  segment.status, segment.checksum, now_ms())
         updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "path")
         sql = (f"INSERT INTO segments ({', '.join(COLUMNS)}) "
                f"VALUES ({', '.join('?' * len(COLUMNS))}) "
                f"ON CONFLICT (path) DO UPDATE SET {updates} RETURNING id")
         return int(self._execute(sql, values)[0][0])
 
-    def segments(self, query: SegmentQuery = SegmentQuery()) -> list[SegmentRecord]:
+    def move_segment(self, old_path: str, new_path: str, tier: str,
+                     checksum: str | None = None) -> None:
+        self._execute("UPDATE segments SET path = ?, tier = ?, checksum = COALESCE(?, checksum) "
+                      "WHERE path = ?", (new_path, tier, checksum, old_path))
+
+    def set_status_by_path(self, path: str, status: str) -> None:
+        self._execute("UPDATE segments SET status = ? WHERE path = ?", (status, path))
+
+    def delete_by_path(self, path: str) -> None:
+        self._execute("DELETE FROM segments WHERE path = ?", (path,))
+
+    def segments(self, query: SegmentQuery = ALL_SEGMENTS) -> list[SegmentRecord]:
         where, params = [], []
         for column, value in (("camera", query.camera), ("stream", query.stream),
-                              ("status", query.status)):
+                              ("status", query.status), ("tier", query.tier)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -150,27 +213,31 @@ class SqlCatalog(Catalog):
             where.append("start_ms < ?")
             params.append(query.until_ms)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        rows = self._execute(f"{_SELECT}{clause} ORDER BY start_ms, camera, id", params)
+        limit = f" LIMIT {int(query.limit)}" if query.limit is not None else ""
+        rows = self._execute(f"{_SELECT}{clause} ORDER BY start_ms, camera, id{limit}", params)
         return [_record(row) for row in rows]
 
     def segment_by_path(self, path: str) -> SegmentRecord | None:
         rows = self._execute(f"{_SELECT} WHERE path = ?", (path,))
         return _record(rows[0]) if rows else None
 
-    def set_status(self, segment_id: int, status: str) -> None:
-        self._execute("UPDATE segments SET status = ? WHERE id = ?", (status, segment_id))
-
-    def delete_segment(self, segment_id: int) -> None:
-        self._execute("DELETE FROM segments WHERE id = ?", (segment_id,))
+    def usage(self, tier: str) -> TierUsage:
+        rows = self._execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM segments "
+                             "WHERE tier = ? AND status = 'ok'", (tier,))
+        return TierUsage(int(rows[0][0]), int(rows[0][1]))
 
     def close(self) -> None:
-        self.conn.close()
+        with self.lock:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
 
 
 def _record(row: Sequence[Any]) -> SegmentRecord:
     (seg_id, camera, stream, start_ms, end_ms, size, path, tier, codec, width, height,
-     has_audio, status) = row
+     has_audio, status, checksum) = row
     return SegmentRecord(camera=camera, stream=stream, start_ms=int(start_ms),
                          end_ms=int(end_ms), bytes=int(size), path=path, tier=tier,
                          video_codec=codec, width=int(width), height=int(height),
-                         has_audio=bool(has_audio), id=int(seg_id), status=status)
+                         has_audio=bool(has_audio), id=int(seg_id), status=status,
+                         checksum=checksum)

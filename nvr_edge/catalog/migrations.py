@@ -28,6 +28,11 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX segments_camera_start ON segments (camera, start_ms)",
         "CREATE INDEX segments_start ON segments (start_ms)",
     ]),
+    # Version 2: checksums for verified tier moves; tier lookups for the mover and cleanup.
+    (2, [
+        "ALTER TABLE segments ADD COLUMN checksum TEXT",
+        "CREATE INDEX segments_tier_start ON segments (tier, start_ms)",
+    ]),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

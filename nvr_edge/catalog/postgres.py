@@ -15,7 +15,10 @@ class PostgresCatalog(SqlCatalog):
     def _connect(self) -> Any:
         import psycopg  # imported here: SQLite-only boxes never load libpq
 
-        return psycopg.connect(self.url, connect_timeout=10)
+        return psycopg.connect(self.url, connect_timeout=5)
+
+    def _broken(self, conn: Any) -> bool:
+        return bool(conn.closed or conn.broken)
 
 
 @hookimpl

@@ -17,7 +17,7 @@ class SqliteCatalog(SqlCatalog):
         except OSError as exc:
             raise CatalogError(f"cannot create {path.parent}: {exc.strerror}") from None
         # The supervisor writes; CLI commands read at the same time: WAL lets both proceed.
-        conn = sqlite3.connect(path, timeout=10)
+        conn = sqlite3.connect(path, timeout=10, check_same_thread=False)  # lock in SqlCatalog
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")  # a catalog row survives a power cut
         return conn

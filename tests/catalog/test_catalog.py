@@ -58,9 +58,13 @@ def test_the_same_path_twice_updates_instead_of_duplicating(catalog_url: str) ->
     assert first == second
     rows = catalog.segments()
     assert len(rows) == 1 and rows[0].bytes == 5 and rows[0].tier == "archive"
-    catalog.set_status(first, "missing")
+    catalog.set_status_by_path("/c/front/0.mp4", "missing")
     assert catalog.segments(SegmentQuery(status="missing"))[0].id == first
-    catalog.delete_segment(first)
+    catalog.move_segment("/c/front/0.mp4", "/a/front/0.mp4", "archive", "crc32:0000abcd")
+    moved = catalog.segment_by_path("/a/front/0.mp4")
+    assert moved is not None and moved.id == first and moved.checksum == "crc32:0000abcd"
+    assert catalog.usage("archive").segments == 0  # status missing does not count
+    catalog.delete_by_path("/a/front/0.mp4")
     assert catalog.segments() == []
     catalog.close()
 

@@ -1,0 +1,203 @@
+"""Moving closed segments from the SSD cache to the HDD archive, one at a time.
+
+A move is: copy to `<archive>/<same relative path>.moving` (rate-limited, checksummed),
+fsync, read the copy back and compare, rename into place, fsync the folder, point the
+catalog row at the new path, and only after a grace period (readers that just looked the
+old path up) delete the cache copy. After a crash at any step there is exactly one copy
+the catalog points to, plus at most a leftover that start-up recovery removes: a
+`.moving` file, or the twin the catalog does not point to.
+
+If the archive is missing, read-only or full the mover reports it degraded, recording goes
+on into the cache, and the archive is retried every `archive_retry_s`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .catalog import CatalogError, SegmentQuery
+from .catalog.spool import SpooledCatalog
+from .config import Config
+from .diskspace import measure
+from .fsutil import fsync_dir, make_dirs_durable
+from .models import SegmentRecord, Tier
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+MOVING_SUFFIX = ".moving"
+
+
+class MoveError(RuntimeError):
+    pass
+
+
+def crc32_text(value: int) -> str:
+    return f"crc32:{value:08x}"
+
+
+def file_crc32(path: Path) -> str:
+    crc = 0
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            crc = zlib.crc32(block, crc)
+    return crc32_text(crc)
+
+
+@dataclass(frozen=True)
+class MoverEvent:
+    kind: str  # "moved" | "degraded" | "recovered"
+    detail: str
+    segment: SegmentRecord | None = None
+
+
+class RateLimiter:
+    """Spreads `rate` bytes per second evenly, so a move never bursts past it."""
+
+    def __init__(self, bytes_per_s: float) -> None:
+        self.bytes_per_s = bytes_per_s
+        self.start = time.monotonic()
+        self.sent = 0
+
+    def pace(self, n: int, stop: threading.Event) -> None:
+        self.sent += n
+        ahead = self.sent / self.bytes_per_s - (time.monotonic() - self.start)
+        if ahead > 0:
+            stop.wait(ahead)
+
+
+def archive_problem(config: Config, needed_bytes: int) -> str | None:
+    """Why the archive cannot take a segment now, or None."""
+    root = config.storage.archive_dir
+    if not root.is_dir():
+        return f"{root} is missing"
+    probe = root / ".nvr-edge-write-test"
+    try:
+        with open(probe, "wb") as f:
+            f.write(b"ok")
+            os.fsync(f.fileno())
+        probe.unlink()
+    except OSError as exc:
+        return f"{root} is not writable ({exc.strerror})"
+    space = measure(Tier.ARCHIVE, root, config.storage.archive_floor)
+    if space is not None and space.free_bytes - needed_bytes < space.floor_bytes:
+        return (f"{root} is full ({space.free_bytes / 1e9:.2f} GB free, floor "
+                f"{space.floor_bytes / 1e9:.2f} GB)")
+    return None
+
+
+class TierMover:
+    """The long-running task that drains the cache into the archive (a thread of the
+    supervisor's, started and stopped by it)."""
+
+    def __init__(self, config: Config, catalog: SpooledCatalog,
+                 report: Callable[[MoverEvent], None]) -> None:
+        self.config, self.catalog, self.report = config, catalog, report
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="tier-mover", daemon=True)
+        self.degraded: str | None = None
+        self.pending_unlinks: list[tuple[float, Path]] = []
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                moved = self.step()
+            except Exception:  # the mover must outlive any one bad segment
+                log.exception("tier mover: unexpected error")
+                moved = False
+            self._unlink_due(force=False)
+            if not moved:
+                self.stop_event.wait(self.config.storage.archive_retry_s if self.degraded
+                                     else 1.0)
+        self._unlink_due(force=True)
+
+    def step(self) -> bool:
+        """Move the oldest cache segment; False when there was nothing (or no way) to move."""
+        if not self.catalog.healthy:
+            return False  # a move must land in the catalog in the same step
+        try:
+            rows = self.catalog.segments(SegmentQuery(tier=Tier.CACHE, status="ok", limit=1))
+        except CatalogError:
+            return False
+        if not rows:
+            return False
+        problem = archive_problem(self.config, rows[0].bytes)
+        if problem != self.degraded:
+            self.degraded = problem
+            self.report(MoverEvent("degraded", problem) if problem
+                        else MoverEvent("recovered", "archive writable again"))
+        if problem:
+            return False
+        try:
+            self.move(rows[0])
+        except (OSError, MoveError) as exc:
+            log.error("moving %s failed: %s", rows[0].path, exc)
+            return False
+        return True
+
+    def move(self, row: SegmentRecord,
+             checkpoint: Callable[[str], None] = lambda step: None) -> Path:
+        st = self.config.storage
+        src = Path(row.path)
+        dst = st.archive_dir / src.relative_to(st.cache_dir)
+        tmp = dst.with_name(dst.name + MOVING_SUFFIX)
+        make_dirs_durable(dst.parent)
+        checksum = self._copy(src, tmp)
+        checkpoint("copied")
+        if row.checksum and row.checksum != checksum:
+            log.warning("%s changed since it was written (%s != %s)", src, checksum,
+                        row.checksum)
+        if tmp.stat().st_size != src.stat().st_size or file_crc32(tmp) != checksum:
+            tmp.unlink(missing_ok=True)
+            raise MoveError(f"the archive copy of {src} does not match it")
+        checkpoint("verified")
+        os.rename(tmp, dst)
+        fsync_dir(dst.parent)
+        checkpoint("renamed")
+        self.catalog.move_segment(str(src), str(dst), Tier.ARCHIVE, checksum)
+        checkpoint("cataloged")
+        self.pending_unlinks.append((time.monotonic() + st.move_grace_s, src))
+        self.report(MoverEvent("moved", str(dst), row))
+        return dst
+
+    def _copy(self, src: Path, tmp: Path) -> str:
+        limiter = RateLimiter(self.config.storage.move_rate_mb_s * 1e6)
+        crc = 0
+        with open(src, "rb") as fin, open(tmp, "wb") as fout:
+            while block := fin.read(CHUNK):
+                crc = zlib.crc32(block, crc)
+                fout.write(block)
+                limiter.pace(len(block), self.stop_event)
+                if self.stop_event.is_set():
+                    break
+            fout.flush()
+            os.fsync(fout.fileno())
+        if self.stop_event.is_set():
+            tmp.unlink(missing_ok=True)
+            raise MoveError("stopping")
+        return crc32_text(crc)
+
+    def _unlink_due(self, force: bool) -> None:
+        now = time.monotonic()
+        keep = []
+        for due, path in self.pending_unlinks:
+            if force or now >= due:
+                path.unlink(missing_ok=True)
+                fsync_dir(path.parent)
+            else:
+                keep.append((due, path))
+        self.pending_unlinks = keep
