@@ -86,15 +86,17 @@ class SpaceManager:
                     space.floor_bytes / 1e9, self._policy_word(space.tier), target / 1e9)
         freed = deleted = 0
         root = Path(space.path)
-        for path in self._candidates(space.tier, root):
+        for path in self._candidates(space.tier):
             now = measure(space.tier, root, FloorConfig())
             if now is not None and now.free_bytes >= target:
                 break
             freed += delete_segment(self.catalog, path)
             deleted += 1
         after = measure(space.tier, root, FloorConfig())
-        log.warning("%s tier: emergency cleanup deleted %d segment(s), %.2f GB", space.tier,
-                    deleted, freed / 1e9)
+        if deleted:
+            self.alert(Alert("disk_space_cleanup", "warning",
+                             f"{space.tier} tier ({space.path}) fell below its floor: deleted "
+                             f"the {deleted} oldest segment(s), {freed / 1e9:.2f} GB"))
         if after is not None and after.free_bytes < space.floor_bytes \
                 and space.tier not in self.critical:
             self.critical.add(space.tier)
@@ -107,18 +109,23 @@ class SpaceManager:
     def _policy_word(self, tier: str) -> str:
         return "archived" if self.config.storage.delete_policy == "archived" else "any"
 
-    def _candidates(self, tier: str, root: Path) -> Iterator[str]:
-        """Oldest first. With delete_policy "archived", only segments already on the archive
-        tier may go: the cache's are the only copy until the mover has moved them."""
-        if self.config.storage.delete_policy == "archived" and tier != Tier.ARCHIVE:
-            return
-        try:
-            while rows := self.catalog.segments(SegmentQuery(tier=tier, status="ok",
-                                                             limit=20)):
-                yield from (r.path for r in rows)
-        except CatalogError:
-            # the catalog is down: the files themselves say what is oldest
-            yield from (str(p) for p in oldest_files(root))
+    def _candidates(self, full_tier: str) -> Iterator[str]:
+        """Oldest first, from every tier that lives on the full file system (on a one-disk
+        box cache and archive share it). With delete_policy "archived", only segments on
+        the archive tier may go: a cache segment is the only copy until it is moved."""
+        roots = {t.tier: Path(t.path) for t in self.tiers()}
+        device = _device(roots[full_tier])
+        tiers = [t for t, root in roots.items() if _device(root) == device]
+        if self.config.storage.delete_policy == "archived":
+            tiers = [t for t in tiers if t == Tier.ARCHIVE]
+        for tier in tiers:
+            try:
+                while rows := self.catalog.segments(SegmentQuery(tier=tier, status="ok",
+                                                                 limit=20)):
+                    yield from (r.path for r in rows)
+            except CatalogError:
+                # the catalog is down: the files themselves say what is oldest
+                yield from (str(p) for p in oldest_files(roots[tier]))
 
     def apply_retention(self, cameras: tuple[CameraConfig, ...]) -> int:
         deleted = 0
@@ -139,6 +146,10 @@ class SpaceManager:
                          camera.retention_days, len(expired))
             deleted += len(expired)
         return deleted
+
+
+def _device(path: Path) -> int:
+    return os.stat(path).st_dev
 
 
 def oldest_files(root: Path) -> list[Path]:

@@ -61,14 +61,15 @@ class MoverEvent:
 class RateLimiter:
     """Spreads `rate` bytes per second evenly, so a move never bursts past it."""
 
-    def __init__(self, bytes_per_s: float) -> None:
-        self.bytes_per_s = bytes_per_s
-        self.start = time.monotonic()
+    def __init__(self, bytes_per_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.bytes_per_s, self.clock = bytes_per_s, clock
+        self.start = clock()
         self.sent = 0
 
     def pace(self, n: int, stop: threading.Event) -> None:
         self.sent += n
-        ahead = self.sent / self.bytes_per_s - (time.monotonic() - self.start)
+        ahead = self.sent / self.bytes_per_s - (self.clock() - self.start)
         if ahead > 0:
             stop.wait(ahead)
 

@@ -1,0 +1,140 @@
+"""The tier mover: a process killed between each step of a move leaves exactly one valid,
+indexed copy once recovery has run."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nvr_edge.catalog import Catalog
+from nvr_edge.catalog.spool import Spool, SpooledCatalog
+from nvr_edge.config import Config, parse_config
+from nvr_edge.models import SegmentRecord, Tier
+from nvr_edge.plugins import make_plugin_manager
+from nvr_edge.probe import probe_segment
+from nvr_edge.recovery import reconcile
+from nvr_edge.tier_mover import MoverEvent, RateLimiter, TierMover, file_crc32
+
+NAME = Path("cam1/2026-01-01/120000.mp4")
+
+
+def make_config(tmp_path: Path, catalog_url: str, **storage) -> Config:
+    return parse_config({
+        "device": {"id": "box"},
+        "storage": {"cache_dir": str(tmp_path / "cache"),
+                    "archive_dir": str(tmp_path / "archive"),
+                    "state_dir": str(tmp_path / "state"), "move_grace_s": 0.0,
+                    "archive_min_free_percent": 0.0, **storage},
+        "catalog": {"url": catalog_url}})
+
+
+def open_catalog(config: Config) -> SpooledCatalog:
+    backend: Catalog = make_plugin_manager(load_entry_points=False).hook.nvr_catalog_open(
+        url=config.catalog_url)
+    return SpooledCatalog(backend, Spool(config.storage.state_dir / "spool.jsonl"))
+
+
+@pytest.fixture(scope="module")
+def segment_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("seg") / "seg.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=30",
+                    "-t", "3", "-c:v", "libx264", "-g", "30", "-movflags",
+                    "empty_moov+default_base_moof", "-frag_duration", "1000000", str(path)],
+                   check=True)
+    return path.read_bytes()
+
+
+def put_segment(config: Config, catalog: Catalog, data: bytes) -> SegmentRecord:
+    path = config.storage.cache_dir / NAME
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    record = probe_segment(path, Tier.CACHE)
+    record = SegmentRecord.from_dict({**record.to_dict(), "checksum": file_crc32(path)})
+    catalog.add_segment(record)
+    return record
+
+
+def _move_and_die(config: Config, path: str, step: str) -> None:
+    catalog = open_catalog(config)  # the child's own connection
+    mover = TierMover(config, catalog, lambda event: None)
+    row = catalog.segment_by_path(path)
+    assert row is not None
+
+    def checkpoint(reached: str) -> None:
+        if reached == step:
+            os._exit(9)  # a crash: no cleanup, no finally, nothing flushed
+
+    mover.move(row, checkpoint)
+    os._exit(9)  # "done": the move returned, the grace-period unlink never ran
+
+
+@pytest.mark.parametrize("step", ["copied", "verified", "renamed", "cataloged", "done"])
+def test_crash_at_any_step_leaves_one_indexed_copy(tmp_path: Path, catalog_url: str,
+                                                   segment_bytes: bytes, step: str) -> None:
+    config = make_config(tmp_path, catalog_url)
+    catalog = open_catalog(config)
+    record = put_segment(config, catalog, segment_bytes)
+    child = multiprocessing.get_context("fork").Process(
+        target=_move_and_die, args=(config, record.path, step))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 9
+
+    reconcile(config, catalog, repair=True, writers_active=False)
+
+    copies = [p for p in (config.storage.cache_dir / NAME, config.storage.archive_dir / NAME)
+              if p.exists()]
+    assert len(copies) == 1, copies
+    assert not list(config.storage.archive_dir.rglob("*.moving"))
+    rows = catalog.segments()
+    assert len(rows) == 1 and rows[0].path == str(copies[0])
+    assert rows[0].tier == (Tier.ARCHIVE if "archive" in copies[0].parts else Tier.CACHE)
+    assert file_crc32(copies[0]) == record.checksum
+    assert reconcile(config, catalog, repair=False, writers_active=False).differences == []
+    catalog.close()
+
+
+def test_a_full_move_then_the_archive_goes_missing_and_comes_back(
+        tmp_path: Path, segment_bytes: bytes) -> None:
+    config = make_config(tmp_path, f"sqlite:///{tmp_path / 'c.db'}")
+    catalog = open_catalog(config)
+    record = put_segment(config, catalog, segment_bytes)
+    events: list[MoverEvent] = []
+    mover = TierMover(config, catalog, events.append)
+
+    assert mover.step() is False  # no archive folder yet: degraded, nothing moved
+    assert events[-1].kind == "degraded" and "missing" in events[-1].detail
+    assert catalog.segments()[0].tier == Tier.CACHE
+
+    config.storage.archive_dir.mkdir()
+    assert mover.step() is True
+    assert [e.kind for e in events[-2:]] == ["recovered", "moved"]
+    row = catalog.segments()[0]
+    assert row.tier == Tier.ARCHIVE and row.path == str(config.storage.archive_dir / NAME)
+    assert row.checksum == record.checksum
+    mover._unlink_due(force=True)
+    assert not (config.storage.cache_dir / NAME).exists()
+
+
+def test_rate_limit_spreads_the_copy() -> None:
+    """A copy that reads instantly is paced to the configured rate, chunk by chunk."""
+    now = [0.0]
+    waits: list[float] = []
+
+    class FakeStop:
+        def wait(self, seconds: float) -> None:
+            waits.append(seconds)
+            now[0] += seconds
+
+        def is_set(self) -> bool:
+            return False
+
+    limiter = RateLimiter(bytes_per_s=10e6, clock=lambda: now[0])
+    for _ in range(20):
+        limiter.pace(1 << 20, FakeStop())  # type: ignore[arg-type]
+    assert now[0] == pytest.approx(20 * (1 << 20) / 10e6)
+    assert len(waits) == 20 and max(waits) == pytest.approx((1 << 20) / 10e6)
