@@ -83,7 +83,7 @@ class Supervisor:
     # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        self._recover(camera=None)
+        self._recover()
         discovered = self.pm.hook.nvr_discover_cameras(config=self.config)
         health = self.config.health
         for batch in discovered:
@@ -168,7 +168,7 @@ class Supervisor:
         if self.catalog.spooled and self._due("drain", 2.0):
             self.catalog.drain()
         if self.reconcile_pending and self.catalog.healthy:
-            self._recover(camera=None)
+            self._recover()
         while not self.mover_events.empty():
             self._mover_event(self.mover_events.get())
         if self._due("health", self.config.health.check_interval_s):
@@ -180,18 +180,21 @@ class Supervisor:
         if self._due("status", 2.0):
             self._write_status()
 
-    def _recover(self, camera: str | None) -> None:
-        """Repair crash leftovers; with the catalog down, only the files (rows spool) and
+    def _recover(self) -> None:
+        """Compare both tiers with the catalog and repair. At start-up nothing else runs;
+        later (the catalog was down at start-up) workers write on and the mover is paused.
+        With the catalog down only the `.part` files are repaired (their rows spool) and
         the full comparison waits for the catalog."""
-        active = camera is None and any(r.process for r in self.cameras.values())
+        active = any(r.process for r in self.cameras.values())
         try:
-            report = reconcile(self.config, self.catalog, repair=True, writers_active=active,
-                               camera=camera)
+            with self.mover.busy:
+                report = reconcile(self.config, self.catalog, repair=True,
+                                   writers_active=active)
             self.reconcile_pending = False
         except CatalogError as exc:
             log.warning("catalog unavailable (%s): repairing files now, the full check "
                         "when the catalog is back", exc)
-            report = repair_parts(self.config, self.catalog, camera)
+            report = repair_parts(self.config, self.catalog)
             self.reconcile_pending = True
         if report.differences:
             log.info("recovery: %d difference(s) repaired", len(report.differences))
@@ -268,8 +271,12 @@ class Supervisor:
         runtime.conn.close()
         code = process.exitcode
         camera_id = runtime.camera.id
-        # The dead worker's .part file is repaired and indexed before anything else runs.
-        self._recover(camera=camera_id)
+        # The dead worker's .part file is repaired and indexed before it is restarted. Only
+        # that: the rest of the disk is the tier mover's, which keeps running.
+        report = repair_parts(self.config, self.catalog, camera_id)
+        if report.differences:
+            log.info("%s: %d file(s) left by the worker repaired", camera_id,
+                     len(report.differences))
         if code == EXIT_FATAL:
             self._set_state(runtime, CameraState.DISABLED, "fatal error in the worker")
             self._alert(Alert("recording_fatal_error", "critical",

@@ -105,6 +105,8 @@ class TierMover:
         self.thread = threading.Thread(target=self._run, name="tier-mover", daemon=True)
         self.degraded: str | None = None
         self.pending_unlinks: list[tuple[float, Path]] = []
+        # Held for a whole move: recovery that compares both tiers must not run mid-move.
+        self.busy = threading.Lock()
 
     def start(self) -> None:
         self.thread.start()
@@ -144,7 +146,8 @@ class TierMover:
         if problem:
             return False
         try:
-            self.move(rows[0])
+            with self.busy:
+                self.move(rows[0])
         except (OSError, MoveError) as exc:
             log.error("moving %s failed: %s", rows[0].path, exc)
             return False

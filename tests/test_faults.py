@@ -1,0 +1,211 @@
+"""Faults against the real appliance, real PostgreSQL, real camera server and real (small)
+file systems. Each test prints how long the fault took to heal (run with -s to see)."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nvr_edge.simcam import SimCameraServer
+
+from .appliance import Appliance, wait_for, write_config
+from .media import decode_errors
+from .pg import PostgresServer
+from .test_recording import rows, segment_files
+
+pytestmark = pytest.mark.slow
+
+
+def heal(name: str, seconds: float) -> None:
+    print(f"\nHEAL {name}: {seconds:.1f} s")
+
+
+def status(config: Path) -> dict:
+    out = subprocess.run([sys.executable, "-m", "nvr_edge", "status", "--config", str(config),
+                          "--json"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def mount_tmpfs(path: Path, size: str) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()}): needs root")
+
+
+@pytest.fixture
+def mounts() -> Iterator[list[Path]]:
+    mounted: list[Path] = []
+    yield mounted
+    for path in reversed(mounted):
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_postgres_down_for_a_minute_loses_no_row(tmp_path: Path,
+                                                 cameras: SimCameraServer) -> None:
+    pg = PostgresServer().init()
+    pg.start()
+    try:
+        url = pg.new_database("faults")
+        config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)}, catalog_url=url)
+        with Appliance(config, tmp_path / "appliance.log") as app:
+            wait_for(lambda: rows(config), 40, "a first row")
+            pg.stop()
+            time.sleep(60)
+            assert "spooling writes" in app.log
+            assert (tmp_path / "state" / "catalog-spool.jsonl").exists()
+            pg.start()
+            back = time.monotonic()
+            wait_for(lambda: not (tmp_path / "state" / "catalog-spool.jsonl").exists(), 60,
+                     "the spool replayed")
+            heal("postgres back -> spool replayed", time.monotonic() - back)
+            time.sleep(3)
+            assert app.stop() == 0
+        indexed = rows(config)
+        on_disk = segment_files(tmp_path)
+        assert sorted(r.path for r in indexed) == [str(p) for p in on_disk]
+        assert len(on_disk) >= 7  # ~6 segments were closed while PostgreSQL was down
+        for before, after in itertools.pairwise(indexed):
+            assert before.end_ms == after.start_ms  # nothing missing, nothing doubled
+    finally:
+        pg.destroy()
+
+
+def test_archive_read_only_then_back(tmp_path: Path, cameras: SimCameraServer,
+                                     mounts: list[Path]) -> None:
+    archive = tmp_path / "archive"
+    mount_tmpfs(archive, "256m")
+    mounts.append(archive)
+    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)})
+    text = config.read_text().replace("[recording]", "[recording]\n", 1)
+    config.write_text(text.replace('state_dir = "state"',
+                                   'state_dir = "state"\narchive_retry_s = 2.0\n'
+                                   "move_grace_s = 1.0"))
+    with Appliance(config, tmp_path / "appliance.log") as app:
+        wait_for(lambda: [r for r in rows(config) if r.tier == "archive"], 40,
+                 "a segment moved to the archive")
+        subprocess.run(["mount", "-o", "remount,ro", str(archive)], check=True)
+        wait_for(lambda: "alert archive_unavailable" in app.log, 40, "degraded mode")
+        assert status(config)["tiers"]["archive"]["state"] == "degraded"
+        cached_before = len([r for r in rows(config) if r.tier == "cache"])
+        time.sleep(25)
+        cached = [r for r in rows(config) if r.tier == "cache"]
+        assert len(cached) >= cached_before + 2, "recording went on into the cache"
+        subprocess.run(["mount", "-o", "remount,rw", str(archive)], check=True)
+        back = time.monotonic()
+        wait_for(lambda: "alert archive_available" in app.log, 30, "archive back")
+        wait_for(lambda: len([r for r in rows(config) if r.tier == "cache"]) == 0, 60,
+                 "the backlog drained")
+        heal("archive writable -> backlog drained", time.monotonic() - back)
+        report = status(config)
+        assert report["running"] and report["cameras"]["cam1"]["state"] == "online"
+        assert report["tiers"]["cache"]["backlog_segments"] == 0
+        assert app.stop() == 0
+    for before, after in zip(rows(config), rows(config)[1:], strict=False):
+        assert before.end_ms == after.start_ms
+    for seg in rows(config):
+        assert Path(seg.path).exists() and seg.tier == "archive"
+
+
+def test_nearly_full_disk_deletes_oldest_archived_and_keeps_recording(
+        tmp_path: Path, cameras: SimCameraServer, mounts: list[Path]) -> None:
+    disk = tmp_path / "disk"  # a one-disk box: cache and archive on one small file system
+    mount_tmpfs(disk, "12m")
+    mounts.append(disk)
+    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1),
+                                                   "cam2": cameras.url(2)})
+    config.write_text(config.read_text().replace(
+        'cache_dir = "cache"\narchive_dir = "archive"',
+        f'cache_dir = "{disk}/cache"\narchive_dir = "{disk}/archive"\n'
+        "cache_min_free_percent = 30.0\narchive_min_free_percent = 30.0\nmove_grace_s = 0.0"))
+    with Appliance(config, tmp_path / "appliance.log") as app:
+        wait_for(lambda: "alert disk_space_cleanup" in app.log, 120, "an emergency cleanup")
+        first = time.time()
+        wait_for(lambda: [r for r in rows(config) if r.start_ms > first * 1000 + 1000], 40,
+                 "recording after the cleanup")
+        assert app.stop() == 0
+    assert "disk_space_critical" not in app.log
+    kept = rows(config)
+    assert min(r.start_ms for r in kept) > 0
+    assert sorted(r.path for r in kept) == [str(p) for p in sorted(disk.rglob("*.mp4"))]
+    # what was deleted was the oldest: every camera's kept segments are one unbroken run
+    for cam in ("cam1", "cam2"):
+        mine = [r for r in kept if r.camera == cam]
+        for before, after in itertools.pairwise(mine):
+            assert before.end_ms == after.start_ms
+    free = os.statvfs(disk)
+    assert free.f_bavail / free.f_blocks > 0.2
+
+
+def test_restart_storm_disables_only_that_camera(tmp_path: Path,
+                                                 cameras: SimCameraServer) -> None:
+    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1),
+                                                   "cam2": cameras.url(2)})
+    config.write_text(config.read_text() + "[health]\nrestart_delay_s = 0.5\n"
+                      "storm_restarts = 3\nstorm_window_s = 60\nstorm_disable_s = 600\n")
+    with Appliance(config, tmp_path / "appliance.log") as app:
+        killed: set[int] = set()
+        stop = threading.Event()
+
+        def crash_cam2_workers() -> None:  # a camera whose worker dies every time
+            while not stop.is_set():
+                for pid in app.worker_pids("cam2"):
+                    if pid not in killed:
+                        time.sleep(0.3)
+                        killed.add(pid)
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, 9)
+                time.sleep(0.1)
+
+        killer = threading.Thread(target=crash_cam2_workers, daemon=True)
+        killer.start()
+        try:
+            wait_for(lambda: "alert camera_unstable" in app.log, 60, "the storm guard")
+        finally:
+            stop.set()
+        assert re.search(r"cam2: disabled \(restarted more than 3 times", app.log)
+        assert len(killed) == 4
+        calm = time.time()
+        wait_for(lambda: [r for r in rows(config, "cam1") if r.start_ms > calm * 1000], 40,
+                 "cam1 still recording")
+        assert status(config)["cameras"]["cam2"]["state"] == "disabled"
+        assert app.stop() == 0
+
+
+def test_camera_killed_and_restarted_twenty_times(tmp_path: Path,
+                                                  cameras: SimCameraServer) -> None:
+    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)})
+    heals = []
+    with Appliance(config, tmp_path / "appliance.log") as app:
+        wait_for(lambda: "cam1: online" in app.log, 30, "online")
+        for cycle in range(20):
+            online = app.log.count("cam1: online")
+            offline = app.log.count("cam1: offline")
+            cameras.kill()
+            wait_for(lambda n=offline: app.log.count("cam1: offline") > n, 30,
+                     f"outage {cycle} noticed")
+            cameras.start()
+            back = time.monotonic()
+            wait_for(lambda n=online: app.log.count("cam1: online") > n, 30,
+                     f"recording again after outage {cycle}", interval=0.05)
+            heals.append(time.monotonic() - back)
+            time.sleep(1.5)
+        assert app.stop() == 0
+    heal(f"camera back -> online, worst of 20 (median {sorted(heals)[10]:.1f} s)", max(heals))
+    assert max(heals) < 5.0
+    segs = rows(config)
+    assert len(segs) >= 20
+    for seg in segs:
+        assert decode_errors(seg.path) == "", seg.path
