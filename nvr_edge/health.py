@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections import deque
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ def too_few_segments(closed_at: list[float], online_since: float | None, now: fl
         return False
     recent = sum(1 for t in closed_at if now - t <= window_s)
     expected = window_s / segment_seconds
-    return recent < max(1, int(expected * 0.5))
+    return recent < max(1, math.ceil(expected * 0.5))
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,30 +40,48 @@ def rtsp_endpoint(url: str) -> tuple[str, int]:
 
 
 class RtspReader(threading.Thread):
-    """Opens `url` and puts Opened, then packets, then Ended on `out`."""
+    """Opens `url` and puts Opened, then (arrival monotonic time, packet) pairs, then Ended
+    on `out`. Arrival is stamped here so the consumer may take packets in batches without
+    blurring the gaps the stall monitor measures."""
 
     def __init__(self, url: str, connect_timeout_s: float, read_timeout_s: float,
                  out: queue.SimpleQueue[Any]) -> None:
         super().__init__(name="rtsp-reader", daemon=True)
         self.url = url
-        self.timeouts = (connect_timeout_s, read_timeout_s)
+        # PyAV's timeout is an interrupt callback that takes the GIL on every one of the
+        # FFmpeg's thousands of socket waits per second: it bounds av.open only. Reads are
+        # bounded by FFmpeg's own socket timeout (no callback); it must not cut the open
+        # short, hence the longer of the two.
+        self.timeouts: tuple[float, float | None] = (connect_timeout_s, None)
+        self.socket_timeout_s = max(connect_timeout_s, read_timeout_s)
         self.out = out
         self.abandoned = threading.Event()
+        self._abandoned = False  # Event.is_set() is a Python call: too dear per packet
+
+    def options(self) -> dict[str, str]:
+        return {"rtsp_transport": "tcp", "timeout": str(round(self.socket_timeout_s * 1e6))}
 
     def abandon(self) -> None:
-        """Stop handing packets over; the thread ends at its next packet or timeout."""
+        """The consumer is done with this session's streams: stop handing packets over and
+        let the thread close the container (at its next packet or timeout).
+
+        Call it only after the last use of the `Opened` streams (the open segment's close):
+        PyAV stream objects point into the container, and using one after the container
+        closed crashes the process (seen: SIGSEGV when a segment opened from a template
+        whose camera had just hung up)."""
+        self._abandoned = True
         self.abandoned.set()
 
     def run(self) -> None:
         try:
-            container = av.open(self.url, options={"rtsp_transport": "tcp"},
-                                timeout=self.timeouts)
+            container = av.open(self.url, options=self.options(), timeout=self.timeouts)
         except Exception as exc:  # every FFmpeg failure is a reason to retry, not to crash
             self.out.put(Ended(_reason(exc)))
             return
         try:
             self._pump(container)
         finally:
+            self.abandoned.wait()  # the consumer may still be using the streams
             container.close()
 
     def _pump(self, container: Any) -> None:
@@ -73,12 +92,13 @@ class RtspReader(threading.Thread):
         audio = next(iter(container.streams.audio), None)
         self.out.put(Opened(video, audio))
         wanted = [s for s in (video, audio) if s is not None]
+        put, now = self.out.put, time.monotonic
         try:
             for packet in container.demux(wanted):
-                if self.abandoned.is_set():
+                if self._abandoned:
                     return
                 if packet.size:  # size 0: the demuxer's end-of-stream flush marker
-                    self.out.put(packet)
+                    put((now(), packet))
             self.out.put(Ended(None))
         except Exception as exc:
             self.out.put(Ended(_reason(exc)))

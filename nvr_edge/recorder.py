@@ -76,6 +76,9 @@ class SessionRecorder:
             self.frame_s = float(1 / rate)
         self.video_tb: Fraction = self.video.time_base
         self.default_video_duration = max(1, round(self.frame_s / self.video_tb))
+        # Seconds per tick by input stream index: PyAV builds a new Fraction for every
+        # `packet.time_base`, and Fraction arithmetic was the largest per-packet cost.
+        self._tick_s: dict[int, float] = {}
 
     # -- packets -------------------------------------------------------------------------
 
@@ -86,14 +89,15 @@ class SessionRecorder:
             self._handle_stamped(ready)
 
     def _handle_stamped(self, packet: Any) -> None:
-        is_video = packet.stream is self.video
+        stream = packet.stream
+        is_video = stream is self.video
         wall_s = time.time()
         if self.current is None:
             if not (is_video and packet.is_keyframe):
                 self.counters.before_first_keyframe += 1
                 return
             self._open_segment(packet, wall_s)
-        elif self.jumps.is_jump(packet.stream.index, packet.dts, packet.time_base, wall_s):
+        elif self.jumps.is_jump(stream.index, packet.dts, self._tick(packet), wall_s):
             self.counters.jumps += 1
             log.warning("%s: timestamps jumped (%s stream); starting a new segment",
                         self.camera, "video" if is_video else "audio")
@@ -156,8 +160,16 @@ class SessionRecorder:
 
     # -- time ----------------------------------------------------------------------------
 
+    def _tick(self, packet: Any) -> float:
+        """Seconds per timestamp tick of the packet's (input) stream."""
+        index = packet.stream.index
+        tick = self._tick_s.get(index)
+        if tick is None:
+            tick = self._tick_s[index] = float(packet.time_base)
+        return tick
+
     def _pts_s(self, packet: Any) -> float:
-        return float(packet.pts * packet.time_base)
+        return packet.pts * self._tick(packet)
 
     def _utc_ms(self, packet: Any) -> int:
         assert self.anchor is not None
@@ -176,7 +188,7 @@ class SessionRecorder:
         if self.anchor is None:
             self.anchor = (round(wall_s * 1000), self._pts_s(packet))
             self.jumps.reset()
-            self.jumps.is_jump(packet.stream.index, packet.dts, packet.time_base, wall_s)
+            self.jumps.is_jump(packet.stream.index, packet.dts, self._tick(packet), wall_s)
             self.last_video_pts_s = None
         start = start_ms if start_ms is not None else self._utc_ms(packet)
         meta = SegmentMeta(self.camera, self.device, "main", start)

@@ -47,7 +47,7 @@ class JumpDetector:
 
     last: dict[int, tuple[int, float]] = field(default_factory=dict)
 
-    def is_jump(self, key: int, dts: int, time_base: Fraction, wall_s: float) -> bool:
+    def is_jump(self, key: int, dts: int, time_base: Fraction | float, wall_s: float) -> bool:
         previous = self.last.get(key)
         self.last[key] = (dts, wall_s)
         if previous is None:

@@ -13,13 +13,15 @@ import queue
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from .audio import AudioRoute
 from .config import CameraConfig, Config
 from .cut_policy import stagger_s
+from .diskspace import measure
 from .ingest import Ended, Opened, RtspReader, rtsp_endpoint
-from .models import CameraState, SegmentRecord
+from .models import CameraState, SegmentRecord, Tier
 from .plugins import make_plugin_manager
 from .reachability import tcp_reachable
 from .recorder import DEFAULT_BYTES_PER_S, SessionRecorder
@@ -31,6 +33,10 @@ log = logging.getLogger(__name__)
 
 EXIT_FATAL = 3  # bad config / unusable plugin: restarting will not help
 STATS_INTERVAL_S = 5.0
+# The main thread takes packets in batches, this far apart: one wake-up (and GIL hand-off)
+# per batch instead of one per packet. Stall gaps are measured on the reader's arrival
+# stamps, so batching does not blur them.
+BATCH_S = 0.1
 _PR_SET_PDEATHSIG = 1
 
 
@@ -56,6 +62,22 @@ class Channel:
         self.send("alert", code=code, level=level, message=message)
 
 
+class SpaceCheckedFactory:
+    """The spec's CheckSpaceBeforeWrite: before each new segment, look at the cache's free
+    space; below its floor, ask the supervisor for an emergency cleanup now. Recording goes
+    on either way: a full disk is the cleanup's job, never a reason to stop."""
+
+    def __init__(self, inner: Any, config: Config, channel: Channel) -> None:
+        self.inner, self.config, self.channel = inner, config, channel
+
+    def open(self, meta: Any, video: Any, audio: Any, expected_bytes: int) -> Any:
+        st = self.config.storage
+        space = measure(Tier.CACHE, st.cache_dir, st.cache_floor)
+        if space is not None and space.free_bytes - expected_bytes < space.floor_bytes:
+            self.channel.send("space_low", tier=str(Tier.CACHE), free_bytes=space.free_bytes)
+        return self.inner.open(meta, video, audio, expected_bytes)
+
+
 class CameraWorker:
     def __init__(self, config: Config, camera: CameraConfig, channel: Channel,
                  stop: threading.Event) -> None:
@@ -64,7 +86,8 @@ class CameraWorker:
         self.backoff = Backoff(rec.retry)
         self.host, self.port = rtsp_endpoint(camera.main)
         pm = make_plugin_manager()
-        self.factory = pm.hook.nvr_segment_writer_factory(camera=camera, config=config)
+        factory = pm.hook.nvr_segment_writer_factory(camera=camera, config=config)
+        self.factory = factory and SpaceCheckedFactory(factory, config, channel)
         self.first_segment = True
         self.bytes_per_s: float = DEFAULT_BYTES_PER_S
         self.last_stats = 0.0
@@ -114,48 +137,66 @@ class CameraWorker:
         """Connect once and record until the stream ends, stalls or we are stopped.
         Returns True when at least one packet was recorded."""
         rec = self.config.recording
-        stall_total = rec.stall.timeout_ms / 1000 * (rec.stall.max_drops + 2)
+        timeout_s = rec.stall.timeout_ms / 1000
+        stall_total = timeout_s * (rec.stall.max_drops + 2)
         items: queue.SimpleQueue[Any] = queue.SimpleQueue()
         reader = RtspReader(self.camera.main, rec.connect_timeout_s, stall_total, items)
         reader.start()
-        recorder: SessionRecorder | None = None
-        monitor: StallMonitor | None = None
+        session = _Session()
         try:
             while not self.stop.is_set():
                 try:
-                    item = items.get(timeout=rec.stall.timeout_ms / 1000)
+                    item = items.get(timeout=timeout_s)
                 except queue.Empty:
+                    monitor = session.monitor
                     if monitor is not None and monitor.on_silence(time.monotonic()):
                         log.warning("%s: no packet for %.1f s; reconnecting", self.camera.id,
                                     time.monotonic() - monitor.last_packet)
-                        return recorder is not None and recorder.counters.written > 0
+                        return session.recorded
                     continue
-                if isinstance(item, Ended):
-                    if item.error:
-                        log.warning("%s: stream failed: %s", self.camera.id, item.error)
-                    else:
-                        log.warning("%s: camera ended the stream", self.camera.id)
-                    return recorder is not None and recorder.counters.written > 0
-                if isinstance(item, Opened):
-                    recorder = self.new_recorder(item)
-                    monitor = StallMonitor(rec.stall, time.monotonic())
-                    continue
+                if not self.consume(session, item, items):
+                    return session.recorded
+                if session.recorder is not None:
+                    if session.recorder.current is not None:
+                        self.channel.set_state(CameraState.ONLINE)
+                    self.maybe_send_stats(session.recorder)
+                self.stop.wait(BATCH_S)
+            return session.recorded
+        finally:
+            try:
+                if session.recorder is not None:
+                    session.recorder.close()
+                    self.bytes_per_s = session.recorder.bytes_per_s
+                    self.send_stats(session.recorder)
+            finally:
+                reader.abandon()  # only now may the reader close its container
+
+    def consume(self, session: _Session, item: Any, items: queue.SimpleQueue[Any]) -> bool:
+        """Handle `item` and everything queued behind it; False: the session is over."""
+        while True:
+            if type(item) is tuple:
+                arrival, packet = item
+                recorder, monitor = session.recorder, session.monitor
                 assert recorder is not None and monitor is not None
-                if monitor.on_packet(time.monotonic()):
+                if monitor.on_packet(arrival):
                     log.warning("%s: stream keeps stalling (%d late packets); reconnecting",
                                 self.camera.id, monitor.drops)
-                    return recorder.counters.written > 0
-                recorder.handle(item)
-                if recorder.current is not None:
-                    self.channel.set_state(CameraState.ONLINE)
-                self.maybe_send_stats(recorder)
-            return recorder is not None and recorder.counters.written > 0
-        finally:
-            reader.abandon()
-            if recorder is not None:
-                recorder.close()
-                self.bytes_per_s = recorder.bytes_per_s
-                self.send_stats(recorder)
+                    return False
+                recorder.handle(packet)
+            elif isinstance(item, Opened):
+                session.recorder = self.new_recorder(item)
+                session.monitor = StallMonitor(self.config.recording.stall, time.monotonic())
+            else:
+                assert isinstance(item, Ended)
+                if item.error:
+                    log.warning("%s: stream failed: %s", self.camera.id, item.error)
+                else:
+                    log.warning("%s: camera ended the stream", self.camera.id)
+                return False
+            try:
+                item = items.get_nowait()
+            except queue.Empty:
+                return True
 
     def new_recorder(self, opened: Opened) -> SessionRecorder:
         seconds = self.config.storage.segment_seconds
@@ -189,6 +230,18 @@ class CameraWorker:
     def send_stats(self, recorder: SessionRecorder) -> None:
         self.channel.send("stats", counters=recorder.counters.as_dict(),
                           bytes_per_s=recorder.bytes_per_s)
+
+
+@dataclass
+class _Session:
+    """One RTSP session's recorder and stall monitor (both from its Opened on)."""
+
+    recorder: SessionRecorder | None = None
+    monitor: StallMonitor | None = None
+
+    @property
+    def recorded(self) -> bool:
+        return self.recorder is not None and self.recorder.counters.written > 0
 
 
 def _die_with_parent() -> None:

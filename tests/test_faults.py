@@ -98,7 +98,8 @@ def test_archive_read_only_then_back(tmp_path: Path, cameras: SimCameraServer,
                  "a segment moved to the archive")
         subprocess.run(["mount", "-o", "remount,ro", str(archive)], check=True)
         wait_for(lambda: "alert archive_unavailable" in app.log, 40, "degraded mode")
-        assert status(config)["tiers"]["archive"]["state"] == "degraded"
+        wait_for(lambda: status(config)["tiers"]["archive"]["state"] == "degraded", 10,
+                 "status to show the archive degraded")
         cached_before = len([r for r in rows(config) if r.tier == "cache"])
         time.sleep(25)
         cached = [r for r in rows(config) if r.tier == "cache"]
@@ -115,8 +116,10 @@ def test_archive_read_only_then_back(tmp_path: Path, cameras: SimCameraServer,
         assert app.stop() == 0
     for before, after in zip(rows(config), rows(config)[1:], strict=False):
         assert before.end_ms == after.start_ms
-    for seg in rows(config):
-        assert Path(seg.path).exists() and seg.tier == "archive"
+    segs = rows(config)
+    assert all(Path(seg.path).exists() for seg in segs)
+    # all moved but the segment closed by the shutdown itself (the mover stops first)
+    assert [seg.tier for seg in segs[:-1]] == ["archive"] * (len(segs) - 1)
 
 
 def test_nearly_full_disk_deletes_oldest_archived_and_keeps_recording(

@@ -2,9 +2,11 @@
 
 While the catalog is unreachable (PostgreSQL stopped, SQLite's disk full) recording goes
 on: each write is appended to a JSON-lines file and fsynced. Once anything is spooled,
-later writes queue behind it so the order is kept. `drain()` replays them oldest first;
-every catalog write is idempotent (rows are keyed by path), so a crash in the middle of a
-replay, which replays some entries twice, neither loses nor duplicates a row.
+later writes queue behind it so the order is kept. `drain()` replays them oldest first and
+takes each one off the spool as soon as it is applied, so a crash replays at most the one
+entry in flight, and each write alone is idempotent (rows are keyed by path). Replaying
+more would not be: an old "add" replayed after its own "move" would bring back a row for
+the path the segment left.
 """
 
 from __future__ import annotations
@@ -115,10 +117,10 @@ class SpooledCatalog(Catalog):
                 for op in ops:
                     self._apply(op)
                     done += 1
+                    self.spool.keep(ops[done:])
             except CatalogError as exc:
                 log.debug("catalog still unavailable: %s", exc)
             if done:
-                self.spool.keep(ops[done:])
                 log.info("catalog back: replayed %d spooled write(s), %d left", done,
                          len(ops) - done)
             self.spooled = len(ops) - done
