@@ -115,17 +115,32 @@ class SpaceManager:
         the archive tier may go: a cache segment is the only copy until it is moved."""
         roots = {t.tier: Path(t.path) for t in self.tiers()}
         device = _device(roots[full_tier])
-        tiers = [t for t, root in roots.items() if _device(root) == device]
+        # archived segments go first, even where the policy lets cache segments go too
+        tiers = sorted((t for t, root in roots.items() if _device(root) == device),
+                       key=lambda t: t != Tier.ARCHIVE)
         if self.config.storage.delete_policy == "archived":
             tiers = [t for t in tiers if t == Tier.ARCHIVE]
+        seen: set[str] = set()
         for tier in tiers:
             try:
-                while rows := self.catalog.segments(SegmentQuery(tier=tier, status="ok",
-                                                                 limit=20)):
-                    yield from (r.path for r in rows)
+                yield from self._oldest_rows(tier, seen)
             except CatalogError:
                 # the catalog is down: the files themselves say what is oldest
-                yield from (str(p) for p in oldest_files(roots[tier]))
+                yield from (str(p) for p in oldest_files(roots[tier]) if str(p) not in seen)
+
+    def _oldest_rows(self, tier: str, seen: set[str]) -> Iterator[str]:
+        """Page through the oldest rows. A yielded row may still read "ok" afterwards (its
+        deletion spooled while the catalog is down), so pages skip what was seen and the
+        walk ends when a page brings nothing new."""
+        while True:
+            rows = self.catalog.segments(SegmentQuery(tier=tier, status="ok",
+                                                      limit=len(seen) + 20))
+            fresh = [r.path for r in rows if r.path not in seen]
+            if not fresh:
+                return
+            for path in fresh:
+                seen.add(path)
+                yield path
 
     def apply_retention(self, cameras: tuple[CameraConfig, ...]) -> int:
         deleted = 0

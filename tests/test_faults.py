@@ -187,6 +187,28 @@ def test_restart_storm_disables_only_that_camera(tmp_path: Path,
         assert app.stop() == 0
 
 
+def test_worker_over_its_memory_limit_is_restarted_gracefully(
+        tmp_path: Path, cameras: SimCameraServer) -> None:
+    """A limit below what a worker needs: each check restarts it, with SIGTERM, so every
+    segment is closed properly (no .part to repair) and the CPU warning fires too."""
+    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)})
+    config.write_text(config.read_text() + "[health]\ncheck_interval_s = 1.0\n"
+                      "rss_limit_mb = 16\ncpu_warn_percent = 1.0\nrestart_delay_s = 0.5\n"
+                      "storm_restarts = 100\n")
+    with Appliance(config, tmp_path / "appliance.log") as app:
+        wait_for(lambda: app.log.count("alert camera_memory_high") >= 2, 60,
+                 "two memory restarts")
+        assert "alert camera_cpu_high" in app.log
+        assert app.log.count("cam1: restarting (memory above the limit)") >= 2
+        assert app.stop() == 0
+    assert "left by the worker repaired" not in app.log  # graceful: nothing to repair
+    assert files_of(tmp_path, "*.part") == []
+
+
+def files_of(tmp_path: Path, pattern: str) -> list[Path]:
+    return sorted(tmp_path.rglob(pattern))
+
+
 def test_camera_killed_and_restarted_twenty_times(tmp_path: Path,
                                                   cameras: SimCameraServer) -> None:
     config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)})
