@@ -27,8 +27,9 @@ def _config_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nvr-edge", description=__doc__)
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-level", default=None,
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="default INFO (WARNING for `demo`, whose own report is the point)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="record every configured camera until stopped")
@@ -79,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = getattr(logging, args.log_level)
+    level = getattr(logging, args.log_level or ("WARNING" if args.command == "demo" else "INFO"))
     setup_logging(level)
     try:
         return _dispatch(args, level)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,26 @@ def test_a_full_move_then_the_archive_goes_missing_and_comes_back(
     assert row.checksum == record.checksum
     mover._unlink_due(force=True)
     assert not (config.storage.cache_dir / NAME).exists()
+
+
+def test_a_reader_of_the_old_path_keeps_reading_through_the_move(
+        tmp_path: Path, segment_bytes: bytes) -> None:
+    config = make_config(tmp_path, f"sqlite:///{tmp_path / 'c.db'}", move_grace_s=0.2)
+    config.storage.archive_dir.mkdir(parents=True)
+    catalog = open_catalog(config)
+    record = put_segment(config, catalog, segment_bytes)
+    player = open(record.path, "rb")  # noqa: SIM115 - a player holding the file open
+    head = player.read(1000)
+    mover = TierMover(config, catalog, lambda event: None)
+    assert mover.step()
+    assert Path(record.path).exists()  # still there for late lookups during the grace
+    time.sleep(0.3)
+    mover._unlink_due(force=False)
+    assert not Path(record.path).exists()
+    assert head + player.read() == segment_bytes  # the open file reads to its end
+    player.close()
+    moved = catalog.segments()[0]
+    assert Path(moved.path).read_bytes() == segment_bytes  # a new lookup finds the new path
 
 
 def test_rate_limit_spreads_the_copy() -> None:

@@ -97,6 +97,7 @@ class SqlCatalog(Catalog):
 
     placeholder = "?"
     primary_key = "INTEGER PRIMARY KEY"
+    migrations = MIGRATIONS
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -163,7 +164,7 @@ class SqlCatalog(Catalog):
             cur.execute("CREATE TABLE IF NOT EXISTS schema_version "
                         "(version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)")
         current = self.schema_version()
-        for version, statements in MIGRATIONS:
+        for version, statements in self.migrations:
             if version <= current:
                 continue
             with self._tx() as cur:

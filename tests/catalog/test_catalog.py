@@ -76,3 +76,28 @@ def test_unreachable_postgres_is_a_clear_error_without_password() -> None:
         open_catalog("postgresql://nvr:sekrit99@127.0.0.1:1/x?connect_timeout=2")
     assert "sekrit99" not in str(caught.value)
     assert "cannot open catalog postgresql://nvr:***@127.0.0.1:1/x" in str(caught.value)
+
+
+def test_an_old_catalog_is_upgraded_in_place(catalog_url: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catalog left at schema version 1 gains version 2 (checksums) and keeps its rows."""
+    from nvr_edge.catalog.base import SqlCatalog
+    from nvr_edge.catalog.migrations import MIGRATIONS
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SqlCatalog, "migrations", MIGRATIONS[:1])
+        old = open_catalog(catalog_url)
+        assert old.schema_version() == 1
+        old._execute("INSERT INTO segments (camera, stream, start_ms, end_ms, duration_ms, "
+                     "bytes, path, tier, video_codec, width, height, has_audio, status, "
+                     "indexed_ms) VALUES ('cam', 'main', 0, 10, 10, 5, '/p.mp4', 'cache', "
+                     "'h264', 1, 1, 0, 'ok', 0)")
+        old.close()
+    upgraded = open_catalog(catalog_url)
+    assert upgraded.schema_version() == LATEST_VERSION == 2
+    row = upgraded.segment_by_path("/p.mp4")
+    assert row is not None and row.checksum is None and row.bytes == 5
+    upgraded.move_segment("/p.mp4", "/a/p.mp4", "archive", "crc32:00000002")
+    moved = upgraded.segment_by_path("/a/p.mp4")
+    assert moved is not None and moved.checksum == "crc32:00000002"
+    upgraded.close()
