@@ -21,6 +21,7 @@ from .config import CameraConfig, Config
 from .cut_policy import stagger_s
 from .diskspace import measure
 from .ingest import Ended, Opened, RtspReader, rtsp_endpoint
+from .linkwatch import LinkWatcher
 from .models import CameraState, SegmentRecord, Tier
 from .plugins import make_plugin_manager
 from .reachability import tcp_reachable
@@ -88,11 +89,20 @@ class CameraWorker:
         pm = make_plugin_manager()
         factory = pm.hook.nvr_segment_writer_factory(camera=camera, config=config)
         self.factory = factory and SpaceCheckedFactory(factory, config, channel)
+        # Set by a link coming up: the backoff wait ends and the camera is tried at once.
+        self.wake = threading.Event()
         self.first_segment = True
         self.bytes_per_s: float = DEFAULT_BYTES_PER_S
         self.last_stats = 0.0
 
     def run(self) -> None:
+        watcher = LinkWatcher(lambda ifname: self.wake.set()).start()
+        try:
+            self._run()
+        finally:
+            watcher.stop()
+
+    def _run(self) -> None:
         self.channel.set_state(CameraState.CONNECTING)
         reported_offline = False
         while not self.stop.is_set():
@@ -121,14 +131,19 @@ class CameraWorker:
         self.channel.set_state(CameraState.STOPPED)
 
     def wait_before_retry(self, delay_s: float, was_reachable: bool) -> None:
-        """Sleep out the backoff, but come back at once when an absent camera answers again."""
+        """Sleep out the backoff, but come back at once when an absent camera answers again
+        or a network link comes up."""
         deadline = time.monotonic() + delay_s
         interval = self.config.recording.probe_interval_s
+        self.wake.clear()
         while not self.stop.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            self.stop.wait(min(interval, left))
+            if self.wake.wait(min(interval, left)):
+                if not self.stop.is_set():
+                    log.info("%s: a network link came up; reconnecting now", self.camera.id)
+                return
             if not was_reachable and tcp_reachable(self.host, self.port, timeout_s=0.5):
                 log.info("%s: camera answers again; reconnecting now", self.camera.id)
                 return
@@ -258,9 +273,11 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int) -> No
     _die_with_parent()
     setup_logging(log_level)
     stop = threading.Event()
+    wakers = [stop]  # a stop also ends a backoff wait at once
 
     def request_stop(signum: int, _frame: Any) -> None:
-        stop.set()
+        for event in wakers:
+            event.set()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
@@ -268,6 +285,7 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int) -> No
     try:
         camera = config.camera(camera_id)
         worker = CameraWorker(config, camera, channel, stop)
+        wakers.append(worker.wake)
         if worker.factory is None:
             channel.alert("no_segment_writer", "critical", "no plugin provides a segment writer")
             os._exit(EXIT_FATAL)
