@@ -10,6 +10,8 @@ from typing import Any
 
 import av
 
+from .segment_writer import AudioEncoderSpec
+
 log = logging.getLogger(__name__)
 
 MP4_AUDIO = {"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"}
@@ -48,11 +50,8 @@ class AudioRoute:
         if self.mode == "copy":
             return self.stream
         if self.mode == "transcode":
-            return {"codec": "aac", "rate": self.rate, "layout": "mono", "bit_rate": 32000}
+            return AudioEncoderSpec("aac", self.rate, "mono", 32000)
         return None
-
-    def segment_started(self) -> None:
-        """Each segment has its own encoder; nothing carries over but the resampler's queue."""
 
     def convert(self, packet: Any) -> Iterable[Any]:
         if self.mode == "copy":

@@ -47,7 +47,6 @@ class _Open:
     start_ms: int
     start_pts_s: float
     last_sync: float
-    video_packets: int = 0
 
 
 @dataclass
@@ -128,13 +127,10 @@ class SessionRecorder:
             self.counters.audio_dropped += 1
             return
         if kind == "audio" and self.audio.encodes:
-            packet = self.audio.encode_into(stream, packet)
-            for encoded in packet:
+            for encoded in self.audio.encode_into(stream, packet):  # `packet` is a frame
                 self._mux(current, stream, encoded)
             return
         self._mux(current, stream, packet)
-        if kind == "video":
-            current.video_packets += 1
 
     def _mux(self, current: _Open, stream: Any, packet: Any) -> None:
         packet.stream = stream
@@ -195,7 +191,6 @@ class SessionRecorder:
         expected = int(self.bytes_per_s * (self.first_target_s or self.target_s) * 1.1)
         writer, streams = self.factory.open(meta, self.video, self.audio.template(), expected)
         self.current = _Open(writer, streams, start, self._pts_s(packet), time.monotonic())
-        self.audio.segment_started()
 
     def _close_segment(self, end_ms: int) -> SegmentRecord | None:
         current, self.current = self.current, None

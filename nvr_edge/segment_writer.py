@@ -18,6 +18,17 @@ class SegmentMeta:
 
 
 @dataclass(frozen=True)
+class AudioEncoderSpec:
+    """Asks the writer for a new audio track to be filled by an encoder (transcoded audio),
+    instead of a track copied from an input stream."""
+
+    codec: str
+    rate: int
+    layout: str
+    bit_rate: int
+
+
+@dataclass(frozen=True)
 class ClosedFile:
     path: Path
     bytes: int
@@ -39,5 +50,5 @@ class SegmentWriter(Protocol):
 class SegmentWriterFactory(Protocol):
     def open(self, meta: SegmentMeta, video: Any, audio: Any | None,
              expected_bytes: int) -> tuple[SegmentWriter, dict[str, Any]]:
-        """Start a segment. `video`/`audio` are the input streams (templates) or, for audio,
-        a codec description; returns the writer and {"video": out_stream, "audio": ...}."""
+        """Start a segment. `video` and `audio` are input streams to copy or, for audio, an
+        AudioEncoderSpec; returns the writer and {"video": out_stream, "audio": ...}."""

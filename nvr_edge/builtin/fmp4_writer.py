@@ -19,7 +19,7 @@ from ..config import CameraConfig, Config
 from ..fsutil import finish_file, make_dirs_durable, preallocate
 from ..models import iso_utc
 from ..plugins import hookimpl
-from ..segment_writer import ClosedFile, SegmentMeta
+from ..segment_writer import AudioEncoderSpec, ClosedFile, SegmentMeta
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +101,11 @@ class Fmp4SegmentWriter:
 
 
 def _add_audio(container: Any, audio: Any) -> Any:
-    """Copy a stream MP4 can carry; an `AudioEncoderSpec` asks for a new AAC stream."""
-    if isinstance(audio, dict):
-        stream = container.add_stream(audio["codec"], rate=audio["rate"])
-        stream.codec_context.layout = audio["layout"]
-        stream.codec_context.bit_rate = audio["bit_rate"]
+    """Copy a stream MP4 can carry; an AudioEncoderSpec asks for a track to encode into."""
+    if isinstance(audio, AudioEncoderSpec):
+        stream = container.add_stream(audio.codec, rate=audio.rate)
+        stream.codec_context.layout = audio.layout
+        stream.codec_context.bit_rate = audio.bit_rate
         return stream
     return container.add_stream_from_template(audio)
 
