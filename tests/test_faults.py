@@ -122,6 +122,26 @@ def test_archive_read_only_then_back(tmp_path: Path, cameras: SimCameraServer,
     assert [seg.tier for seg in segs[:-1]] == ["archive"] * (len(segs) - 1)
 
 
+def test_full_archive_is_degraded_and_recording_goes_on(tmp_path: Path,
+                                                        cameras: SimCameraServer,
+                                                        mounts: list[Path]) -> None:
+    """An HDD below its floor takes no moves; the SSD keeps recording; both alerts fire."""
+    archive = tmp_path / "archive"
+    mount_tmpfs(archive, "8m")
+    mounts.append(archive)
+    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)})
+    config.write_text(config.read_text().replace(
+        'state_dir = "state"', 'state_dir = "state"\narchive_min_free_gb = 1.0'))
+    with Appliance(config, tmp_path / "appliance.log") as app:
+        wait_for(lambda: "alert archive_unavailable" in app.log, 40, "degraded mode")
+        assert re.search(r"archive tier degraded: .* is full", app.log)
+        assert "alert disk_space_critical" in app.log  # nothing on it that may go
+        wait_for(lambda: len(rows(config)) >= 2, 40, "recording on the cache")
+        assert app.stop() == 0
+    assert {r.tier for r in rows(config)} == {"cache"}
+    assert list(archive.rglob("*.mp4")) == []
+
+
 def test_nearly_full_disk_deletes_oldest_archived_and_keeps_recording(
         tmp_path: Path, cameras: SimCameraServer, mounts: list[Path]) -> None:
     disk = tmp_path / "disk"  # a one-disk box: cache and archive on one small file system
