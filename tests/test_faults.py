@@ -110,6 +110,7 @@ def test_archive_read_only_then_back(tmp_path: Path, cameras: SimCameraServer,
         wait_for(lambda: len([r for r in rows(config) if r.tier == "cache"]) == 0, 60,
                  "the backlog drained")
         heal("archive writable -> backlog drained", time.monotonic() - back)
+        drained_ms = time.time() * 1000
         report = status(config)
         assert report["running"] and report["cameras"]["cam1"]["state"] == "online"
         assert report["tiers"]["cache"]["backlog_segments"] == 0
@@ -118,8 +119,9 @@ def test_archive_read_only_then_back(tmp_path: Path, cameras: SimCameraServer,
         assert before.end_ms == after.start_ms
     segs = rows(config)
     assert all(Path(seg.path).exists() for seg in segs)
-    # all moved but the segment closed by the shutdown itself (the mover stops first)
-    assert [seg.tier for seg in segs[:-1]] == ["archive"] * (len(segs) - 1)
+    # everything closed before the backlog drained was moved; later ones (the one the
+    # shutdown closed, maybe one more) wait for the mover's next run
+    assert {seg.tier for seg in segs if seg.end_ms <= drained_ms} == {"archive"}
 
 
 def test_full_archive_is_degraded_and_recording_goes_on(tmp_path: Path,
