@@ -117,14 +117,15 @@ class SessionRecorder:
         else:
             for out in self.audio.convert(packet):
                 self._write("audio", out)
+            self.counters.audio_dropped = self.audio.dropped  # the route keeps the count
         self._maybe_sync()
 
     def _write(self, kind: str, packet: Any) -> None:
         current = self.current
         assert current is not None
         stream = current.streams.get(kind)
-        if stream is None:
-            self.counters.audio_dropped += 1
+        if stream is None:  # a writer plugin that made no audio track
+            self.audio.dropped += 1
             return
         if kind == "audio" and self.audio.encodes:
             for encoded in self.audio.encode_into(stream, packet):  # `packet` is a frame

@@ -39,7 +39,3 @@ class StallMonitor:
             self.drops += due - self._silence_counted
             self._silence_counted = due
         return self.drops > self.max_drops
-
-    @property
-    def reconnect_needed(self) -> bool:
-        return self.drops > self.max_drops
