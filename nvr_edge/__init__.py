@@ -1,3 +1,3 @@
 """nvr-edge: firmware for ARM network video recorders."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

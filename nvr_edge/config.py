@@ -119,6 +119,12 @@ class Config:
     cameras: tuple[CameraConfig, ...]
     source: str = "<config>"
     health: HealthConfig = field(default_factory=HealthConfig)
+    # Plugins' own tables ([mqtt], [web] ...), each parsed by the reader the plugin gave
+    # through the nvr_config_sections hook.
+    sections: Mapping[str, Any] = field(default_factory=dict)
+    # The TOML document as written (relative paths unresolved): what get_config shows
+    # and what a change is applied to before the file is rewritten.
+    document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def camera(self, camera_id: str) -> CameraConfig:
         for cam in self.cameras:
@@ -130,14 +136,17 @@ class Config:
 T = TypeVar("T")
 
 
-class _Table:
-    """A TOML table being read: tracks the key path and rejects unknown keys."""
+class ConfigTable:
+    """A TOML table being read: tracks the key path and rejects unknown keys.
+
+    Plugins read their own sections with it, so their errors look like the core's."""
 
     def __init__(self, data: Any, path: str, source: str, base_dir: Path) -> None:
         if not isinstance(data, Mapping):
             raise ConfigError(source, path, f"expected a table, got {_kind(data)}")
         self.data, self.path, self.source, self.base_dir = data, path, source, base_dir
         self.seen: set[str] = set()
+        self.present = True  # False: an absent table read as empty (all defaults)
 
     def key(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name
@@ -189,9 +198,16 @@ class _Table:
         path = Path(value).expanduser()
         return path if path.is_absolute() else (self.base_dir / path).resolve()
 
-    def table(self, name: str) -> _Table:
+    def table(self, name: str) -> ConfigTable:
         self.seen.add(name)
-        return _Table(self.data.get(name, {}), self.key(name), self.source, self.base_dir)
+        table = ConfigTable(self.data.get(name, {}), self.key(name), self.source, self.base_dir)
+        table.present = name in self.data
+        return table
+
+    def strings(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = self._get(name, default, lambda v: isinstance(v, list | tuple)
+                          and all(isinstance(x, str) for x in v), "an array of strings")
+        return tuple(value)
 
     def finish(self) -> None:
         unknown = sorted(set(self.data) - self.seen)
@@ -220,7 +236,7 @@ def _show(v: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _identifier(table: _Table, name: str, what: str) -> str:
+def _identifier(table: ConfigTable, name: str, what: str) -> str:
     value = table.string(name, _REQUIRED)
     if not SAFE_ID.match(value):
         raise table.error(
@@ -231,7 +247,7 @@ def _identifier(table: _Table, name: str, what: str) -> str:
     return value
 
 
-def _camera_url(table: _Table, name: str, default: Any) -> str | None:
+def _camera_url(table: ConfigTable, name: str, default: Any) -> str | None:
     value = table.string(name, default)
     if value is None:
         return None
@@ -249,7 +265,7 @@ def _camera_url(table: _Table, name: str, default: Any) -> str | None:
     return value
 
 
-def _catalog_url(table: _Table, state_dir: Path) -> str:
+def _catalog_url(table: ConfigTable, state_dir: Path) -> str:
     value = table.string("url", None)
     if value is None:
         return f"sqlite:///{state_dir / 'catalog.db'}"
@@ -263,7 +279,7 @@ def _catalog_url(table: _Table, state_dir: Path) -> str:
     return value
 
 
-def _read_recording(t: _Table) -> RecordingConfig:
+def _read_recording(t: ConfigTable) -> RecordingConfig:
     r = t.table("retry")
     retry = RetryPolicyConfig(
         max_retries=r.integer("max_retries", 5, 1, 1000),
@@ -292,14 +308,14 @@ def _read_recording(t: _Table) -> RecordingConfig:
     return recording
 
 
-def _read_floor(t: _Table, prefix: str) -> FloorConfig:
+def _read_floor(t: ConfigTable, prefix: str) -> FloorConfig:
     return FloorConfig(
         min_free_gb=t.number(f"{prefix}_min_free_gb", 0.0, 0.0, 100_000.0),
         min_free_percent=t.number(f"{prefix}_min_free_percent", 5.0, 0.0, 90.0),
     )
 
 
-def _read_storage(t: _Table) -> StorageConfig:
+def _read_storage(t: ConfigTable) -> StorageConfig:
     storage = StorageConfig(
         cache_dir=t.path_("cache_dir", DEFAULT_ROOT / "cache"),
         archive_dir=t.path_("archive_dir", DEFAULT_ROOT / "archive"),
@@ -318,7 +334,7 @@ def _read_storage(t: _Table) -> StorageConfig:
     return storage
 
 
-def _read_health(t: _Table) -> HealthConfig:
+def _read_health(t: ConfigTable) -> HealthConfig:
     health = HealthConfig(
         check_interval_s=t.number("check_interval_s", 5.0, 0.2, 600.0),
         cpu_warn_percent=t.number("cpu_warn_percent", 80.0, 1.0, 1000.0),
@@ -333,14 +349,14 @@ def _read_health(t: _Table) -> HealthConfig:
     return health
 
 
-def _read_cameras(root: _Table) -> tuple[CameraConfig, ...]:
+def _read_cameras(root: ConfigTable) -> tuple[CameraConfig, ...]:
     root.seen.add("cameras")
     raw = root.data.get("cameras", [])
     if not isinstance(raw, list):
         raise root.error("cameras", f"expected an array of tables ([[cameras]]), got {_kind(raw)}")
     cameras: list[CameraConfig] = []
     for index, item in enumerate(raw):
-        t = _Table(item, f"cameras[{index}]", root.source, root.base_dir)
+        t = ConfigTable(item, f"cameras[{index}]", root.source, root.base_dir)
         cam = CameraConfig(
             id=_identifier(t, "id", "camera id"),
             main=_camera_url(t, "main", _REQUIRED) or "",
@@ -356,10 +372,21 @@ def _read_cameras(root: _Table) -> tuple[CameraConfig, ...]:
     return tuple(cameras)
 
 
+SectionReader = Callable[[ConfigTable], Any]
+CORE_SECTIONS = ("device", "storage", "catalog", "recording", "health", "cameras")
+
+
 def parse_config(data: Mapping[str, Any], source: str = "<config>",
-                 base_dir: Path | None = None) -> Config:
-    """Validate an already-parsed TOML document."""
-    root = _Table(data, "", source, base_dir or Path.cwd())
+                 base_dir: Path | None = None,
+                 readers: Mapping[str, SectionReader] | None = None) -> Config:
+    """Validate an already-parsed TOML document.
+
+    `readers` parse plugin sections; by default, those of the installed plugins."""
+    if readers is None:
+        from .plugins import config_section_readers  # plugins import this module
+
+        readers = config_section_readers()
+    root = ConfigTable(data, "", source, base_dir or Path.cwd())
     device = root.table("device")
     device_id = _identifier(device, "id", "device id")
     device.finish()
@@ -373,11 +400,22 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>",
     recording = _read_recording(root.table("recording"))
     health = _read_health(root.table("health"))
     cameras = _read_cameras(root)
+    sections = {name: _read_section(root, name, reader) for name, reader in readers.items()
+                if name not in CORE_SECTIONS}
     root.finish()
-    return Config(device_id, storage, catalog_url, recording, cameras, source, health)
+    return Config(device_id, storage, catalog_url, recording, cameras, source, health,
+                  sections, document=data)
 
 
-def load_config(path: str | Path) -> Config:
+def _read_section(root: ConfigTable, name: str, reader: SectionReader) -> Any:
+    table = root.table(name)
+    value = reader(table)
+    table.finish()
+    return value
+
+
+def load_config(path: str | Path,
+                readers: Mapping[str, SectionReader] | None = None) -> Config:
     """Read and validate a config file; every failure is a ConfigError."""
     path = Path(path)
     source = str(path)
@@ -391,4 +429,4 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(source, "", "is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, "", f"invalid TOML: {exc}") from None
-    return parse_config(data, source, path.resolve().parent)
+    return parse_config(data, source, path.resolve().parent, readers)

@@ -12,12 +12,27 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from .catalog import Catalog
-    from .config import CameraConfig, Config
+    from .config import CameraConfig, Config, ConfigTable
+    from .control import ApplianceControl
     from .models import Alert, SegmentRecord
     from .segment_writer import SegmentWriterFactory
 
 hookspec = pluggy.HookspecMarker("nvr_edge")
+
+
+@hookspec
+def nvr_config_sections() -> dict[str, Callable[[ConfigTable], Any]]:
+    """Name the top-level config tables this plugin owns, each with the function that reads
+    it (called with the table even when the file lacks it: `table.present` says which).
+
+    What a reader returns lands in `config.sections[name]`; its errors are `ConfigError`s
+    (raise them with `table.error(key, problem)`). Any process that loads a config; must
+    be cheap and side-effect free. Added in 0.2.
+    """
 
 
 @hookspec
@@ -75,10 +90,27 @@ def nvr_alert(alert: Alert, config: Config) -> None:
 
 
 @hookspec
-def nvr_startup(config: Config, catalog: Catalog) -> None:
+def nvr_startup(config: Config, catalog: Catalog, appliance: ApplianceControl) -> None:
     """The appliance has started: recovery is done and camera workers are being launched.
 
-    Main process. Added in 0.1.
+    `appliance` is how a plugin acts on the running appliance from its own threads (status,
+    restart a camera, change the configuration). Main process. Added in 0.1; `appliance`
+    in 0.2.
+    """
+
+
+@hookspec
+def nvr_status(status: dict[str, Any], config: Config) -> None:
+    """The appliance's status snapshot, every 2 s (the same data as `nvr-edge status
+    --json`: cameras with ingest rates, tiers with backlog, system load). Read-only; must
+    not block. Main process. Added in 0.2.
+    """
+
+
+@hookspec
+def nvr_config_changed(config: Config, previous: Config) -> None:
+    """A new configuration was applied at run time (e.g. through a fleet command); plugins
+    whose own section changed should take it up. Main process. Added in 0.2.
     """
 
 

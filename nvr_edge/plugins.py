@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+import logging
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Any
 
 import pluggy
 
 from . import hookspecs
+
+log = logging.getLogger(__name__)
 
 hookimpl = pluggy.HookimplMarker("nvr_edge")
 ENTRY_POINT_GROUP = "nvr_edge"
@@ -46,6 +52,25 @@ def make_plugin_manager(load_entry_points: bool = True,
     if load_entry_points and not os.environ.get(DISABLE_AUTOLOAD_ENV):
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     return pm
+
+
+def section_readers_of(pm: pluggy.PluginManager) -> dict[str, Callable[[Any], Any]]:
+    """The config sections plugins read, merged; the first plugin to claim a name wins."""
+    readers: dict[str, Callable[[Any], Any]] = {}
+    for claimed in reversed(pm.hook.nvr_config_sections()):  # registration order
+        for name, reader in claimed.items():
+            if name in readers:
+                log.warning("config section [%s] is claimed by two plugins; the first wins",
+                            name)
+                continue
+            readers[name] = reader
+    return readers
+
+
+@functools.cache
+def config_section_readers() -> Mapping[str, Callable[[Any], Any]]:
+    """The installed plugins' section readers (what `load_config` uses by default)."""
+    return section_readers_of(make_plugin_manager())
 
 
 def describe_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:

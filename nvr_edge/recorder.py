@@ -35,6 +35,8 @@ class Counters:
     rejected: int = 0
     segments: int = 0
     jumps: int = 0
+    video_frames: int = 0
+    bytes: int = 0  # of packets written
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -113,6 +115,7 @@ class SessionRecorder:
                 self._open_segment(packet, wall_s, start_ms=cut_ms)
         if is_video:
             self._track_frame(packet)
+            self.counters.video_frames += 1
             self._write("video", packet)
         else:
             for out in self.audio.convert(packet):
@@ -138,6 +141,7 @@ class SessionRecorder:
         try:
             current.writer.write(packet)
             self.counters.written += 1
+            self.counters.bytes += packet.size
         except Exception as exc:  # a muxer refusal must never end the recording
             self.counters.rejected += 1
             log.warning("%s: muxer refused a packet (%s); packet skipped", self.camera, exc)
@@ -147,6 +151,13 @@ class SessionRecorder:
         if self.last_video_pts_s is not None and 0 < pts_s - self.last_video_pts_s < 1:
             self.frame_s = pts_s - self.last_video_pts_s
         self.last_video_pts_s = pts_s
+
+    @property
+    def open_ms(self) -> int:
+        """How much the open segment holds so far (0 when none is open)."""
+        if self.current is None or self.last_video_pts_s is None:
+            return 0
+        return max(0, round((self.last_video_pts_s - self.current.start_pts_s) * 1000))
 
     def _maybe_sync(self) -> None:
         current = self.current

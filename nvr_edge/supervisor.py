@@ -9,6 +9,7 @@ segment before the process exits.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -23,11 +24,13 @@ import pluggy
 from .catalog import CatalogError
 from .catalog.spool import SpooledCatalog
 from .config import CameraConfig, Config
+from .control import ApplianceControl, ConfigChange
 from .diskspace import SpaceManager
 from .health import ProcessSampler, RestartGuard, too_few_segments
-from .models import Alert, CameraState, SegmentRecord, iso_utc, now_ms
+from .models import Alert, CameraState, SegmentRecord, Tier, iso_utc, now_ms
 from .recovery import reconcile, repair_parts
 from .status import write_status
+from .system import IngestMeter, SystemSampler
 from .tier_mover import MoverEvent, TierMover
 from .worker import EXIT_FATAL, worker_main
 
@@ -61,6 +64,33 @@ class CameraRuntime:
     bytes: int = 0
     last_segment: SegmentRecord | None = None
     counters: dict[str, int] = field(default_factory=dict)
+    ingest: IngestMeter = field(default_factory=IngestMeter)
+    open_ms: int = 0  # of the segment being written, from the worker's last stats
+    created: float = field(default_factory=time.monotonic)
+    # What to do when the worker exits because the supervisor stopped it: None (a health
+    # restart, delayed and counted by the storm guard), "restart" (an operator's, at once,
+    # not counted), "disable" or "remove" (the configuration changed).
+    after_exit: str | None = None
+
+    def continuity(self) -> float:
+        """Recorded seconds over wall seconds since the camera was configured."""
+        wall_ms = (time.monotonic() - self.created) * 1000
+        return min(1.0, (self.recorded_ms + self.open_ms) / wall_ms) if wall_ms > 0 else 0.0
+
+
+# Read only at start-up: a change is written to the file and waits for the next start.
+RESTART_KEYS: dict[str, Callable[[Config], object]] = {
+    "device.id": lambda c: c.device_id,
+    "catalog.url": lambda c: c.catalog_url,
+    "storage.cache_dir": lambda c: c.storage.cache_dir,
+    "storage.archive_dir": lambda c: c.storage.archive_dir,
+    "storage.state_dir": lambda c: c.storage.state_dir,
+}
+
+
+def _worker_view(config: Config, camera: CameraConfig) -> tuple[object, ...]:
+    """Everything a camera worker reads: when it changes the worker restarts."""
+    return (camera, config.recording, config.storage, config.device_id)
 
 
 class Supervisor:
@@ -79,19 +109,17 @@ class Supervisor:
         self.reconcile_pending = False
         self.started = time.monotonic()
         self._next: dict[str, float] = {}
+        self.control = ApplianceControl(self)
+        self.system = SystemSampler()
 
     # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
         self._recover()
-        discovered = self.pm.hook.nvr_discover_cameras(config=self.config)
-        health = self.config.health
-        for batch in discovered:
-            for camera in batch:
-                if camera.id not in self.cameras:
-                    guard = RestartGuard(health.storm_restarts, health.storm_window_s)
-                    self.cameras[camera.id] = CameraRuntime(camera, guard)
-        self.pm.hook.nvr_startup(config=self.config, catalog=self.catalog)
+        for camera in self._discover(self.config):
+            self.cameras[camera.id] = self._runtime(camera)
+        self.pm.hook.nvr_startup(config=self.config, catalog=self.catalog,
+                                 appliance=self.control)
         for runtime in self.cameras.values():
             if runtime.camera.enabled:
                 self._spawn(runtime)
@@ -127,6 +155,7 @@ class Supervisor:
             if kind == "exit" and runtime.process is not None:
                 self._reap(runtime)
         self._restart_due()
+        self.control.run_pending()
         self._maintain()
 
     def stop(self) -> None:
@@ -244,6 +273,89 @@ class Supervisor:
             self._alert(Alert("archive_available", "warning",
                               "archive tier back; draining the cache backlog"))
 
+    # -- run-time changes (called through ApplianceControl, on this thread) ---------------
+
+    def restart_camera(self, camera_id: str) -> None:
+        runtime = self.cameras[camera_id]
+        if not runtime.camera.enabled:
+            raise ValueError(f"camera {camera_id!r} is disabled in the configuration")
+        if runtime.process is not None:
+            self._stop_worker(runtime, "restart", "restart requested")
+        else:  # waiting out a restart delay or a storm guard: try now
+            runtime.guard.clear()
+            self._spawn(runtime)
+
+    def apply_config(self, new: Config) -> ConfigChange:
+        """Run `new` without touching cameras whose worker would see no difference."""
+        old = self.config
+        change = ConfigChange(restart_required=[key for key, read in RESTART_KEYS.items()
+                                                if read(old) != read(new)])
+        new = dataclasses.replace(  # keys read only at start-up keep their running values
+            new, device_id=old.device_id, catalog_url=old.catalog_url,
+            storage=dataclasses.replace(new.storage, cache_dir=old.storage.cache_dir,
+                                        archive_dir=old.storage.archive_dir,
+                                        state_dir=old.storage.state_dir))
+        self.config = self.space.config = self.mover.config = new
+        wanted = {camera.id: camera for camera in self._discover(new)}
+        for camera_id, runtime in list(self.cameras.items()):
+            if camera_id not in wanted:
+                change.removed.append(camera_id)
+                if runtime.process is not None:
+                    self._stop_worker(runtime, "remove", "removed from the configuration")
+                else:
+                    self._forget(runtime)
+                continue
+            camera = wanted[camera_id]
+            if _worker_view(old, runtime.camera) == _worker_view(new, camera):
+                change.unchanged.append(camera_id)
+                continue
+            change.restarted.append(camera_id)
+            runtime.camera = camera
+            if not camera.enabled:
+                self._disable(runtime)
+            elif runtime.process is not None:
+                self._stop_worker(runtime, "restart", "configuration changed")
+            else:
+                self._spawn(runtime)
+        for camera_id, camera in wanted.items():
+            if camera_id not in self.cameras:
+                change.added.append(camera_id)
+                runtime = self.cameras[camera_id] = self._runtime(camera)
+                if camera.enabled:
+                    self._spawn(runtime)
+                else:
+                    self._disable(runtime)
+        log.info("configuration applied: %s", change.as_dict())
+        self.pm.hook.nvr_config_changed(config=new, previous=old)
+        return change
+
+    def _discover(self, config: Config) -> list[CameraConfig]:
+        found: dict[str, CameraConfig] = {}
+        for batch in self.pm.hook.nvr_discover_cameras(config=config):
+            for camera in batch:
+                found.setdefault(camera.id, camera)
+        return list(found.values())
+
+    def _runtime(self, camera: CameraConfig) -> CameraRuntime:
+        health = self.config.health
+        return CameraRuntime(camera, RestartGuard(health.storm_restarts, health.storm_window_s))
+
+    def _disable(self, runtime: CameraRuntime) -> None:
+        if runtime.process is not None:
+            self._stop_worker(runtime, "disable", "recording turned off")
+        else:
+            runtime.restart_at = None
+            self._set_state(runtime, CameraState.DISABLED, "disabled in the config")
+
+    def _forget(self, runtime: CameraRuntime) -> None:
+        self._set_state(runtime, CameraState.STOPPED, "removed from the configuration")
+        del self.cameras[runtime.camera.id]
+
+    def _stop_worker(self, runtime: CameraRuntime, after_exit: str, reason: str) -> None:
+        """Stop gracefully (the worker closes its segment); _reap does `after_exit`."""
+        runtime.after_exit, runtime.restart_reason = after_exit, reason
+        runtime.process.terminate()
+
     # -- workers -------------------------------------------------------------------------
 
     def _spawn(self, runtime: CameraRuntime) -> None:
@@ -256,6 +368,7 @@ class Supervisor:
         runtime.process, runtime.conn, runtime.restart_at = process, receive, None
         runtime.sampler = ProcessSampler(process.pid)
         runtime.restart_reason, runtime.online_since = None, None
+        runtime.after_exit = None
         log.info("%s: worker started (pid %d)", runtime.camera.id, process.pid)
 
     def _request_restart(self, runtime: CameraRuntime, reason: str) -> None:
@@ -277,6 +390,16 @@ class Supervisor:
         if report.differences:
             log.info("%s: %d file(s) left by the worker repaired", camera_id,
                      len(report.differences))
+        if runtime.after_exit == "remove":
+            self._forget(runtime)
+            return
+        if runtime.after_exit == "disable":
+            self._set_state(runtime, CameraState.DISABLED, "disabled in the config")
+            return
+        if runtime.after_exit == "restart":
+            self._set_state(runtime, CameraState.RESTARTING, runtime.restart_reason or "")
+            self._spawn(runtime)
+            return
         if code == EXIT_FATAL:
             self._set_state(runtime, CameraState.DISABLED, "fatal error in the worker")
             self._alert(Alert("recording_fatal_error", "critical",
@@ -329,7 +452,10 @@ class Supervisor:
             self._alert(Alert(message["code"], message["level"], message["message"],
                               runtime.camera.id))
         elif kind == "stats":
-            runtime.counters = message["counters"]
+            counters = runtime.counters = message["counters"]
+            runtime.open_ms = message.get("open_ms", 0)
+            runtime.ingest.update(time.monotonic(), counters.get("video_frames", 0),
+                                  counters.get("bytes", 0))
         elif kind == "space_low":
             self.space.enforce_floors()
 
@@ -339,6 +465,7 @@ class Supervisor:
         record = SegmentRecord.from_dict({**record.to_dict(), "id": segment_id})
         runtime.segments += 1
         runtime.recorded_ms += record.duration_ms
+        runtime.open_ms = 0
         runtime.bytes += record.bytes
         runtime.last_segment = record
         now = time.monotonic()
@@ -353,6 +480,7 @@ class Supervisor:
             runtime.online_since = time.monotonic()
         elif state != CameraState.ONLINE:
             runtime.online_since = None
+            runtime.ingest.reset()
         runtime.state, runtime.reason = state, reason
         log.info("%s: %s%s", runtime.camera.id, state, f" ({reason})" if reason else "")
         self.pm.hook.nvr_camera_state(camera_id=runtime.camera.id, state=str(state),
@@ -378,19 +506,36 @@ class Supervisor:
                     "path": last.path, "start": iso_utc(last.start_ms),
                     "end": iso_utc(last.end_ms)},
                 "counters": r.counters,
+                "ingest": {"fps": round(r.ingest.fps, 2), "kbps": round(r.ingest.kbps, 1),
+                           "continuity": round(r.continuity(), 4)},
             }
         tiers = {t.tier: {"path": t.path, "free_bytes": t.free_bytes,
                           "total_bytes": t.total_bytes, "floor_bytes": t.floor_bytes,
                           "state": self.tier_states.get(t.tier, "ok")}
                  for t in self.space.tiers()}
+        if Tier.CACHE in tiers:
+            tiers[Tier.CACHE]["backlog"] = self._backlog()
         return {"device": self.config.device_id, "updated": iso_utc(now_ms()),
                 "uptime_s": round(time.monotonic() - self.started),
-                "cameras": cameras, "tiers": tiers,
+                "cameras": cameras, "tiers": tiers, "system": self.system.sample(),
                 "catalog": {"url": self.catalog.display_url, "healthy": self.catalog.healthy,
                             "spooled_writes": self.catalog.spooled}}
 
-    def _write_status(self) -> None:
+    def _backlog(self) -> dict[str, int] | None:
+        """Segments still on the cache waiting for the archive (None: catalog down)."""
+        if not self.catalog.healthy:
+            return None
         try:
-            write_status(self.config.storage.state_dir, self.status())
+            usage = self.catalog.usage(Tier.CACHE)
+        except CatalogError:
+            return None
+        return {"segments": usage.segments, "bytes": usage.bytes}
+
+    def _write_status(self) -> None:
+        status = self.status()
+        self.control.publish_status(status)
+        try:
+            write_status(self.config.storage.state_dir, status)
         except OSError as exc:
             log.warning("cannot write the status file: %s", exc)
+        self.pm.hook.nvr_status(status=status, config=self.config)

@@ -1,0 +1,142 @@
+"""How plugins act on the running appliance from their own threads.
+
+Every action is queued and carried out by the supervisor's loop (the only thread that
+touches workers), and the caller waits for the result. Configuration changes are validated
+like the file, written to the file atomically, and only then applied: what runs is always
+what a restart would load.
+"""
+
+from __future__ import annotations
+
+import copy
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .config import Config, ConfigError, parse_config
+from .config_store import merge_patch, public_document, restore_secrets, write_document
+
+if TYPE_CHECKING:
+    from .supervisor import Supervisor
+
+T = TypeVar("T")
+DEFAULT_TIMEOUT_S = 30.0
+
+
+class ControlError(Exception):
+    """An action that cannot be carried out; the message says why, for the requester."""
+
+
+@dataclass
+class ConfigChange:
+    """What applying a new configuration did."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    restarted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    restart_required: list[str] = field(default_factory=list)  # keys read only at start-up
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return dict(self.__dict__)
+
+
+class ApplianceControl:
+    def __init__(self, supervisor: Supervisor) -> None:
+        self._supervisor = supervisor
+        self._pending: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = \
+            queue.SimpleQueue()
+        self._config_lock = threading.Lock()  # one config change at a time, end to end
+        self._status: dict[str, Any] = {}
+
+    # -- for plugins (any thread) --------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self._supervisor.config
+
+    def status(self) -> dict[str, Any]:
+        """The latest status snapshot (refreshed every 2 s)."""
+        return self._status
+
+    def public_config(self) -> dict[str, Any]:
+        """The running configuration as a TOML-shaped document, secrets masked."""
+        return public_document(self.config.document)
+
+    def restart_camera(self, camera_id: str) -> None:
+        self._call(lambda: self._supervisor.restart_camera(self._known(camera_id)))
+
+    def set_config(self, document: Mapping[str, Any]) -> ConfigChange:
+        """Replace the whole configuration (masked secrets keep their running values)."""
+        return self._change_config(lambda current: restore_secrets(document, current))
+
+    def patch_config(self, patch: Mapping[str, Any]) -> ConfigChange:
+        """Change part of the configuration with an RFC 7386 merge patch."""
+        return self._change_config(
+            lambda current: restore_secrets(merge_patch(current, patch), current))
+
+    def set_recording(self, camera_id: str, on: bool) -> ConfigChange:
+        """Turn a camera's recording on or off; kept in the config file (`enabled`)."""
+        self._known(camera_id)
+
+        def edit(current: Mapping[str, Any]) -> dict[str, Any]:
+            document = copy.deepcopy(dict(current))
+            for camera in document.get("cameras", []):
+                if camera.get("id") == camera_id:
+                    camera["enabled"] = on
+                    return document
+            raise ControlError(f"camera {camera_id!r} comes from discovery, not the config "
+                               "file; its recording cannot be switched here")
+
+        return self._change_config(edit)
+
+    # -- for the supervisor (its own thread) ---------------------------------------------
+
+    def run_pending(self) -> None:
+        while True:
+            try:
+                action, future = self._pending.get_nowait()
+            except queue.Empty:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(action())
+            except BaseException as exc:  # reported to the caller, never to the loop
+                future.set_exception(exc)
+
+    def publish_status(self, status: dict[str, Any]) -> None:
+        self._status = status
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _known(self, camera_id: str) -> str:
+        if camera_id not in self._supervisor.cameras:
+            raise ControlError(f"unknown camera {camera_id!r}")
+        return camera_id
+
+    def _call(self, action: Callable[[], T], timeout: float = DEFAULT_TIMEOUT_S) -> T:
+        future: Future[T] = Future()
+        self._pending.put((action, future))
+        return future.result(timeout)
+
+    def _change_config(self, edit: Callable[[Mapping[str, Any]], Any]) -> ConfigChange:
+        with self._config_lock:
+            current = self.config
+            document = edit(current.document)
+            if not isinstance(document, Mapping):
+                raise ControlError("a configuration must be a table (a JSON object)")
+            path = Path(current.source)
+            new = parse_config(document, str(path), path.resolve().parent)
+            try:
+                write_document(path, document)
+            except (OSError, TypeError, ValueError) as exc:
+                raise ControlError(f"cannot write {path}: {exc}") from exc
+            return self._call(lambda: self._supervisor.apply_config(new))
+
+
+__all__ = ["ApplianceControl", "ConfigChange", "ConfigError", "ControlError"]

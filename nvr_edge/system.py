@@ -1,0 +1,98 @@
+"""Readings of the box itself for health reports: CPU, memory, temperature, load.
+
+Each reading is None where the machine does not offer it (no thermal zone in a VM)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+THERMAL_ROOT = Path("/sys/class/thermal")
+
+
+@dataclass
+class IngestMeter:
+    """Frames and kilobits per second from a worker's per-session counters (they restart
+    from zero with each RTSP session)."""
+
+    last: tuple[float, int, int] | None = None  # (monotonic s, frames, bytes)
+    fps: float = 0.0
+    kbps: float = 0.0
+
+    def update(self, now: float, frames: int, size: int) -> None:
+        if self.last is not None:
+            then, frames0, size0 = self.last
+            if frames < frames0 or size < size0:  # a new session
+                frames0 = size0 = 0
+            if now > then:
+                self.fps = (frames - frames0) / (now - then)
+                self.kbps = (size - size0) * 8 / 1000 / (now - then)
+        self.last = (now, frames, size)
+
+    def reset(self) -> None:
+        self.last, self.fps, self.kbps = None, 0.0, 0.0
+
+
+class SystemSampler:
+    """CPU use over the time between two samples, plus instant readings."""
+
+    def __init__(self) -> None:
+        self._cpu_prev: tuple[int, int] | None = None
+
+    def sample(self) -> dict[str, float | None]:
+        return {
+            "cpu_percent": self._cpu_percent(),
+            "memory_percent": memory_percent(),
+            "temperature_c": temperature_c(),
+            "load_1m": round(os.getloadavg()[0], 2),
+            "appliance_rss_mb": _own_rss_mb(),
+        }
+
+    def _cpu_percent(self) -> float | None:
+        try:
+            fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        except OSError:
+            return None
+        values = [int(v) for v in fields]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+        total = sum(values[:8])
+        previous, self._cpu_prev = self._cpu_prev, (idle, total)
+        if previous is None or total <= previous[1]:
+            return None
+        busy = (total - previous[1]) - (idle - previous[0])
+        return round(100 * busy / (total - previous[1]), 1)
+
+
+def memory_percent() -> float | None:
+    """Memory in use (not reclaimable), percent of the total."""
+    info: dict[str, int] = {}
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            info[key] = int(rest.split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    total, available = info.get("MemTotal"), info.get("MemAvailable")
+    if not total or available is None:
+        return None
+    return round(100 * (total - available) / total, 1)
+
+
+def temperature_c(root: Path = THERMAL_ROOT) -> float | None:
+    """The hottest thermal zone (the SoC on ARM boards), or None where none is readable."""
+    readings = []
+    for zone in root.glob("thermal_zone*/temp"):
+        try:
+            readings.append(int(zone.read_text().strip()) / 1000)
+        except (OSError, ValueError):
+            continue
+    return round(max(readings), 1) if readings else None
+
+
+def _own_rss_mb() -> float | None:
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
