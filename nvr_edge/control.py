@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Config, ConfigError, parse_config
 from .config_store import merge_patch, public_document, restore_secrets, write_document
+from .plugins import describe_plugins
 
 if TYPE_CHECKING:
     from .supervisor import Supervisor
@@ -62,6 +63,11 @@ class ApplianceControl:
     def status(self) -> dict[str, Any]:
         """The latest status snapshot (refreshed every 2 s)."""
         return self._status
+
+    def plugins(self) -> list[dict[str, Any]]:
+        """Active plugins: name, version, whether built in."""
+        return [{"name": p.name, "version": p.version, "builtin": p.builtin}
+                for p in describe_plugins(self._supervisor.pm)]
 
     def public_config(self) -> dict[str, Any]:
         """The running configuration as a TOML-shaped document, secrets masked."""

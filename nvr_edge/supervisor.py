@@ -454,7 +454,8 @@ class Supervisor:
         elif kind == "stats":
             counters = runtime.counters = message["counters"]
             runtime.open_ms = message.get("open_ms", 0)
-            runtime.ingest.update(time.monotonic(), counters.get("video_frames", 0),
+            runtime.ingest.update(message.get("at", time.monotonic()),
+                                  counters.get("video_frames", 0),
                                   counters.get("bytes", 0))
         elif kind == "space_low":
             self.space.enforce_floors()

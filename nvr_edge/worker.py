@@ -244,7 +244,8 @@ class CameraWorker:
 
     def send_stats(self, recorder: SessionRecorder) -> None:
         self.channel.send("stats", counters=recorder.counters.as_dict(),
-                          bytes_per_s=recorder.bytes_per_s, open_ms=recorder.open_ms)
+                          bytes_per_s=recorder.bytes_per_s, open_ms=recorder.open_ms,
+                          at=time.monotonic())  # system-wide clock: rates need no pipe lag
 
 
 @dataclass

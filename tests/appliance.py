@@ -13,9 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV
+
 
 def write_config(path: Path, cameras: dict[str, str], *, catalog_url: str | None = None,
-                 segment_seconds: int = 10, recording: dict[str, Any] | None = None) -> Path:
+                 segment_seconds: int = 10, recording: dict[str, Any] | None = None,
+                 extra: str = "") -> Path:
     lines = ['[device]', 'id = "test-box"', '[storage]', 'cache_dir = "cache"',
              'archive_dir = "archive"', 'state_dir = "state"',
              f"segment_seconds = {segment_seconds}"]
@@ -30,7 +33,7 @@ def write_config(path: Path, cameras: dict[str, str], *, catalog_url: str | None
             lines += [f"{k} = {v!r}" for k, v in values.items()]
     for cam_id, url in cameras.items():
         lines += ["[[cameras]]", f'id = "{cam_id}"', f'main = "{url}"']
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + extra)
     tomllib.loads(path.read_text())  # the helper itself must write valid TOML
     return path
 
@@ -49,15 +52,19 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
 class Appliance:
     """`nvr-edge run` in its own process group, its log in a file the test can read."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, *, plugins: bool = False) -> None:
+        """`plugins`: load installed plugins (the suite runs with the built-ins only)."""
         self.config, self.log_path = config, log
         self.process: subprocess.Popen[bytes] | None = None
+        self.env = dict(os.environ)
+        if plugins:
+            self.env.pop(DISABLE_AUTOLOAD_ENV, None)
 
     def start(self) -> Appliance:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nvr_edge", "run", "--config", str(self.config)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=self.env)
         log.close()
         return self
 

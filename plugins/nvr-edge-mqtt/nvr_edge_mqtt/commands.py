@@ -1,0 +1,155 @@
+"""Fleet requests: `<prefix>/<id>/request/<action>` in, `.../response/<action>` out.
+
+A request is a JSON object; its `transaction` (any JSON value) comes back unchanged with
+`status` ok and `data`, or `status` error and `error` (a sentence for the operator). A
+request that cannot be parsed or names no known action gets an error response too: the
+requester must never wait in vain, and the box must never fall over.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from nvr_edge.config import ConfigError
+from nvr_edge.control import ApplianceControl, ControlError
+from nvr_edge.redact import redact
+
+log = logging.getLogger(__name__)
+MAX_REQUEST_BYTES = 1_000_000
+
+
+class RequestError(Exception):
+    """A request the box understood but cannot honour; the text goes back to the sender."""
+
+
+@dataclass(frozen=True)
+class Request:
+    action: str
+    transaction: Any
+    args: Mapping[str, Any]
+
+
+def parse_request(action: str, payload: bytes) -> Request:
+    """The request in `payload`; RequestError (with what transaction could be read) if bad."""
+    if len(payload) > MAX_REQUEST_BYTES:
+        raise RequestError(f"request too large ({len(payload)} bytes, at most "
+                           f"{MAX_REQUEST_BYTES})")
+    if not payload.strip():
+        return Request(action, None, {})
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RequestError(f"payload is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise RequestError(f"payload must be a JSON object, got {type(body).__name__}")
+    transaction = body.pop("transaction", None)
+    return Request(action, transaction, body)
+
+
+def ok(transaction: Any, data: Any) -> dict[str, Any]:
+    return {"transaction": transaction, "status": "ok", "data": data}
+
+
+def error(transaction: Any, message: str) -> dict[str, Any]:
+    return {"transaction": transaction, "status": "error", "error": redact(message)}
+
+
+class CommandHandler:
+    """Carries out requests against the running appliance (on the plugin's command thread:
+    an action can wait for the supervisor for up to 30 s)."""
+
+    def __init__(self, appliance: ApplianceControl, resync: Callable[[], None],
+                 version: str) -> None:
+        self.appliance, self.resync, self.version = appliance, resync, version
+        self.actions: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+            "ping": self._ping,
+            "get_status": lambda args: _only(args) or self.appliance.status(),
+            "get_config": lambda args: _only(args) or {"config": self.appliance.public_config()},
+            "set_config": self._set_config,
+            "restart_camera": self._restart_camera,
+            "set_recording": self._set_recording,
+            "resync": self._resync,
+        }
+
+    def handle(self, request: Request) -> dict[str, Any]:
+        action = self.actions.get(request.action)
+        if action is None:
+            return error(request.transaction, f"unknown action {request.action!r}; known: "
+                                              f"{', '.join(sorted(self.actions))}")
+        try:
+            return ok(request.transaction, action(request.args))
+        except (RequestError, ControlError, ConfigError) as exc:
+            return error(request.transaction, str(exc))
+        except FutureTimeout:
+            return error(request.transaction, "the appliance did not carry out the action "
+                                              "within 30 s")
+        except Exception as exc:  # a bug must cost one error response, not the plugin
+            log.exception("request %s failed", request.action)
+            return error(request.transaction, f"internal error: {type(exc).__name__}: {exc}")
+
+    # -- actions -------------------------------------------------------------------------
+
+    def _ping(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        _only(args)
+        return {"pong": True, "version": self.version,
+                "uptime_s": self.appliance.status().get("uptime_s")}
+
+    def _set_config(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        _only(args, "config", "patch")
+        if ("config" in args) == ("patch" in args):
+            raise RequestError("give either `config` (the whole document, as get_config "
+                               "returns it) or `patch` (an RFC 7386 merge patch)")
+        if "config" in args:
+            document = _table(args, "config")
+            return self.appliance.set_config(document).as_dict()
+        return self.appliance.patch_config(_table(args, "patch")).as_dict()
+
+    def _restart_camera(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        _only(args, "camera")
+        camera = _camera(args)
+        try:
+            self.appliance.restart_camera(camera)
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
+        return {"camera": camera}
+
+    def _set_recording(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        _only(args, "camera", "recording")
+        camera = _camera(args)
+        on = args.get("recording")
+        if not isinstance(on, bool):
+            raise RequestError("`recording` must be true or false")
+        change = self.appliance.set_recording(camera, on)
+        return {"camera": camera, "recording": on, **change.as_dict()}
+
+    def _resync(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        _only(args)
+        self.resync()
+        return {}
+
+
+def _only(args: Mapping[str, Any], *allowed: str) -> None:
+    unknown = sorted(set(args) - set(allowed))
+    if unknown:
+        raise RequestError(f"unknown argument {unknown[0]!r}"
+                           + (f"; this action takes {', '.join(allowed)}" if allowed else
+                              "; this action takes none"))
+
+
+def _camera(args: Mapping[str, Any]) -> str:
+    camera = args.get("camera")
+    if not isinstance(camera, str) or not camera:
+        raise RequestError("`camera` (a camera id) is required")
+    return camera
+
+
+def _table(args: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = args[name]
+    if not isinstance(value, dict):
+        raise RequestError(f"`{name}` must be a JSON object")
+    return value

@@ -1,0 +1,143 @@
+"""The MQTT plugin's pieces: settings, topics, request parsing, the event spool."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nvr_edge_mqtt import payloads
+from nvr_edge_mqtt.commands import RequestError, parse_request
+from nvr_edge_mqtt.settings import read_mqtt
+from nvr_edge_mqtt.spool import EventSpool, with_seq
+from nvr_edge_mqtt.topics import Topics
+
+from nvr_edge.config import ConfigError, parse_config
+
+
+def mqtt_section(**table: Any) -> Any:
+    return parse_config({"device": {"id": "box"}, "mqtt": table},
+                        readers={"mqtt": read_mqtt}).sections["mqtt"]
+
+
+def test_settings_from_a_url_with_credentials() -> None:
+    s = mqtt_section(url="mqtts://fleet:p%40ss@broker.lan", topic_prefix="site/a")
+    assert (s.host, s.port, s.tls, s.username, s.password) == \
+        ("broker.lan", 8883, True, "fleet", "p@ss")
+    assert s.display == "mqtts://broker.lan:8883"  # no password in what is logged
+    assert mqtt_section(url="mqtt://127.0.0.1").port == 1883
+
+
+def test_no_mqtt_table_leaves_the_plugin_idle() -> None:
+    config = parse_config({"device": {"id": "box"}}, readers={"mqtt": read_mqtt})
+    assert config.sections["mqtt"] is None
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({}, "mqtt.url: is required"),
+    ({"url": "http://x"}, "mqtt.url: expected mqtt://"),
+    ({"url": "mqtt://:1883"}, "mqtt.url: expected mqtt://"),
+    ({"url": "mqtt://h/x"}, "must not have a path"),
+    ({"url": "mqtt://h", "topic_prefix": "nvr/#"}, "mqtt.topic_prefix"),
+    ({"url": "mqtt://h", "topic_prefix": "nvr//x"}, "mqtt.topic_prefix"),
+    ({"url": "mqtt://h", "password": "x"}, "mqtt.password: is set but username is not"),
+    ({"url": "mqtt://h", "keepalive_s": 1}, "mqtt.keepalive_s: must be between"),
+    ({"url": "mqtt://h", "protocol": "4"}, "mqtt.protocol: must be one of"),
+    ({"url": "mqtt://h", "ca_file": "ca.pem"}, "not mqtts://"),
+    ({"url": "mqtts://h", "cert_file": "c.pem"}, "both cert_file and key_file"),
+    ({"url": "mqtt://h", "reconnect_min_s": 5, "reconnect_max_s": 2}, "reconnect_max_s"),
+    ({"url": "mqtt://h", "stats_interval": 5}, "mqtt.stats_interval: unknown key"),
+])
+def test_bad_settings_are_named(table: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("/", "/")) as caught:
+        mqtt_section(**table)
+    assert "secret" not in str(caught.value)
+
+
+def test_a_broker_password_in_the_url_never_shows_in_an_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        mqtt_section(url="http://user:hunter2@h")
+    assert "hunter2" not in str(caught.value)
+
+
+level = st.text(st.sampled_from("abcXYZ019_-"), min_size=1, max_size=6)
+
+
+@given(prefix=st.lists(level, min_size=1, max_size=3).map("/".join), device=level,
+       action=level, fleet=st.booleans())
+def test_request_topics_name_their_action(prefix: str, device: str, action: str,
+                                          fleet: bool) -> None:
+    topics = Topics(prefix, device)
+    head = f"{prefix}/fleet" if fleet else topics.base
+    assert topics.action_of(f"{head}/request/{action}") == action
+    assert topics.action_of(f"{head}/request/{action}/x") is None
+    assert topics.action_of(f"{head}/response/{action}") is None
+    assert topics.action_of(topics.response(action)) is None
+
+
+@given(st.binary(max_size=200))
+def test_any_payload_parses_or_is_refused_with_a_reason(payload: bytes) -> None:
+    try:
+        request = parse_request("ping", payload)
+    except RequestError as exc:
+        assert str(exc)
+    else:
+        assert isinstance(request.args, dict) and "transaction" not in request.args
+
+
+def test_request_parsing_keeps_the_transaction_as_sent() -> None:
+    request = parse_request("set_recording", b'{"transaction": [1, "a"], "camera": "c"}')
+    assert request.transaction == [1, "a"] and request.args == {"camera": "c"}
+    assert parse_request("ping", b"  ").args == {}
+    with pytest.raises(RequestError, match="too large"):
+        parse_request("ping", b" " * 1_000_001)
+
+
+def test_events_keep_their_order_and_seq_across_a_restart(tmp_path: Path) -> None:
+    spool = EventSpool(tmp_path / "s.db", 1_000_000)
+    seqs = [spool.append("t", json.dumps({"n": n})) for n in range(5)]
+    spool.remove(seqs[0])
+    spool.close()
+    spool = EventSpool(tmp_path / "s.db", 1_000_000)
+    rows = spool.after(0, 10)
+    assert [json.loads(body)["n"] for _, _, body in rows] == [1, 2, 3, 4]
+    assert spool.append("t", "{}") > seqs[-1]  # never reused, even after removals
+    assert json.loads(with_seq(9, '{"a": 1}')) == {"seq": 9, "a": 1}
+    assert json.loads(with_seq(9, "{}")) == {"seq": 9}
+
+
+@settings(max_examples=30, deadline=None)
+@given(sizes=st.lists(st.integers(1, 300), min_size=1, max_size=40),
+       bound=st.integers(300, 3000))
+def test_the_spool_stays_within_its_bound_dropping_the_oldest(
+        tmp_path_factory: pytest.TempPathFactory, sizes: list[int], bound: int) -> None:
+    spool = EventSpool(tmp_path_factory.mktemp("spool") / "s.db", bound)
+    for n, size in enumerate(sizes):
+        spool.append("t", json.dumps({"n": n, "pad": "x" * size}))
+    rows = spool.after(0, 1000)
+    kept = [json.loads(body)["n"] for _, _, body in rows]
+    assert kept == list(range(len(sizes) - len(kept), len(sizes)))  # a suffix, in order
+    assert kept[-1] == len(sizes) - 1
+    assert spool.bytes <= bound or len(kept) == 1
+    assert spool.dropped == len(sizes) - len(kept)
+    spool.close()
+
+
+def test_health_is_critical_for_storage_and_warns_for_a_camera() -> None:
+    tier = {"state": "ok", "free_bytes": 50, "total_bytes": 100, "floor_bytes": 5}
+    status = {"tiers": {"cache": tier, "archive": {**tier, "state": "degraded"}},
+              "cameras": {"a": {"state": "online"}, "b": {"state": "offline"}},
+              "catalog": {"healthy": True}, "system": {"cpu_percent": 12.0}}
+    report = payloads.health(status)
+    assert report["overall"] == "critical"
+    assert report["problems"] == ["archive tier degraded", "not recording: b"]
+    status["tiers"]["archive"]["state"] = "ok"
+    calm = payloads.health(status)
+    assert calm["overall"] == "warning"
+    noisy = payloads.health({**status, "system": {"cpu_percent": 14.0}})
+    assert payloads.health_signature(noisy) == payloads.health_signature(calm)
+    busy = payloads.health({**status, "system": {"cpu_percent": 60.0}})
+    assert payloads.health_signature(busy) != payloads.health_signature(calm)
