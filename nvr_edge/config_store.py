@@ -63,6 +63,20 @@ def restore_secrets(new: Any, old: Any, key: str = "") -> Any:
     return new
 
 
+def unresolved_masks(document: Any, path: str = "") -> list[str]:
+    """Key paths still holding a mask after `restore_secrets` (e.g. a camera added back
+    with the password as get_config showed it): writing those would save `***`."""
+    if isinstance(document, Mapping):
+        return [hit for k, v in document.items()
+                for hit in unresolved_masks(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(document, list):
+        return [hit for i, v in enumerate(document) for hit in unresolved_masks(v, f"{path}[{i}]")]
+    if isinstance(document, str) and MASK in document and _mask(document, path) == document \
+            and (document == MASK or f":{MASK}@" in document):
+        return [path]
+    return []
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch: tables merge, null deletes, anything else replaces."""
     if not isinstance(patch, Mapping):

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Config, ConfigError, parse_config
-from .config_store import merge_patch, public_document, restore_secrets, write_document
+from .config_store import (
+    merge_patch,
+    public_document,
+    restore_secrets,
+    unresolved_masks,
+    write_document,
+)
 from .plugins import describe_plugins
 
 if TYPE_CHECKING:
@@ -136,6 +142,10 @@ class ApplianceControl:
             document = edit(current.document)
             if not isinstance(document, Mapping):
                 raise ControlError("a configuration must be a table (a JSON object)")
+            masked = unresolved_masks(document)
+            if masked:
+                raise ControlError(f"{masked[0]}: holds a masked secret (***) that matches no "
+                                   "running value; send the real one")
             path = Path(current.source)
             new = parse_config(document, str(path), path.resolve().parent)
             try:

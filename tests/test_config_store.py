@@ -16,6 +16,7 @@ from nvr_edge.config_store import (
     merge_patch,
     public_document,
     restore_secrets,
+    unresolved_masks,
     write_document,
 )
 
@@ -64,6 +65,14 @@ def test_a_mask_on_a_changed_url_is_not_filled_in() -> None:
     edited["cameras"][0]["main"] = f"rtsp://admin:{MASK}@10.9.9.9/main"
     restored = restore_secrets(edited, current)
     assert restored["cameras"][0]["main"] == f"rtsp://admin:{MASK}@10.9.9.9/main"
+
+
+def test_masks_left_unresolved_are_found_by_key_path() -> None:
+    shown = public_document(document())
+    assert unresolved_masks(shown) == ["catalog.url", "mqtt.password", "cameras[0].main",
+                                       "cameras[1].main"]
+    assert unresolved_masks(restore_secrets(shown, document())) == []
+    assert unresolved_masks({"name": "stars *** here"}) == []
 
 
 json_values = st.recursive(
