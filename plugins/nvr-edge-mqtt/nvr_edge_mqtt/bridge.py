@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -158,8 +159,10 @@ class MqttBridge:
                            certfile=str(s.cert_file) if s.cert_file else None,
                            keyfile=str(s.key_file) if s.key_file else None)
         client.will_set(self.topics.availability, "offline", qos=QOS, retain=True)
-        client.reconnect_delay_set(min_delay=max(1, round(s.reconnect_min_s)),
-                                   max_delay=max(1, round(s.reconnect_max_s)))
+        # A per-box factor spreads a fleet's reconnects after a broker restart.
+        jitter = random.uniform(1.0, 2.0)
+        client.reconnect_delay_set(min_delay=s.reconnect_min_s * jitter,
+                                   max_delay=s.reconnect_max_s * jitter)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
