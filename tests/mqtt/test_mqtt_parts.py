@@ -137,7 +137,7 @@ def test_health_is_critical_for_storage_and_warns_for_a_camera() -> None:
     status["tiers"]["archive"]["state"] = "ok"
     calm = payloads.health(status)
     assert calm["overall"] == "warning"
-    noisy = payloads.health({**status, "system": {"cpu_percent": 14.0}})
+    noisy = payloads.health({**status, "system": {"cpu_percent": 44.0}})
     assert payloads.health_signature(noisy) == payloads.health_signature(calm)
-    busy = payloads.health({**status, "system": {"cpu_percent": 60.0}})
+    busy = payloads.health({**status, "system": {"cpu_percent": 85.0}})
     assert payloads.health_signature(busy) != payloads.health_signature(calm)

@@ -102,8 +102,15 @@ def health_signature(report: dict[str, Any]) -> tuple[Any, ...]:
         for name, t in report["tiers"].items()))
     return (report["overall"], tuple(report["problems"]), tiers,
             report["cameras"]["online"], report["catalog"]["healthy"],
-            step(system.get("cpu_percent"), 10), step(system.get("memory_percent"), 5),
+            band(system.get("cpu_percent"), (50, 80, 95)),
+            band(system.get("memory_percent"), (70, 85, 95)),
             step(system.get("temperature_c"), 5))
+
+
+def band(value: float | None, edges: tuple[float, ...]) -> int | None:
+    """Which of the bands split at `edges` holds `value` (CPU moves by tens of percent
+    from one 2 s sample to the next on a busy box; only a new band is news)."""
+    return None if value is None else sum(value >= edge for edge in edges)
 
 
 def stats(status: dict[str, Any], interval_s: float) -> dict[str, Any]:
