@@ -38,7 +38,8 @@ class Watcher:
     """An MQTT 5 client subscribed to `#` (or what it is told) that keeps every message."""
 
     def __init__(self, broker: Mosquitto, topics: tuple[str, ...] = ("#",),
-                 name: str | None = None, persistent: bool = False) -> None:
+                 name: str | None = None, persistent: bool = False,
+                 login: tuple[str, str] | None = None) -> None:
         """`persistent`: a session the broker keeps (and queues QoS 1 messages for) while
         the watcher or the broker is away, as a fleet back end would use."""
         self.broker, self.persistent = broker, persistent
@@ -48,6 +49,12 @@ class Watcher:
                                   client_id=name or f"watcher-{uuid.uuid4().hex[:8]}",
                                   protocol=mqtt.MQTTv5)
         self.client.on_message = self._on_message
+        if broker.tls is not None:
+            self.client.tls_set(ca_certs=str(broker.tls.ca),
+                                certfile=str(broker.tls.client_cert),
+                                keyfile=str(broker.tls.client_key))
+        if login is not None:
+            self.client.username_pw_set(*login)
         self.client.on_connect = lambda c, *_: c.subscribe([(t, 1) for t in topics])
         self.subscribed = threading.Event()
         self.client.on_subscribe = lambda *_: self.subscribed.set()

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from nvr_edge_mqtt.testing import TlsFiles
 
 from nvr_edge.simcam import SimCameraServer
 
@@ -308,3 +309,34 @@ def test_the_box_keeps_recording_without_a_broker(tmp_path: Path, cameras: SimCa
         assert app.process.poll() is None
         os.kill(app.process.pid, signal.SIGTERM)
         assert app.process.wait(30) == 0
+
+
+def test_tls_with_a_client_certificate_and_a_password(tmp_path: Path, cameras: SimCameraServer
+                                                      ) -> None:
+    tls = TlsFiles.create(tmp_path / "tls")
+    broker_password = "brk-Zq81-secret"
+    broker = Mosquitto(tmp_path / "tls-broker", tls=tls,
+                       users={"nvr": broker_password, "fleet": "fleet-pw"}).start()
+    files = {"ca_file": str(tls.ca), "cert_file": str(tls.client_cert),
+             "key_file": str(tls.client_key), "username": "nvr"}
+    try:
+        with Watcher(broker, login=("fleet", "fleet-pw")) as watcher:
+            # a wrong password: refused, said in the log, and the box records on
+            config = mqtt_config(tmp_path, cameras, broker, **files, password="wrong")
+            with Appliance(config, tmp_path / "refused.log", plugins=True) as app:
+                wait_for(lambda: "refused the connection" in app.log, 30, "the refusal logged")
+                wait_for(lambda: "segment closed" in app.log, 60, "recording without MQTT")
+                assert "wrong" not in app.log.split("refused the connection")[1][:200]
+            assert not watcher.on(f"{BASE}/availability")
+
+            config = mqtt_config(tmp_path, cameras, broker, **files, password=broker_password)
+            with Appliance(config, tmp_path / "app.log", plugins=True) as app:
+                watcher.wait_text(f"{BASE}/availability", "online", 60)
+                reply = watcher.request(BASE, "get_config")
+                assert reply["data"]["config"]["mqtt"]["password"] == "***"
+            assert broker_password not in app.log
+            with watcher.lock:
+                assert not [m for m in watcher.messages
+                            if broker_password.encode() in m.payload]
+    finally:
+        broker.stop()
