@@ -134,6 +134,9 @@ class CameraConfig:
     name: str = ""
     enabled: bool = True
     retention_days: float = 0.0  # 0: keep until space is needed
+    # "always": the live stream is relayed even with no viewer (first frame at once);
+    # "on_demand": from the first viewer on; "off": no live view.
+    live: str = "always"
 
 
 @dataclass(frozen=True)
@@ -450,6 +453,7 @@ def _read_cameras(root: ConfigTable) -> tuple[CameraConfig, ...]:
             name=t.string("name", ""),
             enabled=t.boolean("enabled", True),
             retention_days=t.number("retention_days", 0.0, 0.0, 36500.0),
+            live=t.choice("live", "always", ("always", "on_demand", "off")),
         )
         t.finish()
         if any(c.id == cam.id for c in cameras):

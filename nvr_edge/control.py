@@ -28,6 +28,7 @@ from .config_store import (
 from .plugins import describe_plugins
 
 if TYPE_CHECKING:
+    from .live.hub import LiveHub
     from .supervisor import Supervisor
 
 T = TypeVar("T")
@@ -65,6 +66,11 @@ class ApplianceControl:
     @property
     def config(self) -> Config:
         return self._supervisor.config
+
+    @property
+    def live(self) -> LiveHub:
+        """The live relay: `live.subscribe(camera, notify)` gives a viewer its packets."""
+        return self._supervisor.live
 
     def status(self) -> dict[str, Any]:
         """The latest status snapshot (refreshed every 2 s)."""

@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import queue
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from .config import CameraConfig, Config
 from .control import ApplianceControl, ConfigChange
 from .diskspace import SpaceManager
 from .health import ProcessSampler, RestartGuard, too_few_segments
+from .live.hub import LiveHub
 from .models import Alert, CameraState, SegmentRecord, Tier, iso_utc, now_ms
 from .recovery import reconcile, repair_parts
 from .status import write_status
@@ -111,10 +113,12 @@ class Supervisor:
         self._next: dict[str, float] = {}
         self.control = ApplianceControl(self)
         self.system = SystemSampler()
+        self.live = LiveHub()
 
     # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
+        self.live.start()
         self._recover()
         for camera in self._discover(self.config):
             self.cameras[camera.id] = self._runtime(camera)
@@ -183,6 +187,7 @@ class Supervisor:
         self.catalog.drain()
         self._write_status()
         self.pm.hook.nvr_shutdown(config=self.config)
+        self.live.stop()
 
     # -- periodic duties -----------------------------------------------------------------
 
@@ -349,6 +354,7 @@ class Supervisor:
 
     def _forget(self, runtime: CameraRuntime) -> None:
         self._set_state(runtime, CameraState.STOPPED, "removed from the configuration")
+        self.live.forget(runtime.camera.id)
         del self.cameras[runtime.camera.id]
 
     def _stop_worker(self, runtime: CameraRuntime, after_exit: str, reason: str) -> None:
@@ -360,11 +366,19 @@ class Supervisor:
 
     def _spawn(self, runtime: CameraRuntime) -> None:
         receive, send = self.ctx.Pipe(duplex=False)
+        live, worker_live = (None, None) if runtime.camera.live == "off" else \
+            socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         process = self.ctx.Process(
             target=worker_main, name=f"camera-{runtime.camera.id}",
-            args=(self.config, runtime.camera.id, send, self.log_level), daemon=False)
+            args=(self.config, runtime.camera.id, send, self.log_level, worker_live),
+            daemon=False)
         process.start()
         send.close()  # the worker holds the only sending end: its exit closes the pipe
+        if live is not None and worker_live is not None:
+            worker_live.close()
+            self.live.attach(runtime.camera.id, live)
+        else:
+            self.live.forget(runtime.camera.id)
         runtime.process, runtime.conn, runtime.restart_at = process, receive, None
         runtime.sampler = ProcessSampler(process.pid)
         runtime.restart_reason, runtime.online_since = None, None

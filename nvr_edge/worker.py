@@ -22,6 +22,8 @@ from .cut_policy import stagger_s
 from .diskspace import measure
 from .ingest import Ended, Opened, RtspReader, rtsp_endpoint
 from .linkwatch import LinkWatcher
+from .live.forwarder import LiveForwarder, stream_info_of
+from .live.sub_relay import SubRelay
 from .models import CameraState, SegmentRecord, Tier
 from .plugins import make_plugin_manager
 from .reachability import tcp_reachable
@@ -81,8 +83,12 @@ class SpaceCheckedFactory:
 
 class CameraWorker:
     def __init__(self, config: Config, camera: CameraConfig, channel: Channel,
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, live: LiveForwarder | None = None) -> None:
         self.config, self.camera, self.channel, self.stop = config, camera, channel, stop
+        # The main stream feeds the live view only when the camera has no sub stream.
+        self.live_main = live if camera.sub is None else None
+        self.sub_relay = None if live is None or camera.sub is None else SubRelay(
+            camera.id, camera.sub, live, config.recording.connect_timeout_s, stop)
         rec = config.recording
         self.backoff = Backoff(rec.retry)
         self.host, self.port = rtsp_endpoint(camera.main)
@@ -97,6 +103,8 @@ class CameraWorker:
 
     def run(self) -> None:
         watcher = LinkWatcher(lambda ifname: self.wake.set()).start()
+        if self.sub_relay is not None:
+            self.sub_relay.start()
         try:
             self._run()
         finally:
@@ -175,6 +183,8 @@ class CameraWorker:
                     if session.recorder.current is not None:
                         self.channel.set_state(CameraState.ONLINE)
                     self.maybe_send_stats(session.recorder)
+                if self.live_main is not None:
+                    self.live_main.poll_control()
                 self.stop.wait(BATCH_S)
             return session.recorded
         finally:
@@ -197,9 +207,14 @@ class CameraWorker:
                     log.warning("%s: stream keeps stalling (%d late packets); reconnecting",
                                 self.camera.id, monitor.drops)
                     return False
+                live = self.live_main
+                if live is not None and live.wanted:  # before the recorder re-stamps it
+                    live.packet(packet.stream is not recorder.video, packet)
                 recorder.handle(packet)
             elif isinstance(item, Opened):
                 session.recorder = self.new_recorder(item)
+                if self.live_main is not None:
+                    self.live_main.stream_info(stream_info_of(item, "main"))
                 session.monitor = StallMonitor(self.config.recording.stall, time.monotonic())
             else:
                 assert isinstance(item, Ended)
@@ -269,8 +284,10 @@ def _die_with_parent() -> None:
         pass
 
 
-def worker_main(config: Config, camera_id: str, conn: Any, log_level: int) -> None:
-    """Process entry point (started by the supervisor through multiprocessing)."""
+def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
+                live_sock: Any = None) -> None:
+    """Process entry point (started by the supervisor through multiprocessing).
+    `live_sock`: this camera's end of the live relay (None: no live view)."""
     _die_with_parent()
     setup_logging(log_level)
     stop = threading.Event()
@@ -285,7 +302,9 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int) -> No
     channel = Channel(conn, camera_id, stop)
     try:
         camera = config.camera(camera_id)
-        worker = CameraWorker(config, camera, channel, stop)
+        live = None if live_sock is None else LiveForwarder(live_sock,
+                                                            always=camera.live == "always")
+        worker = CameraWorker(config, camera, channel, stop, live)
         wakers.append(worker.wake)
         if worker.factory is None:
             channel.alert("no_segment_writer", "critical", "no plugin provides a segment writer")

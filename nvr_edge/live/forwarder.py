@@ -1,0 +1,143 @@
+"""The worker's end of the live relay: packets out, never waiting for the hub.
+
+What the socket cannot take at once waits in a bounded buffer; when that is full the
+packet is dropped and the forwarder skips until the next video keyframe, so a viewer
+never gets a frame whose reference was lost. The recorder, on the same thread, never
+waits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+from typing import Any
+
+from .wire import (
+    CONTROL,
+    INFO,
+    PACKET,
+    FrameReader,
+    LivePacket,
+    StreamInfo,
+    WireError,
+    encode_packet,
+    frame,
+)
+
+log = logging.getLogger(__name__)
+SEND_BUFFER_BYTES = 1024 * 1024
+MAX_PENDING_BYTES = 4 * 1024 * 1024  # ~8 s of a 4 Mbit/s stream: the hub is stuck, not slow
+
+
+class LiveForwarder:
+    def __init__(self, sock: socket.socket, always: bool) -> None:
+        self.sock = sock
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):  # else the kernel's cap: drops come sooner
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+        self.wanted = always  # "always": forward even with no viewer (instant start)
+        self.always = always
+        self.info: StreamInfo | None = None
+        self.need_keyframe = True
+        self.pending = bytearray()
+        self.control = FrameReader()
+        self.sent = self.dropped = 0
+        self.closed = False
+
+    def stream_info(self, info: StreamInfo) -> None:
+        """A new session: its codecs first, then packets from its first keyframe."""
+        self.info, self.need_keyframe = info, True
+        self._send(INFO, info.to_json())
+
+    def packet(self, audio: bool, packet: Any) -> None:
+        """Forward a PyAV packet (call before the recorder touches it)."""
+        if not self.wanted or self.closed:
+            return
+        keyframe = not audio and packet.is_keyframe
+        if self.need_keyframe and not keyframe:
+            return
+        tb = packet.time_base
+        live = LivePacket(audio, keyframe, packet.pts, packet.dts, packet.duration or 0,
+                          (tb.numerator, tb.denominator), bytes(packet))
+        if self._send(PACKET, encode_packet(live)):
+            self.need_keyframe = False
+            self.sent += 1
+        else:
+            self.dropped += 1
+            self.need_keyframe = True
+
+    def poll_control(self) -> None:
+        """Send what waits, and take the hub's wishes (viewers came or went)."""
+        self._flush()
+        while not self.closed:
+            try:
+                raw = self.sock.recv(4096)
+            except BlockingIOError:
+                return
+            except OSError:
+                raw = b""
+            if not raw:
+                self.closed = True
+                return
+            try:
+                messages = self.control.feed(raw)
+            except WireError as exc:
+                log.error("live relay: %s; relay stopped", exc)
+                self.closed = True
+                return
+            for kind, body in messages:
+                if kind == CONTROL:
+                    self._on_control(body)
+
+    def _on_control(self, body: bytes) -> None:
+        try:
+            want = json.loads(body).get("want")
+        except ValueError:
+            return
+        if not isinstance(want, bool):
+            return
+        was, self.wanted = self.wanted, want or self.always
+        if self.wanted and not was and self.info is not None:  # resuming: codecs first
+            self.need_keyframe = True
+            self._send(INFO, self.info.to_json())
+
+    def _send(self, kind: int, body: bytes) -> bool:
+        if self.closed or len(self.pending) > MAX_PENDING_BYTES:
+            return False
+        self.pending += frame(kind, body)
+        self._flush()
+        return True
+
+    def _flush(self) -> None:
+        while self.pending and not self.closed:
+            try:
+                sent = self.sock.send(self.pending)
+            except BlockingIOError:
+                return
+            except OSError:
+                self.closed = True
+                return
+            del self.pending[:sent]
+
+
+def control_message(want: bool) -> bytes:
+    return frame(CONTROL, json.dumps({"want": want}).encode())
+
+
+def stream_info_of(opened: Any, source: str) -> StreamInfo:
+    """The StreamInfo of a PyAV session (`ingest.Opened`)."""
+    video = opened.video.codec_context
+    tb = opened.video.time_base
+    audio = opened.audio.codec_context if opened.audio is not None else None
+    return StreamInfo(
+        video_codec=video.name, width=video.width, height=video.height,
+        video_time_base=(tb.numerator, tb.denominator),
+        video_extradata=bytes(video.extradata or b""),
+        has_b_frames=bool(getattr(video, "has_b_frames", 0)),
+        audio_codec=audio.name if audio is not None else None,
+        sample_rate=audio.sample_rate if audio is not None else 0,
+        channels=audio.channels if audio is not None else 0,
+        audio_extradata=bytes(audio.extradata or b"") if audio is not None else b"",
+        source=source)

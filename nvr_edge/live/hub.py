@@ -1,0 +1,301 @@
+"""The main process's end of the live relay: one feed per camera, fanned out to viewers.
+
+A thread reads every worker's live socket. Each feed keeps the packets since the last
+video keyframe, so a new viewer starts at once, on a keyframe. Each viewer has its own
+bounded queue: a viewer that falls behind skips to the next keyframe, one that keeps
+falling behind is disconnected. Neither slows the camera, the recorder or other viewers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .forwarder import control_message
+from .wire import INFO, PACKET, FrameReader, LivePacket, StreamInfo, WireError, decode_packet
+
+log = logging.getLogger(__name__)
+MAX_GOP_PACKETS = 1500       # a 30 fps camera with a 20 s GOP plus audio; longer: no cache
+READ_BYTES = 256 * 1024
+
+
+@dataclass
+class LagPolicy:
+    """When a viewer is too far behind, and how often that may happen."""
+
+    max_lag_s: float = 1.0       # queued media older than this: skip to the next keyframe
+    max_skips: int = 5           # skips within `skip_window_s` before the viewer is dropped
+    skip_window_s: float = 60.0
+
+
+class Viewer:
+    """One subscriber's queue. `notify` is called (from the hub thread) when packets
+    arrive; the consumer then calls `take()` from its own thread or event loop."""
+
+    def __init__(self, camera: str, notify: Callable[[], None], policy: LagPolicy) -> None:
+        self.camera, self.notify, self.policy = camera, notify, policy
+        self.queue: deque[LivePacket] = deque()
+        self.lock = threading.Lock()
+        self.info: StreamInfo | None = None
+        self.waiting_keyframe = True
+        self.skip_times: deque[float] = deque()
+        self.closed: str | None = None   # the reason, once closed
+        self.packets_out = self.bytes_out = self.skipped = 0
+
+    def push(self, packet: LivePacket, now: float) -> None:
+        with self.lock:
+            if self.closed:
+                return
+            if self.waiting_keyframe:
+                if packet.audio or not packet.keyframe:
+                    return
+                self.waiting_keyframe = False
+            if self.queue and now - self.queue[0].arrival > self.policy.max_lag_s:
+                self._skip(now)
+                if self.closed or (packet.audio or not packet.keyframe):
+                    return
+                self.waiting_keyframe = False
+            self.queue.append(packet)
+        self.notify()
+
+    def _skip(self, now: float) -> None:
+        self.skipped += len(self.queue)
+        self.queue.clear()
+        self.waiting_keyframe = True
+        self.skip_times.append(now)
+        while self.skip_times and now - self.skip_times[0] > self.policy.skip_window_s:
+            self.skip_times.popleft()
+        if len(self.skip_times) > self.policy.max_skips:
+            self.closed = "too slow: fell behind the camera repeatedly"
+
+    def take(self) -> list[LivePacket]:
+        with self.lock:
+            packets = list(self.queue)
+            self.queue.clear()
+        self.packets_out += len(packets)
+        self.bytes_out += sum(len(p.data) for p in packets)
+        return packets
+
+    def set_info(self, info: StreamInfo) -> None:
+        with self.lock:
+            self.info = info
+            self.queue.clear()
+            self.waiting_keyframe = True
+        self.notify()
+
+    def close(self, reason: str = "viewer left") -> None:
+        with self.lock:
+            if not self.closed:
+                self.closed = reason
+        self.notify()
+
+
+@dataclass
+class LiveFeed:
+    camera: str
+    sock: socket.socket | None = None
+    reader: FrameReader = field(default_factory=FrameReader)
+    info: StreamInfo | None = None
+    gop: list[LivePacket] = field(default_factory=list)
+    viewers: list[Viewer] = field(default_factory=list)
+    packets_in: int = 0
+    bytes_in: int = 0
+    last_packet: float = 0.0
+    b_frames_seen: bool = False
+    last_video_pts: int | None = None
+
+    def on_info(self, info: StreamInfo) -> None:
+        if info == self.info:
+            return  # the same stream resumed: viewers wait for nothing
+        self.info, self.gop, self.last_video_pts = info, [], None
+        for viewer in self.viewers:
+            viewer.set_info(info)
+
+    def on_packet(self, packet: LivePacket) -> None:
+        self.packets_in += 1
+        self.bytes_in += len(packet.data)
+        self.last_packet = packet.arrival
+        if not packet.audio:
+            if packet.pts is not None and self.last_video_pts is not None \
+                    and packet.pts < self.last_video_pts:
+                self.b_frames_seen = True  # presentation order differs from decode order
+            self.last_video_pts = packet.pts
+        if not packet.audio and packet.keyframe:
+            self.gop = [packet]
+        elif self.gop and len(self.gop) < MAX_GOP_PACKETS:
+            self.gop.append(packet)
+        else:
+            self.gop = []
+        for viewer in list(self.viewers):
+            viewer.push(packet, packet.arrival)
+            if viewer.closed:
+                self.viewers.remove(viewer)
+
+
+class LiveHub:
+    """All cameras' feeds; `subscribe` from any thread."""
+
+    def __init__(self, policy: LagPolicy | None = None) -> None:
+        self.policy = policy or LagPolicy()
+        self.feeds: dict[str, LiveFeed] = {}
+        self.lock = threading.Lock()
+        self.selector = selectors.DefaultSelector()
+        self.wakeup_r, self.wakeup_w = socket.socketpair()
+        self.wakeup_r.setblocking(False)
+        self.selector.register(self.wakeup_r, selectors.EVENT_READ, None)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, name="live-hub", daemon=True)
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> LiveHub:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping = True
+        self._wake()
+        self.thread.join(timeout=5)
+        with self.lock:
+            for feed in self.feeds.values():
+                for viewer in feed.viewers:
+                    viewer.close("the appliance is stopping")
+                self._unregister(feed)
+
+    def attach(self, camera: str, sock: socket.socket) -> None:
+        """A (re)started worker's live socket; existing viewers stay and wait for its
+        first keyframe."""
+        sock.setblocking(False)
+        with self.lock:
+            feed = self.feeds.setdefault(camera, LiveFeed(camera))
+            self._unregister(feed)
+            feed.sock, feed.reader = sock, FrameReader()
+            self.selector.register(sock, selectors.EVENT_READ, feed)
+            wanted = bool(feed.viewers)
+        self._want(feed, wanted)
+        self._wake()
+
+    def detach(self, camera: str) -> None:
+        with self.lock:
+            feed = self.feeds.get(camera)
+            if feed is not None:
+                self._unregister(feed)
+                feed.info, feed.gop = None, []
+
+    def forget(self, camera: str) -> None:
+        """The camera left the configuration: its viewers are told and dropped."""
+        with self.lock:
+            feed = self.feeds.pop(camera, None)
+            if feed is None:
+                return
+            self._unregister(feed)
+            for viewer in feed.viewers:
+                viewer.close("camera removed")
+
+    # -- viewers -------------------------------------------------------------------------
+
+    def subscribe(self, camera: str, notify: Callable[[], None]) -> Viewer:
+        """A new viewer of `camera`; it gets the stream info and the current GOP at once."""
+        viewer = Viewer(camera, notify, self.policy)
+        with self.lock:
+            feed = self.feeds.setdefault(camera, LiveFeed(camera))
+            first = not feed.viewers
+            feed.viewers.append(viewer)
+            if feed.info is not None:
+                viewer.info = feed.info
+                now = time.monotonic()
+                for packet in feed.gop:
+                    viewer.push(packet, min(now, packet.arrival + self.policy.max_lag_s / 2))
+        if first:
+            self._want(feed, True)
+        viewer.notify()
+        return viewer
+
+    def unsubscribe(self, viewer: Viewer) -> None:
+        viewer.close()
+        with self.lock:
+            feed = self.feeds.get(viewer.camera)
+            if feed is None or viewer not in feed.viewers:
+                return
+            feed.viewers.remove(viewer)
+            last = not feed.viewers
+        if last:
+            self._want(feed, False)
+
+    def stats(self) -> dict[str, dict[str, object]]:
+        with self.lock:
+            return {cam: {"viewers": len(f.viewers), "packets_in": f.packets_in,
+                          "bytes_in": f.bytes_in, "has_stream": f.info is not None,
+                          "b_frames": f.b_frames_seen or bool(f.info and f.info.has_b_frames),
+                          "bytes_out": sum(v.bytes_out for v in f.viewers)}
+                    for cam, f in self.feeds.items()}
+
+    # -- the hub thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self.stopping:
+            for key, _ in self.selector.select(timeout=1.0):
+                if key.data is None:
+                    self._drain_wakeups()
+                    continue
+                self._read(key.data)
+
+    def _read(self, feed: LiveFeed) -> None:
+        sock = feed.sock
+        if sock is None:
+            return
+        for _ in range(16):  # bounded: other cameras get their turn
+            try:
+                data = sock.recv(READ_BYTES)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            try:
+                messages = feed.reader.feed(data) if data else None
+            except WireError as exc:
+                log.error("%s: live relay: %s; dropping the connection", feed.camera, exc)
+                messages = None
+            if messages is None:  # the worker is gone (or broken): its successor attaches
+                with self.lock:
+                    self._unregister(feed)
+                return
+            now = time.monotonic()
+            with self.lock:
+                for kind, body in messages:
+                    if kind == INFO:
+                        feed.on_info(StreamInfo.from_json(body))
+                    elif kind == PACKET and feed.info is not None:
+                        feed.on_packet(decode_packet(body, now))
+
+    def _want(self, feed: LiveFeed, want: bool) -> None:
+        sock = feed.sock
+        if sock is None:
+            return
+        with contextlib.suppress(OSError):  # a dead worker: its successor is told at attach
+            sock.send(control_message(want))
+
+    def _unregister(self, feed: LiveFeed) -> None:
+        if feed.sock is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(feed.sock)
+            feed.sock.close()
+            feed.sock = None
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self.wakeup_w.send(b"x")
+
+    def _drain_wakeups(self) -> None:
+        try:
+            while self.wakeup_r.recv(1024):
+                pass
+        except BlockingIOError:
+            pass
