@@ -107,6 +107,15 @@ def nvr_status(status: dict[str, Any], config: Config) -> None:
     """
 
 
+@hookspec(firstresult=True)
+def nvr_push_control(action: str, camera_id: str | None,
+                     url: str | None) -> list[dict[str, Any]] | None:
+    """Start (`"start"`), stop (`"stop"`) or list (`"list"`) live pushes (RTMP) at run time;
+    return the pushes now running, or None if this plugin does not push. Raise
+    `ControlError` for a bad request. Any thread. Added in 0.2.
+    """
+
+
 @hookspec
 def nvr_config_changed(config: Config, previous: Config) -> None:
     """A new configuration was applied at run time (e.g. through a fleet command); plugins

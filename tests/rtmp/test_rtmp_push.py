@@ -1,0 +1,100 @@
+"""RTMP push into a real nginx-rtmp, read back by ffprobe."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import nvr_edge_rtmp.plugin
+import pytest
+from nvr_edge_rtmp.settings import read_rtmp
+
+from nvr_edge.app import appliance_catalog
+from nvr_edge.config import ConfigError, load_config, parse_config
+from nvr_edge.control import ControlError
+from nvr_edge.plugins import make_plugin_manager, section_readers_of
+from nvr_edge.simcam import SimCameraServer
+from nvr_edge.supervisor import Supervisor
+
+from ..appliance import wait_for, write_config
+from .nginx import NginxRtmp, probe
+
+pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def appliance_with_rtmp(config_path: Path) -> Iterator[Supervisor]:
+    pm = make_plugin_manager(load_entry_points=False)
+    pm.register(nvr_edge_rtmp.plugin, name="rtmp")
+    config = load_config(config_path, readers=section_readers_of(pm))
+    catalog = appliance_catalog(config, pm)
+    supervisor = Supervisor(config, pm, catalog)
+    supervisor.start()
+    stop = threading.Event()
+    thread = threading.Thread(target=supervisor.run, args=(stop.is_set,), daemon=True)
+    thread.start()
+    try:
+        yield supervisor
+    finally:
+        stop.set()
+        thread.join(60)
+        catalog.close()
+
+
+def h264_of(found: dict | None) -> dict | None:
+    if not found:
+        return None
+    return next((s for s in found["streams"] if s["codec_name"] == "h264"), None)
+
+
+def test_configured_and_operator_pushes_reach_nginx_and_come_back_after_an_outage(
+        tmp_path: Path, cameras: SimCameraServer) -> None:
+    nginx = NginxRtmp(tmp_path / "nginx").start()
+    try:
+        extra = (f'[rtmp]\nretry_min_s = 0.5\nretry_max_s = 2\n[[rtmp.push]]\n'
+                 f'camera = "cam1"\nurl = "{nginx.url("cam1")}"\n')
+        config = write_config(tmp_path / "nvr.toml",
+                              {"cam1": cameras.url(1, "main", with_credentials=True),
+                               "cam2": cameras.url(2, "main", with_credentials=True)},
+                              extra=extra)
+        with appliance_with_rtmp(config) as supervisor:
+            video = wait_for(lambda: h264_of(probe(nginx.url("cam1"))), 60, "cam1 on nginx")
+            assert (video["width"], video["height"]) == (640, 360)
+
+            control = supervisor.control
+            running = control.push_control("start", "cam2", nginx.url("cam2"))
+            assert {p["camera"] for p in running} == {"cam1", "cam2"}
+            assert all(p["url"].endswith("/live/***") for p in running)  # the stream key
+            assert h264_of(wait_for(lambda: probe(nginx.url("cam2")), 60, "cam2 on nginx"))
+
+            with pytest.raises(ControlError, match="unknown camera"):
+                control.push_control("start", "nope", nginx.url("x"))
+            with pytest.raises(ControlError, match="rtmp://"):
+                control.push_control("start", "cam1", "http://127.0.0.1/x")
+            control.push_control("stop", "cam2", nginx.url("cam2"))
+            assert [p["camera"] for p in control.push_control("list")] == ["cam1"]
+
+            nginx.stop()  # the server goes away; the push retries with backoff
+            wait_for(lambda: control.push_control("list")[0]["state"] == "retrying", 30,
+                     "the push to notice")
+            nginx.start()
+            wait_for(lambda: h264_of(probe(nginx.url("cam1"))), 60, "cam1 back on nginx")
+            assert control.push_control("list")[0]["sessions"] >= 2
+            assert supervisor.cameras["cam1"].counters.get("rejected", 0) == 0
+    finally:
+        nginx.stop()
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"push": [{"camera": "c"}]}, r"rtmp\.push\[0\]\.url: is required"),
+    ({"push": [{"camera": "c", "url": "http://h/a/b"}]}, "expected rtmp://"),
+    ({"push": [{"camera": "c", "url": "rtmp://h/app"}]}, "needs an application and a stream"),
+    ({"push": [{"url": "rtmp://h/a/b"}]}, r"rtmp\.push\[0\]\.camera: is required"),
+    ({"push": [{"camera": "c", "url": "rtmp://h/a/b", "key": 1}]}, "unknown key"),
+    ({"push": {}}, "expected an array of tables"),
+])
+def test_bad_push_settings_are_named(table: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"device": {"id": "box"}, "rtmp": table}, readers={"rtmp": read_rtmp})
