@@ -214,6 +214,11 @@ def test_every_request_round_trips(tmp_path: Path, cameras: SimCameraServer,
                              for m in watcher.on(f"{BASE}/response/ping")), 20,
                  "the box's answer to a fleet request")
 
+        # emergency broadcast through the RTMP plugin (installed, nothing pushed yet)
+        reply = watcher.request(BASE, "live_push", {"push": "list"})
+        assert reply == {"transaction": reply["transaction"], "status": "ok",
+                         "data": {"pushes": []}}
+
         # bad requests: each answered with an error, and the box stays up
         errors = [
             ("frobnicate", b'{"transaction": "u"}', "unknown action 'frobnicate'"),
@@ -224,6 +229,8 @@ def test_every_request_round_trips(tmp_path: Path, cameras: SimCameraServer,
             ("set_recording", b'{"camera": "cam1", "recording": "yes"}', "true or false"),
             ("set_config", b'{"config": {"device": {}}}', "device.id: is required"),
             ("ping", b'{"surprise": 1}', "unknown argument 'surprise'"),
+            ("live_push", b'{"push": "start", "camera": "cam1", "url": "http://x/a/b"}',
+             "expected rtmp://"),
         ]
         for action, payload, expected in errors:
             mark = watcher.mark()

@@ -74,6 +74,7 @@ class CommandHandler:
             "restart_camera": self._restart_camera,
             "set_recording": self._set_recording,
             "resync": self._resync,
+            "live_push": self._live_push,
         }
 
     def handle(self, request: Request) -> dict[str, Any]:
@@ -126,6 +127,17 @@ class CommandHandler:
             raise RequestError("`recording` must be true or false")
         change = self.appliance.set_recording(camera, on)
         return {"camera": camera, "recording": on, **change.as_dict()}
+
+    def _live_push(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Emergency broadcast: start, stop or list RTMP pushes (not kept in the config)."""
+        _only(args, "push", "camera", "url")
+        verb = args.get("push", "list")
+        if verb not in ("start", "stop", "list"):
+            raise RequestError("`push` must be start, stop or list")
+        camera, url = args.get("camera"), args.get("url")
+        if verb != "list" and not (isinstance(camera, str) and isinstance(url, str)):
+            raise RequestError(f"push {verb} needs `camera` and `url` (rtmp://...)")
+        return {"pushes": self.appliance.push_control(verb, camera, url)}
 
     def _resync(self, args: Mapping[str, Any]) -> dict[str, Any]:
         _only(args)
