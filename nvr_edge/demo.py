@@ -4,23 +4,46 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 import threading
 from pathlib import Path
 
 from .app import run_appliance
-from .config import load_config
+from .auth import Authenticator
+from .config import Config, load_config
+from .plugins import config_section_readers
 from .supervisor import Supervisor
 
 log = logging.getLogger(__name__)
+WEB_TOKEN_TTL_S = 12 * 3600
 
 
-def write_demo_config(path: Path, urls: list[str], segment_seconds: int) -> None:
+def write_demo_config(path: Path, urls: list[str], segment_seconds: int,
+                      web_port: int | None = None) -> None:
     lines = ['[device]', 'id = "nvr-demo"', "", "[storage]", 'cache_dir = "cache"',
              'archive_dir = "archive"', 'state_dir = "state"',
              f"segment_seconds = {segment_seconds}", ""]
+    if web_port is not None:
+        lines += ["[web]", f'listen = "127.0.0.1:{web_port}"', ""]
     for index, url in enumerate(urls, start=1):
         lines += ["[[cameras]]", f'id = "cam{index}"', f'main = "{url}"', ""]
     path.write_text("\n".join(lines))
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def web_page_url(config: Config) -> str | None:
+    """The page's URL with a token for every camera and action (None: no [web] table)."""
+    web = config.sections.get("web")
+    if web is None:
+        return None
+    token = Authenticator(config.auth, config.storage.state_dir).issue(
+        "demo", ["view", "playback", "admin"], "*", WEB_TOKEN_TTL_S)
+    return f"http://{web.listen}/?token={token}"
 
 
 def report_line(supervisor: Supervisor) -> str:
@@ -42,12 +65,17 @@ def run_demo(folder: Path, *, cameras: int, segment_seconds: int, duration_s: fl
     with SimCameraServer(folder / "simcam", cameras=cameras, user="demo",
                          password=password, log_path=folder / "simcam.log") as server:
         config_path = folder / "nvr-edge.toml"
+        # The page only when the web plugin is installed: otherwise [web] is an unknown table
+        web_port = free_loopback_port() if "web" in config_section_readers() else None
         write_demo_config(config_path, [server.url(i) for i in range(1, cameras + 1)],
-                          segment_seconds)
+                          segment_seconds, web_port)
         config = load_config(config_path)
         print(f"nvr-edge demo: {cameras} camera(s) at "
               f"{server.url(1, with_credentials=False).rsplit('/', 2)[0]}/camN/main; "
               f"config {config_path}; segments under {config.storage.cache_dir}; Ctrl-C stops")
+        page = web_page_url(config)
+        if page is not None:
+            print(f"web: {page}", flush=True)
         stop = threading.Event()
         if duration_s > 0:
             threading.Timer(duration_s, stop.set).start()

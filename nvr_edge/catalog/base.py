@@ -77,6 +77,11 @@ class Catalog(ABC):
     @abstractmethod
     def segment_by_path(self, path: str) -> SegmentRecord | None: ...
 
+    def segment_by_id(self, segment_id: int) -> SegmentRecord | None:
+        """The row with this id (how the HTTP API names a segment). Not abstract: a
+        third-party backend written before 0.3 keeps loading."""
+        raise CatalogError(f"{type(self).__name__} cannot look a segment up by its id")
+
     @abstractmethod
     def usage(self, tier: str) -> TierUsage: ...
 
@@ -220,6 +225,10 @@ class SqlCatalog(Catalog):
 
     def segment_by_path(self, path: str) -> SegmentRecord | None:
         rows = self._execute(f"{_SELECT} WHERE path = ?", (path,))
+        return _record(rows[0]) if rows else None
+
+    def segment_by_id(self, segment_id: int) -> SegmentRecord | None:
+        rows = self._execute(f"{_SELECT} WHERE id = ?", (segment_id,))
         return _record(rows[0]) if rows else None
 
     def usage(self, tier: str) -> TierUsage:

@@ -61,6 +61,9 @@ class PendingCatalog(Catalog):
     def segment_by_path(self, path: str) -> SegmentRecord | None:
         return self._get().segment_by_path(path)
 
+    def segment_by_id(self, segment_id: int) -> SegmentRecord | None:
+        return self._get().segment_by_id(segment_id)
+
     def usage(self, tier: str) -> TierUsage:
         return self._get().usage(tier)
 

@@ -148,6 +148,9 @@ class SpooledCatalog(Catalog):
     def segment_by_path(self, path: str) -> SegmentRecord | None:
         return self.backend.segment_by_path(path)
 
+    def segment_by_id(self, segment_id: int) -> SegmentRecord | None:
+        return self.backend.segment_by_id(segment_id)
+
     def usage(self, tier: str) -> TierUsage:
         return self.backend.usage(tier)
 

@@ -48,6 +48,8 @@ def test_rows_round_trip_and_queries_filter(catalog_url: str) -> None:
         ("yard", 5_000), ("front", 10_000), ("front", 20_000)]
     yard = catalog.segment_by_path("/c/yard/5.mp4")
     assert yard is not None and (yard.width, yard.height, yard.has_audio) == (640, 360, False)
+    assert yard.id is not None and catalog.segment_by_id(yard.id) == yard
+    assert catalog.segment_by_id(yard.id + 1000) is None
     catalog.close()
 
 

@@ -1,0 +1,1 @@
+"""nvr-edge plugin: HTTP API, page, metrics."""

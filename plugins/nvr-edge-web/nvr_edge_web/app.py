@@ -1,0 +1,59 @@
+"""The aiohttp application: routes, the error middleware, per-response bookkeeping."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import api, live
+from .context import CONTEXT, WebContext
+from .download import ID_PATTERN, segment_file
+from .errors import json_errors
+from .exposition import CONTENT_TYPE as METRICS_TYPE
+from .guard import authorize
+from .metrics import render_metrics
+from .page import Page
+
+UNMATCHED = "unmatched"  # the route label of requests no route took (bounded cardinality)
+
+
+def make_app(ctx: WebContext) -> web.Application:
+    app = web.Application(middlewares=[json_errors],
+                          client_max_size=ctx.settings.max_request_bytes)
+    app[CONTEXT] = ctx
+    page = Page()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/", page.index)
+    app.router.add_get("/static/{name}", page.static)
+    app.router.add_get("/api/cameras", api.cameras)
+    app.router.add_get("/api/status", api.status)
+    app.router.add_get("/api/segments", api.segments)
+    app.router.add_get(f"/api/segments/{{id:{ID_PATTERN}}}.mp4", segment_file)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_route("*", live.WHEP_ROUTE, live.not_yet)
+    app.router.add_get(live.HLS_ROUTE, live.not_yet)
+    app.on_response_prepare.append(_count_and_harden)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Open (no token): says only that the HTTP side answers."""
+    return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    await authorize(request, "admin", None)
+    ctx = request.app[CONTEXT]
+    text = render_metrics(ctx.status(), ctx.camera_ids(), ctx.http, ctx.live)
+    return web.Response(text=text, headers={"Content-Type": METRICS_TYPE})
+
+
+async def _count_and_harden(request: web.Request, response: web.StreamResponse) -> None:
+    """Runs when the status is final (FileResponse picks 206/416 only at this point)."""
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else UNMATCHED
+    request.app[CONTEXT].http.count(route, response.status)
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")  # URLs may carry ?token=
+    if response.content_type == "application/json":
+        headers.setdefault("Cache-Control", "no-store")

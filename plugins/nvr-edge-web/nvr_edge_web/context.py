@@ -1,0 +1,59 @@
+"""What every request handler reaches through `request.app[CONTEXT]`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from nvr_edge.auth import Authenticator, Grant
+from nvr_edge.catalog import Catalog
+from nvr_edge.config import Config
+from nvr_edge.control import ApplianceControl
+
+from .counters import LIVE_METRICS, HttpCounters, LiveMetrics
+from .settings import WebSettings
+
+T = TypeVar("T")
+
+
+@dataclass
+class WebContext:
+    settings: WebSettings
+    appliance: ApplianceControl
+    catalog: Catalog
+    auth: Authenticator
+    http: HttpCounters = field(default_factory=HttpCounters)
+    live: LiveMetrics = LIVE_METRICS
+    # The appliance's catalog is shared with the supervisor under one lock (SqlCatalog).
+    # One reader thread: HTTP clients can never stack up waiters on that lock, so the
+    # supervisor's writes wait for at most one web query.
+    catalog_reads: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="web-catalog"))
+
+    @property
+    def config(self) -> Config:
+        return self.appliance.config
+
+    def status(self) -> dict[str, Any]:
+        return self.appliance.status()
+
+    def camera_ids(self) -> list[str]:
+        """Configured cameras in file order, then any that only discovery knows of."""
+        configured = [camera.id for camera in self.config.cameras]
+        return list(dict.fromkeys([*configured, *(self.status().get("cameras") or {})]))
+
+    async def read_catalog(self, read: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.catalog_reads, read,
+                                                                *args)
+
+    def close(self) -> None:
+        self.catalog_reads.shutdown(wait=True, cancel_futures=True)
+
+
+CONTEXT = web.AppKey("nvr_web_context", WebContext)
+GRANT = web.RequestKey("nvr_grant", Grant)

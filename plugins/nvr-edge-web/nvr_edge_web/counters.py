@@ -1,0 +1,62 @@
+"""Counters the HTTP side keeps: requests by route and status, and the live relay's viewers
+and bytes. Thread-safe: the relay may report from threads of its own."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Mapping
+
+
+class HttpCounters:
+    """Requests answered, by route template (never the raw path: bounded label values)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: Counter[tuple[str, int]] = Counter()
+
+    def count(self, route: str, status: int) -> None:
+        with self._lock:
+            self._requests[(route, status)] += 1
+
+    def requests(self) -> dict[tuple[str, int], int]:
+        with self._lock:
+            return dict(self._requests)
+
+
+class LiveMetrics:
+    """What the live relay reports (WebRTC/WHEP, LL-HLS): viewers now and bytes sent.
+
+    The relay calls viewer_joined/viewer_left around each session and add_bytes_out as it
+    sends; /metrics shows nvr_live_viewers and nvr_live_bytes_out_total per camera."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._viewers: Counter[str] = Counter()
+        self._bytes_out: Counter[str] = Counter()
+
+    def viewer_joined(self, camera: str) -> None:
+        with self._lock:
+            self._viewers[camera] += 1
+
+    def viewer_left(self, camera: str) -> None:
+        with self._lock:
+            self._viewers[camera] = max(0, self._viewers[camera] - 1)
+
+    def add_bytes_out(self, camera: str, count: int) -> None:
+        if count > 0:
+            with self._lock:
+                self._bytes_out[camera] += count
+
+    def viewers(self) -> Mapping[str, int]:
+        with self._lock:
+            return dict(self._viewers)
+
+    def bytes_out(self) -> Mapping[str, int]:
+        with self._lock:
+            return dict(self._bytes_out)
+
+
+# One per process, not per server: a counter must not go back to 0 when [web] changes and
+# the server restarts, and the relay needs it before any server exists.
+LIVE_METRICS = LiveMetrics()

@@ -1,0 +1,83 @@
+"""GET /api/segments/<id>.mp4: a recorded segment, whole or by HTTP Range.
+
+The file served is the one the catalog names for that id; nothing from the request
+reaches the file system but the integer id, and the catalog's path must lie inside the
+configured cache or archive folder."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+
+from nvr_edge.auth import require
+from nvr_edge.config import StorageConfig
+from nvr_edge.models import SegmentRecord
+
+from .context import CONTEXT
+from .errors import ApiError
+from .guard import authenticate
+from .lookup import segment_by_id
+
+log = logging.getLogger(__name__)
+ID_PATTERN = r"[0-9]{1,18}"  # fits a signed 64-bit column; anything else never routes here
+
+
+async def segment_file(request: web.Request) -> web.StreamResponse:
+    grant = await authenticate(request)
+    segment_id = int(request.match_info["id"])
+    ctx = request.app[CONTEXT]
+    segment = await ctx.read_catalog(segment_by_id, ctx.catalog, segment_id)
+    if segment is None or segment.status != "ok":  # "missing", "deleting": not playable
+        raise ApiError(404, f"there is no segment {segment_id}")
+    require(grant, "playback", segment.camera)
+    path, size = await asyncio.to_thread(_stored_file, ctx.config.storage, segment)
+    check_range(request, size)
+    return web.FileResponse(path, headers={
+        "Content-Type": "video/mp4",
+        "Content-Disposition": f'attachment; filename="{download_name(segment)}"',
+        "Cache-Control": "private, max-age=3600",  # a closed segment never changes
+    })
+
+
+def _stored_file(storage: StorageConfig, segment: SegmentRecord) -> tuple[Path, int]:
+    """The segment's file and size; ApiError 404 when it is gone or lies outside storage."""
+    path = Path(segment.path).resolve()
+    roots = (storage.cache_dir.resolve(), storage.archive_dir.resolve())
+    if not any(path.is_relative_to(root) for root in roots):
+        log.warning("segment %d: catalog path outside the storage folders; not served",
+                    segment.id)
+        raise ApiError(404, f"there is no segment {segment.id}")
+    try:
+        info = os.stat(path)
+    except OSError:
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode):
+        raise ApiError(404, f"segment {segment.id} is in the catalog but its file is missing "
+                            "(removed by cleanup or retention?)")
+    return path, info.st_size
+
+
+def check_range(request: web.Request, size: int) -> None:
+    """416 (JSON) for a Range aiohttp would refuse, before FileResponse answers with an
+    empty body: malformed, several ranges, or starting past the end."""
+    try:
+        wanted = request.http_range
+    except ValueError:
+        wanted = None
+    satisfiable = wanted is not None and (wanted.start is None or wanted.start < size)
+    if not satisfiable:
+        raise ApiError(416, f"the Range must be one bytes range within the file's {size} "
+                            "bytes", {"Content-Range": f"bytes */{size}"})
+
+
+def download_name(segment: SegmentRecord) -> str:
+    camera = re.sub(r"[^A-Za-z0-9_-]", "_", segment.camera)
+    start = datetime.fromtimestamp(segment.start_ms / 1000, UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{camera}-{start}.mp4"

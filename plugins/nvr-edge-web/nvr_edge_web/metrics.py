@@ -1,0 +1,101 @@
+"""What GET /metrics shows: the appliance's status snapshot, HTTP and live-view counters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from nvr_edge.models import CameraState
+
+from .counters import HttpCounters, LiveMetrics
+from .exposition import Exposition, Sample
+
+# (metric, kind, help, how to read it from one camera's status entry)
+_CAMERA_VALUES: tuple[tuple[str, str, str, Callable[[Mapping[str, Any]], Any]], ...] = (
+    ("nvr_camera_ingest_fps", "gauge", "Video frames per second received from the camera.",
+     lambda c: c.get("ingest", {}).get("fps")),
+    ("nvr_camera_ingest_kbps", "gauge", "Kilobits per second received from the camera.",
+     lambda c: c.get("ingest", {}).get("kbps")),
+    ("nvr_camera_ingest_continuity", "gauge",
+     "Share of the recent time covered by received packets (1: no gap).",
+     lambda c: c.get("ingest", {}).get("continuity")),
+    ("nvr_camera_segments_total", "counter", "Segments closed since the appliance started.",
+     lambda c: c.get("segments")),
+    ("nvr_camera_recorded_bytes_total", "counter",
+     "Bytes recorded since the appliance started.", lambda c: c.get("bytes")),
+    ("nvr_camera_restarts_total", "counter",
+     "Worker restarts since the appliance started.", lambda c: c.get("restarts")),
+)
+
+_TIER_VALUES: tuple[tuple[str, str, str], ...] = (
+    ("nvr_tier_free_bytes", "free_bytes", "Free bytes on the storage tier."),
+    ("nvr_tier_total_bytes", "total_bytes", "Size of the storage tier's file system."),
+    ("nvr_tier_floor_bytes", "floor_bytes", "Free-space floor; below it cleanup runs."),
+)
+
+
+def render_metrics(status: Mapping[str, Any], camera_ids: Sequence[str], http: HttpCounters,
+                   live: LiveMetrics) -> str:
+    out = Exposition()
+    cameras: Mapping[str, Any] = status.get("cameras") or {}
+    _camera_families(out, cameras)
+    _tier_families(out, status.get("tiers") or {})
+    _appliance_families(out, status)
+    out.family("nvr_http_requests_total", "counter", "HTTP requests answered, by route and "
+               "status.", (({"route": route, "status": str(code)}, n)
+                           for (route, code), n in sorted(http.requests().items())))
+    viewers, sent = live.viewers(), live.bytes_out()
+    out.family("nvr_live_viewers", "gauge", "Live-view sessions open now.",
+               _per_camera(camera_ids, viewers))
+    out.family("nvr_live_bytes_out_total", "counter", "Bytes sent to live viewers.",
+               _per_camera(camera_ids, sent))
+    return out.text()
+
+
+def _per_camera(camera_ids: Iterable[str], values: Mapping[str, int]) -> list[Sample]:
+    ids = list(dict.fromkeys([*camera_ids, *values]))  # a camera removed keeps its counter
+    return [({"camera": cam}, values.get(cam, 0)) for cam in ids]
+
+
+def _camera_families(out: Exposition, cameras: Mapping[str, Any]) -> None:
+    # One sample per possible state (1 for the current one): an alert rule can then test
+    # `nvr_camera_state{state="online"} == 0` without knowing the other states.
+    out.family("nvr_camera_state", "gauge", "1 for the camera's current state, else 0.",
+               (({"camera": cam, "state": str(state)}, int(info.get("state") == state))
+                for cam, info in cameras.items() for state in CameraState))
+    for name, kind, help_text, read in _CAMERA_VALUES:
+        out.family(name, kind, help_text, (({"camera": cam}, read(info))
+                                           for cam, info in cameras.items()
+                                           if isinstance(read(info), int | float)))
+
+
+def _tier_families(out: Exposition, tiers: Mapping[str, Any]) -> None:
+    for name, key, help_text in _TIER_VALUES:
+        out.family(name, "gauge", help_text, (({"tier": tier}, info[key])
+                                              for tier, info in tiers.items()
+                                              if isinstance(info.get(key), int | float)))
+    out.family("nvr_tier_degraded", "gauge", "1 while the tier is unusable (segments wait).",
+               (({"tier": tier}, int(info.get("state") != "ok"))
+                for tier, info in tiers.items()))
+    backlog = (tiers.get("cache") or {}).get("backlog") or {}
+    for key in ("segments", "bytes"):  # absent while the catalog is down
+        out.family(f"nvr_cache_backlog_{key}", "gauge",
+                   f"{key.capitalize()} on the cache waiting to move to the archive.",
+                   _single(backlog, key))
+
+
+def _appliance_families(out: Exposition, status: Mapping[str, Any]) -> None:
+    catalog = {k: int(v) for k, v in (status.get("catalog") or {}).items()
+               if isinstance(v, bool | int)}
+    out.family("nvr_catalog_healthy", "gauge", "1 while catalog writes go straight through.",
+               _single(catalog, "healthy"))
+    out.family("nvr_catalog_spooled_writes", "gauge",
+               "Catalog writes kept on disk until the catalog answers.",
+               _single(catalog, "spooled_writes"))
+    out.family("nvr_uptime_seconds", "gauge", "Seconds since the appliance started.",
+               _single(status, "uptime_s"))
+
+
+def _single(values: Mapping[str, Any], key: str) -> list[Sample]:
+    value = values.get(key)
+    return [({}, value)] if isinstance(value, int | float) else []

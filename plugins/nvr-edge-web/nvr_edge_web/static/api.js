@@ -1,0 +1,55 @@
+// The token and the API: Bearer headers for fetches, ?token= for <video> sources.
+const KEY = "nvr-edge-token";
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+// A token in the URL (#token=... or ?token=...) is kept for this tab and taken out of the
+// address bar, so it does not stay in the history or get copied along with the link.
+export function takeTokenFromUrl() {
+  const url = new URL(window.location.href);
+  const fromHash = new URLSearchParams(url.hash.slice(1)).get("token");
+  const fromQuery = url.searchParams.get("token");
+  const token = fromHash || fromQuery;
+  if (token) {
+    sessionStorage.setItem(KEY, token);
+    url.hash = "";
+    url.searchParams.delete("token");
+    history.replaceState(null, "", url.pathname + url.search);
+  }
+  return sessionStorage.getItem(KEY);
+}
+
+export function setToken(token) {
+  sessionStorage.setItem(KEY, token);
+}
+
+export function forgetToken() {
+  sessionStorage.removeItem(KEY);
+}
+
+function token() {
+  return sessionStorage.getItem(KEY) || "";
+}
+
+export async function getJson(path) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, (body && body.error) || response.statusText);
+  }
+  return body;
+}
+
+export function mediaUrl(path) {
+  return `${path}?token=${encodeURIComponent(token())}`;
+}
