@@ -7,9 +7,11 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +97,30 @@ class Appliance:
                 self.stop()
             except subprocess.TimeoutExpired:
                 self.kill_all()
+
+
+@contextmanager
+def running_supervisor(config_path: Path, plugins: tuple[Any, ...] = ()) -> Iterator[Any]:
+    """The supervisor in-process, its loop on a thread, with these plugin modules (and the
+    built-ins) registered; the test can reach into it (`supervisor.live`, `.control`)."""
+    from nvr_edge.app import appliance_catalog
+    from nvr_edge.config import load_config
+    from nvr_edge.plugins import make_plugin_manager, section_readers_of
+    from nvr_edge.supervisor import Supervisor
+
+    pm = make_plugin_manager(load_entry_points=False)
+    for plugin in plugins:
+        pm.register(plugin, name=plugin.__name__)
+    config = load_config(config_path, readers=section_readers_of(pm))
+    catalog = appliance_catalog(config, pm)
+    supervisor = Supervisor(config, pm, catalog)
+    supervisor.start()
+    stop = threading.Event()
+    thread = threading.Thread(target=supervisor.run, args=(stop.is_set,), daemon=True)
+    thread.start()
+    try:
+        yield supervisor
+    finally:
+        stop.set()
+        thread.join(60)
+        catalog.close()

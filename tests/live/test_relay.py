@@ -5,8 +5,6 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import av
@@ -14,8 +12,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nvr_edge.app import appliance_catalog
-from nvr_edge.config import load_config
 from nvr_edge.live.hub import LagPolicy, Viewer
 from nvr_edge.live.wire import (
     CONTROL,
@@ -28,11 +24,9 @@ from nvr_edge.live.wire import (
     encode_packet,
     frame,
 )
-from nvr_edge.plugins import make_plugin_manager
 from nvr_edge.simcam import SimCameraServer
-from nvr_edge.supervisor import Supervisor
 
-from ..appliance import wait_for, write_config
+from ..appliance import running_supervisor, wait_for, write_config
 
 # -- the wire -----------------------------------------------------------------------------
 
@@ -99,24 +93,6 @@ def test_a_viewer_that_catches_up_resumes_at_a_keyframe() -> None:
 
 
 # -- with the real supervisor -------------------------------------------------------------
-
-
-@contextmanager
-def running_supervisor(config_path: Path) -> Iterator[Supervisor]:
-    config = load_config(config_path)
-    pm = make_plugin_manager(load_entry_points=False)
-    catalog = appliance_catalog(config, pm)
-    supervisor = Supervisor(config, pm, catalog)
-    supervisor.start()
-    stop = threading.Event()
-    thread = threading.Thread(target=supervisor.run, args=(stop.is_set,), daemon=True)
-    thread.start()
-    try:
-        yield supervisor
-    finally:
-        stop.set()
-        thread.join(60)
-        catalog.close()
 
 
 def decoded_frames(info, packets: list[LivePacket]) -> int:

@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import nvr_edge_rtmp.plugin
 import pytest
 from nvr_edge_rtmp.settings import read_rtmp
 
-from nvr_edge.app import appliance_catalog
-from nvr_edge.config import ConfigError, load_config, parse_config
+from nvr_edge.config import ConfigError, parse_config
 from nvr_edge.control import ControlError
-from nvr_edge.plugins import make_plugin_manager, section_readers_of
 from nvr_edge.simcam import SimCameraServer
-from nvr_edge.supervisor import Supervisor
 
-from ..appliance import wait_for, write_config
+from ..appliance import running_supervisor, wait_for, write_config
 from .nginx import NginxRtmp, probe
 
 pytestmark = pytest.mark.slow
-
-
-@contextmanager
-def appliance_with_rtmp(config_path: Path) -> Iterator[Supervisor]:
-    pm = make_plugin_manager(load_entry_points=False)
-    pm.register(nvr_edge_rtmp.plugin, name="rtmp")
-    config = load_config(config_path, readers=section_readers_of(pm))
-    catalog = appliance_catalog(config, pm)
-    supervisor = Supervisor(config, pm, catalog)
-    supervisor.start()
-    stop = threading.Event()
-    thread = threading.Thread(target=supervisor.run, args=(stop.is_set,), daemon=True)
-    thread.start()
-    try:
-        yield supervisor
-    finally:
-        stop.set()
-        thread.join(60)
-        catalog.close()
 
 
 def h264_of(found: dict | None) -> dict | None:
@@ -59,7 +34,7 @@ def test_configured_and_operator_pushes_reach_nginx_and_come_back_after_an_outag
                               {"cam1": cameras.url(1, "main", with_credentials=True),
                                "cam2": cameras.url(2, "main", with_credentials=True)},
                               extra=extra)
-        with appliance_with_rtmp(config) as supervisor:
+        with running_supervisor(config, plugins=(nvr_edge_rtmp.plugin,)) as supervisor:
             video = wait_for(lambda: h264_of(probe(nginx.url("cam1"))), 60, "cam1 on nginx")
             assert (video["width"], video["height"]) == (640, 360)
 
