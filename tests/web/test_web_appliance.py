@@ -313,10 +313,11 @@ def test_metrics_are_prometheus_text_with_camera_rates(box: Box) -> None:
     assert value(samples, "nvr_http_requests_total", route="/healthz", status="200") >= 1
 
 
-def test_live_routes_are_reserved(box: Box) -> None:
+def test_live_routes_check_before_reading(box: Box) -> None:
     token = box.token(["view"], ["cam1"])
-    assert "live" in error_of(box.http.request("/live/cam1/whep", token=token, method="POST",
-                                               body=b"v=0"), 501)
+    # WHEP wants an SDP offer (tests/web/test_webrtc.py plays it); LL-HLS is still to come
+    assert "application/sdp" in error_of(box.http.request(
+        "/live/cam1/whep", token=token, method="POST", body=b"v=0"), 415)
     error_of(box.get(f"/live/cam1/index.m3u8?token={token}"), 501)
     error_of(box.get("/live/cam9/index.m3u8", box.token(["view"], "*")), 404)
 
@@ -342,7 +343,7 @@ def test_unknown_paths_and_methods_answer_json(box: Box) -> None:
     error_of(box.get("/nope"), 404)
     error_of(box.http.request("/api/cameras", method="DELETE"), 405)
     error_of(box.http.request("/live/cam1/whep", method="POST", body=b"x" * 200_000,
-                              token=box.token(["view"], ["cam1"])), 501)  # body never read
+                              token=box.token(["view"], ["cam1"])), 415)  # body never read
 
 
 def test_no_token_or_camera_password_in_the_log(box: Box) -> None:

@@ -12,6 +12,7 @@ from .exposition import CONTENT_TYPE as METRICS_TYPE
 from .guard import authorize
 from .metrics import render_metrics
 from .page import Page
+from .webrtc import whep
 
 UNMATCHED = "unmatched"  # the route label of requests no route took (bounded cardinality)
 
@@ -29,7 +30,7 @@ def make_app(ctx: WebContext) -> web.Application:
     app.router.add_get("/api/segments", api.segments)
     app.router.add_get(f"/api/segments/{{id:{ID_PATTERN}}}.mp4", segment_file)
     app.router.add_get("/metrics", metrics)
-    app.router.add_route("*", live.WHEP_ROUTE, live.not_yet)
+    whep.add_routes(app)  # POST the offer, DELETE the session
     app.router.add_get(live.HLS_ROUTE, live.not_yet)
     app.on_response_prepare.append(_count_and_harden)
     return app

@@ -17,6 +17,7 @@ from nvr_edge.control import ApplianceControl
 
 from .counters import LIVE_METRICS, HttpCounters, LiveMetrics
 from .settings import WebSettings
+from .webrtc.settings import WebRtcSettings
 
 T = TypeVar("T")
 
@@ -29,6 +30,7 @@ class WebContext:
     auth: Authenticator
     http: HttpCounters = field(default_factory=HttpCounters)
     live: LiveMetrics = LIVE_METRICS
+    webrtc: WebRtcSettings = field(default_factory=WebRtcSettings)
     # The appliance's catalog is shared with the supervisor under one lock (SqlCatalog).
     # One reader thread: HTTP clients can never stack up waiters on that lock, so the
     # supervisor's writes wait for at most one web query.

@@ -1,5 +1,5 @@
-"""Routes reserved for the live relay (WebRTC/WHEP, LL-HLS): checked like the real thing,
-answered 501 until the relay is there. The relay replaces `not_yet` with its handlers."""
+"""The live routes' paths. WHEP is served by `webrtc/whep.py`; LL-HLS is reserved: checked
+like the real thing, answered 501 until it is there (its handler replaces `not_yet`)."""
 
 from __future__ import annotations
 

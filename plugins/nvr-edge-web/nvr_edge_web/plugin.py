@@ -18,6 +18,7 @@ from .context import WebContext
 from .counters import LIVE_METRICS, LiveMetrics
 from .server import WebServer
 from .settings import WebSettings, read_web
+from .webrtc.settings import WebRtcSettings, read_webrtc
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,14 @@ def _start(config: Config) -> WebServer | None:
     except AuthSetupError as exc:
         log.error("web: not started: %s", exc)  # recording goes on without it
         return None
-    server = WebServer(WebContext(settings, _appliance, _catalog, auth))
+    webrtc = config.sections.get("webrtc") or WebRtcSettings()
+    server = WebServer(WebContext(settings, _appliance, _catalog, auth, webrtc=webrtc))
     return server if server.start() else None
 
 
 @hookimpl
 def nvr_config_sections() -> dict[str, Any]:
-    return {"web": read_web}
+    return {"web": read_web, "webrtc": read_webrtc}
 
 
 @hookimpl
@@ -70,11 +72,13 @@ def nvr_shutdown(config: Config) -> None:
 
 @hookimpl
 def nvr_config_changed(config: Config, previous: Config) -> None:
-    """A changed [web] or [auth] table means a new server (in the background: the
+    """A changed [web], [webrtc] or [auth] table means a new server (in the background: the
     supervisor's loop must not wait for open downloads to end). Camera changes need
     nothing: every request reads the running configuration."""
-    if (config.sections.get("web"), config.auth) == (previous.sections.get("web"),
-                                                     previous.auth):
+    def watched(c: Config) -> tuple[object, ...]:
+        return c.sections.get("web"), c.sections.get("webrtc"), c.auth
+
+    if watched(config) == watched(previous):
         return
 
     def restart() -> None:

@@ -36,8 +36,12 @@ function token() {
   return sessionStorage.getItem(KEY) || "";
 }
 
+export function bearer() {
+  return { Authorization: `Bearer ${token()}` };
+}
+
 export async function getJson(path) {
-  const response = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
+  const response = await fetch(path, { headers: bearer() });
   let body = null;
   try {
     body = await response.json();

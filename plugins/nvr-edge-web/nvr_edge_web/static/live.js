@@ -1,11 +1,95 @@
-// Hook point for the live relay (WebRTC over WHEP, LL-HLS fallback).
+// Live view: WebRTC negotiated by WHEP (POST the offer, get the answer and a session URL;
+// DELETE that URL to stop). The appliance sends the camera's H.264 as it is: no audio.
 //
-// `tile` is the camera's `.live` element (it holds a "live view: coming" placeholder);
-// `camera` is the entry from GET /api/cameras: {id, name, state, allowed, live: {whep, hls}}.
-// The relay's code replaces this body: negotiate with camera.live.whep (Bearer token),
-// fall back to camera.live.hls via mediaUrl() from api.js, and put a <video> in `tile`.
-// The app calls it once per camera whose token allows "view".
+// `tile` is the camera's `.live` element; `camera` is the entry from GET /api/cameras:
+// {id, name, state, allowed, live: {whep, hls}}. The app calls startLive once per camera
+// whose token allows "view".
+import { bearer } from "./api.js";
+
+const RETRY_MS = 3000; // the camera has no stream yet (503): ask again
+
 export function startLive(tile, camera) {
-  void tile;
+  play(tile, camera).catch((error) => fallbackToHls(tile, camera, error.message));
+}
+
+async function play(tile, camera) {
+  const pc = new RTCPeerConnection(); // no ICE server: the box offers its LAN addresses
+  const transceiver = pc.addTransceiver("video", { direction: "recvonly" });
+  preferH264(transceiver); // the box can only pass H.264 through
+  const video = document.createElement("video");
+  Object.assign(video, { autoplay: true, muted: true, playsInline: true });
+  pc.ontrack = (event) => {
+    video.srcObject = event.streams[0] || new MediaStream([event.track]);
+  };
+  await pc.setLocalDescription(await pc.createOffer());
+  await gatheringDone(pc);
+  const response = await fetch(camera.live.whep, {
+    method: "POST",
+    headers: { ...bearer(), "Content-Type": "application/sdp" },
+    body: pc.localDescription.sdp,
+  });
+  if (!response.ok) {
+    pc.close();
+    const reason = await errorOf(response);
+    if (response.status === 503) {
+      show(tile, `live view: ${reason}`);
+      setTimeout(() => startLive(tile, camera), RETRY_MS);
+      return;
+    }
+    throw new Error(reason);
+  }
+  const session = response.headers.get("Location");
+  await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+  tile.replaceChildren(video);
+  pc.onconnectionstatechange = () => {
+    if (pc.connectionState === "failed") {
+      pc.close();
+      fallbackToHls(tile, camera, "the WebRTC connection failed");
+    }
+  };
+  // Tell the box when the page goes away, so the session ends at once.
+  window.addEventListener("pagehide", () => {
+    if (session) fetch(session, { method: "DELETE", headers: bearer(), keepalive: true });
+    pc.close();
+  });
+}
+
+function preferH264(transceiver) {
+  const codecs = (RTCRtpReceiver.getCapabilities("video") || { codecs: [] }).codecs;
+  const h264 = codecs.filter((c) => /^video\/(h264|rtx)$/i.test(c.mimeType));
+  if (h264.length && transceiver.setCodecPreferences) transceiver.setCodecPreferences(h264);
+}
+
+// WHEP without trickle: the offer carries every candidate.
+function gatheringDone(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState === "complete") resolve();
+    };
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, 2000); // a host without a usable interface: send what we have
+  });
+}
+
+async function errorOf(response) {
+  try {
+    return (await response.json()).error || response.statusText;
+  } catch {
+    return response.statusText || `HTTP ${response.status}`;
+  }
+}
+
+function show(tile, text) {
+  const message = document.createElement("p");
+  message.className = "live-placeholder";
+  message.textContent = text;
+  tile.replaceChildren(message);
+}
+
+// Where the LL-HLS fallback (camera.live.hls) plugs in; until it exists, the tile says why
+// WebRTC did not work.
+export function fallbackToHls(tile, camera, reason) {
   void camera;
+  show(tile, `live view unavailable: ${reason}`);
 }

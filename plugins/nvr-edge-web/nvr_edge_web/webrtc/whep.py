@@ -1,0 +1,111 @@
+"""WHEP (RFC 9725) for the live view: POST an SDP offer, get the answer and a session URL;
+DELETE that URL to stop. Media is the relay's H.264, passed through."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.exceptions import OperationError
+
+from ..context import CONTEXT, WebContext
+from ..errors import ApiError
+from ..guard import authorize
+from ..live import WHEP_ROUTE
+from . import ice
+from .sessions import Session, Sessions
+from .track import RelayTrack
+
+SESSION_ROUTE = WHEP_ROUTE + "/{session:[A-Za-z0-9_-]{1,64}}"
+SDP = "application/sdp"
+SESSIONS = web.AppKey("nvr_whep_sessions", Sessions)
+GATHER_TIMEOUT_S = 5.0
+B_FRAMES = ("this camera's stream has B-frames, which browsers cannot play passed through "
+            "(Chromium drops frames); set the camera's encoder to a profile without B-frames "
+            "(e.g. Baseline or Main with no B-frames) for its sub stream")
+
+
+def add_routes(app: web.Application) -> None:
+    ctx = app[CONTEXT]
+    ice.offer_addresses(ctx.webrtc.host_addresses)
+    app[SESSIONS] = Sessions(ctx.live)
+    app.router.add_post(WHEP_ROUTE, post)
+    app.router.add_delete(SESSION_ROUTE, delete)
+    app.on_shutdown.append(_close_all)
+
+
+async def _close_all(app: web.Application) -> None:
+    await app[SESSIONS].close_all()
+
+
+async def post(request: web.Request) -> web.Response:
+    camera = request.match_info["camera"]
+    await authorize(request, "view", camera)
+    ctx = request.app[CONTEXT]
+    sessions = request.app[SESSIONS]
+    _check_camera(ctx, sessions, camera)
+    if request.content_type != SDP:
+        raise ApiError(415, f"a WHEP offer is {SDP}, not {request.content_type!r}")
+    offer = await request.text()
+    if not offer.startswith("v=0") or "m=video" not in offer:
+        raise ApiError(400, "the body is not an SDP offer with a video section")
+    session = await _answer(ctx, camera, offer)
+    sessions.add(session)
+    location = f"/live/{camera}/whep/{session.id}"
+    return web.Response(status=201, text=session.pc.localDescription.sdp, content_type=SDP,
+                        headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def _check_camera(ctx: WebContext, sessions: Sessions, camera: str) -> None:
+    if camera not in ctx.camera_ids():
+        raise ApiError(404, f"there is no camera {camera!r}")
+    feed = ctx.appliance.live.stats().get(camera) or {}
+    if not feed.get("has_stream"):
+        raise ApiError(503, f"camera {camera!r} has no live stream now; try again shortly",
+                       {"Retry-After": "2"})
+    if feed.get("b_frames"):
+        raise ApiError(422, B_FRAMES)
+    if sessions.count(camera) >= ctx.webrtc.max_viewers_per_camera:
+        raise ApiError(503, f"camera {camera!r} has its maximum of "
+                            f"{ctx.webrtc.max_viewers_per_camera} live viewers",
+                       {"Retry-After": "10"})
+
+
+async def _answer(ctx: WebContext, camera: str, offer: str) -> Session:
+    pc = RTCPeerConnection(ice.no_ice_servers())
+    track = RelayTrack(ctx.appliance.live, camera,
+                       lambda count: ctx.live.add_bytes_out(camera, count))
+    try:
+        transceiver = pc.addTransceiver(track, direction="sendonly")
+        # Before the offer is applied: aiortc otherwise takes the browser's first codec
+        # (VP8), which passed-through H.264 cannot be.
+        transceiver.setCodecPreferences(
+            [c for c in RTCRtpSender.getCapabilities("video").codecs
+             if c.mimeType.lower() in ("video/h264", "video/rtx")])
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        except OperationError:
+            raise ApiError(400, "the offer has no H.264 (packetization-mode 1) video") from None
+        except Exception as exc:  # aiortc's SDP parser raises many kinds on a bad offer
+            raise ApiError(400, f"the SDP offer cannot be used: {exc}") from None
+        # setLocalDescription waits for ICE gathering: the answer carries every candidate
+        # (WHEP without trickle).
+        await asyncio.wait_for(pc.setLocalDescription(await pc.createAnswer()),
+                               GATHER_TIMEOUT_S)
+    except BaseException:
+        track.stop()
+        await pc.close()
+        raise
+    return Session(camera, pc, track)
+
+
+async def delete(request: web.Request) -> web.Response:
+    camera = request.match_info["camera"]
+    await authorize(request, "view", camera)
+    sessions = request.app[SESSIONS]
+    session = sessions.open.get(request.match_info["session"])
+    if session is None or session.camera != camera:
+        raise ApiError(404, "there is no such live session")
+    await sessions.close(session, "viewer left (DELETE)")
+    return web.Response(status=200)

@@ -1,0 +1,188 @@
+"""WebRTC live view over WHEP in the real appliance: a Python aiortc viewer decodes the
+simulated camera's H.264 (passed through, never re-encoded), on loopback only."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nvr_edge.config import load_config
+from nvr_edge.simcam import SimCameraServer
+
+from ..appliance import Appliance, wait_for, write_config
+from ..conftest import CAMERA_PASSWORD
+from .cdp import CHROMIUM, chromium_page
+from .promtext import parse, value
+from .test_web_appliance import Box, _answers, error_of, free_port
+from .whep_client import Viewing, h264_offerer, watch
+
+pytestmark = pytest.mark.slow
+WEBRTC = '[webrtc]\nhost_addresses = ["127.0.0.1"]\n'
+WATCH_S = 3.0
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory, clip_cache: Path,
+        small_clip: Any) -> Iterator[Box]:
+    from nvr_edge_web.settings import read_web
+    from nvr_edge_web.webrtc import ice
+    from nvr_edge_web.webrtc.settings import read_webrtc
+
+    ice.offer_addresses(("127.0.0.1",))  # the test's own viewers: loopback, like the box
+    folder = tmp_path_factory.mktemp("webrtc")
+    port = free_port()
+    with SimCameraServer(clip_cache, cameras=2, user="admin", password=CAMERA_PASSWORD,
+                         main=small_clip, log_path=folder / "cameras.log") as cameras:
+        path = write_config(folder / "nvr.toml",
+                            {f"cam{n}": cameras.url(n, "main") for n in (1, 2)},
+                            extra=f'[web]\nlisten = "127.0.0.1:{port}"\n' + WEBRTC)
+        config = load_config(path, readers={"web": read_web, "webrtc": read_webrtc})
+        app = Appliance(path, folder / "app.log", plugins=True).start()
+        try:
+            from .http import Client
+
+            client = Client(port)
+            wait_for(lambda: _answers(client), 60, "the web server")
+            made = Box(app, config, client)
+            wait_for(lambda: _streaming(made), 60, "cam1's live stream")
+            yield made
+            assert app.stop() == 0
+            assert "stopped cleanly" in app.log
+        finally:
+            app.__exit__(None, None, None)
+
+
+def _streaming(box: Box) -> bool:
+    """The relay has cam1's stream once a WHEP POST gets past the 503."""
+    reply = box.http.request("/live/cam1/whep", method="POST", token=box.token(["view"], "*"),
+                             headers={"Content-Type": "application/sdp"}, body=b"nonsense")
+    return reply.status != 503
+
+
+def base(box: Box) -> str:
+    return f"http://127.0.0.1:{box.http.port}"
+
+
+def viewers_now(box: Box, camera: str = "cam1") -> float | None:
+    reply = box.get("/metrics", box.token(["admin"], "*"))
+    return value(parse(reply.body.decode())[1], "nvr_live_viewers", camera=camera)
+
+
+def check_viewing(seen: Viewing) -> None:
+    assert seen.status == 201, seen.error
+    assert seen.location and re.fullmatch(r"/live/cam\d/whep/[A-Za-z0-9_-]+", seen.location)
+    assert "H264/90000" in seen.answer
+    candidates = re.findall(r"a=candidate:\S+ \d \w+ \d+ (\S+) \d+ typ (\w+)", seen.answer)
+    assert candidates and all(c == ("127.0.0.1", "host") for c in candidates), candidates
+    assert seen.sizes == {(640, 360)}
+    fps = (seen.frames - 1) / seen.watched_s
+    assert seen.frames >= 60 and 25 <= fps <= 35, (seen.frames, seen.watched_s)
+    assert not seen.error, seen.error  # the DELETE answered 200/204
+
+
+def test_whep_viewer_decodes_the_camera(box: Box) -> None:
+    seen = asyncio.run(watch(base(box), "cam1", box.token(["view"], ["cam1"]), WATCH_S))
+    check_viewing(seen)
+    assert seen.first_frame_s is not None
+    print(f"LATENCY whep POST to first decoded frame: {seen.first_frame_s * 1000:.0f} ms "
+          f"({seen.frames} frames in {seen.watched_s:.1f} s)")
+    assert seen.first_frame_s <= 1.0
+    wait_for(lambda: viewers_now(box) == 0, 10, "the session's viewer to be gone")
+
+
+def test_two_viewers_at_once(box: Box) -> None:
+    token = box.token(["view"], "*")
+
+    async def both() -> list[Viewing]:
+        return list(await asyncio.gather(watch(base(box), "cam1", token, WATCH_S),
+                                         watch(base(box), "cam1", token, WATCH_S),
+                                         watch(base(box), "cam2", token, WATCH_S)))
+
+    for seen in asyncio.run(both()):
+        check_viewing(seen)
+    wait_for(lambda: viewers_now(box) == 0 and viewers_now(box, "cam2") == 0, 10,
+             "every viewer to be gone")
+
+
+def test_session_is_counted_while_open_and_gone_after_delete(box: Box) -> None:
+    token = box.token(["view"], ["cam1"])
+
+    async def open_session() -> Viewing:
+        return await watch(base(box), "cam1", token, 1.0, delete=False)
+
+    seen = asyncio.run(open_session())  # the client closed its side, without DELETE
+    assert seen.status == 201 and seen.location
+    reply = box.http.request(seen.location, method="DELETE", token=token)
+    # Either DELETE closed it, or it was already closed when the client's DTLS went away.
+    assert reply.status in (200, 204, 404), reply.body
+    wait_for(lambda: viewers_now(box) == 0, 30, "the session's viewer to be gone")
+    error_of(box.http.request(seen.location, method="DELETE", token=token), 404)
+
+
+def offer_sdp() -> str:
+    async def make() -> str:
+        pc, _ = h264_offerer()
+        await pc.setLocalDescription(await pc.createOffer())
+        sdp = pc.localDescription.sdp
+        await pc.close()
+        return sdp
+
+    return asyncio.run(make())
+
+
+def test_whep_refusals(box: Box) -> None:
+    sdp = offer_sdp().encode()
+    sdp_type = {"Content-Type": "application/sdp"}
+
+    def post(camera: str = "cam1", token: str | None = None, body: bytes = sdp,
+             headers: dict[str, str] | None = None) -> Any:
+        return box.http.request(f"/live/{camera}/whep", method="POST", token=token,
+                                body=body, headers=sdp_type if headers is None else headers)
+
+    viewer = box.token(["view"], ["cam1"])
+    error_of(post(), 401)
+    error_of(post(token=box.token(["view"], ["cam2"])), 403)
+    error_of(post(token=box.token(["playback"], ["cam1"])), 403)
+    error_of(post("cam9", box.token(["view"], "*")), 404)
+    error_of(post(token=viewer, headers={"Content-Type": "text/plain"}), 415)
+    error_of(post(token=viewer, headers={}), 415)
+    assert "SDP" in error_of(post(token=viewer, body=b"hello"), 400)
+    vp8_only = re.sub(rb"m=video (\d+) ([A-Z/]+) [\d ]+", rb"m=video \1 \2 96", sdp)
+    vp8_only = re.sub(rb"a=(rtpmap|fmtp|rtcp-fb):(?!96 )\d+ [^\r\n]*\r\n", b"", vp8_only)
+    vp8_only = vp8_only.replace(b"a=rtpmap:96 H264/90000", b"a=rtpmap:96 VP8/90000")
+    error_of(post(token=viewer, body=vp8_only), 400)
+    error_of(box.http.request("/live/cam1/whep/nosuchsession", method="DELETE",
+                              token=viewer), 404)
+    error_of(box.http.request("/live/cam1/whep/nosuchsession", method="DELETE"), 401)
+    assert viewers_now(box) == 0
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
+def test_the_page_plays_live_in_chromium(box: Box, tmp_path: Path) -> None:
+    url = f"{base(box)}/#token={box.token(['view'], ['cam1'])}"
+    probe = "(() => { const v = document.querySelector('.live video'); " \
+            "const p = document.querySelector('.live p'); " \
+            "return v ? [v.videoWidth, v.videoHeight, v.currentTime] : (p && p.textContent) })()"
+
+    async def play() -> list[Any]:
+        async with chromium_page(url, tmp_path / "profile") as page:
+            seen: list[Any] = []
+            for _ in range(60):
+                seen.append(await page.evaluate(probe))
+                if isinstance(seen[-1], list) and seen[-1][2] > 2.0:
+                    break
+                await asyncio.sleep(0.25)
+            await page.call("Page.navigate", url="about:blank")  # pagehide: the DELETE
+            await asyncio.sleep(1)
+            return seen
+
+    seen = asyncio.run(play())
+    last = seen[-1]
+    assert isinstance(last, list), seen[-5:]  # otherwise the tile's message says why
+    assert last[:2] == [640, 360] and last[2] > 2.0, seen[-5:]
+    wait_for(lambda: viewers_now(box) == 0, 30, "the browser's session to end")
