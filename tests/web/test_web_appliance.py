@@ -315,10 +315,14 @@ def test_metrics_are_prometheus_text_with_camera_rates(box: Box) -> None:
 
 def test_live_routes_check_before_reading(box: Box) -> None:
     token = box.token(["view"], ["cam1"])
-    # WHEP wants an SDP offer (tests/web/test_webrtc.py plays it); LL-HLS is still to come
+    # WHEP wants an SDP offer (tests/web/test_webrtc.py plays it); LL-HLS answers its
+    # playlist once the camera's first segment is made (tests/web/test_hls.py plays it)
     assert "application/sdp" in error_of(box.http.request(
         "/live/cam1/whep", token=token, method="POST", body=b"v=0"), 415)
-    error_of(box.get(f"/live/cam1/index.m3u8?token={token}"), 501)
+    playlist = wait_for(lambda: (r := box.get(f"/live/cam1/index.m3u8?token={token}"))
+                        .status == 200 and r, 60, "cam1's LL-HLS playlist")
+    assert playlist.headers["Content-Type"].startswith("application/vnd.apple.mpegurl")
+    assert playlist.body.startswith(b"#EXTM3U\n")
     error_of(box.get("/live/cam9/index.m3u8", box.token(["view"], "*")), 404)
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api, live
+from . import api
 from .context import CONTEXT, WebContext
 from .download import ID_PATTERN, segment_file
 from .errors import json_errors
 from .exposition import CONTENT_TYPE as METRICS_TYPE
 from .guard import authorize
+from .hls import routes as hls
 from .metrics import render_metrics
 from .page import Page
 from .webrtc import whep
@@ -31,7 +32,7 @@ def make_app(ctx: WebContext) -> web.Application:
     app.router.add_get(f"/api/segments/{{id:{ID_PATTERN}}}.mp4", segment_file)
     app.router.add_get("/metrics", metrics)
     whep.add_routes(app)  # POST the offer, DELETE the session
-    app.router.add_get(live.HLS_ROUTE, live.not_yet)
+    hls.add_routes(app)  # LL-HLS: the playlist, init, segments and parts
     app.on_response_prepare.append(_count_and_harden)
     return app
 

@@ -4,7 +4,7 @@
 // `tile` is the camera's `.live` element; `camera` is the entry from GET /api/cameras:
 // {id, name, state, allowed, live: {whep, hls}}. The app calls startLive once per camera
 // whose token allows "view".
-import { bearer } from "./api.js";
+import { bearer, mediaUrl } from "./api.js";
 
 const RETRY_MS = 3000; // the camera has no stream yet (503): ask again
 
@@ -87,9 +87,45 @@ function show(tile, text) {
   tile.replaceChildren(message);
 }
 
-// Where the LL-HLS fallback (camera.live.hls) plugs in; until it exists, the tile says why
-// WebRTC did not work.
-export function fallbackToHls(tile, camera, reason) {
-  void camera;
-  show(tile, `live view unavailable: ${reason}`);
+// When WebRTC does not work: LL-HLS (camera.live.hls), with hls.js where setup-js.sh
+// installed it (/static/vendor/hls.mjs), else the browser's own HLS (Safari). The token
+// goes as ?token= (a player cannot set headers); the box puts it on every URI it lists.
+export async function fallbackToHls(tile, camera, reason) {
+  const source = camera.live && camera.live.hls;
+  if (!source) {
+    show(tile, `live view unavailable: ${reason}`);
+    return;
+  }
+  const video = document.createElement("video");
+  Object.assign(video, { autoplay: true, muted: true, playsInline: true });
+  video.title = `WebRTC: ${reason}; playing LL-HLS`;
+  let Hls = null;
+  try {
+    Hls = (await import("/static/vendor/hls.mjs")).default;
+  } catch {
+    Hls = null; // not installed: native HLS, or nothing
+  }
+  if (Hls && Hls.isSupported()) {
+    // No worker: the page's CSP allows no blob: scripts. The playback rate may rise to
+    // 1.5 to catch up with the live edge after a stall.
+    const hls = new Hls({ lowLatencyMode: true, enableWorker: false,
+                          maxLiveSyncPlaybackRate: 1.5, backBufferLength: 10 });
+    hls.on(Hls.Events.ERROR, (_event, data) => {
+      if (data.fatal) {
+        hls.destroy();
+        show(tile, `live view unavailable: ${reason}; LL-HLS: ${data.details}`);
+      }
+    });
+    hls.loadSource(mediaUrl(source));
+    hls.attachMedia(video);
+    video.hls = hls; // for the console and the tests: hls.latency, hls.playingDate
+    window.addEventListener("pagehide", () => hls.destroy());
+  } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.src = mediaUrl(source);
+  } else {
+    show(tile, `live view unavailable: ${reason} (no HLS player in this browser)`);
+    return;
+  }
+  tile.replaceChildren(video);
+  video.play().catch(() => {}); // autoplay refused: the controls-free tile stays paused
 }

@@ -53,6 +53,9 @@ class ParameterSets:
 
     nals: tuple[bytes, ...] = ()
     length_size: int = 4
+    # avcC extradata means length-prefixed packets; sniffing a packet is not enough (a
+    # 256-511 byte AVCC unit starts 00 00 01, like an Annex-B start code)
+    avcc: bool = False
 
 
 def parse_extradata(extradata: bytes) -> ParameterSets:
@@ -70,7 +73,7 @@ def parse_extradata(extradata: bytes) -> ParameterSets:
     for group in range(2):  # SPS, then PPS
         for _ in range(count):
             if i + 2 > len(extradata):
-                return ParameterSets(tuple(nals), length_size)
+                return ParameterSets(tuple(nals), length_size, avcc=True)
             size = int.from_bytes(extradata[i:i + 2], "big")
             nals.append(extradata[i + 2:i + 2 + size])
             i += 2 + size
@@ -78,7 +81,7 @@ def parse_extradata(extradata: bytes) -> ParameterSets:
             if i >= len(extradata):
                 break
             count, i = extradata[i], i + 1
-    return ParameterSets(tuple(n for n in nals if n), length_size)
+    return ParameterSets(tuple(n for n in nals if n), length_size, avcc=True)
 
 
 class AnnexBWriter:
@@ -90,8 +93,10 @@ class AnnexBWriter:
         self.sps_pps = {nal_type(n): n for n in params.nals}
 
     def convert(self, data: bytes) -> bytes:
-        nals = split_annex_b(data) if is_annex_b(data) else \
-            split_avcc(data, self.params.length_size)
+        if self.params.avcc:
+            nals = split_avcc(data, self.params.length_size)
+        else:
+            nals = split_annex_b(data) if is_annex_b(data) else split_avcc(data, 4)
         types = [nal_type(n) for n in nals]
         for nal, kind in zip(nals, types, strict=True):
             if kind in (NAL_SPS, NAL_PPS):

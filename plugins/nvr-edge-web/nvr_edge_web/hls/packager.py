@@ -1,0 +1,88 @@
+"""One camera's LL-HLS packager: a relay viewer whose packets become parts in the web
+loop, and the waits of blocking requests ("until part N exists")."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from nvr_edge.live.hub import LiveHub
+from nvr_edge.live.wire import StreamInfo
+
+from .muxer import Muxer
+from .window import Window
+
+log = logging.getLogger(__name__)
+
+
+class Packager:
+    def __init__(self, hub: LiveHub, camera: str) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.hub, self.camera = hub, camera
+        self.window = Window()
+        self.muxer: Muxer | None = None
+        self.info: StreamInfo | None = None
+        self.generation = 0          # bumped at each new stream (a new init segment)
+        self.changed = asyncio.Event()
+        self.last_request = self.loop.time()
+        self.viewer = hub.subscribe(camera, self._notify)
+
+    @property
+    def init(self) -> bytes | None:
+        return self.muxer.init if self.muxer is not None else None
+
+    @property
+    def closed(self) -> str | None:
+        return self.viewer.closed
+
+    def touch(self) -> None:
+        self.last_request = self.loop.time()
+
+    def stop(self) -> None:
+        self.hub.unsubscribe(self.viewer)
+        self._signal()
+
+    def _notify(self) -> None:
+        """From the hub thread: the packets are taken in the web loop, where they are read."""
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody reads any more
+            self.loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        info = self.viewer.info
+        packets = self.viewer.take()
+        if self.viewer.closed:
+            self._signal()
+            return
+        if info is None or info is not self.viewer.info:
+            return  # the stream changed while we took: these packets belong to the old one
+        if info is not self.info:
+            if self.info is not None:
+                log.info("hls: %s: new stream parameters: a new init segment", self.camera)
+                self.window.clear()
+                self.generation += 1
+            self.info, self.muxer = info, Muxer(info, self.window)
+        muxer = self.muxer
+        assert muxer is not None
+        made = False
+        for packet in packets:
+            made = muxer.add(packet) or made
+        if made:
+            self._signal()
+
+    def _signal(self) -> None:
+        """Wakes every waiting request; later waits use a fresh event."""
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    async def wait_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
+        """True once `done()` holds; False after `timeout_s` or when the viewer closed."""
+        deadline = self.loop.time() + timeout_s
+        while not done():
+            left = deadline - self.loop.time()
+            if left <= 0 or self.closed:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), left)
+        return True

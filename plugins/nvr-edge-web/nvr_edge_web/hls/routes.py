@@ -1,0 +1,121 @@
+"""The LL-HLS routes: the playlist (with blocking reload), the init segment, segments and
+parts. Every one wants `view` on the camera; names are only ever the server's own
+(`init.mp4`, `seg<msn>.m4s`, `part<n>.m4s`), matched whole by the router: no paths."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+from aiohttp import web
+
+from ..context import CONTEXT
+from ..errors import ApiError
+from ..guard import authorize
+from ..live import CAMERA, HLS_ROUTE
+from .muxer import PART_TARGET_S
+from .packager import Packager
+from .packagers import Packagers
+from .playlist import render
+from .vendor import add_route as add_player_route
+
+PACKAGERS = web.AppKey("nvr_hls_packagers", Packagers)
+MEDIA_ROUTE = f"/live/{CAMERA}/{{name:init\\.mp4|(?:seg|part)[0-9]{{1,12}}\\.m4s}}"
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+MEDIA_TYPE = "video/mp4"     # fMP4 init and media segments (RFC 8216bis 3.3)
+READY_S = 8.0                # a first request waits this long for a complete segment
+MAX_DIGITS = 12
+
+
+def add_routes(app: web.Application) -> None:
+    app[PACKAGERS] = Packagers(app[CONTEXT].appliance.live)
+    app.router.add_get(HLS_ROUTE, playlist)
+    app.router.add_get(MEDIA_ROUTE, media)
+    app.on_shutdown.append(app[PACKAGERS].close)
+    add_player_route(app)  # hls.js for the page, when setup-js.sh installed it
+
+
+def _unavailable(camera: str) -> ApiError:
+    return ApiError(503, f"camera {camera!r} has no live stream now; try again shortly",
+                    {"Retry-After": "2"})
+
+
+async def _packager(request: web.Request) -> tuple[str, Packager]:
+    """Authorized, an existing camera, and its packager with a first segment made."""
+    camera = request.match_info["camera"]
+    await authorize(request, "view", camera)
+    if camera not in request.app[CONTEXT].camera_ids():
+        raise ApiError(404, f"there is no camera {camera!r}")
+    packager = request.app[PACKAGERS].get(camera)
+    if not await packager.wait_until(lambda: packager.init is not None
+                                     and packager.window.ready, READY_S):
+        raise _unavailable(camera)
+    return camera, packager
+
+
+def _number(query: Mapping[str, str], name: str) -> int | None:
+    text = query.get(name)
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS):
+        raise ApiError(400, f"{name} must be a non-negative integer")
+    return int(text)
+
+
+def _target_s(packager: Packager) -> float:
+    return float(max(1, math.ceil(packager.window.max_segment_s)))
+
+
+async def playlist(request: web.Request) -> web.Response:
+    camera, packager = await _packager(request)
+    window = packager.window
+    msn = _number(request.query, "_HLS_msn")
+    part = _number(request.query, "_HLS_part")
+    if part is not None and msn is None:
+        raise ApiError(400, "_HLS_part needs _HLS_msn")
+    if msn is not None:
+        # The spec: more than two segments past the playlist's last is a client error.
+        if msn > window.next_msn + 1:
+            raise ApiError(400, "_HLS_msn is too far ahead of the live edge")
+        # ... and a request not satisfiable within 3 target durations a 503.
+        if not await packager.wait_until(lambda: window.has(msn, part),
+                                         3 * _target_s(packager)):
+            raise _unavailable(camera)
+    text = render(window, PART_TARGET_S, request.query.get("token"))
+    return web.Response(text=text, content_type=PLAYLIST_TYPE,
+                        headers={"Cache-Control": "no-cache"})
+
+
+async def media(request: web.Request) -> web.Response:
+    camera, packager = await _packager(request)
+    name = request.match_info["name"]
+    window = packager.window
+    found: Callable[[], bytes | None]
+    if name == "init.mp4":
+        found = lambda: packager.init  # noqa: E731 - one line, read at each wake
+        future = False
+    elif name.startswith("seg"):
+        msn = int(name[3:-4])
+
+        def found() -> bytes | None:
+            segment = window.segment(msn)
+            return segment.data if segment is not None and segment.complete else None
+
+        # the open segment: held until it is complete
+        future = bool(window.segments) and msn == window.segments[-1].msn
+    else:
+        number = int(name[4:-4])
+
+        def found() -> bytes | None:
+            made = window.part(number)
+            return made.data if made is not None else None
+
+        future = number == window.next_part  # the preload hint: held until it exists
+    if future:
+        await packager.wait_until(lambda: found() is not None, 3 * _target_s(packager))
+    body = found()
+    if body is None:
+        raise ApiError(404, f"{name} is not in camera {camera!r}'s live window")
+    request.app[CONTEXT].live.add_bytes_out(camera, len(body))
+    return web.Response(body=body, content_type=MEDIA_TYPE,
+                        headers={"Cache-Control": "private, max-age=60"})
