@@ -4,6 +4,7 @@ and no secret in the log."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
@@ -361,3 +362,36 @@ def test_no_token_or_camera_password_in_the_log(box: Box) -> None:
     leaked = [t for t in box.tokens if t.split(".")[2] and t.split(".")[2] in log]
     assert not leaked, f"{len(leaked)} token(s) in the appliance log"
     assert "sub='tester'" in log and "Traceback" not in log
+
+
+def test_an_operator_pushes_a_camera_to_rtmp_over_http(box: Box, tmp_path: Path) -> None:
+    from ..rtmp.nginx import NginxRtmp, probe
+
+    admin = box.token(["admin"], "*")
+    nginx = NginxRtmp(tmp_path / "nginx").start()
+    try:
+        target = json.dumps({"url": nginx.url("cam1")}).encode()
+        reply = box.http.request("/api/live/cam1/push", token=admin, method="POST",
+                                 body=target)
+        assert reply.status == 201, reply.body
+        assert [p["camera"] for p in reply.json()["pushes"]] == ["cam1"]
+        found = wait_for(lambda: probe(nginx.url("cam1")), 60, "cam1 on nginx")
+        assert any(s["codec_name"] == "h264" for s in found["streams"])
+        listed = box.get("/api/live/pushes", admin).json()["pushes"]
+        assert listed[0]["url"].endswith("/live/***")  # the stream key stays hidden
+        error_of(box.http.request("/api/live/cam1/push", token=box.token(["view"], "*"),
+                                  method="POST", body=target), 403)
+        error_of(box.http.request("/api/live/cam9/push", token=admin, method="POST",
+                                  body=target), 404)
+        assert "rtmp://" in error_of(box.http.request(
+            "/api/live/cam1/push", token=admin, method="POST",
+            body=b'{"url": "http://127.0.0.1/a/b"}'), 400)
+        error_of(box.http.request("/api/live/cam1/push", token=admin, method="POST",
+                                  body=b"not json"), 400)
+        reply = box.http.request("/api/live/cam1/push", token=admin, method="DELETE",
+                                 body=target)
+        assert reply.status == 200 and reply.json()["pushes"] == []
+        error_of(box.http.request("/api/live/cam1/push", token=admin, method="DELETE",
+                                  body=target), 404)
+    finally:
+        nginx.stop()
