@@ -9,6 +9,7 @@ import re
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,29 +65,37 @@ class Box:
         return self.http.get(path, token, **headers)
 
 
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory, clip_cache: Path,
-        small_clip: Any) -> Iterator[Box]:
-    folder = tmp_path_factory.mktemp("web")
+@contextmanager
+def running_box(folder: Path, clip_cache: Path, small_clip: Any, extra: str = "",
+                readers: dict[str, Any] | None = None) -> Iterator[Box]:
+    """The real appliance with [web] on a free port (plus `extra` config) and two cameras;
+    on leaving, it must stop cleanly (the server's shutdown must not hold it up)."""
+    from nvr_edge_web.settings import read_web  # the plugin, as the appliance loads it
+
     port = free_port()
     with SimCameraServer(clip_cache, cameras=2, user="admin", password=CAMERA_PASSWORD,
                          main=small_clip, log_path=folder / "cameras.log") as cameras:
         path = write_config(folder / "nvr.toml",
                             {f"cam{n}": cameras.url(n, "main") for n in (1, 2)},
                             segment_seconds=10,
-                            extra=f'[web]\nlisten = "127.0.0.1:{port}"\n')
-        from nvr_edge_web.settings import read_web  # the plugin, as the appliance loads it
-
-        config = load_config(path, readers={"web": read_web})
+                            extra=f'[web]\nlisten = "127.0.0.1:{port}"\n' + extra)
+        config = load_config(path, readers={"web": read_web, **(readers or {})})
         app = Appliance(path, folder / "app.log", plugins=True).start()
         try:
             client = Client(port)
             wait_for(lambda: _answers(client), 60, "the web server")
             yield Box(app, config, client)
-            assert app.stop() == 0  # the server's shutdown must not hold the appliance up
+            assert app.stop() == 0
             assert "stopped cleanly" in app.log
         finally:
             app.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory, clip_cache: Path,
+        small_clip: Any) -> Iterator[Box]:
+    with running_box(tmp_path_factory.mktemp("web"), clip_cache, small_clip) as made:
+        yield made
 
 
 def _answers(client: Client) -> bool:

@@ -11,14 +11,10 @@ from typing import Any
 
 import pytest
 
-from nvr_edge.config import load_config
-from nvr_edge.simcam import SimCameraServer
-
-from ..appliance import Appliance, wait_for, write_config
-from ..conftest import CAMERA_PASSWORD
+from ..appliance import wait_for
 from .cdp import CHROMIUM, chromium_page
 from .promtext import parse, value
-from .test_web_appliance import Box, _answers, error_of, free_port
+from .test_web_appliance import Box, error_of, running_box
 from .whep_client import Viewing, h264_offerer, watch
 
 pytestmark = pytest.mark.slow
@@ -29,32 +25,14 @@ WATCH_S = 3.0
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory, clip_cache: Path,
         small_clip: Any) -> Iterator[Box]:
-    from nvr_edge_web.settings import read_web
     from nvr_edge_web.webrtc import ice
     from nvr_edge_web.webrtc.settings import read_webrtc
 
     ice.offer_addresses(("127.0.0.1",))  # the test's own viewers: loopback, like the box
-    folder = tmp_path_factory.mktemp("webrtc")
-    port = free_port()
-    with SimCameraServer(clip_cache, cameras=2, user="admin", password=CAMERA_PASSWORD,
-                         main=small_clip, log_path=folder / "cameras.log") as cameras:
-        path = write_config(folder / "nvr.toml",
-                            {f"cam{n}": cameras.url(n, "main") for n in (1, 2)},
-                            extra=f'[web]\nlisten = "127.0.0.1:{port}"\n' + WEBRTC)
-        config = load_config(path, readers={"web": read_web, "webrtc": read_webrtc})
-        app = Appliance(path, folder / "app.log", plugins=True).start()
-        try:
-            from .http import Client
-
-            client = Client(port)
-            wait_for(lambda: _answers(client), 60, "the web server")
-            made = Box(app, config, client)
-            wait_for(lambda: _streaming(made), 60, "cam1's live stream")
-            yield made
-            assert app.stop() == 0
-            assert "stopped cleanly" in app.log
-        finally:
-            app.__exit__(None, None, None)
+    with running_box(tmp_path_factory.mktemp("webrtc"), clip_cache, small_clip,
+                     extra=WEBRTC, readers={"webrtc": read_webrtc}) as made:
+        wait_for(lambda: _streaming(made), 60, "cam1's live stream")
+        yield made
 
 
 def _streaming(box: Box) -> bool:
