@@ -45,6 +45,8 @@ class SimCameraServer:
 
     ``main``/``sub`` default to a 1080p30 4 Mbit/s clip and a 640x360 500 kbit/s clip
     with ``audio``; pass clips from ``ensure_clip`` to use other parameters.
+    ``sub_clock=(width, height)`` makes every sub stream a live 30 fps H.264 camera
+    showing the wall-clock time (``clockface``), for latency measurements.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class SimCameraServer:
         audio: AudioKind = "aac",
         main: Clip | None = None,
         sub: Clip | None = None,
+        sub_clock: tuple[int, int] | None = None,
         log_path: Path | None = None,
         python: str | None = None,
         ready_timeout: float = 30.0,
@@ -72,7 +75,8 @@ class SimCameraServer:
         self.user = user
         self.password = password
         self.main = main or ensure_clip(self.cache_dir, audio=audio)
-        self.sub = sub or ensure_clip(
+        self.sub_clock = sub_clock
+        self.sub = None if sub_clock else sub or ensure_clip(
             self.cache_dir, width=640, height=360, bitrate_kbps=500, audio=audio)
         self.log_path = Path(log_path) if log_path else None
         self.python = python or os.environ.get("NVR_EDGE_GI_PYTHON", DEFAULT_GI_PYTHON)
@@ -141,8 +145,11 @@ class SimCameraServer:
 
     def _command(self) -> list[str]:
         cmd = [self.python, str(SERVER_SCRIPT), "--host", self.host, "--port", str(self.port),
-               "--cameras", str(self.cameras), "--main", str(self.main.index_path),
-               "--sub", str(self.sub.index_path)]
+               "--cameras", str(self.cameras), "--main", str(self.main.index_path)]
+        if self.sub_clock:
+            cmd += ["--sub-clock", "{}x{}".format(*self.sub_clock)]
+        elif self.sub is not None:
+            cmd += ["--sub", str(self.sub.index_path)]
         if self.user is not None:
             cmd += ["--user", self.user]  # the password goes by environment: argv is public
         return cmd

@@ -15,7 +15,10 @@ Design:
   so they increase continuously across clip loops; audio and video of a media
   share the same origin, so they stay in sync;
 * when the last client leaves, gst-rtsp-server unprepares the shared media and its
-  feeds are dropped; the next client gets a fresh media starting at the clip start.
+  feeds are dropped; the next client gets a fresh media starting at the clip start;
+* ``--sub-clock WxH`` makes every ``/camN/sub`` a live camera instead: each frame is
+  painted with the wall-clock time (``clockface.py``) and encoded by x264 as it is
+  made, for glass-to-glass latency measurements.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstApp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
+# Run as a script: this file's folder is on sys.path, not the nvr_edge package.
+from clockface import ClockPainter  # noqa: E402
 from gi.repository import GLib, Gst, GstApp, GstRtspServer  # noqa: E402
 
 NS = 1_000_000_000
@@ -136,11 +141,40 @@ class Feed:
 
 
 @dataclass(eq=False)
+class ClockFeed:
+    """Paints the wall-clock time into raw frames at `fps` and pushes them to an encoder."""
+
+    appsrc: GstApp.AppSrc
+    painter: ClockPainter
+    fps: int
+    n: int = 0
+    origin_rt: int = 0
+    origin_abs: int = 0
+    alive: bool = True
+
+    def pts(self, n: int) -> int:
+        return -(-n * NS // self.fps)
+
+    def due(self) -> int:
+        return self.origin_abs + self.pts(self.n)
+
+    def push(self) -> None:
+        # The time painted is the moment of capture: now, not the frame's due time.
+        frame = self.painter.paint(time.time_ns() // 1_000_000, self.n)
+        buf = Gst.Buffer.new_wrapped(frame)
+        buf.pts = buf.dts = self.origin_rt + self.pts(self.n)
+        buf.duration = self.pts(self.n + 1) - self.pts(self.n)
+        self.n += 1
+        if self.appsrc.push_buffer(buf) == Gst.FlowReturn.FLUSHING:
+            self.alive = False
+
+
+@dataclass(eq=False)
 class MediaFeeds:
     """The feeds of one media; they start together once its pipeline is PLAYING."""
 
     pipeline: Gst.Element
-    feeds: list[Feed]
+    feeds: list[Feed | ClockFeed]
     alive: bool = True
 
 
@@ -149,7 +183,7 @@ class Scheduler:
     """One thread for every mount: a heap of (due clock time, feed)."""
 
     clock: Gst.Clock
-    _heap: list[tuple[int, int, Feed]] = field(default_factory=list)
+    _heap: list[tuple[int, int, Feed | ClockFeed]] = field(default_factory=list)
     _pending: list[MediaFeeds] = field(default_factory=list)
     _seq: int = 0
     _cond: threading.Condition = field(default_factory=threading.Condition)
@@ -187,7 +221,7 @@ class Scheduler:
                 for feed in due:
                     self._schedule(feed)
 
-    def _pop_due(self, limit: int) -> list[Feed]:
+    def _pop_due(self, limit: int) -> list[Feed | ClockFeed]:
         due = []
         while self._heap and self._heap[0][0] <= limit:
             feed = heapq.heappop(self._heap)[2]
@@ -195,7 +229,7 @@ class Scheduler:
                 due.append(feed)
         return due
 
-    def _schedule(self, feed: Feed) -> None:
+    def _schedule(self, feed: Feed | ClockFeed) -> None:
         if feed.alive:
             self._seq += 1
             heapq.heappush(self._heap, (feed.due(), self._seq, feed))
@@ -242,11 +276,46 @@ def launch_line(clip: ClipData) -> str:
     return "( " + " ".join(parts) + " )"
 
 
-def make_factory(path: str, clip: ClipData, scheduler: Scheduler,
+@dataclass(frozen=True)
+class ClockSpec:
+    width: int
+    height: int
+    fps: int = 30
+    bitrate_kbps: int = 2000
+
+
+def clock_launch_line(spec: ClockSpec) -> str:
+    caps = (f"video/x-raw,format=I420,width={spec.width},height={spec.height},"
+            f"framerate={spec.fps}/1")
+    # zerolatency: no lookahead, no B-frames, no frame-threading delay, like a camera's
+    # own low-latency encoder; a 1 s GOP like the clips.
+    return (f"( appsrc name=vsrc is-live=true format=time do-timestamp=false "
+            f"stream-type=stream max-bytes=0 caps=\"{caps}\" "
+            f"! x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max={spec.fps} "
+            f"bitrate={spec.bitrate_kbps} "
+            "! video/x-h264,profile=constrained-baseline,stream-format=byte-stream "
+            "! rtph264pay name=pay0 pt=96 config-interval=-1 )")
+
+
+Source = ClipData | ClockSpec
+
+
+def make_feeds(bin_: Gst.Bin, source: Source) -> list[Feed | ClockFeed]:
+    if isinstance(source, ClockSpec):
+        painter = ClockPainter(source.width, source.height)
+        return [ClockFeed(bin_.get_by_name("vsrc"), painter, source.fps)]
+    feeds: list[Feed | ClockFeed] = [Feed(bin_.get_by_name("vsrc"), source.video)]
+    if source.audio is not None:
+        feeds.append(Feed(bin_.get_by_name("asrc"), source.audio))
+    return feeds
+
+
+def make_factory(path: str, source: Source, scheduler: Scheduler,
                  permissions: GstRtspServer.RTSPPermissions | None,
                  ) -> GstRtspServer.RTSPMediaFactory:
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(launch_line(clip))
+    factory.set_launch(clock_launch_line(source) if isinstance(source, ClockSpec)
+                       else launch_line(source))
     factory.set_shared(True)  # one pipeline per mount, like a real camera
     if permissions is not None:
         factory.set_permissions(permissions)
@@ -254,10 +323,7 @@ def make_factory(path: str, clip: ClipData, scheduler: Scheduler,
     def on_configure(_factory: GstRtspServer.RTSPMediaFactory,
                      media: GstRtspServer.RTSPMedia) -> None:
         bin_ = media.get_element()
-        feeds = [Feed(bin_.get_by_name("vsrc"), clip.video)]
-        if clip.audio is not None:
-            feeds.append(Feed(bin_.get_by_name("asrc"), clip.audio))
-        media_feeds = MediaFeeds(bin_.get_parent(), feeds)
+        media_feeds = MediaFeeds(bin_.get_parent(), make_feeds(bin_, source))
         media.connect("unprepared", lambda _m: _kill(path, media_feeds))
         scheduler.add(media_feeds)
         log(f"{path}: media started")
@@ -293,6 +359,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--cameras", type=int, default=1)
     p.add_argument("--main", type=Path, required=True, help="JSON index of the main clip")
     p.add_argument("--sub", type=Path, help="JSON index of the sub clip (default: main)")
+    p.add_argument("--sub-clock", type=_clock_spec, metavar="WxH",
+                   help="sub streams are a live clock face of this size instead of a clip")
     p.add_argument("--user")
     p.add_argument("--password", default=os.environ.get("NVR_SIMCAM_PASSWORD"),
                    help="default: $NVR_SIMCAM_PASSWORD (argv is visible to every local user)")
@@ -303,11 +371,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _clock_spec(text: str) -> ClockSpec:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+        ClockPainter(width, height)  # refuses sizes it cannot paint
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: want WIDTHxHEIGHT ({exc})") from None
+    return ClockSpec(width, height)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     Gst.init(None)
     main_clip = load_clip(args.main)
-    sub_clip = load_clip(args.sub) if args.sub else main_clip
+    sub_source: Source = args.sub_clock or (load_clip(args.sub) if args.sub else main_clip)
     scheduler = Scheduler(Gst.SystemClock.obtain())
 
     server = GstRtspServer.RTSPServer()
@@ -319,9 +396,9 @@ def main(argv: list[str] | None = None) -> int:
         server.set_auth(auth)
     mounts = server.get_mount_points()
     for cam in range(1, args.cameras + 1):
-        for name, clip in (("main", main_clip), ("sub", sub_clip)):
+        for name, source in (("main", main_clip), ("sub", sub_source)):
             path = f"/cam{cam}/{name}"
-            mounts.add_factory(path, make_factory(path, clip, scheduler, permissions))
+            mounts.add_factory(path, make_factory(path, source, scheduler, permissions))
 
     if server.attach(None) == 0:
         log(f"cannot listen on {args.host}:{args.port}")

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from nvr_edge_web.testing.cdp import CHROMIUM, chromium_page
 
 from ..appliance import wait_for
-from .cdp import CHROMIUM, chromium_page
 from .http import Reply
 from .m3u8 import Playlist, SegmentEntry, parse_playlist
 from .test_web_appliance import Box, error_of

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nvr_edge_web.testing.cdp import CHROMIUM, chromium_page
 
 from ..appliance import wait_for
-from .cdp import CHROMIUM, chromium_page
 from .promtext import parse, value
 from .test_web_appliance import Box, error_of, running_box
 from .whep_client import Viewing, h264_offerer, watch

@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass, field
 
 import aiohttp
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCSessionDescription
+from nvr_edge_web.bench.load import h264_offerer
 
 
 @dataclass
@@ -21,15 +22,6 @@ class Viewing:
     sizes: set[tuple[int, int]] = field(default_factory=set)
     first_frame_s: float | None = None  # from the POST to the first decoded frame
     watched_s: float = 0.0              # from the first decoded frame to the last
-
-
-def h264_offerer() -> tuple[RTCPeerConnection, object]:
-    pc = RTCPeerConnection()  # the test process's ICE is limited to loopback by the test
-    transceiver = pc.addTransceiver("video", direction="recvonly")
-    transceiver.setCodecPreferences(
-        [c for c in RTCRtpSender.getCapabilities("video").codecs
-         if c.mimeType.lower() in ("video/h264", "video/rtx")])
-    return pc, transceiver
 
 
 async def watch(base: str, camera: str, token: str, seconds: float,

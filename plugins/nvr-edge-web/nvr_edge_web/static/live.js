@@ -3,12 +3,18 @@
 //
 // `tile` is the camera's `.live` element; `camera` is the entry from GET /api/cameras:
 // {id, name, state, allowed, live: {whep, hls}}. The app calls startLive once per camera
-// whose token allows "view".
+// whose token allows "view". `/?live=hls` skips WebRTC (a network that blocks its UDP,
+// or comparing the two).
 import { bearer, mediaUrl } from "./api.js";
 
 const RETRY_MS = 3000; // the camera has no stream yet (503): ask again
+const FORCED_HLS = new URLSearchParams(window.location.search).get("live") === "hls";
 
 export function startLive(tile, camera) {
+  if (FORCED_HLS) {
+    fallbackToHls(tile, camera, "LL-HLS chosen by ?live=hls");
+    return;
+  }
   play(tile, camera).catch((error) => fallbackToHls(tile, camera, error.message));
 }
 

@@ -26,8 +26,9 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
 
 
 class Page:
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, browser_pid: int) -> None:
         self.ws, self.ids = ws, itertools.count(1)
+        self.browser_pid = browser_pid  # the browser's main process (its CPU, its children)
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
         sent = next(self.ids)
@@ -47,11 +48,15 @@ class Page:
 
 
 @contextlib.asynccontextmanager
-async def chromium_page(url: str, profile: Path) -> AsyncIterator[Page]:
+async def chromium_page(url: str, profile: Path, init_script: str = "",
+                        ) -> AsyncIterator[Page]:
+    """Chromium showing `url`; `init_script` runs in every document before the page's own
+    scripts (a probe that must see the page from its start)."""
+    port_file = profile / "DevToolsActivePort"
+    port_file.unlink(missing_ok=True)  # an earlier browser's, in a reused profile
     browser = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        port_file = profile / "DevToolsActivePort"
         for _ in range(100):
             if port_file.exists() and port_file.read_text().strip():
                 break
@@ -62,7 +67,10 @@ async def chromium_page(url: str, profile: Path) -> AsyncIterator[Page]:
                 target = await reply.json()
             async with http.ws_connect(target["webSocketDebuggerUrl"],
                                        max_msg_size=0) as ws:
-                page = Page(ws)
+                page = Page(ws, browser.pid)
+                if init_script:
+                    await page.call("Page.enable")  # without it the script is not kept
+                    await page.call("Page.addScriptToEvaluateOnNewDocument", source=init_script)
                 await page.call("Page.navigate", url=url)  # a /json/new URL loses its #...
                 yield page
     finally:
