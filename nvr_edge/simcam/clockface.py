@@ -22,6 +22,7 @@ Stdlib only: the simulated camera runs it under the system interpreter.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 BITS = 32
 MODULUS = 1 << BITS
@@ -82,6 +83,13 @@ def read_luma(pixel: Callable[[int, int], int], width: int) -> int | None:
             return None
         value = (value << 1) | bit
     return value
+
+
+def luma_of(frame: Any) -> Callable[[int, int], int]:
+    """`pixel(x, y)` for read_luma, over a decoded PyAV VideoFrame's luma plane."""
+    plane = frame.planes[0]
+    stride, pixels = plane.line_size, bytes(plane)
+    return lambda x, y: pixels[y * stride + x]
 
 
 def latency_ms(painted: int, shown_ms: float) -> float:

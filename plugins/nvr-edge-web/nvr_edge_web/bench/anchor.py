@@ -6,23 +6,16 @@ difference."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import av
 
-from nvr_edge.simcam.clockface import latency_ms, read_luma
+from nvr_edge.simcam.clockface import latency_ms, luma_of, read_luma
 
 from .stats import summary
 
 LOW_DELAY = {"rtsp_transport": "tcp", "fflags": "nobuffer", "flags": "low_delay",
              "max_delay": "0", "timeout": "5000000"}
-
-
-def luma_of(frame: av.VideoFrame) -> Callable[[int, int], int]:
-    plane = frame.planes[0]
-    stride, pixels = plane.line_size, bytes(plane)
-    return lambda x, y: pixels[y * stride + x]
 
 
 def direct_rtsp_latency(url: str, seconds: float, warmup_s: float = 1.0) -> dict[str, Any]:

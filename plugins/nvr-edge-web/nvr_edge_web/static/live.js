@@ -112,10 +112,11 @@ export async function fallbackToHls(tile, camera, reason) {
     Hls = null; // not installed: native HLS, or nothing
   }
   if (Hls && Hls.isSupported()) {
-    // No worker: the page's CSP allows no blob: scripts. The playback rate may rise to
-    // 1.5 to catch up with the live edge after a stall.
-    const hls = new Hls({ lowLatencyMode: true, enableWorker: false,
-                          maxLiveSyncPlaybackRate: 1.5, backBufferLength: 10 });
+    // No worker: the page's CSP allows no blob: scripts. hls.js's own catch-up only acts
+    // with more than 1 s buffered, never the case this close to the edge, and each stall
+    // would add 1 s to its target: the page keeps the latency itself (keepNearLiveEdge).
+    const hls = new Hls({ lowLatencyMode: true, enableWorker: false, backBufferLength: 10,
+                          maxLiveSyncPlaybackRate: 1, liveSyncOnStallIncrease: 0 });
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (data.fatal) {
         hls.destroy();
@@ -124,6 +125,7 @@ export async function fallbackToHls(tile, camera, reason) {
     });
     hls.loadSource(mediaUrl(source));
     hls.attachMedia(video);
+    keepNearLiveEdge(video);
     video.hls = hls; // for the console and the tests: hls.latency, hls.playingDate
     window.addEventListener("pagehide", () => hls.destroy());
   } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
@@ -134,4 +136,28 @@ export async function fallbackToHls(tile, camera, reason) {
   }
   tile.replaceChildren(video);
   video.play().catch(() => {}); // autoplay refused: the controls-free tile stays paused
+}
+
+// LL-HLS delivers a part (~200 ms) at a time, each as soon as it is complete, so the
+// newest buffered frame is the live edge. Playing BEHIND_S under it leaves room for one
+// late part; further behind, play faster (unnoticeable at 1.15x), and from a long way
+// behind (a start on an old keyframe, a stall), jump.
+const BEHIND_S = 0.4;
+const FASTER_FROM_S = 0.6;
+const JUMP_FROM_S = 1.5;
+
+function keepNearLiveEdge(video) {
+  video.addEventListener("timeupdate", () => {
+    const buffered = video.buffered;
+    if (!buffered.length || video.paused || video.seeking) return;
+    const edge = buffered.end(buffered.length - 1);
+    const behind = edge - video.currentTime;
+    if (behind > JUMP_FROM_S) {
+      video.currentTime = edge - BEHIND_S;
+    } else if (behind > FASTER_FROM_S) {
+      video.playbackRate = 1.15;
+    } else if (behind <= BEHIND_S) {
+      video.playbackRate = 1;
+    }
+  });
 }
