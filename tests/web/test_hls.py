@@ -20,6 +20,7 @@ from nvr_edge_web.testing.cdp import CHROMIUM, chromium_page
 from ..appliance import wait_for
 from .http import Reply
 from .m3u8 import Playlist, SegmentEntry, parse_playlist
+from .promtext import parse, value
 from .test_web_appliance import Box, error_of
 from .test_web_appliance import box as web_box  # noqa: F401 - its fixture, run here too
 
@@ -78,7 +79,7 @@ def test_playlist_tags_and_media_decode(box: Box, tmp_path: Path) -> None:
     assert float(server["PART-HOLD-BACK"]) >= 2 * part_target
     target = int(tags["EXT-X-TARGETDURATION"])
     assert int(tags["EXT-X-MEDIA-SEQUENCE"]) == playlist.segments[0].msn
-    assert tags["EXT-X-MAP"] == f'URI="init.mp4?token={token}"'
+    assert tags["EXT-X-MAP"] == f'URI="init0.mp4?token={token}"'  # the first stream
     assert tags["EXT-X-PRELOAD-HINT"].startswith('TYPE=PART,URI="part')
     assert tags["EXT-X-PRELOAD-HINT"].endswith(f'.m4s?token={token}"')
     segments = complete(playlist)
@@ -92,7 +93,7 @@ def test_playlist_tags_and_media_decode(box: Box, tmp_path: Path) -> None:
         assert part.duration <= part_target + 1e-6 and part.uri.endswith(f"?token={token}")
         assert part.independent == (part.index == 0)  # the clip's keyframes start segments
 
-    init = box.get(uri(f"init.mp4?token={token}"))
+    init = box.get(uri(f"init0.mp4?token={token}"))
     assert init.status == 200 and init.headers["Content-Type"] == "video/mp4"
     with_parts = [s for s in segments if s.parts]
     segment = with_parts[-1]
@@ -155,7 +156,7 @@ def test_auth_and_bad_requests(box: Box) -> None:
     _, playlist = fetch_playlist(box, token)
     part = playlist.parts[-1].uri.split("?")[0]
     cam2 = box.token(["view"], ["cam2"])
-    for path in (PLAYLIST, uri(part), uri("init.mp4")):
+    for path in (PLAYLIST, uri(part), uri("init0.mp4")):
         error_of(box.get(path), 401)
         error_of(box.get(f"{path}?token={cam2}"), 403)
         error_of(box.get(path, box.token(["playback"], ["cam1"])), 403)
@@ -164,6 +165,7 @@ def test_auth_and_bad_requests(box: Box) -> None:
         error_of(box.get(f"{PLAYLIST}?token={token}&_HLS_msn={bad}"), 400)
     error_of(box.get(f"{PLAYLIST}?token={token}&_HLS_part=1"), 400)
     for name in ("seg999999999.m4s", "part999999999.m4s", "seg0x1.m4s", "init.mp4.bak",
+                 "init.mp4", "init1.mp4",
                  "..%2Fwhep", "seg-1.m4s"):
         error_of(box.get(uri(f"{name}?token={token}")), 404)
     error_of(box.get(f"/live/cam9/index.m3u8?token={box.token(['view'], '*')}"), 404)
@@ -189,6 +191,9 @@ def test_latency_to_the_live_edge(box: Box) -> None:
           f"{samples[len(samples) // 2] * 1000:.0f} ms, max {samples[-1] * 1000:.0f} ms; "
           f"a player adds PART-HOLD-BACK {playlist.tags['EXT-X-SERVER-CONTROL']}")
     assert samples[len(samples) // 2] < 2.0  # not a benchmark: a broken clock shows here
+    # this test is a player: it shows in the metrics while it keeps asking
+    _, metrics = parse(box.get("/metrics", box.token(["admin"], "*")).body.decode())
+    assert value(metrics, "nvr_live_hls_clients", camera="cam1") >= 1
 
 
 HLS_JS = Path(__file__).parents[2] / "plugins/nvr-edge-web/nvr_edge_web/static/vendor/hls.mjs"

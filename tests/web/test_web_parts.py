@@ -111,6 +111,17 @@ def test_live_metrics_never_count_below_zero() -> None:
     assert live.viewers() == {"cam1": 0} and live.bytes_out() == {}
 
 
+def test_hls_players_count_while_they_keep_asking() -> None:
+    live = LiveMetrics()
+    live.hls_request("cam1", ("10.0.0.5", "alice", 1), now=100.0)
+    live.hls_request("cam1", ("10.0.0.5", "alice", 1), now=104.0)  # the same player again
+    live.hls_request("cam1", ("10.0.0.6", "bob", 2), now=105.0)
+    live.hls_request("cam2", ("10.0.0.6", "bob", 2), now=105.0)
+    assert live.hls_clients(now=110.0) == {"cam1": 2, "cam2": 1}
+    assert live.hls_clients(now=114.5) == {"cam1": 1, "cam2": 1}  # alice stopped at 104
+    assert live.hls_clients(now=200.0) == {}
+
+
 def test_download_name_is_safe() -> None:
     segment = SegmentRecord(camera='we"ird/../cam', stream="main", start_ms=1_795_486_176_000,
                             end_ms=1_795_486_186_000, bytes=1, path="/x", tier="cache",

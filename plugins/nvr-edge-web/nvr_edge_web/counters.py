@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+
+#: An LL-HLS player holds a blocking playlist request open all the time; one that has not
+#: asked for this long has gone.
+HLS_CLIENT_IDLE_S = 10.0
 
 
 class HttpCounters:
@@ -28,12 +32,14 @@ class LiveMetrics:
     """What the live relay reports (WebRTC/WHEP, LL-HLS): viewers now and bytes sent.
 
     The relay calls viewer_joined/viewer_left around each session and add_bytes_out as it
-    sends; /metrics shows nvr_live_viewers and nvr_live_bytes_out_total per camera."""
+    sends; /metrics shows nvr_live_viewers and nvr_live_bytes_out_total per camera. HTTP
+    has no session: an LL-HLS player counts while it keeps asking for the playlist."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._viewers: Counter[str] = Counter()
         self._bytes_out: Counter[str] = Counter()
+        self._hls_seen: dict[tuple[str, Hashable], float] = {}
 
     def viewer_joined(self, camera: str) -> None:
         with self._lock:
@@ -47,6 +53,23 @@ class LiveMetrics:
         if count > 0:
             with self._lock:
                 self._bytes_out[camera] += count
+
+    def hls_request(self, camera: str, client: Hashable, now: float) -> None:
+        """`client` (its address and token) asked for `camera`'s playlist at `now`
+        (monotonic seconds)."""
+        with self._lock:
+            self._hls_seen[(camera, client)] = now
+
+    def hls_clients(self, now: float) -> Mapping[str, int]:
+        """Per camera, the players that asked within HLS_CLIENT_IDLE_S of `now`."""
+        counts: Counter[str] = Counter()
+        with self._lock:
+            for key, seen in list(self._hls_seen.items()):
+                if now - seen > HLS_CLIENT_IDLE_S:
+                    del self._hls_seen[key]
+                else:
+                    counts[key[0]] += 1
+        return dict(counts)
 
     def viewers(self) -> Mapping[str, int]:
         with self._lock:

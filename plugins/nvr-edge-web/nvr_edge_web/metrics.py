@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -47,6 +48,8 @@ def render_metrics(status: Mapping[str, Any], camera_ids: Sequence[str], http: H
     viewers, sent = live.viewers(), live.bytes_out()
     out.family("nvr_live_viewers", "gauge", "Live-view sessions open now.",
                _per_camera(camera_ids, viewers))
+    out.family("nvr_live_hls_clients", "gauge", "LL-HLS players that asked for the playlist "
+               "in the last 10 s.", _per_camera(camera_ids, live.hls_clients(time.monotonic())))
     out.family("nvr_live_bytes_out_total", "counter", "Bytes sent to live viewers.",
                _per_camera(camera_ids, sent))
     return out.text()

@@ -24,7 +24,6 @@ class Packager:
         self.window = Window()
         self.muxer: Muxer | None = None
         self.info: StreamInfo | None = None
-        self.generation = 0          # bumped at each new stream (a new init segment)
         self.changed = asyncio.Event()
         self.last_request = self.loop.time()
         self.viewer = hub.subscribe(camera, self._notify)
@@ -60,8 +59,7 @@ class Packager:
         if info is not self.info:
             if self.info is not None:
                 log.info("hls: %s: new stream parameters: a new init segment", self.camera)
-                self.window.clear()
-                self.generation += 1
+                self.window.clear()  # a new discontinuity sequence: a new init name
             self.info, self.muxer = info, Muxer(info, self.window)
         muxer = self.muxer
         assert muxer is not None

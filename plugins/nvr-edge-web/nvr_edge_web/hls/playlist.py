@@ -26,7 +26,10 @@ def part_uri(number: int) -> str:
     return f"part{number}.m4s"
 
 
-INIT_URI = "init.mp4"
+def init_uri(discontinuity_sequence: int) -> str:
+    """A new name for each stream's init segment: a player or cache holding the old one
+    (served with max-age) must not apply it to the new stream's media."""
+    return f"init{discontinuity_sequence}.mp4"
 
 
 def render(window: Window, part_target_s: float, token: str | None) -> str:
@@ -41,7 +44,7 @@ def render(window: Window, part_target_s: float, token: str | None) -> str:
              "#EXT-X-INDEPENDENT-SEGMENTS"]
     if window.discontinuity_sequence:
         lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{window.discontinuity_sequence}")
-    lines.append(f'#EXT-X-MAP:URI="{INIT_URI}{query}"')
+    lines.append(f'#EXT-X-MAP:URI="{init_uri(window.discontinuity_sequence)}{query}"')
     with_parts = {s.msn for s in segments[-PART_SEGMENTS - 1:]}  # the open one and 3 more
     for segment in segments:
         stamp = datetime.fromtimestamp(segment.wall_start, UTC)

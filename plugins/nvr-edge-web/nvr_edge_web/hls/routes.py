@@ -1,15 +1,16 @@
 """The LL-HLS routes: the playlist (with blocking reload), the init segment, segments and
 parts. Every one wants `view` on the camera; names are only ever the server's own
-(`init.mp4`, `seg<msn>.m4s`, `part<n>.m4s`), matched whole by the router: no paths."""
+(`init<n>.mp4`, `seg<msn>.m4s`, `part<n>.m4s`), matched whole by the router: no paths."""
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
-from ..context import CONTEXT
+from ..context import CONTEXT, GRANT
 from ..errors import ApiError
 from ..guard import authorize
 from ..live import CAMERA, HLS_ROUTE
@@ -20,7 +21,7 @@ from .playlist import render
 from .vendor import add_route as add_player_route
 
 PACKAGERS = web.AppKey("nvr_hls_packagers", Packagers)
-MEDIA_ROUTE = f"/live/{CAMERA}/{{name:init\\.mp4|(?:seg|part)[0-9]{{1,12}}\\.m4s}}"
+MEDIA_ROUTE = f"/live/{CAMERA}/{{name:init[0-9]{{1,12}}\\.mp4|(?:seg|part)[0-9]{{1,12}}\\.m4s}}"
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 MEDIA_TYPE = "video/mp4"     # fMP4 init and media segments (RFC 8216bis 3.3)
 READY_S = 8.0                # a first request waits this long for a complete segment
@@ -68,6 +69,9 @@ def _target_s(packager: Packager) -> float:
 
 async def playlist(request: web.Request) -> web.Response:
     camera, packager = await _packager(request)
+    grant = request[GRANT]
+    request.app[CONTEXT].live.hls_request(
+        camera, (request.remote, grant.subject, grant.expires_at), time.monotonic())
     window = packager.window
     msn = _number(request.query, "_HLS_msn")
     part = _number(request.query, "_HLS_part")
@@ -91,8 +95,12 @@ async def media(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     window = packager.window
     found: Callable[[], bytes | None]
-    if name == "init.mp4":
-        found = lambda: packager.init  # noqa: E731 - one line, read at each wake
+    if name.startswith("init"):
+        stream = int(name[4:-4])
+
+        def found() -> bytes | None:  # only the current stream's
+            return packager.init if stream == window.discontinuity_sequence else None
+
         future = False
     elif name.startswith("seg"):
         msn = int(name[3:-4])
