@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api, push_api
+from . import api, config_api, push_api
 from .context import CONTEXT, WebContext
 from .download import ID_PATTERN, segment_file
 from .errors import json_errors
@@ -34,6 +34,7 @@ def make_app(ctx: WebContext) -> web.Application:
     whep.add_routes(app)  # POST the offer, DELETE the session
     hls.add_routes(app)  # LL-HLS: the playlist, init, segments and parts
     push_api.add_routes(app)  # RTMP pushes at run time (emergency broadcast)
+    config_api.add_routes(app)  # read, replace or patch the configuration (admin)
     app.on_response_prepare.append(_count_and_harden)
     return app
 
