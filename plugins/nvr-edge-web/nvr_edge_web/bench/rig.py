@@ -64,7 +64,7 @@ def cpu_used(before: dict[int, float]) -> float:
     return sum(max(0.0, cpu_seconds(pid) - start) for pid, start in before.items())
 
 
-def write_config(folder: Path, main_url: str, sub_url: str, port: int) -> Path:
+def write_config(folder: Path, main_url: str, sub_url: str, port: int, viewers: int) -> Path:
     path = folder / "nvr-edge.toml"
     path.write_text("\n".join([
         "[device]", 'id = "latency-bench"',
@@ -72,6 +72,7 @@ def write_config(folder: Path, main_url: str, sub_url: str, port: int) -> Path:
         "[[cameras]]", f'id = "{CAMERA}"', f'main = "{main_url}"', f'sub = "{sub_url}"',
         "[web]", f'listen = "127.0.0.1:{port}"',
         "[webrtc]", 'host_addresses = ["127.0.0.1"]',
+        f"max_viewers_per_camera = {max(viewers, 1)}",  # the ramp's top, not the default
     ]) + "\n")
     return path
 
@@ -109,7 +110,7 @@ async def wait_streaming(base: str, token: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_rig(root: Path, size: tuple[int, int]) -> AsyncIterator[Rig]:
+async def running_rig(root: Path, size: tuple[int, int], viewers: int) -> AsyncIterator[Rig]:
     clips = root / "clips"
     main = ensure_clip(clips, audio="none")  # 1080p30 4 Mbit/s, recorded as usual
     box = root / "box"
@@ -117,7 +118,8 @@ async def running_rig(root: Path, size: tuple[int, int]) -> AsyncIterator[Rig]:
     with SimCameraServer(clips, main=main, sub_clock=size, audio="none",
                          log_path=root / "simcam.log") as cameras:
         port = free_port()
-        config = write_config(box, cameras.url(1, "main"), cameras.url(1, "sub"), port)
+        config = write_config(box, cameras.url(1, "main"), cameras.url(1, "sub"), port,
+                              viewers)
         log = root / "appliance.log"
         with open(log, "ab") as out:
             app = subprocess.Popen(

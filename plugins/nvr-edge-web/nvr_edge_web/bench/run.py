@@ -279,6 +279,6 @@ def summarise(plan: Plan, phases: dict[str, Any]) -> dict[str, Any]:
 
 async def run(plan: Plan, root: Path) -> dict[str, Any]:
     progress(f"starting the clock camera and the appliance in {root}")
-    async with running_rig(root, plan.size) as rig:
+    async with running_rig(root, plan.size, max(plan.viewers)) as rig:
         phases = await run_phases(rig, plan, root)
     return summarise(plan, phases)
