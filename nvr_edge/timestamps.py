@@ -1,9 +1,11 @@
 """Timestamp repair for camera packets, before anything is muxed.
 
 Cameras (and FFmpeg's RTSP demuxer) are sloppy: the first video packet of a session comes
-with no pts/dts, and timestamps can jump, backwards too. Dropping the first packet loses a
-whole GOP; muxing a jump makes the MP4 muxer raise. This module fixes the first and
-detects the second; the recorder decides what a jump means (a new segment).
+with no pts/dts; with B-frames the first packets come with a pts but no dts (the parser
+does not know the reorder delay yet); and timestamps can jump, backwards too. Dropping
+the first packets loses a whole GOP; muxing a jump makes the MP4 muxer raise. This module
+fixes the first two and detects the third; the recorder decides what a jump means (a new
+segment).
 """
 
 from __future__ import annotations
@@ -14,29 +16,46 @@ from typing import Any
 
 # Timestamps may run ahead of the wall clock by this much before it counts as a jump.
 JUMP_TOLERANCE_S = 3.0
+# Packets with a pts but no dts are held at most this many at a stream's start (a B-frame
+# reorder delay is 1-4 frames); a stream that never gives a dts is then taken as it is.
+MAX_HELD_WITHOUT_DTS = 8
 
 
 @dataclass
 class Backfill:
-    """Holds packets that arrive without timestamps until the next packet of the same
-    stream gives a reference, then stamps them one frame earlier."""
+    """Holds packets that arrive without a dts until a packet of the same stream gives a
+    reference, then gives them decode times one frame apart before it.
+
+    A packet with no timestamp at all takes that decode time as its pts too. One with a
+    pts keeps it: stamping dts = pts would put a B-frame stream's decode times out of
+    order (pts 3000, 6000 then the first real dts 3000), which reads as a jump and costs
+    the segment's first GOP."""
 
     held: dict[int, list[Any]] = field(default_factory=dict)
+    started: set[int] = field(default_factory=set)  # streams past their first dts
 
     def push(self, packet: Any, default_duration: int) -> list[Any]:
         """Return the packets now ready, in order (possibly none, possibly several)."""
         key = packet.stream.index
+        waiting = self.held.get(key, [])
         if packet.dts is None and packet.pts is None:
             self.held.setdefault(key, []).append(packet)
             return []
+        if packet.dts is None and key not in self.started \
+                and len(waiting) < MAX_HELD_WITHOUT_DTS:
+            self.held.setdefault(key, []).append(packet)
+            return []
+        self.started.add(key)
         if packet.dts is None:
-            packet.dts = packet.pts
+            packet.dts = packet.pts  # no reorder information: presentation order it is
         if packet.pts is None:
             packet.pts = packet.dts
         waiting = self.held.pop(key, [])
         step = packet.duration or default_duration
         for back, held in enumerate(reversed(waiting), start=1):
-            held.dts = held.pts = packet.dts - back * step
+            held.dts = packet.dts - back * step
+            if held.pts is None or held.pts < held.dts:
+                held.pts = held.dts
             held.duration = held.duration or step
         return [*waiting, packet]
 

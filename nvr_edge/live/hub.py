@@ -202,7 +202,8 @@ class LiveHub:
     # -- viewers -------------------------------------------------------------------------
 
     def subscribe(self, camera: str, notify: Callable[[], None]) -> Viewer:
-        """A new viewer of `camera`; it gets the stream info and the current GOP at once."""
+        """A new viewer of `camera`; it gets the stream info and, while the stream flows,
+        the current GOP at once (else it starts at the next keyframe)."""
         viewer = Viewer(camera, notify, self.policy)
         with self.lock:
             feed = self.feeds.setdefault(camera, LiveFeed(camera))
@@ -211,7 +212,10 @@ class LiveHub:
             if feed.info is not None:
                 viewer.info = feed.info
                 now = time.monotonic()
-                for packet in feed.gop:
+                # A GOP is only a head start while the stream flows: an on-demand feed that
+                # stopped keeps its last one, which would show old video as live.
+                fresh = now - feed.last_packet <= self.policy.max_lag_s
+                for packet in feed.gop if fresh else ():
                     viewer.push(packet, min(now, packet.arrival + self.policy.max_lag_s / 2))
         if first:
             self._want(feed, True)

@@ -17,7 +17,7 @@ from ..appliance import wait_for
 from ..conftest import CAMERA_PASSWORD
 from .http import Client
 from .test_web_appliance import Box, _answers, error_of, free_port, running_box
-from .test_webrtc import _streaming as streaming
+from .test_webrtc import streaming
 
 pytestmark = pytest.mark.slow
 WEBRTC = '[webrtc]\nhost_addresses = ["127.0.0.1"]\n'

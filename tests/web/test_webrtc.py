@@ -31,15 +31,14 @@ def box(tmp_path_factory: pytest.TempPathFactory, clip_cache: Path,
     ice.offer_addresses(("127.0.0.1",))  # the test's own viewers: loopback, like the box
     with running_box(tmp_path_factory.mktemp("webrtc"), clip_cache, small_clip,
                      extra=WEBRTC, readers={"webrtc": read_webrtc}) as made:
-        wait_for(lambda: _streaming(made), 60, "cam1's live stream")
+        wait_for(lambda: streaming(made), 60, "cam1's live stream")
         yield made
 
 
-def _streaming(box: Box) -> bool:
-    """The relay has cam1's stream once a WHEP POST gets past the 503."""
-    reply = box.http.request("/live/cam1/whep", method="POST", token=box.token(["view"], "*"),
-                             headers={"Content-Type": "application/sdp"}, body=b"nonsense")
-    return reply.status != 503
+def streaming(box: Box, camera: str = "cam1") -> bool:
+    """Does the relay have the camera's live stream (GET /api/cameras says)?"""
+    listed = box.get("/api/cameras", box.token(["view"], "*")).json()["cameras"]
+    return any(c["id"] == camera and c["live"]["streaming"] for c in listed)
 
 
 def base(box: Box) -> str:

@@ -49,15 +49,18 @@ async def cameras(request: web.Request) -> web.Response:
     ctx, visible = await _visible(request)
     configured = {camera.id: camera for camera in ctx.config.cameras}
     states = ctx.status().get("cameras") or {}
+    feeds = ctx.appliance.live.stats()
     listed = []
     for camera_id, allowed in visible.items():
         camera = configured.get(camera_id)
         state = states.get(camera_id) or {}
+        live = {**live_urls(camera_id), "mode": camera.live if camera else "always",
+                "streaming": bool((feeds.get(camera_id) or {}).get("has_stream"))}
         listed.append({
             "id": camera_id, "name": camera.name if camera else "",
             "enabled": camera.enabled if camera else True,
             "state": state.get("state", "starting"), "reason": state.get("reason", ""),
-            "allowed": allowed, "live": live_urls(camera_id),
+            "allowed": allowed, "live": live,
         })
     return web.json_response({"cameras": listed})
 

@@ -2,7 +2,7 @@
 // DELETE that URL to stop). The appliance sends the camera's H.264 as it is: no audio.
 //
 // `tile` is the camera's `.live` element; `camera` is the entry from GET /api/cameras:
-// {id, name, state, allowed, live: {whep, hls}}. The app calls startLive once per camera
+// {id, name, state, allowed, live: {whep, hls, mode, streaming}}. The app calls startLive once per camera
 // whose token allows "view". `/?live=hls` skips WebRTC (a network that blocks its UDP,
 // or comparing the two).
 import { bearer, mediaUrl } from "./api.js";
@@ -11,6 +11,10 @@ const RETRY_MS = 3000; // the camera has no stream yet (503): ask again
 const FORCED_HLS = new URLSearchParams(window.location.search).get("live") === "hls";
 
 export function startLive(tile, camera) {
+  if (camera.live && camera.live.mode === "off") {
+    show(tile, "live view is off for this camera (cameras[].live)");
+    return;
+  }
   if (FORCED_HLS) {
     fallbackToHls(tile, camera, "LL-HLS chosen by ?live=hls");
     return;

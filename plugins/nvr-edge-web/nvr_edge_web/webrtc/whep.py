@@ -4,10 +4,13 @@ DELETE that URL to stop. Media is the relay's H.264, passed through."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.exceptions import OperationError
+
+from nvr_edge.live.hub import LiveHub, Viewer
 
 from ..context import CONTEXT, WebContext
 from ..errors import ApiError
@@ -21,6 +24,7 @@ SESSION_ROUTE = WHEP_ROUTE + "/{session:[A-Za-z0-9_-]{1,64}}"
 SDP = "application/sdp"
 SESSIONS = web.AppKey("nvr_whep_sessions", Sessions)
 GATHER_TIMEOUT_S = 5.0
+STREAM_WAIT_S = 5.0  # an on-demand camera's RTSP connection (measured ~1.3 s)
 B_FRAMES = ("this camera's stream has B-frames, which browsers cannot play passed through "
             "(Chromium drops frames); set the camera's encoder to a profile without B-frames "
             "(e.g. Baseline or Main with no B-frames) for its sub stream")
@@ -50,7 +54,13 @@ async def post(request: web.Request) -> web.Response:
     offer = await request.text()
     if not offer.startswith("v=0") or "m=video" not in offer:
         raise ApiError(400, "the body is not an SDP offer with a video section")
-    session = await _answer(ctx, camera, offer)
+    waker = await _wake_stream(ctx.appliance.live, camera)
+    try:
+        _check_stream(ctx, camera)
+        session = await _answer(ctx, camera, offer)
+    finally:
+        if waker is not None:  # the session's own subscription holds the stream now
+            ctx.appliance.live.unsubscribe(waker)
     sessions.add(session)
     location = f"/live/{camera}/whep/{session.id}"
     return web.Response(status=201, text=session.pc.localDescription.sdp, content_type=SDP,
@@ -61,15 +71,42 @@ def _check_camera(ctx: WebContext, sessions: Sessions, camera: str) -> None:
     if camera not in ctx.camera_ids():
         raise ApiError(404, f"there is no camera {camera!r}")
     feed = ctx.appliance.live.stats().get(camera) or {}
-    if not feed.get("has_stream"):
-        raise ApiError(503, f"camera {camera!r} has no live stream now; try again shortly",
-                       {"Retry-After": "2"})
     if feed.get("b_frames"):
         raise ApiError(422, B_FRAMES)
     if sessions.count(camera) >= ctx.webrtc.max_viewers_per_camera:
         raise ApiError(503, f"camera {camera!r} has its maximum of "
                             f"{ctx.webrtc.max_viewers_per_camera} live viewers",
                        {"Retry-After": "10"})
+
+
+def _check_stream(ctx: WebContext, camera: str) -> None:
+    feed = ctx.appliance.live.stats().get(camera) or {}
+    if not feed.get("has_stream"):
+        raise ApiError(503, f"camera {camera!r} has no live stream now; try again shortly",
+                       {"Retry-After": "2"})
+    if feed.get("b_frames"):  # known only once the stream is there
+        raise ApiError(422, B_FRAMES)
+
+
+async def _wake_stream(hub: LiveHub, camera: str) -> Viewer | None:
+    """A camera whose live stream starts on demand has none until someone subscribes:
+    subscribe, and wait (≤ STREAM_WAIT_S) for its stream. The caller unsubscribes."""
+    if (hub.stats().get(camera) or {}).get("has_stream"):
+        return None
+    loop = asyncio.get_running_loop()
+    changed = asyncio.Event()
+
+    def notify() -> None:  # from the hub thread
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+            loop.call_soon_threadsafe(changed.set)
+
+    viewer = hub.subscribe(camera, notify)
+    deadline = loop.time() + STREAM_WAIT_S
+    while viewer.info is None and not viewer.closed and loop.time() < deadline:
+        changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), deadline - loop.time())
+    return viewer
 
 
 async def _answer(ctx: WebContext, camera: str, offer: str) -> Session:
