@@ -20,6 +20,8 @@ from nvr_edge.bench import child_pids, cpu_seconds
 from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV
 from nvr_edge.simcam import SimCameraServer, ensure_clip
 
+from ..testing.processes import end
+
 CAMERA = "cam1"
 READY_TIMEOUT_S = 60.0
 
@@ -94,16 +96,16 @@ def mint_token(config: Path) -> str:
 
 
 async def wait_streaming(base: str, token: str) -> None:
-    """Until the relay has the camera's live stream: a WHEP POST gets past the 503."""
+    """Until the relay has the camera's live stream (GET /api/cameras says so)."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with http.post(f"{base}/live/{CAMERA}/whep", data=b"v=0",
-                                     headers={"Content-Type": "application/sdp",
-                                              "Authorization": f"Bearer {token}"}) as reply:
-                    if reply.status not in (503,):
-                        return
+            with contextlib.suppress(aiohttp.ClientError, ValueError, KeyError):
+                async with http.get(f"{base}/api/cameras",
+                                    headers={"Authorization": f"Bearer {token}"}) as reply:
+                    cameras = (await reply.json())["cameras"]
+                if any(c["id"] == CAMERA and c["live"]["streaming"] for c in cameras):
+                    return
             await asyncio.sleep(0.25)
     raise RuntimeError(f"the appliance had no live stream for {CAMERA} "
                        f"within {READY_TIMEOUT_S:.0f} s")
@@ -133,12 +135,7 @@ async def running_rig(root: Path, size: tuple[int, int], viewers: int) -> AsyncI
             await wait_streaming(base, token)
             yield Rig(cameras, app, config, base, token, log)
         finally:
-            app.terminate()
-            try:
-                app.wait(30)
-            except subprocess.TimeoutExpired:
-                app.kill()
-                app.wait()
+            end(app, 30)
 
 
 async def _wait_healthy(base: str, app: subprocess.Popen[bytes]) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ import aiohttp
 
 from nvr_edge.bench import machine_info, progress
 
+from ..testing.processes import end
 from . import browser
 from .anchor import direct_rtsp_latency
 from .load import TOKEN_ENV
@@ -138,12 +138,7 @@ class LoadViewers:
                            f"within {timeout_s:.0f} s")
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        end(self.process, 20)
 
 
 async def viewer_step(page: Any, rig: Rig, roles: Roles, total: int, plan: Plan,

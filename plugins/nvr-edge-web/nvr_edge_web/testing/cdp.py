@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 
+from .processes import end
+
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -74,9 +76,4 @@ async def chromium_page(url: str, profile: Path, init_script: str = "",
                 await page.call("Page.navigate", url=url)  # a /json/new URL loses its #...
                 yield page
     finally:
-        browser.terminate()
-        try:
-            browser.wait(10)
-        except subprocess.TimeoutExpired:
-            browser.kill()
-            browser.wait()
+        end(browser, 10)
