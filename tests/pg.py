@@ -11,6 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from nvr_edge.ports import free_port
+
 
 def _bindir() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
@@ -20,12 +22,6 @@ def _bindir() -> Path:
     if initdb:
         return Path(initdb).resolve().parent
     raise RuntimeError("PostgreSQL is not installed (ci/setup installs it)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PostgresServer:

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import IO, Literal
 from urllib.parse import quote
 
+from nvr_edge.ports import free_port
 from nvr_edge.simcam.clip import AudioKind, Clip, ClipError, ensure_clip
 
 __all__ = [
@@ -107,7 +108,7 @@ class SimCameraServer:
         if self.running:
             return
         if not self.port:
-            self.port = _free_port(self.host)
+            self.port = free_port(self.host)
         if self.log_path is None:
             self.log_path = self.cache_dir / f"simcam-{self.port}.log"
         with open(self.log_path, "ab") as log:
@@ -206,12 +207,6 @@ class SimCameraServer:
         if self.log_path and self.log_path.exists():
             log = self.log_path.read_text(errors="replace")[-4000:]
         raise SimCameraError(f"{message}; exit code {rc}; server log {self.log_path}:\n{log}")
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def _read_line(stream: IO[bytes], deadline: float) -> bytes:

@@ -16,6 +16,7 @@ import pytest
 
 from nvr_edge.config import load_config
 from nvr_edge.live.sub_relay import LINGER_S
+from nvr_edge.ports import free_port
 from nvr_edge.simcam import Clip
 
 from ..appliance import Appliance, wait_for
@@ -24,7 +25,7 @@ from ..live.test_on_demand import sub_clip as sub_clip  # the fixture, used here
 from .http import Client
 from .live_hls import fetch_segment
 from .test_hls import probe
-from .test_web_appliance import Box, _answers, free_port
+from .test_web_appliance import Box, _answers
 from .test_webrtc import WEBRTC, base, streaming, viewers_now
 from .whep_client import Viewing, watch
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from nvr_edge.auth import Authenticator
 from nvr_edge.catalog import SegmentQuery
 from nvr_edge.config import Config, load_config
+from nvr_edge.ports import free_port
 from nvr_edge.simcam import SimCameraServer
 
 from ..appliance import Appliance, wait_for, write_config
@@ -31,12 +31,6 @@ from .promtext import parse, value
 
 pytestmark = pytest.mark.slow
 ALL = {"actions": ["view", "playback", "admin"], "cameras": "*"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -13,10 +13,12 @@ import aiohttp
 import pytest
 from nvr_edge_web.bench.load import open_viewer
 
+from nvr_edge.ports import free_port
+
 from ..appliance import wait_for
 from ..conftest import CAMERA_PASSWORD
 from .http import Client
-from .test_web_appliance import Box, _answers, error_of, free_port, running_box
+from .test_web_appliance import Box, _answers, error_of, running_box
 from .test_webrtc import streaming
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import aiohttp
 
 from nvr_edge.bench import child_pids, cpu_seconds
 from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV
+from nvr_edge.ports import free_port
 from nvr_edge.simcam import SimCameraServer, ensure_clip
 
 from ..testing.processes import end
@@ -38,12 +38,6 @@ class Rig:
     @property
     def sub_url(self) -> str:
         return self.cameras.url(1, "sub")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def process_tree(pid: int) -> list[int]:
