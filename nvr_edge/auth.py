@@ -32,9 +32,9 @@ from typing import Any
 
 import jwt
 
-from .config import AuthConfig
-from .fsutil import fsync_dir, make_dirs_durable
-from .redact import redact
+from nvr_edge.config import AuthConfig
+from nvr_edge.fsutil import fsync_dir, make_dirs_durable
+from nvr_edge.logs import redact
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from .redact import redact
+from nvr_edge.logs import redact
+from nvr_edge.models import LiveMode
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 CAMERA_SCHEMES = ("rtsp", "rtsps")
@@ -134,9 +135,7 @@ class CameraConfig:
     name: str = ""
     enabled: bool = True
     retention_days: float = 0.0  # 0: keep until space is needed
-    # "always": the live stream is relayed even with no viewer (first frame at once);
-    # "on_demand": from the first viewer on; "off": no live view.
-    live: str = "always"
+    live: LiveMode = LiveMode.ALWAYS
 
 
 @dataclass(frozen=True)
@@ -453,7 +452,7 @@ def _read_cameras(root: ConfigTable) -> tuple[CameraConfig, ...]:
             name=t.string("name", ""),
             enabled=t.boolean("enabled", True),
             retention_days=t.number("retention_days", 0.0, 0.0, 36500.0),
-            live=t.choice("live", "always", ("always", "on_demand", "off")),
+            live=LiveMode(t.choice("live", LiveMode.ALWAYS, tuple(LiveMode))),
         )
         t.finish()
         if any(c.id == cam.id for c in cameras):
@@ -471,11 +470,9 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>",
                  readers: Mapping[str, SectionReader] | None = None) -> Config:
     """Validate an already-parsed TOML document.
 
-    `readers` parse plugin sections; by default, those of the installed plugins."""
-    if readers is None:
-        from .plugins import config_section_readers  # plugins import this module
-
-        readers = config_section_readers()
+    `readers` parse the plugins' sections (`nvr_edge.plugins.section_readers_of(pm)`);
+    without them a plugin's table is an unknown key."""
+    readers = readers or {}
     root = ConfigTable(data, "", source, base_dir or Path.cwd())
     device = root.table("device")
     device_id = _identifier(device, "id", "device id")

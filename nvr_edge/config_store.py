@@ -17,7 +17,7 @@ from typing import Any
 
 import tomli_w
 
-from .redact import redact
+from nvr_edge.logs import redact
 
 MASK = "***"
 _SECRET_KEY = re.compile(r"(password|passwd|secret|token)$", re.I)

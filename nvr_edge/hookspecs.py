@@ -1,4 +1,4 @@
-"""Every hook nvr-edge calls. Plugins implement them with `@nvr_edge.plugins.hookimpl`.
+"""Every hook nvr-edge calls. Plugins implement them with `@nvr_edge.hookimpl`.
 
 Hooks are called with keyword arguments, so a hook may gain an argument in a later
 release without breaking plugins that do not ask for it. Each docstring says where the
@@ -12,16 +12,18 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from argparse import _SubParsersAction
     from collections.abc import Callable
     from typing import Any
 
-    from .catalog import Catalog
-    from .config import CameraConfig, Config, ConfigTable
-    from .control import ApplianceControl
-    from .models import Alert, SegmentRecord
-    from .segment_writer import SegmentWriterFactory
+    from nvr_edge.api import Appliance, Command
+    from nvr_edge.catalog import Catalog
+    from nvr_edge.config import CameraConfig, Config, ConfigTable
+    from nvr_edge.models import Alert, SegmentRecord
+    from nvr_edge.storage.writer import SegmentWriterFactory
 
 hookspec = pluggy.HookspecMarker("nvr_edge")
+hookimpl = pluggy.HookimplMarker("nvr_edge")
 
 
 @hookspec
@@ -90,7 +92,7 @@ def nvr_alert(alert: Alert, config: Config) -> None:
 
 
 @hookspec
-def nvr_startup(config: Config, catalog: Catalog, appliance: ApplianceControl) -> None:
+def nvr_startup(config: Config, catalog: Catalog, appliance: Appliance) -> None:
     """The appliance has started: recovery is done and camera workers are being launched.
 
     `appliance` is how a plugin acts on the running appliance from its own threads (status,
@@ -113,6 +115,26 @@ def nvr_push_control(action: str, camera_id: str | None,
     """Start (`"start"`), stop (`"stop"`) or list (`"list"`) live pushes (RTMP) at run time;
     return the pushes now running, or None if this plugin does not push. Raise
     `ControlError` for a bad request. Any thread. Added in 0.2.
+    """
+
+
+@hookspec
+def nvr_commands(appliance: Appliance) -> list[Command]:
+    """Name the commands this plugin answers (`nvr_edge.Command`: name, summary, argument
+    schema, the token action that may call it, the function that runs it).
+
+    Transports list and run them alike: MQTT at `<prefix>/<id>/request/<name>`, HTTP at
+    `POST /api/commands/<name>`; arguments are checked against the schema first, so every
+    transport refuses a bad request with the same words. Asked whenever a transport lists
+    or runs commands (cheap, no side effects). Main process. Added in 0.3.
+    """
+
+
+@hookspec
+def nvr_cli_commands(subparsers: _SubParsersAction) -> None:
+    """Add `nvr-edge` subcommands: `p = subparsers.add_parser(name, help=...)`, its
+    arguments, then `p.set_defaults(nvr_run=run)` where `run(args, pm) -> int` is the exit
+    code. The CLI process. Added in 0.3.
     """
 
 

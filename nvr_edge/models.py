@@ -24,6 +24,30 @@ class Tier(enum.StrEnum):
     ARCHIVE = "archive"  # HDD
 
 
+class TierState(enum.StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"  # missing, read-only or full: segments wait on the cache
+
+
+class SegmentStatus(enum.StrEnum):
+    OK = "ok"
+    MISSING = "missing"    # the file is gone
+    DELETING = "deleting"  # removal under way
+
+
+class AlertLevel(enum.StrEnum):
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class LiveMode(enum.StrEnum):
+    """When a camera's live view is relayed."""
+
+    ALWAYS = "always"        # the worker sends packets all the time (instant first frame)
+    ON_DEMAND = "on_demand"  # only while someone watches
+    OFF = "off"              # no live view
+
+
 @dataclass(frozen=True)
 class SegmentRecord:
     """One closed segment file, as indexed in the catalog. Times are UTC epoch milliseconds."""
@@ -40,7 +64,7 @@ class SegmentRecord:
     height: int
     has_audio: bool
     id: int | None = None
-    status: str = "ok"  # "missing": the file is gone; "deleting": removal under way
+    status: str = SegmentStatus.OK
     checksum: str | None = None  # "crc32:<hex>" of the whole file
 
     @property
@@ -69,7 +93,7 @@ class Alert:
     """Something an operator should know. `code` is stable and machine-readable."""
 
     code: str
-    level: str  # "warning" | "critical"
+    level: AlertLevel
     message: str
     camera: str | None = None
     at_ms: int = field(default_factory=lambda: now_ms())

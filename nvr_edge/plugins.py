@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
-import functools
 import importlib
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pluggy
 
-from . import hookspecs
+from nvr_edge import config, hookspecs
+from nvr_edge.config import Config
 
 log = logging.getLogger(__name__)
 
-hookimpl = pluggy.HookimplMarker("nvr_edge")
 ENTRY_POINT_GROUP = "nvr_edge"
 DISABLE_AUTOLOAD_ENV = "NVR_EDGE_DISABLE_PLUGIN_AUTOLOAD"
 
 # Built-in behaviour is registered like any third-party plugin, so the API cannot rot and a
 # test can block or replace any piece.
-DEFAULT_PLUGINS = (
-    "nvr_edge.builtin.static_cameras",
-    "nvr_edge.builtin.fmp4_writer",
-    "nvr_edge.catalog.sqlite",
-    "nvr_edge.catalog.postgres",
-)
+# Each under a short, stable name (what `nvr-edge plugins` shows and `blocked` takes), so
+# moving a module never renames a public piece.
+DEFAULT_PLUGINS = {
+    "static_cameras": "nvr_edge.discovery.static",
+    "fmp4_writer": "nvr_edge.storage.fmp4",
+    "sqlite": "nvr_edge.catalog.sqlite",
+    "postgres": "nvr_edge.catalog.postgres",
+}
 
 
 
@@ -46,9 +48,9 @@ def make_plugin_manager(load_entry_points: bool = True,
     pm.add_hookspecs(hookspecs)
     for name in blocked:
         pm.set_blocked(name)
-    for module_name in DEFAULT_PLUGINS:
-        if not pm.is_blocked(module_name):
-            pm.register(importlib.import_module(module_name), name=module_name)
+    for name, module_name in DEFAULT_PLUGINS.items():
+        if not pm.is_blocked(name):
+            pm.register(importlib.import_module(module_name), name=name)
     if load_entry_points and not os.environ.get(DISABLE_AUTOLOAD_ENV):
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     return pm
@@ -67,10 +69,9 @@ def section_readers_of(pm: pluggy.PluginManager) -> dict[str, Callable[[Any], An
     return readers
 
 
-@functools.cache
-def config_section_readers() -> Mapping[str, Callable[[Any], Any]]:
-    """The installed plugins' section readers (what `load_config` uses by default)."""
-    return section_readers_of(make_plugin_manager())
+def load_config(path: str | Path, pm: pluggy.PluginManager | None = None) -> Config:
+    """Read a config file with the sections of `pm`'s plugins (default: those installed)."""
+    return config.load_config(path, section_readers_of(pm or make_plugin_manager()))
 
 
 def describe_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
@@ -81,16 +82,14 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
         if plugin is None:  # blocked
             continue
         dist = dists.get(id(plugin))
-        version = dist.version if dist else _core_version()
+        version = dist.version if dist else core_version()
         hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
         infos.append(PluginInfo(name, version, hooks, builtin=name in DEFAULT_PLUGINS))
     return sorted(infos, key=lambda i: (not i.builtin, i.name))
 
 
-def _core_version() -> str:
+def core_version() -> str:
     try:
         return metadata.version("nvr-edge")
-    except metadata.PackageNotFoundError:
-        from . import __version__
-
-        return __version__
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"

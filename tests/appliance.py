@@ -103,10 +103,10 @@ class Appliance:
 def running_supervisor(config_path: Path, plugins: tuple[Any, ...] = ()) -> Iterator[Any]:
     """The supervisor in-process, its loop on a thread, with these plugin modules (and the
     built-ins) registered; the test can reach into it (`supervisor.live`, `.control`)."""
-    from nvr_edge.app import appliance_catalog
+    from nvr_edge.appliance.run import appliance_catalog
+    from nvr_edge.appliance.supervisor import Supervisor
     from nvr_edge.config import load_config
     from nvr_edge.plugins import make_plugin_manager, section_readers_of
-    from nvr_edge.supervisor import Supervisor
 
     pm = make_plugin_manager(load_entry_points=False)
     for plugin in plugins:

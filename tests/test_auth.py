@@ -37,7 +37,7 @@ from nvr_edge.auth import (
     token_from_request,
 )
 from nvr_edge.config import AuthConfig, ConfigError, load_config, parse_config
-from nvr_edge.redact import redact
+from nvr_edge.logs import redact
 
 LOCAL = AuthConfig()
 VIEW_CAM1 = {"actions": ["view"], "cameras": ["cam1"]}

@@ -9,10 +9,11 @@ import pytest
 
 from nvr_edge.catalog.spool import Spool, SpooledCatalog
 from nvr_edge.config import Config, parse_config
-from nvr_edge.diskspace import SpaceManager, oldest_files
 from nvr_edge.models import Alert, SegmentRecord, Tier, iso_utc
 from nvr_edge.plugins import make_plugin_manager
-from nvr_edge.recovery import reconcile
+from nvr_edge.storage.layout import oldest_first
+from nvr_edge.storage.recovery import reconcile
+from nvr_edge.storage.space import SpaceManager
 
 
 def config_for(tmp_path: Path, **storage) -> Config:
@@ -95,4 +96,4 @@ def test_a_deletion_cut_short_is_finished_by_recovery(tmp_path: Path, catalog) -
     catalog.set_status_by_path(row.path, "deleting")  # the crash came right after this
     reconcile(config, catalog, repair=True, writers_active=False)
     assert catalog.segments() == [] and not Path(row.path).exists()
-    assert oldest_files(config.storage.archive_dir) == []
+    assert oldest_first(config.storage.archive_dir) == []

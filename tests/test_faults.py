@@ -113,7 +113,7 @@ def test_archive_read_only_then_back(tmp_path: Path, cameras: SimCameraServer,
         drained_ms = time.time() * 1000
         report = status(config)
         assert report["running"] and report["cameras"]["cam1"]["state"] == "online"
-        assert report["tiers"]["cache"]["backlog_segments"] == 0
+        assert report["tiers"]["cache"]["backlog"]["segments"] == 0
         assert app.stop() == 0
     for before, after in zip(rows(config), rows(config)[1:], strict=False):
         assert before.end_ms == after.start_ms

@@ -5,7 +5,7 @@ import os
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nvr_edge.health import ProcessSampler, RestartGuard, too_few_segments
+from nvr_edge.appliance.health import ProcessSampler, RestartGuard, too_few_segments
 
 
 @given(st.lists(st.floats(0, 10_000), max_size=40), st.integers(1, 10),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nvr_edge.linkwatch import LinkWatcher
+from nvr_edge.camera.linkwatch import LinkWatcher
 from nvr_edge.simcam import SimCameraServer
 
 from .appliance import Appliance, wait_for, write_config

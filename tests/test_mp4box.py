@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nvr_edge.mp4box import ZERO_TAIL, iter_boxes, playable_length, playable_length_of
-from nvr_edge.recovery import repair_part
+from nvr_edge.storage.mp4box import ZERO_TAIL, iter_boxes, playable_length, playable_length_of
+from nvr_edge.storage.recovery import repair_part
 
 
 def box(kind: bytes, payload: bytes = b"", large: bool = False) -> bytes:

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nvr_edge.audio import AudioRoute
-from nvr_edge.builtin.fmp4_writer import Fmp4WriterFactory
-from nvr_edge.cut_policy import should_cut, stagger_s
+from nvr_edge.camera.audio import AudioRoute
+from nvr_edge.camera.cut_policy import should_cut, stagger_s
+from nvr_edge.camera.recorder import SessionRecorder
 from nvr_edge.models import SegmentRecord
-from nvr_edge.recorder import SessionRecorder
+from nvr_edge.storage.fmp4 import Fmp4WriterFactory
 
 from .media import codecs, decode_errors, probe, video_packets
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nvr_edge.app import opened_catalog
+from nvr_edge.appliance.run import opened_catalog
 from nvr_edge.catalog import SegmentQuery
 from nvr_edge.config import load_config
 from nvr_edge.models import SegmentRecord

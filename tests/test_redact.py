@@ -5,7 +5,7 @@ import logging
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nvr_edge.redact import RedactingFormatter, redact
+from nvr_edge.logs import RedactingFormatter, redact
 
 passwords = st.text(alphabet=st.characters(blacklist_characters="@/ \t\n\r'\"",
                                            blacklist_categories=("Cs",)), min_size=4,

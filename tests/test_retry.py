@@ -5,8 +5,8 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nvr_edge.camera.backoff import Backoff
 from nvr_edge.config import RetryPolicyConfig
-from nvr_edge.retry import Backoff
 
 
 def test_the_spec_defaults() -> None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nvr_edge.camera.stall import StallMonitor
 from nvr_edge.config import StallConfig
-from nvr_edge.stall import StallMonitor
 
 
 def test_steady_30fps_never_stalls() -> None:

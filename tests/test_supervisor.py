@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from nvr_edge.app import appliance_catalog
-from nvr_edge.config import load_config
-from nvr_edge.plugins import hookimpl, make_plugin_manager
+from nvr_edge import hookimpl
+from nvr_edge.appliance.run import appliance_catalog, opened_catalog
+from nvr_edge.appliance.supervisor import Supervisor
+from nvr_edge.catalog import SegmentQuery
+from nvr_edge.plugins import load_config, make_plugin_manager
 from nvr_edge.simcam import SimCameraServer
-from nvr_edge.supervisor import Supervisor
 
 from .appliance import write_config
 
@@ -120,3 +121,54 @@ def test_a_stalled_camera_is_reconnected(tmp_path: Path, cameras: SimCameraServe
     frozen_wall_ms = segments[0].end_ms
     assert any(s.start_ms >= frozen_wall_ms and s.start_ms < phase["thawed"] * 1000
                for s in segments[1:])
+
+
+class Careless:
+    """A third-party plugin with a bug in every observer hook it implements."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    @hookimpl
+    def nvr_camera_state(self, camera_id: str, state: str) -> None:
+        self.calls += 1
+        raise RuntimeError(f"careless plugin: cannot handle {state}")
+
+    @hookimpl
+    def nvr_segment_closed(self, segment) -> None:
+        raise KeyError("careless plugin")
+
+
+def test_a_raising_plugin_never_stops_recording(tmp_path: Path,
+                                                cameras: SimCameraServer) -> None:
+    """Registered last, so pluggy calls it first: the recorder must still hear every call,
+    rows must be written, and the failures show in the status, alerted once."""
+    careless, plugin = Careless(), Recorder()
+    config_path = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)},
+                               segment_seconds=10)
+    config = load_config(config_path)
+    pm = make_plugin_manager(load_entry_points=False)
+    pm.register(plugin, name="test-recorder")
+    pm.register(careless, name="careless")
+    catalog = appliance_catalog(config, pm)
+    supervisor = Supervisor(config, pm, catalog)
+    supervisor.start()
+    deadline = time.monotonic() + 90
+    try:
+        while len(plugin.seen("segment")) < 2 and time.monotonic() < deadline:
+            supervisor.poll(0.2)
+        status = supervisor.status()
+    finally:
+        supervisor.stop()
+        catalog.close()
+    segments = plugin.seen("segment")
+    assert len(segments) >= 2, "recording stopped after the plugin raised"
+    assert careless.calls >= 2  # still called after its first failure
+    failures = status["plugins"]["failures"]["careless"]
+    assert failures["nvr_camera_state"] >= 2 and failures["nvr_segment_closed"] >= 2
+    alerts = [a for a in plugin.seen("alert") if a.code == "plugin_failed"]
+    assert sorted(a.message.split(":")[1].strip().split()[0] for a in alerts) == \
+        ["nvr_camera_state", "nvr_segment_closed"]  # once per plugin and hook
+    with opened_catalog(config) as reader:
+        rows = reader.segments(SegmentQuery(camera="cam1"))
+    assert {r.id for r in rows} >= {s.id for s in segments}

@@ -16,9 +16,9 @@ from nvr_edge.catalog.spool import Spool, SpooledCatalog
 from nvr_edge.config import Config, parse_config
 from nvr_edge.models import SegmentRecord, Tier
 from nvr_edge.plugins import make_plugin_manager
-from nvr_edge.probe import probe_segment
-from nvr_edge.recovery import reconcile
-from nvr_edge.tier_mover import MoverEvent, RateLimiter, TierMover, file_crc32
+from nvr_edge.storage.mover import MoverEvent, RateLimiter, TierMover, file_crc32
+from nvr_edge.storage.probe import probe_segment
+from nvr_edge.storage.recovery import reconcile
 
 NAME = Path("cam1/2026-01-01/120000.mp4")
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nvr_edge.timestamps import MAX_HELD_WITHOUT_DTS, Backfill
+from nvr_edge.camera.timestamps import MAX_HELD_WITHOUT_DTS, Backfill
 
 STEP = 3000  # 90 kHz at 30 fps
 

@@ -1,6 +1,6 @@
 """The segment catalog: one interface, SQLite and PostgreSQL backends chosen by URL."""
 
-from .base import ALL_SEGMENTS, Catalog, CatalogError, SegmentQuery, TierUsage
-from .migrations import MIGRATIONS
+from nvr_edge.catalog.base import ALL_SEGMENTS, Catalog, CatalogError, SegmentQuery, TierUsage
+from nvr_edge.catalog.migrations import MIGRATIONS
 
 __all__ = ["ALL_SEGMENTS", "MIGRATIONS", "Catalog", "CatalogError", "SegmentQuery", "TierUsage"]

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import SegmentRecord, now_ms
-from ..redact import redact
-from .migrations import MIGRATIONS
+from nvr_edge.catalog.migrations import MIGRATIONS
+from nvr_edge.logs import redact
+from nvr_edge.models import SegmentRecord, now_ms
 
 log = logging.getLogger(__name__)
 

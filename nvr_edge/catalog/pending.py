@@ -8,9 +8,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..models import SegmentRecord
-from ..redact import redact
-from .base import ALL_SEGMENTS, Catalog, CatalogError, SegmentQuery, TierUsage
+from nvr_edge.catalog.base import ALL_SEGMENTS, Catalog, CatalogError, SegmentQuery, TierUsage
+from nvr_edge.logs import redact
+from nvr_edge.models import SegmentRecord
 
 log = logging.getLogger(__name__)
 

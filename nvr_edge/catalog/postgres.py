@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..plugins import hookimpl
-from .base import SqlCatalog
+from nvr_edge.catalog.base import SqlCatalog
+from nvr_edge.hookspecs import hookimpl
 
 
 class PostgresCatalog(SqlCatalog):

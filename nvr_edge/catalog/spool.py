@@ -18,9 +18,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..fsutil import fsync_dir
-from ..models import SegmentRecord
-from .base import ALL_SEGMENTS, Catalog, CatalogError, SegmentQuery, TierUsage
+from nvr_edge.catalog.base import ALL_SEGMENTS, Catalog, CatalogError, SegmentQuery, TierUsage
+from nvr_edge.fsutil import fsync_dir
+from nvr_edge.models import SegmentRecord
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ..plugins import hookimpl
-from .base import CatalogError, SqlCatalog
+from nvr_edge.catalog.base import CatalogError, SqlCatalog
+from nvr_edge.hookspecs import hookimpl
 
 
 class SqliteCatalog(SqlCatalog):

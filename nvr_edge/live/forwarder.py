@@ -14,7 +14,7 @@ import logging
 import socket
 from typing import Any
 
-from .wire import (
+from nvr_edge.live.wire import (
     CONTROL,
     INFO,
     PACKET,
@@ -120,10 +120,6 @@ class LiveForwarder:
                 self.closed = True
                 return
             del self.pending[:sent]
-
-
-def control_message(want: bool) -> bytes:
-    return frame(CONTROL, json.dumps({"want": want}).encode())
 
 
 def stream_info_of(opened: Any, source: str) -> StreamInfo:

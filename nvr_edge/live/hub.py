@@ -18,8 +18,16 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .forwarder import control_message
-from .wire import INFO, PACKET, FrameReader, LivePacket, StreamInfo, WireError, decode_packet
+from nvr_edge.live.wire import (
+    INFO,
+    PACKET,
+    FrameReader,
+    LivePacket,
+    StreamInfo,
+    WireError,
+    control_message,
+    decode_packet,
+)
 
 log = logging.getLogger(__name__)
 MAX_GOP_PACKETS = 1500       # a 30 fps camera with a 20 s GOP plus audio; longer: no cache
@@ -162,7 +170,8 @@ class LiveHub:
     def stop(self) -> None:
         self.stopping = True
         self._wake()
-        self.thread.join(timeout=5)
+        if self.thread.ident is not None:  # it was started
+            self.thread.join(timeout=5)
         with self.lock:
             for feed in self.feeds.values():
                 for viewer in feed.viewers:

@@ -85,6 +85,11 @@ def frame(kind: int, body: bytes) -> bytes:
     return _HEAD.pack(kind, len(body)) + body
 
 
+def control_message(want: bool) -> bytes:
+    """The hub's word to a worker: send packets (a viewer is watching) or stop."""
+    return frame(CONTROL, json.dumps({"want": want}).encode())
+
+
 class WireError(ValueError):
     """The peer sent something that is not our wire format."""
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from nvr_edge.camera.sub_relay import LINGER_S
 from nvr_edge.live.hub import LiveHub, Viewer
-from nvr_edge.live.sub_relay import LINGER_S
 from nvr_edge.live.wire import LivePacket
 from nvr_edge.simcam import Clip, SimCameraServer, ensure_clip
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from nvr_edge.camera.sub_relay import LINGER_S
 from nvr_edge.config import load_config
-from nvr_edge.live.sub_relay import LINGER_S
 from nvr_edge.ports import free_port
 from nvr_edge.simcam import Clip
 

@@ -116,7 +116,7 @@ def closed_segment(box: Box, camera: str = "cam1") -> dict[str, Any]:
 
 def file_bytes(box: Box, segment_id: int) -> bytes:
     """The segment's file as the catalog names it (read again if the mover moved it)."""
-    from nvr_edge.app import opened_catalog
+    from nvr_edge.appliance.run import opened_catalog
 
     for _ in range(3):
         with opened_catalog(box.config) as catalog:

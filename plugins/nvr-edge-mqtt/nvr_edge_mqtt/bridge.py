@@ -21,9 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from nvr_edge.config import Config
-from nvr_edge.control import ApplianceControl
-from nvr_edge.redact import redact
+from nvr_edge import Appliance, Config, redact
 
 from . import homeassistant, payloads
 from .commands import CommandHandler, RequestError, error, parse_request
@@ -69,7 +67,7 @@ class MqttBridge:
 
     # -- life cycle (main process) -------------------------------------------------------
 
-    def start(self, appliance: ApplianceControl | None) -> None:
+    def start(self, appliance: Appliance | None) -> None:
         if appliance is not None:
             self.commands = CommandHandler(appliance, self.request_resync, self.version)
         s = self.settings

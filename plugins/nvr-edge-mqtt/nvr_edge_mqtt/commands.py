@@ -15,9 +15,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
-from nvr_edge.config import ConfigError
-from nvr_edge.control import ApplianceControl, ControlError
-from nvr_edge.redact import redact
+from nvr_edge import Appliance, ConfigError, ControlError, redact
 
 log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 1_000_000
@@ -63,7 +61,7 @@ class CommandHandler:
     """Carries out requests against the running appliance (on the plugin's command thread:
     an action can wait for the supervisor for up to 30 s)."""
 
-    def __init__(self, appliance: ApplianceControl, resync: Callable[[], None],
+    def __init__(self, appliance: Appliance, resync: Callable[[], None],
                  version: str) -> None:
         self.appliance, self.resync, self.version = appliance, resync, version
         self.actions: dict[str, Callable[[Mapping[str, Any]], Any]] = {

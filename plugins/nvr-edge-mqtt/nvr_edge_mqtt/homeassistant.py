@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nvr_edge.config import Config
+from nvr_edge import Config
 
 from .topics import Topics
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV
+from nvr_edge import DISABLE_AUTOLOAD_ENV
 from nvr_edge.simcam import SimCameraServer, ensure_clip
 
 from .testing import Mosquitto

@@ -9,8 +9,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from nvr_edge.config import Config
-from nvr_edge.models import Alert, SegmentRecord, iso_utc, now_ms
+from nvr_edge import Alert, Config, SegmentRecord, iso_utc, now_ms
 
 # The retained camera state topic carries one of four words (what Home Assistant and
 # dashboards switch on); the detailed state and reason travel in the event.

@@ -9,11 +9,7 @@ import threading
 from importlib import metadata
 from typing import Any
 
-from nvr_edge.catalog import Catalog
-from nvr_edge.config import Config
-from nvr_edge.control import ApplianceControl
-from nvr_edge.models import Alert, SegmentRecord
-from nvr_edge.plugins import hookimpl
+from nvr_edge import Alert, Appliance, Catalog, Config, SegmentRecord, hookimpl
 
 from . import payloads
 from .bridge import MqttBridge
@@ -24,10 +20,10 @@ log = logging.getLogger(__name__)
 SPOOL_FILE = "mqtt-events.db"
 
 _bridge: MqttBridge | None = None
-_appliance: ApplianceControl | None = None
+_appliance: Appliance | None = None
 
 
-def _start(config: Config, appliance: ApplianceControl | None) -> None:
+def _start(config: Config, appliance: Appliance | None) -> None:
     global _bridge
     settings: MqttSettings | None = config.sections.get("mqtt")
     if settings is None:
@@ -52,7 +48,7 @@ def nvr_config_sections() -> dict[str, Any]:
 
 
 @hookimpl
-def nvr_startup(config: Config, catalog: Catalog, appliance: ApplianceControl) -> None:
+def nvr_startup(config: Config, catalog: Catalog, appliance: Appliance) -> None:
     global _appliance
     _appliance = appliance
     _start(config, appliance)

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from nvr_edge.config import ConfigTable
-from nvr_edge.redact import redact
+from nvr_edge import ConfigTable, redact
 
 SCHEMES = {"mqtt": 1883, "mqtts": 8883}
 TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")

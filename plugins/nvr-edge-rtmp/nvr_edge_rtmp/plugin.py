@@ -7,10 +7,7 @@ import logging
 import threading
 from typing import Any
 
-from nvr_edge.catalog import Catalog
-from nvr_edge.config import Config
-from nvr_edge.control import ApplianceControl, ControlError
-from nvr_edge.plugins import hookimpl
+from nvr_edge import Appliance, Catalog, Config, ControlError, hookimpl
 
 from .pusher import Pusher
 from .settings import PushTarget, RtmpSettings, check_url, read_rtmp
@@ -21,7 +18,7 @@ log = logging.getLogger(__name__)
 class Pushes:
     """Running pushes by (camera, url); configured ones and run-time ones alike."""
 
-    def __init__(self, appliance: ApplianceControl) -> None:
+    def __init__(self, appliance: Appliance) -> None:
         self.appliance = appliance
         self.lock = threading.Lock()
         self.running: dict[PushTarget, Pusher] = {}
@@ -76,7 +73,7 @@ def nvr_config_sections() -> dict[str, Any]:
 
 
 @hookimpl
-def nvr_startup(config: Config, catalog: Catalog, appliance: ApplianceControl) -> None:
+def nvr_startup(config: Config, catalog: Catalog, appliance: Appliance) -> None:
     global _pushes
     _pushes = Pushes(appliance)
     _pushes.apply(config)

@@ -14,9 +14,7 @@ from typing import Any
 
 import av
 
-from nvr_edge.live.hub import LiveHub, Viewer
-from nvr_edge.live.wire import LivePacket, StreamInfo
-from nvr_edge.redact import redact
+from nvr_edge import LivePacket, LiveRelay, LiveViewer, StreamInfo, redact
 
 from .settings import PushTarget
 
@@ -31,7 +29,7 @@ class PushError(Exception):
 
 
 class Pusher(threading.Thread):
-    def __init__(self, target: PushTarget, hub: LiveHub, retry_min_s: float,
+    def __init__(self, target: PushTarget, hub: LiveRelay, retry_min_s: float,
                  retry_max_s: float) -> None:
         super().__init__(name=f"rtmp-{target.camera}", daemon=True)
         self.target, self.hub = target, hub
@@ -74,7 +72,7 @@ class Pusher(threading.Thread):
             self.stop_event.wait(delay)
         self.state = "stopped"
 
-    def _session(self, viewer: Viewer) -> None:
+    def _session(self, viewer: LiveViewer) -> None:
         info = self._wait_for_info(viewer)
         if info is None:
             return
@@ -96,7 +94,7 @@ class Pusher(threading.Thread):
             except Exception as exc:
                 log.debug("rtmp close: %s", self._reason(exc))
 
-    def _wait_for_info(self, viewer: Viewer) -> StreamInfo | None:
+    def _wait_for_info(self, viewer: LiveViewer) -> StreamInfo | None:
         while viewer.info is None:
             if self.stop_event.is_set():
                 return None
@@ -120,7 +118,7 @@ class Pusher(threading.Thread):
             streams[True] = audio
         return streams
 
-    def _pump(self, viewer: Viewer, output: Any, streams: dict[bool, Any],
+    def _pump(self, viewer: LiveViewer, output: Any, streams: dict[bool, Any],
               info: StreamInfo) -> None:
         base_s: float | None = None  # FLV time starts at 0 with the first keyframe
         while not self.stop_event.is_set():

@@ -6,8 +6,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from nvr_edge.config import ConfigTable
-from nvr_edge.redact import redact
+from nvr_edge import ConfigTable, redact
 
 SCHEMES = ("rtmp", "rtmps")
 

@@ -8,7 +8,7 @@ import logging
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-from nvr_edge.redact import redact
+from nvr_edge import redact
 
 from .context import GRANT
 

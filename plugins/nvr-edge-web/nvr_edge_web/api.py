@@ -6,9 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from nvr_edge.auth import AuthError, Grant, require
-from nvr_edge.catalog import SegmentQuery
-from nvr_edge.models import SegmentRecord, iso_utc
+from nvr_edge import AuthError, Grant, SegmentQuery, SegmentRecord, iso_utc, require
 
 from . import params
 from .context import CONTEXT, WebContext

@@ -1,6 +1,6 @@
 """The configuration over HTTP (admin on every camera): read it with secrets masked, replace
 it or change part of it. A change is validated like the file, written atomically and
-applied at once (nvr_edge.control); what it did comes back."""
+applied at once (nvr_edge.appliance.control); what it did comes back."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from nvr_edge.config import ConfigError
-from nvr_edge.control import ConfigChange, ControlError
-from nvr_edge.redact import redact
+from nvr_edge import ConfigChange, ConfigError, ControlError, redact
 
 from .context import CONTEXT
 from .errors import ApiError

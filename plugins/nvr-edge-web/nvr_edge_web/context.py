@@ -10,10 +10,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from nvr_edge.auth import Authenticator, Grant
-from nvr_edge.catalog import Catalog
-from nvr_edge.config import Config
-from nvr_edge.control import ApplianceControl
+from nvr_edge import Appliance, Authenticator, Catalog, Config, Grant
 
 from .counters import LIVE_METRICS, HttpCounters, LiveMetrics
 from .settings import WebSettings
@@ -25,7 +22,7 @@ T = TypeVar("T")
 @dataclass
 class WebContext:
     settings: WebSettings
-    appliance: ApplianceControl
+    appliance: Appliance
     catalog: Catalog
     auth: Authenticator
     http: HttpCounters = field(default_factory=HttpCounters)

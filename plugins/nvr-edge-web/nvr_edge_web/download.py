@@ -16,9 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from nvr_edge.auth import require
-from nvr_edge.config import StorageConfig
-from nvr_edge.models import SegmentRecord
+from nvr_edge import SegmentRecord, StorageConfig, require
 
 from .context import CONTEXT
 from .errors import ApiError

@@ -8,9 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
-from nvr_edge.auth import AuthError
-from nvr_edge.catalog import CatalogError
-from nvr_edge.redact import redact
+from nvr_edge import AuthError, CatalogError, redact
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from nvr_edge.auth import Grant, require
+from nvr_edge import Grant, require
 
 from .context import CONTEXT, GRANT
 

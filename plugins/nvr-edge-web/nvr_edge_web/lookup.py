@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from nvr_edge.catalog import Catalog
-from nvr_edge.models import SegmentRecord
+from nvr_edge import Catalog, SegmentRecord
 
 
 def segment_by_id(catalog: Catalog, segment_id: int) -> SegmentRecord | None:

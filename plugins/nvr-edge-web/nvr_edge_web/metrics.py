@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from nvr_edge.models import CameraState
+from nvr_edge import CameraState
 
 from .counters import HttpCounters, LiveMetrics
 from .exposition import Exposition, Sample

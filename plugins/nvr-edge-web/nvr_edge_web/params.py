@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from nvr_edge.config import SAFE_ID
-from nvr_edge.models import parse_iso_ms
+from nvr_edge import SAFE_ID, parse_iso_ms
 
 from .errors import ApiError
 

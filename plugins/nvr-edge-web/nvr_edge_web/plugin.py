@@ -8,11 +8,7 @@ import logging
 import threading
 from typing import Any
 
-from nvr_edge.auth import Authenticator, AuthSetupError
-from nvr_edge.catalog import Catalog
-from nvr_edge.config import Config
-from nvr_edge.control import ApplianceControl
-from nvr_edge.plugins import hookimpl
+from nvr_edge import Appliance, Authenticator, AuthSetupError, Catalog, Config, hookimpl
 
 from .context import WebContext
 from .counters import LIVE_METRICS, LiveMetrics
@@ -24,7 +20,7 @@ log = logging.getLogger(__name__)
 
 _server: WebServer | None = None
 _catalog: Catalog | None = None
-_appliance: ApplianceControl | None = None
+_appliance: Appliance | None = None
 _lifecycle = threading.Lock()  # a reconfiguration's restart never overlaps the shutdown
 
 
@@ -53,7 +49,7 @@ def nvr_config_sections() -> dict[str, Any]:
 
 
 @hookimpl
-def nvr_startup(config: Config, catalog: Catalog, appliance: ApplianceControl) -> None:
+def nvr_startup(config: Config, catalog: Catalog, appliance: Appliance) -> None:
     global _server, _catalog, _appliance
     with _lifecycle:
         _catalog, _appliance = catalog, appliance

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from nvr_edge.control import ControlError
+from nvr_edge import ControlError
 
 from .context import CONTEXT
 from .errors import ApiError

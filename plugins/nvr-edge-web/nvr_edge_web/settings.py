@@ -6,7 +6,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from nvr_edge.config import ConfigTable
+from nvr_edge import ConfigTable
 
 DEFAULT_LISTEN = "0.0.0.0:8080"
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*$")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import aiohttp
 
-from nvr_edge.bench import child_pids, cpu_seconds
-from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV
+from nvr_edge import DISABLE_AUTOLOAD_ENV
+from nvr_edge.cli.bench import child_pids, cpu_seconds
 from nvr_edge.ports import free_port
 from nvr_edge.simcam import SimCameraServer, ensure_clip
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 
-from nvr_edge.bench import machine_info, progress
+from nvr_edge.cli.bench import machine_info, progress
 
 from ..testing.processes import end
 from . import browser

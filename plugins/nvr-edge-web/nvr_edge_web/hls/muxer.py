@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from nvr_edge.live.wire import LivePacket, StreamInfo
+from nvr_edge import LivePacket, StreamInfo
 
 from ..webrtc.h264 import parse_extradata
 from .boxes import Sample, Track, avc1_entry, fragment, init_segment, mp4a_entry

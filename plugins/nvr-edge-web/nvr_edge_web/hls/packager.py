@@ -8,8 +8,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from nvr_edge.live.hub import LiveHub
-from nvr_edge.live.wire import StreamInfo
+from nvr_edge import LiveRelay, StreamInfo
 
 from .muxer import Muxer
 from .window import Window
@@ -18,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 class Packager:
-    def __init__(self, hub: LiveHub, camera: str) -> None:
+    def __init__(self, hub: LiveRelay, camera: str) -> None:
         self.loop = asyncio.get_running_loop()
         self.hub, self.camera = hub, camera
         self.window = Window()

@@ -9,7 +9,7 @@ import logging
 
 from aiohttp import web
 
-from nvr_edge.live.hub import LiveHub
+from nvr_edge import LiveRelay
 
 from .packager import Packager
 
@@ -19,7 +19,7 @@ SWEEP_S = 5.0
 
 
 class Packagers:
-    def __init__(self, hub: LiveHub) -> None:
+    def __init__(self, hub: LiveRelay) -> None:
         self.hub = hub
         self.running: dict[str, Packager] = {}
         self.sweeper: asyncio.Task[None] | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from nvr_edge.config import ConfigTable
+from nvr_edge import ConfigTable
 
 DEFAULT_MAX_VIEWERS = 16
 

@@ -16,8 +16,7 @@ from fractions import Fraction
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from nvr_edge.live.hub import LiveHub, Viewer
-from nvr_edge.live.wire import LivePacket, StreamInfo
+from nvr_edge import LivePacket, LiveRelay, LiveViewer, StreamInfo
 
 from .h264 import AnnexBWriter, parse_extradata
 
@@ -30,7 +29,7 @@ MAX_JUMP_TICKS = 5 * CLOCK     # a bigger jump is a new stream, not a gap to rep
 class RelayTrack(MediaStreamTrack):
     kind = "video"
 
-    def __init__(self, hub: LiveHub, camera: str,
+    def __init__(self, hub: LiveRelay, camera: str,
                  on_bytes: Callable[[int], None]) -> None:
         super().__init__()
         self.loop = asyncio.get_running_loop()
@@ -42,7 +41,7 @@ class RelayTrack(MediaStreamTrack):
         self.last_in: int | None = None   # the previous packet's 90 kHz time, as sent
         self.last_out = -FRAME_TICKS
         self.hub = hub
-        self.viewer: Viewer = hub.subscribe(camera, self._notify)
+        self.viewer: LiveViewer = hub.subscribe(camera, self._notify)
 
     def _notify(self) -> None:
         """From the hub thread: wake recv() in the web loop."""

@@ -10,7 +10,7 @@ from aiohttp import web
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.exceptions import OperationError
 
-from nvr_edge.live.hub import LiveHub, Viewer
+from nvr_edge import LiveRelay, LiveViewer
 
 from ..context import CONTEXT, WebContext
 from ..errors import ApiError
@@ -88,7 +88,7 @@ def _check_stream(ctx: WebContext, camera: str) -> None:
         raise ApiError(422, B_FRAMES)
 
 
-async def _wake_stream(hub: LiveHub, camera: str) -> Viewer | None:
+async def _wake_stream(hub: LiveRelay, camera: str) -> LiveViewer | None:
     """A camera whose live stream starts on demand has none until someone subscribes:
     subscribe, and wait (≤ STREAM_WAIT_S) for its stream. The caller unsubscribes."""
     if (hub.stats().get(camera) or {}).get("has_stream"):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..config import CameraConfig, Config
-from ..plugins import hookimpl
+from nvr_edge.config import CameraConfig, Config
+from nvr_edge.hookspecs import hookimpl
 
 
 @hookimpl

@@ -10,7 +10,7 @@ from typing import Any
 
 import av
 
-from .segment_writer import AudioEncoderSpec
+from nvr_edge.storage.writer import AudioEncoderSpec
 
 log = logging.getLogger(__name__)
 

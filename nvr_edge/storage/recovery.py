@@ -14,12 +14,19 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .catalog import Catalog, SegmentQuery
-from .config import Config
-from .fsutil import fsync_dir
-from .models import Tier
-from .mp4box import playable_length_of
-from .probe import ProbeError, probe_segment
+from nvr_edge.catalog import Catalog, SegmentQuery
+from nvr_edge.config import Config
+from nvr_edge.fsutil import fsync_dir
+from nvr_edge.models import SegmentStatus
+from nvr_edge.storage.layout import (
+    MOVING_SUFFIX,
+    PART_GLOB,
+    SEGMENT_GLOB,
+    final_of,
+    tier_roots,
+)
+from nvr_edge.storage.mp4box import playable_length_of
+from nvr_edge.storage.probe import ProbeError, probe_segment
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +60,6 @@ class Report:
         return [asdict(f) for f in self.findings]
 
 
-def tier_roots(config: Config) -> list[tuple[str, Path]]:
-    return [(Tier.CACHE, config.storage.cache_dir), (Tier.ARCHIVE, config.storage.archive_dir)]
-
-
 def _files(root: Path, pattern: str, camera: str | None) -> Iterator[Path]:
     base = root / camera if camera else root
     if base.is_dir():
@@ -77,7 +80,7 @@ def repair_part(part: Path) -> Path | None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    final = part.with_name(part.name.removesuffix(".part"))
+    final = final_of(part)
     n = 1
     while final.exists():
         final = part.with_name(f"{part.name.removesuffix('.mp4.part')}-r{n}.mp4")
@@ -98,30 +101,30 @@ def reconcile(config: Config, catalog: Catalog, *, repair: bool, writers_active:
     _finish_moves(config, catalog, report, repair, camera)
     for tier, root in tier_roots(config):
         _repair_parts(catalog, tier, root, report, repair, writers_active, camera, now)
-        for path in _files(root, "*.mp4", camera):
+        for path in _files(root, SEGMENT_GLOB, camera):
             row = catalog.segment_by_path(str(path))
             if row is None:
                 _index(catalog, path, tier, report, repair)
-            elif row.status == "deleting":
+            elif row.status == SegmentStatus.DELETING:
                 continue  # finished below: the deletion was decided, never undo it
-            elif row.bytes != path.stat().st_size or row.status != "ok":
+            elif row.bytes != path.stat().st_size or row.status != SegmentStatus.OK:
                 detail = f"catalog says {row.bytes} bytes/{row.status}, file has " \
                          f"{path.stat().st_size} bytes"
                 if repair:
                     _index(catalog, path, tier, report, repair=True, quiet=True)
                 report.add(Finding("size-mismatch", str(path), detail, repaired=repair))
     for row in catalog.segments(SegmentQuery(camera=camera)):
-        if row.status == "deleting":  # a crash interrupted a deletion: finish it
+        if row.status == SegmentStatus.DELETING:  # a crash interrupted a deletion: finish it
             if repair:
                 Path(row.path).unlink(missing_ok=True)
                 catalog.delete_by_path(row.path)
             report.add(Finding("half-deleted", row.path, "deletion interrupted",
                                repaired=repair))
             continue
-        if Path(row.path).exists() or row.status == "missing":
+        if Path(row.path).exists() or row.status == SegmentStatus.MISSING:
             continue
         if repair:
-            catalog.set_status_by_path(row.path, "missing")
+            catalog.set_status_by_path(row.path, SegmentStatus.MISSING)
         report.add(Finding("missing-file", row.path, "catalog row without a file",
                            repaired=repair))
     return report
@@ -138,7 +141,7 @@ def repair_parts(config: Config, catalog: Catalog, camera: str | None = None) ->
 
 def _repair_parts(catalog: Catalog, tier: str, root: Path, report: Report, repair: bool,
                   writers_active: bool, camera: str | None, now: float) -> None:
-    for part in _files(root, "*.mp4.part", camera):
+    for part in _files(root, PART_GLOB, camera):
         if writers_active and now - part.stat().st_mtime < IN_PROGRESS_S:
             report.add(Finding("in-progress", str(part), "being written"))
             continue
@@ -158,21 +161,19 @@ def _finish_moves(config: Config, catalog: Catalog, report: Report, repair: bool
                   camera: str | None) -> None:
     """Leftovers of a tier move cut short: a partial `.moving` copy, or a segment present on
     both tiers, of which the catalog points to one (the other goes)."""
-    from .tier_mover import MOVING_SUFFIX
-
     cache, archive = config.storage.cache_dir, config.storage.archive_dir
     for partial in _files(archive, f"*{MOVING_SUFFIX}", camera):
         if repair:
             partial.unlink()
         report.add(Finding("partial-copy", str(partial), "interrupted move", repaired=repair))
-    for cached in _files(cache, "*.mp4", camera):
+    for cached in _files(cache, SEGMENT_GLOB, camera):
         twin = archive / cached.relative_to(cache)
         if not twin.exists():
             continue
         cache_row = catalog.segment_by_path(str(cached))
         # the archive copy was verified before its rename: keep it unless the catalog
         # still points to the cache copy
-        extra = twin if cache_row is not None and cache_row.status == "ok" else cached
+        extra = twin if cache_row is not None and cache_row.status == SegmentStatus.OK else cached
         if repair:
             extra.unlink()
             fsync_dir(extra.parent)

@@ -13,6 +13,7 @@ on into the cache, and the archive is retried every `archive_retry_s`.
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import threading
@@ -22,17 +23,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .catalog import CatalogError, SegmentQuery
-from .catalog.spool import SpooledCatalog
-from .config import Config
-from .diskspace import measure
-from .fsutil import fsync_dir, make_dirs_durable
-from .models import SegmentRecord, Tier
+from nvr_edge.catalog import CatalogError, SegmentQuery
+from nvr_edge.catalog.spool import SpooledCatalog
+from nvr_edge.config import Config
+from nvr_edge.fsutil import fsync_dir, make_dirs_durable
+from nvr_edge.models import SegmentRecord, SegmentStatus, Tier
+from nvr_edge.storage.layout import moving_of
+from nvr_edge.storage.space import measure
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
-MOVING_SUFFIX = ".moving"
 
 
 class MoveError(RuntimeError):
@@ -51,9 +52,15 @@ def file_crc32(path: Path) -> str:
     return crc32_text(crc)
 
 
+class MoverEventKind(enum.StrEnum):
+    MOVED = "moved"
+    DEGRADED = "degraded"    # the archive cannot take segments
+    RECOVERED = "recovered"  # it can again
+
+
 @dataclass(frozen=True)
 class MoverEvent:
-    kind: str  # "moved" | "degraded" | "recovered"
+    kind: MoverEventKind
     detail: str
     segment: SegmentRecord | None = None
 
@@ -113,7 +120,8 @@ class TierMover:
 
     def stop(self) -> None:
         self.stop_event.set()
-        self.thread.join(timeout=30)
+        if self.thread.ident is not None:  # it was started
+            self.thread.join(timeout=30)
 
     def _run(self) -> None:
         while not self.stop_event.is_set():
@@ -133,7 +141,8 @@ class TierMover:
         if not self.catalog.healthy:
             return False  # a move must land in the catalog in the same step
         try:
-            rows = self.catalog.segments(SegmentQuery(tier=Tier.CACHE, status="ok", limit=1))
+            rows = self.catalog.segments(SegmentQuery(tier=Tier.CACHE, status=SegmentStatus.OK,
+                                                      limit=1))
         except CatalogError:
             return False
         if not rows:
@@ -141,8 +150,8 @@ class TierMover:
         problem = archive_problem(self.config, rows[0].bytes)
         if problem != self.degraded:
             self.degraded = problem
-            self.report(MoverEvent("degraded", problem) if problem
-                        else MoverEvent("recovered", "archive writable again"))
+            self.report(MoverEvent(MoverEventKind.DEGRADED, problem) if problem
+                        else MoverEvent(MoverEventKind.RECOVERED, "archive writable again"))
         if problem:
             return False
         try:
@@ -158,7 +167,7 @@ class TierMover:
         st = self.config.storage
         src = Path(row.path)
         dst = st.archive_dir / src.relative_to(st.cache_dir)
-        tmp = dst.with_name(dst.name + MOVING_SUFFIX)
+        tmp = moving_of(dst)
         make_dirs_durable(dst.parent)
         checksum = self._copy(src, tmp)
         checkpoint("copied")
@@ -175,7 +184,7 @@ class TierMover:
         self.catalog.move_segment(str(src), str(dst), Tier.ARCHIVE, checksum)
         checkpoint("cataloged")
         self.pending_unlinks.append((time.monotonic() + st.move_grace_s, src))
-        self.report(MoverEvent("moved", str(dst), row))
+        self.report(MoverEvent(MoverEventKind.MOVED, str(dst), row))
         return dst
 
     def _copy(self, src: Path, tmp: Path) -> str:

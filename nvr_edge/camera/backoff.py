@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import RetryPolicyConfig
+from nvr_edge.config import RetryPolicyConfig
 
 
 @dataclass

@@ -9,12 +9,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .catalog import CatalogError, SegmentQuery
-from .config import Config, ConfigError, load_config
-from .lock import AlreadyRunning, InstanceLock
-from .models import iso_utc, parse_iso_ms
-from .plugins import describe_plugins, make_plugin_manager
-from .redact import setup_logging
+import pluggy
+
+from nvr_edge.appliance.lock import AlreadyRunning, InstanceLock
+from nvr_edge.appliance.observers import Observers
+from nvr_edge.catalog import CatalogError, SegmentQuery
+from nvr_edge.config import Config, ConfigError
+from nvr_edge.logs import setup_logging
+from nvr_edge.models import iso_utc, parse_iso_ms
+from nvr_edge.plugins import describe_plugins, load_config, make_plugin_manager
 
 EXIT_RUNTIME = 1
 EXIT_CONFIG = 2
@@ -25,7 +28,8 @@ def _config_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
                         help="the appliance's TOML configuration file")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(pm: pluggy.PluginManager | None = None) -> argparse.ArgumentParser:
+    """The parser, with the subcommands plugins add (`nvr_cli_commands`)."""
     parser = argparse.ArgumentParser(prog="nvr-edge", description=__doc__)
     parser.add_argument("--log-level", default=None,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -88,15 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--seconds", type=float, default=60)
     record.add_argument("--json", action="store_true")
     record.add_argument("--work-dir", type=Path, default=None)
+    if pm is not None:  # a plugin that fails here loses its subcommands, not the CLI
+        Observers(pm, alert=lambda _alert: None).notify("nvr_cli_commands", subparsers=sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    pm = make_plugin_manager()  # the one plugin manager of this process
+    args = build_parser(pm).parse_args(argv)
     level = getattr(logging, args.log_level or ("WARNING" if args.command == "demo" else "INFO"))
     setup_logging(level)
     try:
-        return _dispatch(args, level)
+        return _dispatch(args, level, pm)
     except ConfigError as exc:
         print(f"nvr-edge: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -105,39 +112,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_RUNTIME
 
 
-def _dispatch(args: argparse.Namespace, level: int) -> int:
+def _dispatch(args: argparse.Namespace, level: int, pm: pluggy.PluginManager) -> int:
     command = args.command
+    plugin_command = getattr(args, "nvr_run", None)
+    if plugin_command is not None:
+        return int(plugin_command(args, pm))
     if command == "check-config":
-        config = load_config(args.file)
+        config = load_config(args.file, pm)
         print(f"{args.file}: ok ({len(config.cameras)} camera(s), device {config.device_id})")
         return 0
     if command == "plugins":
-        return _plugins(args.json)
+        return _plugins(pm, args.json)
     if command == "simcam":
-        from .simcam.cli import main as simcam_main
+        from nvr_edge.simcam.cli import main as simcam_main
 
         return simcam_main(args.args)
     if command == "demo":
-        from .demo import run_demo
+        from nvr_edge.cli.demo import run_demo
 
         return run_demo(args.dir, cameras=args.cameras, segment_seconds=args.segment_seconds,
                         duration_s=args.duration, log_level=level)
     if command == "bench":
-        from .bench import run_record_bench
+        from nvr_edge.cli.bench import run_record_bench
 
         return run_record_bench(args.cameras, args.seconds, args.work_dir)
-    config = load_config(args.config)
+    config = load_config(args.config, pm)
     if command == "run":
-        from .app import run_appliance
+        from nvr_edge.appliance.run import run_appliance
 
-        run_appliance(config, log_level=level)
+        run_appliance(config, pm=pm, log_level=level)
         return 0
     if command == "check":
         return _check(config, args.repair, args.json)
     if command == "segments":
         return _segments(config, args)
     if command == "status":
-        from .status_command import show_status
+        from nvr_edge.cli.status import show_status
 
         return show_status(config, args.json)
     if command == "token":
@@ -146,7 +156,7 @@ def _dispatch(args: argparse.Namespace, level: int) -> int:
 
 
 def _token(config: Config, args: argparse.Namespace) -> int:
-    from .auth import ALL_CAMERAS, Authenticator, AuthSetupError, TokenIssueError
+    from nvr_edge.auth import ALL_CAMERAS, Authenticator, AuthSetupError, TokenIssueError
 
     if bool(args.camera) == args.all_cameras:
         print("nvr-edge: token: give --camera ID (repeatable) or --all-cameras",
@@ -172,8 +182,8 @@ def _token(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def _plugins(as_json: bool) -> int:
-    infos = describe_plugins(make_plugin_manager())
+def _plugins(pm: pluggy.PluginManager, as_json: bool) -> int:
+    infos = describe_plugins(pm)
     if as_json:
         print(json.dumps([info.__dict__ for info in infos], indent=2))
         return 0
@@ -184,8 +194,8 @@ def _plugins(as_json: bool) -> int:
 
 
 def _check(config: Config, repair: bool, as_json: bool) -> int:
-    from .app import opened_catalog
-    from .recovery import reconcile
+    from nvr_edge.appliance.run import opened_catalog
+    from nvr_edge.storage.recovery import reconcile
 
     lock = InstanceLock(config.storage.state_dir)
     running = lock.held_elsewhere()
@@ -206,7 +216,7 @@ def _check(config: Config, repair: bool, as_json: bool) -> int:
 
 
 def _segments(config: Config, args: argparse.Namespace) -> int:
-    from .app import opened_catalog
+    from nvr_edge.appliance.run import opened_catalog
 
     try:
         since = parse_iso_ms(args.since) if args.since else None

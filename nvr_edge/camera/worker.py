@@ -1,7 +1,7 @@
 """The camera worker: one process per camera, from RTSP connection to closed segments.
 
 It owns its camera's `.part` files while it runs and talks to the supervisor only through
-a one-way pipe of small dict messages: state, alert, segment, stats.
+a one-way pipe of the messages in `camera/messages.py`.
 """
 
 from __future__ import annotations
@@ -16,21 +16,29 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .audio import AudioRoute
-from .config import CameraConfig, Config
-from .cut_policy import stagger_s
-from .diskspace import measure
-from .ingest import Ended, Opened, RtspReader, rtsp_endpoint
-from .linkwatch import LinkWatcher
-from .live.forwarder import LiveForwarder, stream_info_of
-from .live.sub_relay import SubRelay
-from .models import CameraState, SegmentRecord, Tier
-from .plugins import make_plugin_manager
-from .reachability import tcp_reachable
-from .recorder import DEFAULT_BYTES_PER_S, SessionRecorder
-from .redact import setup_logging
-from .retry import Backoff
-from .stall import StallMonitor
+from nvr_edge.camera.audio import AudioRoute
+from nvr_edge.camera.backoff import Backoff
+from nvr_edge.camera.cut_policy import stagger_s
+from nvr_edge.camera.ingest import Ended, Opened, RtspReader, rtsp_endpoint
+from nvr_edge.camera.linkwatch import LinkWatcher
+from nvr_edge.camera.messages import (
+    AlertRaised,
+    SegmentClosed,
+    SpaceLow,
+    StateChanged,
+    Stats,
+    WorkerMessage,
+)
+from nvr_edge.camera.reachability import tcp_reachable
+from nvr_edge.camera.recorder import DEFAULT_BYTES_PER_S, SessionRecorder
+from nvr_edge.camera.stall import StallMonitor
+from nvr_edge.camera.sub_relay import SubRelay
+from nvr_edge.config import CameraConfig, Config
+from nvr_edge.live.forwarder import LiveForwarder, stream_info_of
+from nvr_edge.logs import setup_logging
+from nvr_edge.models import AlertLevel, CameraState, LiveMode, SegmentRecord, Tier
+from nvr_edge.plugins import make_plugin_manager
+from nvr_edge.storage.space import measure
 
 log = logging.getLogger(__name__)
 
@@ -50,25 +58,25 @@ class Channel:
         self.conn, self.camera, self.stop = conn, camera, stop
         self.state: str | None = None
 
-    def send(self, kind: str, **fields: Any) -> None:
+    def send(self, message: WorkerMessage) -> None:
         try:
-            self.conn.send({"type": kind, "camera": self.camera, **fields})
+            self.conn.send(message)
         except (BrokenPipeError, EOFError, OSError):
             self.stop.set()
 
     def set_state(self, state: CameraState, reason: str = "") -> None:
         if state != self.state:
             self.state = state
-            self.send("state", state=str(state), reason=reason)
+            self.send(StateChanged(self.camera, state, reason))
 
-    def alert(self, code: str, level: str, message: str) -> None:
-        self.send("alert", code=code, level=level, message=message)
+    def alert(self, code: str, level: AlertLevel, message: str) -> None:
+        self.send(AlertRaised(self.camera, code, level, message))
 
 
 class SpaceCheckedFactory:
-    """The spec's CheckSpaceBeforeWrite: before each new segment, look at the cache's free
-    space; below its floor, ask the supervisor for an emergency cleanup now. Recording goes
-    on either way: a full disk is the cleanup's job, never a reason to stop."""
+    """Before each new segment, look at the cache's free space; below its floor, ask the
+    supervisor for an emergency cleanup now. Recording goes on either way: a full disk is
+    the cleanup's job, never a reason to stop."""
 
     def __init__(self, inner: Any, config: Config, channel: Channel) -> None:
         self.inner, self.config, self.channel = inner, config, channel
@@ -77,7 +85,7 @@ class SpaceCheckedFactory:
         st = self.config.storage
         space = measure(Tier.CACHE, st.cache_dir, st.cache_floor)
         if space is not None and space.free_bytes - expected_bytes < space.floor_bytes:
-            self.channel.send("space_low", tier=str(Tier.CACHE), free_bytes=space.free_bytes)
+            self.channel.send(SpaceLow(self.channel.camera, Tier.CACHE, space.free_bytes))
         return self.inner.open(meta, video, audio, expected_bytes)
 
 
@@ -125,13 +133,13 @@ class CameraWorker:
             if not reachable and not reported_offline:
                 reported_offline = True
                 self.channel.set_state(CameraState.OFFLINE, "no answer on the RTSP port")
-                self.channel.alert("camera_offline", "warning",
+                self.channel.alert("camera_offline", AlertLevel.WARNING,
                                    f"camera {self.camera.id} does not answer at "
                                    f"{self.host}:{self.port}")
             elif reachable:
                 self.channel.set_state(CameraState.CONNECTING)
             if self.backoff.just_gave_up:
-                self.channel.alert("camera_connection_failed", "critical",
+                self.channel.alert("camera_connection_failed", AlertLevel.CRITICAL,
                                    f"camera {self.camera.id}: {self.backoff.failures} "
                                    "connection attempts failed; retrying every "
                                    f"{self.backoff.delay_s(self.backoff.failures + 1):.0f} s")
@@ -249,7 +257,7 @@ class CameraWorker:
     def segment_closed(self, record: SegmentRecord) -> None:
         log.info("%s: segment closed %s (%.1f s, %d bytes)", self.camera.id, record.path,
                  record.duration_ms / 1000, record.bytes)
-        self.channel.send("segment", record=record.to_dict())
+        self.channel.send(SegmentClosed(self.camera.id, record))
 
     def maybe_send_stats(self, recorder: SessionRecorder) -> None:
         now = time.monotonic()
@@ -258,9 +266,8 @@ class CameraWorker:
             self.send_stats(recorder)
 
     def send_stats(self, recorder: SessionRecorder) -> None:
-        self.channel.send("stats", counters=recorder.counters.as_dict(),
-                          bytes_per_s=recorder.bytes_per_s, open_ms=recorder.open_ms,
-                          at=time.monotonic())  # system-wide clock: rates need no pipe lag
+        self.channel.send(Stats(self.camera.id, time.monotonic(), recorder.open_ms,
+                                recorder.bytes_per_s, recorder.counters.as_dict()))
 
 
 @dataclass
@@ -303,11 +310,12 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
     try:
         camera = config.camera(camera_id)
         live = None if live_sock is None else LiveForwarder(live_sock,
-                                                            always=camera.live == "always")
+                                                            always=camera.live == LiveMode.ALWAYS)
         worker = CameraWorker(config, camera, channel, stop, live)
         wakers.append(worker.wake)
         if worker.factory is None:
-            channel.alert("no_segment_writer", "critical", "no plugin provides a segment writer")
+            channel.alert("no_segment_writer", AlertLevel.CRITICAL,
+                          "no plugin provides a segment writer")
             os._exit(EXIT_FATAL)
         worker.run()
     except Exception:

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .catalog import Catalog, CatalogError, SegmentQuery
-from .config import CameraConfig, Config, FloorConfig
-from .models import Alert, Tier
+from nvr_edge.catalog import Catalog, CatalogError, SegmentQuery
+from nvr_edge.config import CameraConfig, Config, FloorConfig
+from nvr_edge.models import Alert, AlertLevel, SegmentStatus, Tier
+from nvr_edge.storage.layout import oldest_first
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def tier_spaces(config: Config) -> list[TierSpace]:
 
 def delete_segment(catalog: Catalog, path: str) -> int:
     """Remove one segment, catalog first; returns the bytes freed."""
-    catalog.set_status_by_path(path, "deleting")
+    catalog.set_status_by_path(path, SegmentStatus.DELETING)
     try:
         size = os.stat(path).st_size
         os.unlink(path)
@@ -94,13 +95,13 @@ class SpaceManager:
             deleted += 1
         after = measure(space.tier, root, FloorConfig())
         if deleted:
-            self.alert(Alert("disk_space_cleanup", "warning",
+            self.alert(Alert("disk_space_cleanup", AlertLevel.WARNING,
                              f"{space.tier} tier ({space.path}) fell below its floor: deleted "
                              f"the {deleted} oldest segment(s), {freed / 1e9:.2f} GB"))
         if after is not None and after.free_bytes < space.floor_bytes \
                 and space.tier not in self.critical:
             self.critical.add(space.tier)
-            self.alert(Alert("disk_space_critical", "critical",
+            self.alert(Alert("disk_space_critical", AlertLevel.CRITICAL,
                              f"{space.tier} tier ({space.path}): "
                              f"{after.free_bytes / 1e9:.2f} GB free, floor "
                              f"{space.floor_bytes / 1e9:.2f} GB cannot be restored "
@@ -126,14 +127,14 @@ class SpaceManager:
                 yield from self._oldest_rows(tier, seen)
             except CatalogError:
                 # the catalog is down: the files themselves say what is oldest
-                yield from (str(p) for p in oldest_files(roots[tier]) if str(p) not in seen)
+                yield from (str(p) for p in oldest_first(roots[tier]) if str(p) not in seen)
 
     def _oldest_rows(self, tier: str, seen: set[str]) -> Iterator[str]:
         """Page through the oldest rows. A yielded row may still read "ok" afterwards (its
         deletion spooled while the catalog is down), so pages skip what was seen and the
         walk ends when a page brings nothing new."""
         while True:
-            rows = self.catalog.segments(SegmentQuery(tier=tier, status="ok",
+            rows = self.catalog.segments(SegmentQuery(tier=tier, status=SegmentStatus.OK,
                                                       limit=len(seen) + 20))
             fresh = [r.path for r in rows if r.path not in seen]
             if not fresh:
@@ -165,8 +166,3 @@ class SpaceManager:
 
 def _device(path: Path) -> int:
     return os.stat(path).st_dev
-
-
-def oldest_files(root: Path) -> list[Path]:
-    """Segment files by start time: <camera>/<YYYY-MM-DD>/<HHMMSS>.mp4."""
-    return sorted(root.glob("*/*/*.mp4"), key=lambda p: (p.parent.name, p.name))

@@ -9,52 +9,50 @@ what a restart would load.
 from __future__ import annotations
 
 import copy
+import logging
 import queue
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from .config import Config, ConfigError, parse_config
-from .config_store import (
+import pluggy
+
+from nvr_edge.api import Command, CommandError, ConfigChange, ControlError, LiveRelay
+from nvr_edge.appliance.observers import Observers
+from nvr_edge.config import Config, ConfigError, parse_config
+from nvr_edge.config_store import (
     merge_patch,
     public_document,
     restore_secrets,
     unresolved_masks,
     write_document,
 )
-from .plugins import describe_plugins
+from nvr_edge.plugins import describe_plugins, section_readers_of
 
-if TYPE_CHECKING:
-    from .live.hub import LiveHub
-    from .supervisor import Supervisor
-
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_TIMEOUT_S = 30.0
 
 
-class ControlError(Exception):
-    """An action that cannot be carried out; the message says why, for the requester."""
+class Engine(Protocol):
+    """What control needs of the supervisor (a Protocol: no import of it, no cycle)."""
 
+    config: Config
+    cameras: Mapping[str, Any]
+    live: LiveRelay
+    pm: pluggy.PluginManager
 
-@dataclass
-class ConfigChange:
-    """What applying a new configuration did."""
+    observers: Observers
 
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    restarted: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    restart_required: list[str] = field(default_factory=list)  # keys read only at start-up
+    def restart_camera(self, camera_id: str) -> None: ...
 
-    def as_dict(self) -> dict[str, list[str]]:
-        return dict(self.__dict__)
+    def apply_config(self, new: Config) -> ConfigChange: ...
 
 
 class ApplianceControl:
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, supervisor: Engine) -> None:
         self._supervisor = supervisor
         self._pending: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = \
             queue.SimpleQueue()
@@ -68,7 +66,7 @@ class ApplianceControl:
         return self._supervisor.config
 
     @property
-    def live(self) -> LiveHub:
+    def live(self) -> LiveRelay:
         """The live relay: `live.subscribe(camera, notify)` gives a viewer its packets."""
         return self._supervisor.live
 
@@ -81,6 +79,25 @@ class ApplianceControl:
         if result is None:
             raise ControlError("no plugin pushes live streams (install nvr-edge-rtmp)")
         return result
+
+    def commands(self) -> list[Command]:
+        """Every command the plugins offer; a name claimed twice: the first plugin wins."""
+        found: dict[str, Command] = {}
+        for batch in self._supervisor.observers.notify("nvr_commands", appliance=self):
+            for command in batch:
+                if command.name in found:
+                    log.warning("command %s is offered twice; the first plugin wins",
+                                command.name)
+                    continue
+                found[command.name] = command
+        return sorted(found.values(), key=lambda c: c.name)
+
+    def run_command(self, name: str, args: Mapping[str, Any]) -> Any:
+        """Run a plugin's command with checked arguments, on the caller's thread."""
+        command = next((c for c in self.commands() if c.name == name), None)
+        if command is None:
+            raise CommandError(f"unknown command {name!r}")
+        return command.run(command.checked(args))
 
     def status(self) -> dict[str, Any]:
         """The latest status snapshot (refreshed every 2 s)."""
@@ -163,7 +180,8 @@ class ApplianceControl:
                 raise ControlError(f"{masked[0]}: holds a masked secret (***) that matches no "
                                    "running value; send the real one")
             path = Path(current.source)
-            new = parse_config(document, str(path), path.resolve().parent)
+            new = parse_config(document, str(path), path.resolve().parent,
+                               section_readers_of(self._supervisor.pm))
             try:
                 write_document(path, document)
             except (OSError, TypeError, ValueError) as exc:

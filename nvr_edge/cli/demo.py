@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
 import threading
 from pathlib import Path
 
-from .app import run_appliance
-from .auth import Authenticator
-from .config import Config, load_config
-from .plugins import config_section_readers
-from .supervisor import Supervisor
+from nvr_edge.appliance.run import run_appliance
+from nvr_edge.appliance.supervisor import Supervisor
+from nvr_edge.auth import Authenticator
+from nvr_edge.config import Config
+from nvr_edge.plugins import load_config, make_plugin_manager, section_readers_of
+from nvr_edge.ports import free_port
 
 log = logging.getLogger(__name__)
 WEB_TOKEN_TTL_S = 12 * 3600
@@ -28,12 +28,6 @@ def write_demo_config(path: Path, urls: list[str], segment_seconds: int,
     for index, url in enumerate(urls, start=1):
         lines += ["[[cameras]]", f'id = "cam{index}"', f'main = "{url}"', ""]
     path.write_text("\n".join(lines))
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def web_page_url(config: Config) -> str | None:
@@ -56,7 +50,7 @@ def report_line(supervisor: Supervisor) -> str:
 
 def run_demo(folder: Path, *, cameras: int, segment_seconds: int, duration_s: float,
              log_level: int) -> int:
-    from .simcam import SimCameraServer
+    from nvr_edge.simcam import SimCameraServer
 
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
@@ -66,10 +60,11 @@ def run_demo(folder: Path, *, cameras: int, segment_seconds: int, duration_s: fl
                          password=password, log_path=folder / "simcam.log") as server:
         config_path = folder / "nvr-edge.toml"
         # The page only when the web plugin is installed: otherwise [web] is an unknown table
-        web_port = free_loopback_port() if "web" in config_section_readers() else None
+        pm = make_plugin_manager()
+        web_port = free_port() if "web" in section_readers_of(pm) else None
         write_demo_config(config_path, [server.url(i) for i in range(1, cameras + 1)],
                           segment_seconds, web_port)
-        config = load_config(config_path)
+        config = load_config(config_path, pm)
         print(f"nvr-edge demo: {cameras} camera(s) at "
               f"{server.url(1, with_credentials=False).rsplit('/', 2)[0]}/camN/main; "
               f"config {config_path}; segments under {config.storage.cache_dir}; Ctrl-C stops")
@@ -79,6 +74,6 @@ def run_demo(folder: Path, *, cameras: int, segment_seconds: int, duration_s: fl
         stop = threading.Event()
         if duration_s > 0:
             threading.Timer(duration_s, stop.set).start()
-        run_appliance(config, log_level=log_level, stop=stop,
+        run_appliance(config, pm=pm, log_level=log_level, stop=stop,
                       on_tick=lambda sup: print(report_line(sup), flush=True))
     return 0

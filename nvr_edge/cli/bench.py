@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Config, load_config
-from .models import CameraState
+from nvr_edge.config import Config
+from nvr_edge.models import CameraState
+from nvr_edge.plugins import load_config
 
 log = logging.getLogger(__name__)
 
@@ -219,9 +220,9 @@ def packets_report(counters: dict[str, int]) -> dict[str, int]:
 
 def bench_nvr_edge(window: Window, urls: list[str], folder: Path, fps: float
                    ) -> dict[str, Any]:
-    from .app import appliance_catalog
-    from .plugins import make_plugin_manager
-    from .supervisor import Supervisor
+    from nvr_edge.appliance.run import appliance_catalog
+    from nvr_edge.appliance.supervisor import Supervisor
+    from nvr_edge.plugins import make_plugin_manager
 
     folder.mkdir(parents=True, exist_ok=True)
     config = write_config(folder, urls)
@@ -347,7 +348,7 @@ def _wait(ready: Callable[[], bool], idle: Callable[[float], None], what: str) -
 
 
 def run_record_bench(cameras: int, seconds: float, work_dir: Path | None) -> int:
-    from .simcam import SimCameraServer, ensure_clip
+    from nvr_edge.simcam import SimCameraServer, ensure_clip
 
     if cameras < 1 or seconds <= 0:
         print("nvr-edge bench: --cameras and --seconds must be positive", file=sys.stderr)

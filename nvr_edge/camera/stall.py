@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .config import StallConfig
+from nvr_edge.config import StallConfig
 
 
 class StallMonitor:

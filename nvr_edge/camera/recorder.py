@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from .audio import AudioRoute
-from .cut_policy import should_cut
-from .models import SegmentRecord, Tier
-from .segment_writer import SegmentMeta, SegmentWriter, SegmentWriterFactory
-from .timestamps import Backfill, JumpDetector
+from nvr_edge.camera.audio import AudioRoute
+from nvr_edge.camera.cut_policy import should_cut
+from nvr_edge.camera.timestamps import Backfill, JumpDetector
+from nvr_edge.models import SegmentRecord, Tier
+from nvr_edge.storage.writer import SegmentMeta, SegmentWriter, SegmentWriterFactory
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pluggy
 
-from .catalog import Catalog, CatalogError
-from .catalog.pending import PendingCatalog
-from .catalog.spool import Spool, SpooledCatalog
-from .config import Config
-from .lock import InstanceLock
-from .plugins import make_plugin_manager
-from .supervisor import Supervisor
+from nvr_edge.appliance.lock import InstanceLock
+from nvr_edge.appliance.supervisor import Supervisor
+from nvr_edge.catalog import Catalog, CatalogError
+from nvr_edge.catalog.pending import PendingCatalog
+from nvr_edge.catalog.spool import Spool, SpooledCatalog
+from nvr_edge.config import Config
+from nvr_edge.plugins import make_plugin_manager
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ def appliance_catalog(config: Config, pm: pluggy.PluginManager) -> SpooledCatalo
     return SpooledCatalog(pending, Spool(config.storage.state_dir / SPOOL_FILE))
 
 
-def run_appliance(config: Config, *, log_level: int = logging.INFO,
+def run_appliance(config: Config, *, pm: pluggy.PluginManager | None = None,
+                  log_level: int = logging.INFO,
                   on_tick: Callable[[Supervisor], None] | None = None,
                   stop: threading.Event | None = None) -> None:
     """Record until SIGTERM/SIGINT (or `stop` is set); every open segment is closed on exit."""
@@ -63,7 +64,7 @@ def run_appliance(config: Config, *, log_level: int = logging.INFO,
     try:
         for folder in (config.storage.cache_dir, config.storage.archive_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        pm = make_plugin_manager()
+        pm = pm or make_plugin_manager()
         catalog = appliance_catalog(config, pm)
         try:
             log.info("nvr-edge %s: %d camera(s), catalog %s", config.device_id,

@@ -15,28 +15,14 @@ from typing import Any
 
 import av
 
-from ..config import CameraConfig, Config
-from ..fsutil import finish_file, make_dirs_durable, preallocate
-from ..models import iso_utc
-from ..plugins import hookimpl
-from ..segment_writer import AudioEncoderSpec, ClosedFile, SegmentMeta
+from nvr_edge.config import CameraConfig, Config
+from nvr_edge.fsutil import finish_file, make_dirs_durable, preallocate
+from nvr_edge.hookspecs import hookimpl
+from nvr_edge.models import iso_utc
+from nvr_edge.storage.layout import part_of, segment_path
+from nvr_edge.storage.writer import AudioEncoderSpec, ClosedFile, SegmentMeta
 
 log = logging.getLogger(__name__)
-
-
-def segment_path(root: Path, meta: SegmentMeta) -> Path:
-    """`<root>/<camera>/<YYYY-MM-DD>/<HHMMSS>.mp4`, suffixed when that second is taken."""
-    stamp = iso_utc(meta.start_ms)  # 2026-11-23T22:01:02.345Z
-    folder = root / meta.camera / stamp[:10]
-    base = stamp[11:19].replace(":", "")
-    if meta.stream != "main":
-        base = f"{base}-{meta.stream}"
-    candidate = folder / f"{base}.mp4"
-    n = 1
-    while candidate.exists() or candidate.with_name(candidate.name + ".part").exists():
-        candidate = folder / f"{base}-{n}.mp4"
-        n += 1
-    return candidate
 
 
 class _CountingFile:
@@ -62,7 +48,7 @@ class Fmp4SegmentWriter:
     def __init__(self, path: Path, meta: SegmentMeta, video: Any, audio: Any | None,
                  fragment_ms: int, expected_bytes: int) -> None:
         self.path = path
-        self.part = path.with_name(path.name + ".part")
+        self.part = part_of(path)
         make_dirs_durable(path.parent)
         self.file = _CountingFile(self.part)
         try:
@@ -116,7 +102,7 @@ class Fmp4WriterFactory:
 
     def open(self, meta: SegmentMeta, video: Any, audio: Any | None,
              expected_bytes: int) -> tuple[Fmp4SegmentWriter, dict[str, Any]]:
-        path = segment_path(self.root, meta)
+        path = segment_path(self.root, meta.camera, meta.stream, meta.start_ms)
         writer = Fmp4SegmentWriter(path, meta, video, audio, self.fragment_ms, expected_bytes)
         return writer, writer.streams
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import av
 
-from .models import SegmentRecord, parse_iso_ms
+from nvr_edge.models import SegmentRecord, parse_iso_ms
+from nvr_edge.storage.layout import start_ms_from_name
 
 
 class ProbeError(RuntimeError):
@@ -48,9 +48,7 @@ def _start_ms(path: Path, tags: dict[str, str]) -> int:
     if "nvr_start" in tags:
         return parse_iso_ms(tags["nvr_start"])
     # <camera>/<YYYY-MM-DD>/<HHMMSS>[-n].mp4 written by another tool: second precision
-    stamp = f"{path.parent.name} {path.name[:6]}"
-    try:
-        return round(datetime.strptime(stamp, "%Y-%m-%d %H%M%S").replace(tzinfo=UTC)
-                     .timestamp() * 1000)
-    except ValueError:
-        raise ProbeError(f"{path}: no nvr_start tag and not named <date>/<HHMMSS>.mp4") from None
+    start_ms = start_ms_from_name(path)
+    if start_ms is None:
+        raise ProbeError(f"{path}: no nvr_start tag and not named <date>/<HHMMSS>.mp4")
+    return start_ms

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import av
 
-from .redact import redact
+from nvr_edge.logs import redact
 
 log = logging.getLogger(__name__)
 

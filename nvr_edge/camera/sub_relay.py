@@ -13,8 +13,8 @@ import threading
 import time
 from typing import Any
 
-from ..ingest import Ended, Opened, RtspReader
-from .forwarder import LiveForwarder, stream_info_of
+from nvr_edge.camera.ingest import Ended, Opened, RtspReader
+from nvr_edge.live.forwarder import LiveForwarder, stream_info_of
 
 log = logging.getLogger(__name__)
 LINGER_S = 10.0       # on demand: keep the session this long after the last viewer

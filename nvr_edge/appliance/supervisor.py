@@ -1,9 +1,9 @@
 """The supervisor: the main process's loop that owns the camera workers and the catalog.
 
 It starts one worker process per camera, turns their messages into catalog rows and hook
-calls, watches their health (the spec's RecordingProcessMonitor), restarts or disables
-them, keeps each storage tier above its free-space floor, runs the tier mover, replays
-spooled catalog writes, and on SIGTERM/SIGINT stops every worker so each closes its open
+calls, watches their health (CPU, memory, segment rate), restarts or disables them, keeps
+each storage tier above its free-space floor, runs the tier mover, replays spooled catalog
+writes, and on SIGTERM/SIGINT stops every worker so each closes its open
 segment before the process exits.
 """
 
@@ -22,19 +22,43 @@ from typing import Any
 
 import pluggy
 
-from .catalog import CatalogError
-from .catalog.spool import SpooledCatalog
-from .config import CameraConfig, Config
-from .control import ApplianceControl, ConfigChange
-from .diskspace import SpaceManager
-from .health import ProcessSampler, RestartGuard, too_few_segments
-from .live.hub import LiveHub
-from .models import Alert, CameraState, SegmentRecord, Tier, iso_utc, now_ms
-from .recovery import reconcile, repair_parts
-from .status import write_status
-from .system import IngestMeter, SystemSampler
-from .tier_mover import MoverEvent, TierMover
-from .worker import EXIT_FATAL, worker_main
+from nvr_edge.appliance.control import ApplianceControl, ConfigChange
+from nvr_edge.appliance.health import ProcessSampler, RestartGuard, too_few_segments
+from nvr_edge.appliance.observers import Observers
+from nvr_edge.appliance.status import (
+    cache_backlog,
+    status_document,
+    tier_rows,
+    write_status,
+)
+from nvr_edge.appliance.system import IngestMeter, SystemSampler
+from nvr_edge.camera.messages import (
+    AlertRaised,
+    SegmentClosed,
+    SpaceLow,
+    StateChanged,
+    Stats,
+    WorkerMessage,
+)
+from nvr_edge.camera.worker import EXIT_FATAL, worker_main
+from nvr_edge.catalog import CatalogError
+from nvr_edge.catalog.spool import SpooledCatalog
+from nvr_edge.config import CameraConfig, Config
+from nvr_edge.live.hub import LiveHub
+from nvr_edge.models import (
+    Alert,
+    AlertLevel,
+    CameraState,
+    LiveMode,
+    SegmentRecord,
+    Tier,
+    TierState,
+    iso_utc,
+    now_ms,
+)
+from nvr_edge.storage.mover import MoverEvent, MoverEventKind, TierMover
+from nvr_edge.storage.recovery import reconcile, repair_parts
+from nvr_edge.storage.space import SpaceManager
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +126,7 @@ class Supervisor:
         self.log_level = log_level
         self.ctx = multiprocessing.get_context("forkserver")
         # Workers fork from a server that already imported PyAV: shared pages, small PSS.
-        self.ctx.set_forkserver_preload(["nvr_edge.worker"])
+        self.ctx.set_forkserver_preload(["nvr_edge.camera.worker"])
         self.cameras: dict[str, CameraRuntime] = {}
         self.space = SpaceManager(config, catalog, self._alert)
         self.mover_events: queue.SimpleQueue[MoverEvent] = queue.SimpleQueue()
@@ -114,32 +138,41 @@ class Supervisor:
         self.control = ApplianceControl(self)
         self.system = SystemSampler()
         self.live = LiveHub()
+        self.observers = Observers(pm, self._alert)
 
     # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        self.live.start()
-        self._recover()
-        for camera in self._discover(self.config):
-            self.cameras[camera.id] = self._runtime(camera)
-        self.pm.hook.nvr_startup(config=self.config, catalog=self.catalog,
-                                 appliance=self.control)
-        for runtime in self.cameras.values():
-            if runtime.camera.enabled:
-                self._spawn(runtime)
-            else:
-                self._set_state(runtime, CameraState.DISABLED, "disabled in the config")
-        self.mover.start()
+        """Start everything; if a step fails, what was started is stopped again."""
+        try:
+            self.live.start()
+            self._recover()
+            for camera in self._discover(self.config):
+                self.cameras[camera.id] = self._runtime(camera)
+            self.observers.notify("nvr_startup", config=self.config, catalog=self.catalog,
+                                  appliance=self.control)
+            for runtime in self.cameras.values():
+                if runtime.camera.enabled:
+                    self._spawn(runtime)
+                else:
+                    self._set_state(runtime, CameraState.DISABLED, "disabled in the config")
+            self.mover.start()
+        except BaseException:
+            log.error("start-up failed; stopping what was started")
+            self.stop()
+            raise
 
     def run(self, should_stop: Callable[[], bool],
             on_tick: Callable[[Supervisor], None] | None = None, tick_s: float = 5.0) -> None:
         next_tick = time.monotonic() + tick_s
-        while not should_stop():
-            self.poll(0.5)
-            if on_tick and time.monotonic() >= next_tick:
-                next_tick += tick_s
-                on_tick(self)
-        self.stop()
+        try:
+            while not should_stop():
+                self.poll(0.5)
+                if on_tick and time.monotonic() >= next_tick:
+                    next_tick += tick_s
+                    on_tick(self)
+        finally:
+            self.stop()
 
     def poll(self, timeout: float) -> None:
         waitables: dict[Any, tuple[str, CameraRuntime]] = {}
@@ -163,6 +196,8 @@ class Supervisor:
         self._maintain()
 
     def stop(self) -> None:
+        """Stop in order: mover, workers (each closes its segment), catalog writes, plugins,
+        live hub. Safe after a partial start."""
         self.mover.stop()
         running = [r for r in self.cameras.values() if r.process is not None]
         for runtime in running:
@@ -184,10 +219,12 @@ class Supervisor:
         for runtime in self.cameras.values():
             if runtime.state != CameraState.STOPPED:
                 self._set_state(runtime, CameraState.STOPPED, "appliance stopped")
-        self.catalog.drain()
-        self._write_status()
-        self.pm.hook.nvr_shutdown(config=self.config)
-        self.live.stop()
+        try:
+            self.catalog.drain()
+            self._write_status()
+        finally:
+            self.observers.notify("nvr_shutdown", config=self.config)
+            self.live.stop()
 
     # -- periodic duties -----------------------------------------------------------------
 
@@ -244,38 +281,38 @@ class Supervisor:
             if sample is not None and sample.cpu_percent > health.cpu_warn_percent \
                     and now - runtime.cpu_alerted_at > CPU_ALERT_EVERY_S:
                 runtime.cpu_alerted_at = now
-                self._alert(Alert("camera_cpu_high", "warning",
+                self._alert(Alert("camera_cpu_high", AlertLevel.WARNING,
                                   f"camera {cam}: worker uses {sample.cpu_percent:.0f} % CPU",
                                   cam))
             if sample is not None and sample.rss_mb > health.rss_limit_mb:
-                self._alert(Alert("camera_memory_high", "warning",
+                self._alert(Alert("camera_memory_high", AlertLevel.WARNING,
                                   f"camera {cam}: worker uses {sample.rss_mb:.0f} MB "
                                   f"(limit {health.rss_limit_mb} MB); restarting it", cam))
                 self._request_restart(runtime, "memory above the limit")
             elif too_few_segments(runtime.closed_at, runtime.online_since, now,
                                   health.segments_window_s,
                                   self.config.storage.segment_seconds):
-                self._alert(Alert("camera_low_recording_rate", "warning",
+                self._alert(Alert("camera_low_recording_rate", AlertLevel.WARNING,
                                   f"camera {cam}: too few segments in the last "
                                   f"{health.segments_window_s} s; restarting it", cam))
                 self._request_restart(runtime, "too few segments")
 
     def _mover_event(self, event: MoverEvent) -> None:
-        if event.kind == "moved":
+        if event.kind == MoverEventKind.MOVED:
             return
-        state = "degraded" if event.kind == "degraded" else "ok"
+        state = TierState.DEGRADED if event.kind == MoverEventKind.DEGRADED else TierState.OK
         if self.tier_states.get("archive") == state:
             return
         self.tier_states["archive"] = state
         log.warning("archive tier %s: %s", state, event.detail)
-        self.pm.hook.nvr_tier_state(tier="archive", state=state, reason=event.detail,
-                                    config=self.config)
-        if state == "degraded":
-            self._alert(Alert("archive_unavailable", "critical",
+        self.observers.notify("nvr_tier_state", tier=Tier.ARCHIVE, state=state,
+                              reason=event.detail, config=self.config)
+        if state == TierState.DEGRADED:
+            self._alert(Alert("archive_unavailable", AlertLevel.CRITICAL,
                               f"archive tier degraded: {event.detail}; recording continues "
                               "on the cache"))
         else:
-            self._alert(Alert("archive_available", "warning",
+            self._alert(Alert("archive_available", AlertLevel.WARNING,
                               "archive tier back; draining the cache backlog"))
 
     # -- run-time changes (called through ApplianceControl, on this thread) ---------------
@@ -331,12 +368,12 @@ class Supervisor:
                 else:
                     self._disable(runtime)
         log.info("configuration applied: %s", change.as_dict())
-        self.pm.hook.nvr_config_changed(config=new, previous=old)
+        self.observers.notify("nvr_config_changed", config=new, previous=old)
         return change
 
     def _discover(self, config: Config) -> list[CameraConfig]:
         found: dict[str, CameraConfig] = {}
-        for batch in self.pm.hook.nvr_discover_cameras(config=config):
+        for batch in self.observers.notify("nvr_discover_cameras", config=config):
             for camera in batch:
                 found.setdefault(camera.id, camera)
         return list(found.values())
@@ -366,7 +403,7 @@ class Supervisor:
 
     def _spawn(self, runtime: CameraRuntime) -> None:
         receive, send = self.ctx.Pipe(duplex=False)
-        live, worker_live = (None, None) if runtime.camera.live == "off" else \
+        live, worker_live = (None, None) if runtime.camera.live == LiveMode.OFF else \
             socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         process = self.ctx.Process(
             target=worker_main, name=f"camera-{runtime.camera.id}",
@@ -416,7 +453,7 @@ class Supervisor:
             return
         if code == EXIT_FATAL:
             self._set_state(runtime, CameraState.DISABLED, "fatal error in the worker")
-            self._alert(Alert("recording_fatal_error", "critical",
+            self._alert(Alert("recording_fatal_error", AlertLevel.CRITICAL,
                               f"camera {camera_id}: worker failed fatally; camera disabled",
                               camera_id))
             return
@@ -430,7 +467,7 @@ class Supervisor:
             self._set_state(runtime, CameraState.DISABLED,
                             f"restarted more than {health.storm_restarts} times in "
                             f"{health.storm_window_s} s; retrying in {health.storm_disable_s} s")
-            self._alert(Alert("camera_unstable", "critical",
+            self._alert(Alert("camera_unstable", AlertLevel.CRITICAL,
                               f"camera {camera_id}: restarting too often ({reason}); "
                               f"disabled for {health.storm_disable_s} s", camera_id))
             return
@@ -456,23 +493,23 @@ class Supervisor:
         except (EOFError, OSError):
             pass
 
-    def _handle(self, runtime: CameraRuntime, message: dict[str, Any]) -> None:
-        kind = message.get("type")
-        if kind == "segment":
-            self._segment_closed(runtime, SegmentRecord.from_dict(message["record"]))
-        elif kind == "state":
-            self._set_state(runtime, CameraState(message["state"]), message.get("reason", ""))
-        elif kind == "alert":
-            self._alert(Alert(message["code"], message["level"], message["message"],
-                              runtime.camera.id))
-        elif kind == "stats":
-            counters = runtime.counters = message["counters"]
-            runtime.open_ms = message.get("open_ms", 0)
-            runtime.ingest.update(message.get("at", time.monotonic()),
-                                  counters.get("video_frames", 0),
-                                  counters.get("bytes", 0))
-        elif kind == "space_low":
-            self.space.enforce_floors()
+    def _handle(self, runtime: CameraRuntime, message: WorkerMessage) -> None:
+        match message:
+            case SegmentClosed(record=record):
+                self._segment_closed(runtime, record)
+            case StateChanged(state=state, reason=reason):
+                self._set_state(runtime, state, reason)
+            case AlertRaised(code=code, level=level, message=text):
+                self._alert(Alert(code, level, text, runtime.camera.id))
+            case Stats(at=at, open_ms=open_ms, counters=counters):
+                runtime.counters, runtime.open_ms = counters, open_ms
+                runtime.ingest.update(at, counters.get("video_frames", 0),
+                                      counters.get("bytes", 0))
+            case SpaceLow():
+                self.space.enforce_floors()
+            case _:
+                log.error("%s: unknown message from the worker: %r", runtime.camera.id,
+                          message)
 
     def _segment_closed(self, runtime: CameraRuntime, record: SegmentRecord) -> None:
         # Never raises for a catalog that is down: the row is spooled and replayed later.
@@ -486,7 +523,7 @@ class Supervisor:
         now = time.monotonic()
         runtime.closed_at = [t for t in runtime.closed_at
                              if now - t <= self.config.health.segments_window_s] + [now]
-        self.pm.hook.nvr_segment_closed(segment=record, config=self.config)
+        self.observers.notify("nvr_segment_closed", segment=record, config=self.config)
 
     def _set_state(self, runtime: CameraRuntime, state: CameraState, reason: str) -> None:
         if runtime.state == state and runtime.reason == reason:
@@ -498,13 +535,13 @@ class Supervisor:
             runtime.ingest.reset()
         runtime.state, runtime.reason = state, reason
         log.info("%s: %s%s", runtime.camera.id, state, f" ({reason})" if reason else "")
-        self.pm.hook.nvr_camera_state(camera_id=runtime.camera.id, state=str(state),
-                                      reason=reason, config=self.config)
+        self.observers.notify("nvr_camera_state", camera_id=runtime.camera.id, state=state,
+                              reason=reason, config=self.config)
 
     def _alert(self, alert: Alert) -> None:
-        log_fn = log.critical if alert.level == "critical" else log.warning
+        log_fn = log.critical if alert.level == AlertLevel.CRITICAL else log.warning
         log_fn("alert %s: %s", alert.code, alert.message)
-        self.pm.hook.nvr_alert(alert=alert, config=self.config)
+        self.observers.notify("nvr_alert", alert=alert, config=self.config)
 
     # -- status --------------------------------------------------------------------------
 
@@ -524,27 +561,15 @@ class Supervisor:
                 "ingest": {"fps": round(r.ingest.fps, 2), "kbps": round(r.ingest.kbps, 1),
                            "continuity": round(r.continuity(), 4)},
             }
-        tiers = {t.tier: {"path": t.path, "free_bytes": t.free_bytes,
-                          "total_bytes": t.total_bytes, "floor_bytes": t.floor_bytes,
-                          "state": self.tier_states.get(t.tier, "ok")}
-                 for t in self.space.tiers()}
-        if Tier.CACHE in tiers:
-            tiers[Tier.CACHE]["backlog"] = self._backlog()
-        return {"device": self.config.device_id, "updated": iso_utc(now_ms()),
-                "uptime_s": round(time.monotonic() - self.started),
-                "cameras": cameras, "tiers": tiers, "system": self.system.sample(),
-                "catalog": {"url": self.catalog.display_url, "healthy": self.catalog.healthy,
-                            "spooled_writes": self.catalog.spooled}}
-
-    def _backlog(self) -> dict[str, int] | None:
-        """Segments still on the cache waiting for the archive (None: catalog down)."""
-        if not self.catalog.healthy:
-            return None
-        try:
-            usage = self.catalog.usage(Tier.CACHE)
-        except CatalogError:
-            return None
-        return {"segments": usage.segments, "bytes": usage.bytes}
+        return status_document(
+            device=self.config.device_id, running=True, updated_ms=now_ms(),
+            uptime_s=time.monotonic() - self.started, cameras=cameras,
+            tiers=tier_rows(self.space.tiers(), self.tier_states,
+                            cache_backlog(self.catalog) if self.catalog.healthy else None),
+            system=self.system.sample(),
+            catalog={"url": self.catalog.display_url, "healthy": self.catalog.healthy,
+                     "spooled_writes": self.catalog.spooled},
+            plugins={"failures": self.observers.status()})
 
     def _write_status(self) -> None:
         status = self.status()
@@ -553,4 +578,4 @@ class Supervisor:
             write_status(self.config.storage.state_dir, status)
         except OSError as exc:
             log.warning("cannot write the status file: %s", exc)
-        self.pm.hook.nvr_status(status=status, config=self.config)
+        self.observers.notify("nvr_status", status=status, config=self.config)

@@ -1,0 +1,164 @@
+"""What a plugin holds of the running appliance: the handle hooks receive, and its errors.
+
+Protocols, not the engine's classes, so a plugin (and its type checker, and its tests)
+never reaches into the supervisor: the appliance implements them, a test may fake them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from nvr_edge.config import Config
+    from nvr_edge.live.wire import LivePacket, StreamInfo
+
+
+class ControlError(Exception):
+    """An action that cannot be carried out; the message says why, for the requester."""
+
+
+@dataclass
+class ConfigChange:
+    """What applying a new configuration did."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    restarted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    restart_required: list[str] = field(default_factory=list)  # keys read only at start-up
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return dict(self.__dict__)
+
+
+class LiveViewer(Protocol):
+    """One subscriber of a camera's live packets (see `LiveRelay.subscribe`)."""
+
+    camera: str
+    info: StreamInfo | None
+    closed: str | None
+
+    def take(self) -> list[LivePacket]: ...
+
+    def close(self, reason: str = ...) -> None: ...
+
+
+class LiveRelay(Protocol):
+    """The cameras' live packets in the main process."""
+
+    def subscribe(self, camera: str, notify: Callable[[], None]) -> LiveViewer: ...
+
+    def unsubscribe(self, viewer: Any) -> None: ...
+
+    def stats(self) -> dict[str, dict[str, object]]: ...
+
+
+class Appliance(Protocol):
+    """The running appliance, as `nvr_startup` hands it to plugins; safe from any thread."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def live(self) -> LiveRelay: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def plugins(self) -> list[dict[str, Any]]: ...
+
+    def public_config(self) -> dict[str, Any]: ...
+
+    def restart_camera(self, camera_id: str) -> None: ...
+
+    def set_config(self, document: Mapping[str, Any]) -> ConfigChange: ...
+
+    def patch_config(self, patch: Mapping[str, Any]) -> ConfigChange: ...
+
+    def set_recording(self, camera_id: str, on: bool) -> ConfigChange: ...
+
+    def push_control(self, action: str, camera_id: str | None = None,
+                     url: str | None = None) -> list[dict[str, Any]]: ...
+
+    def commands(self) -> list[Command]:
+        """Every command the plugins offer (`nvr_commands`), by name."""
+        ...
+
+    def run_command(self, name: str, args: Mapping[str, Any]) -> Any:
+        """Check `args` against the command's params and run it; CommandError for an
+        unknown command or bad arguments, ControlError when it fails."""
+        ...
+
+
+# -- commands: what a plugin lets operators do, over every transport ------------------------
+
+_PARAM_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "object": (dict,), "array": (list,),
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One argument of a command: a JSON type ("string", "integer", "number", "boolean",
+    "object", "array"), whether it must be given, and for whom it is documented."""
+
+    type: str
+    doc: str = ""
+    required: bool = True
+    choices: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.type not in _PARAM_TYPES:
+            raise ValueError(f"Param type {self.type!r} is not one of {sorted(_PARAM_TYPES)}")
+
+    def check(self, name: str, value: Any) -> None:
+        wanted = _PARAM_TYPES[self.type]
+        if (isinstance(value, bool) and bool not in wanted) or not isinstance(value, wanted):
+            raise CommandError(f"argument {name!r}: expected {self.type}, got "
+                               f"{type(value).__name__}")
+        if self.choices and value not in self.choices:
+            raise CommandError(f"argument {name!r}: {value!r} is not one of "
+                               f"{', '.join(map(repr, self.choices))}")
+
+
+class CommandError(ControlError):
+    """A command's arguments are wrong, or the command is unknown (the requester's fault)."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A named action a plugin offers (`nvr_commands`): the MQTT plugin answers it at
+    `<prefix>/<id>/request/<name>`, the web plugin at `POST /api/commands/<name>`, both
+    with the same arguments, authorization and errors. `run` gets the checked arguments,
+    runs on the transport's worker thread, returns JSON-able data or raises ControlError."""
+
+    name: str
+    summary: str
+    run: Callable[[Mapping[str, Any]], Any]
+    params: Mapping[str, Param] = field(default_factory=dict)
+    action: str = "admin"  # the token action (view, playback, admin) that may call it
+
+    def checked(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """`args` validated against `params`: unknown, missing and mistyped ones refused."""
+        if not isinstance(args, Mapping):
+            raise CommandError(f"{self.name}: arguments must be an object, got "
+                               f"{type(args).__name__}")
+        unknown = sorted(set(args) - set(self.params))
+        if unknown:
+            raise CommandError(f"{self.name}: unknown argument {unknown[0]!r} "
+                               f"(takes: {', '.join(self.params) or 'none'})")
+        for name, param in self.params.items():
+            if name in args:
+                param.check(name, args[name])
+            elif param.required:
+                raise CommandError(f"{self.name}: missing argument {name!r} ({param.doc})")
+        return dict(args)
+
+    def describe(self) -> dict[str, Any]:
+        """The command as a transport lists it (JSON)."""
+        return {"name": self.name, "summary": self.summary, "action": self.action,
+                "params": {n: {"type": p.type, "doc": p.doc, "required": p.required,
+                               **({"choices": list(p.choices)} if p.choices else {})}
+                           for n, p in self.params.items()}}

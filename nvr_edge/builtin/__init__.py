@@ -1,1 +1,0 @@
-"""Built-in plugins: the default pieces, registered through the same hooks as any plugin."""

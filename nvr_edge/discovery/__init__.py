@@ -1,0 +1,1 @@
+"""Where cameras come from: the config file's [[cameras]] today; plugins add more sources."""
