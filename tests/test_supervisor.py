@@ -49,17 +49,23 @@ class Recorder:
             self.calls.append(("segment", segment))
 
 
-def run_supervisor(config_path: Path, plugin: Recorder, until) -> None:
+def run_supervisor(config_path: Path, plugin: Recorder, until, *others: object,
+                   timeout_s: float = 120) -> dict:
+    """Run the supervisor in-process until `until()`; return its last status. `others`
+    are registered after `plugin`, so pluggy calls them first."""
     config = load_config(config_path)
     pm = make_plugin_manager(load_entry_points=False)
     pm.register(plugin, name="test-recorder")
+    for other in others:
+        pm.register(other, name=type(other).__name__.lower())
     catalog = appliance_catalog(config, pm)
     supervisor = Supervisor(config, pm, catalog)
     supervisor.start()
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + timeout_s
     try:
         while not until() and time.monotonic() < deadline:
             supervisor.poll(0.2)
+        return supervisor.status()
     finally:
         supervisor.stop()
         catalog.close()
@@ -146,21 +152,8 @@ def test_a_raising_plugin_never_stops_recording(tmp_path: Path,
     careless, plugin = Careless(), Recorder()
     config_path = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)},
                                segment_seconds=10)
-    config = load_config(config_path)
-    pm = make_plugin_manager(load_entry_points=False)
-    pm.register(plugin, name="test-recorder")
-    pm.register(careless, name="careless")
-    catalog = appliance_catalog(config, pm)
-    supervisor = Supervisor(config, pm, catalog)
-    supervisor.start()
-    deadline = time.monotonic() + 90
-    try:
-        while len(plugin.seen("segment")) < 2 and time.monotonic() < deadline:
-            supervisor.poll(0.2)
-        status = supervisor.status()
-    finally:
-        supervisor.stop()
-        catalog.close()
+    status = run_supervisor(config_path, plugin, lambda: len(plugin.seen("segment")) >= 2,
+                            careless, timeout_s=90)
     segments = plugin.seen("segment")
     assert len(segments) >= 2, "recording stopped after the plugin raised"
     assert careless.calls >= 2  # still called after its first failure
@@ -169,6 +162,6 @@ def test_a_raising_plugin_never_stops_recording(tmp_path: Path,
     alerts = [a for a in plugin.seen("alert") if a.code == "plugin_failed"]
     assert sorted(a.message.split(":")[1].strip().split()[0] for a in alerts) == \
         ["nvr_camera_state", "nvr_segment_closed"]  # once per plugin and hook
-    with opened_catalog(config) as reader:
+    with opened_catalog(load_config(config_path)) as reader:
         rows = reader.segments(SegmentQuery(camera="cam1"))
     assert {r.id for r in rows} >= {s.id for s in segments}

@@ -32,14 +32,7 @@ from nvr_edge.appliance.status import (
     write_status,
 )
 from nvr_edge.appliance.system import IngestMeter, SystemSampler
-from nvr_edge.camera.messages import (
-    AlertRaised,
-    SegmentClosed,
-    SpaceLow,
-    StateChanged,
-    Stats,
-    WorkerMessage,
-)
+from nvr_edge.camera import messages
 from nvr_edge.camera.worker import EXIT_FATAL, worker_main
 from nvr_edge.catalog import CatalogError
 from nvr_edge.catalog.spool import SpooledCatalog
@@ -493,19 +486,19 @@ class Supervisor:
         except (EOFError, OSError):
             pass
 
-    def _handle(self, runtime: CameraRuntime, message: WorkerMessage) -> None:
+    def _handle(self, runtime: CameraRuntime, message: messages.WorkerMessage) -> None:
         match message:
-            case SegmentClosed(record=record):
+            case messages.SegmentClosed(record=record):
                 self._segment_closed(runtime, record)
-            case StateChanged(state=state, reason=reason):
+            case messages.StateChanged(state=state, reason=reason):
                 self._set_state(runtime, state, reason)
-            case AlertRaised(code=code, level=level, message=text):
+            case messages.AlertRaised(code=code, level=level, message=text):
                 self._alert(Alert(code, level, text, runtime.camera.id))
-            case Stats(at=at, open_ms=open_ms, counters=counters):
+            case messages.Stats(at=at, open_ms=open_ms, counters=counters):
                 runtime.counters, runtime.open_ms = counters, open_ms
                 runtime.ingest.update(at, counters.get("video_frames", 0),
                                       counters.get("bytes", 0))
-            case SpaceLow():
+            case messages.SpaceLow():
                 self.space.enforce_floors()
             case _:
                 log.error("%s: unknown message from the worker: %r", runtime.camera.id,
