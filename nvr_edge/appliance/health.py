@@ -1,14 +1,13 @@
-"""The spec's RecordingProcessMonitor, as small policies the supervisor applies."""
+"""When a camera worker is unhealthy: the restart-storm guard, the segment-rate check and
+the worker's CPU and memory, as small policies the supervisor applies."""
 
 from __future__ import annotations
 
 import math
-import os
 from collections import deque
 from dataclasses import dataclass, field
 
-_TICKS = os.sysconf("SC_CLK_TCK")
-_PAGE = os.sysconf("SC_PAGE_SIZE")
+from nvr_edge.procfs import cpu_seconds, rss_mib
 
 
 @dataclass
@@ -33,7 +32,7 @@ class RestartGuard:
 def too_few_segments(closed_at: list[float], online_since: float | None, now: float,
                      window_s: float, segment_seconds: float) -> bool:
     """A camera online for the whole window that closed fewer than half the segments it
-    should have is stuck (the spec: under 2 in 10 minutes of 180 s segments)."""
+    should have is stuck (e.g. under 2 in 10 minutes of 180 s segments)."""
     if online_since is None or now - online_since < window_s:
         return False
     recent = sum(1 for t in closed_at if now - t <= window_s)
@@ -55,16 +54,11 @@ class ProcessSampler:
         self.last: tuple[float, float] | None = None  # (cpu seconds, wall seconds)
 
     def sample(self, now: float) -> ProcessSample | None:
-        try:
-            with open(f"/proc/{self.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{self.pid}/statm") as f:
-                rss_pages = int(f.read().split()[1])
-        except (OSError, IndexError, ValueError):
+        cpu_s, rss = cpu_seconds(self.pid), rss_mib(self.pid)
+        if cpu_s is None or rss is None:
             return None
-        cpu_s = (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
         previous, self.last = self.last, (cpu_s, now)
         if previous is None or now <= previous[1]:
             return None
         percent = 100 * (cpu_s - previous[0]) / (now - previous[1])
-        return ProcessSample(percent, rss_pages * _PAGE / 2**20)
+        return ProcessSample(percent, rss)

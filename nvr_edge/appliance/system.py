@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from nvr_edge.procfs import rss_mib
+
 THERMAL_ROOT = Path("/sys/class/thermal")
 
 
@@ -91,8 +93,5 @@ def temperature_c(root: Path = THERMAL_ROOT) -> float | None:
 
 
 def _own_rss_mb() -> float | None:
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+    rss = rss_mib()
+    return None if rss is None else round(rss, 1)

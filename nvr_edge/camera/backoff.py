@@ -1,4 +1,4 @@
-"""The spec's RetryPolicy as a pure schedule: how long to wait after each failed connection."""
+"""The reconnect schedule, as a pure policy: how long to wait after each failed connection."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from nvr_edge.config import RetryPolicyConfig
 class Backoff:
     """Exponential backoff over consecutive failures; past the last retry it stays at the cap.
 
-    The spec gives up after `max_retries`; an unattended box must not, so after the last
-    retry the caller raises its alert once and keeps trying at `max_delay_ms`.
+    A box nobody watches must never give up on a camera: after `max_retries` the caller
+    raises its alert once and keeps trying every `max_delay_ms`.
     """
 
     policy: RetryPolicyConfig

@@ -1,4 +1,4 @@
-"""The spec's FrameDropMonitor: detects a stream that has stalled or slowed to a trickle."""
+"""Stall detection: a stream that has stopped or slowed to a trickle means reconnect."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ class StallMonitor:
     Gaps are seen two ways: a packet arriving late (`on_packet`) and the consumer's wait
     timing out while nothing arrives at all (`on_silence`). A gap already counted as
     silence is not counted again when its late packet finally arrives. A packet on time
-    resets the count, as in the spec.
+    resets the count: only consecutive gaps mean a stall.
     """
 
     def __init__(self, config: StallConfig, now: float) -> None:

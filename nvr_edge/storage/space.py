@@ -1,4 +1,4 @@
-"""The spec's DiskSpaceManager: a free-space floor per tier, emergency cleanup, retention.
+"""Disk space: a free-space floor per tier, emergency cleanup, retention.
 
 Deleting a segment is three steps so that no crash resurrects or orphans it: mark the row
 `deleting`, unlink the file, delete the row. Recovery finishes a half-done deletion.
