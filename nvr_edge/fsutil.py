@@ -51,8 +51,18 @@ def make_dirs_durable(path: Path) -> None:
 
 
 def finish_file(fd: int, length: int, part: Path, final: Path) -> None:
-    """Truncate away unused pre-allocation, fsync, rename `.part` to its final name, fsync dir."""
+    """Truncate away unused pre-allocation (or a crash's unplayable tail), fsync, rename
+    `.part` to its final name, fsync the directory."""
     os.ftruncate(fd, length)
     os.fsync(fd)
     os.rename(part, final)
     fsync_dir(final.parent)
+
+
+def finish_path(part: Path, length: int, final: Path) -> None:
+    """`finish_file` for a file that is not open."""
+    fd = os.open(part, os.O_RDWR)
+    try:
+        finish_file(fd, length, part, final)
+    finally:
+        os.close(fd)

@@ -10,6 +10,7 @@ segment before the process exits.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -61,6 +62,14 @@ RETENTION_CHECK_S = 300.0
 CPU_ALERT_EVERY_S = 600.0
 
 
+class AfterExit(enum.StrEnum):
+    """What the supervisor does when a worker it stopped has exited."""
+
+    RESTART = "restart"  # an operator's or a config change's: at once, not counted
+    DISABLE = "disable"  # recording turned off in the config
+    REMOVE = "remove"    # the camera left the config
+
+
 @dataclass
 class CameraRuntime:
     """What the supervisor knows of one camera."""
@@ -86,10 +95,9 @@ class CameraRuntime:
     ingest: IngestMeter = field(default_factory=IngestMeter)
     open_ms: int = 0  # of the segment being written, from the worker's last stats
     created: float = field(default_factory=time.monotonic)
-    # What to do when the worker exits because the supervisor stopped it: None (a health
-    # restart, delayed and counted by the storm guard), "restart" (an operator's, at once,
-    # not counted), "disable" or "remove" (the configuration changed).
-    after_exit: str | None = None
+    # What to do when the worker exits because the supervisor stopped it (None: a health
+    # restart, delayed and counted by the storm guard).
+    after_exit: AfterExit | None = None
 
     def continuity(self) -> float:
         """Recorded seconds over wall seconds since the camera was configured."""
@@ -281,14 +289,14 @@ class Supervisor:
                 self._alert(Alert("camera_memory_high", AlertLevel.WARNING,
                                   f"camera {cam}: worker uses {sample.rss_mb:.0f} MB "
                                   f"(limit {health.rss_limit_mb} MB); restarting it", cam))
-                self._request_restart(runtime, "memory above the limit")
+                self._stop_worker(runtime, None, "memory above the limit")
             elif too_few_segments(runtime.closed_at, runtime.online_since, now,
                                   health.segments_window_s,
                                   self.config.storage.segment_seconds):
                 self._alert(Alert("camera_low_recording_rate", AlertLevel.WARNING,
                                   f"camera {cam}: too few segments in the last "
                                   f"{health.segments_window_s} s; restarting it", cam))
-                self._request_restart(runtime, "too few segments")
+                self._stop_worker(runtime, None, "too few segments")
 
     def _mover_event(self, event: MoverEvent) -> None:
         if event.kind == MoverEventKind.MOVED:
@@ -315,7 +323,7 @@ class Supervisor:
         if not runtime.camera.enabled:
             raise ValueError(f"camera {camera_id!r} is disabled in the configuration")
         if runtime.process is not None:
-            self._stop_worker(runtime, "restart", "restart requested")
+            self._stop_worker(runtime, AfterExit.RESTART, "restart requested")
         else:  # waiting out a restart delay or a storm guard: try now
             runtime.guard.clear()
             self._spawn(runtime)
@@ -336,7 +344,7 @@ class Supervisor:
             if camera_id not in wanted:
                 change.removed.append(camera_id)
                 if runtime.process is not None:
-                    self._stop_worker(runtime, "remove", "removed from the configuration")
+                    self._stop_worker(runtime, AfterExit.REMOVE, "removed from the configuration")
                 else:
                     self._forget(runtime)
                 continue
@@ -349,7 +357,7 @@ class Supervisor:
             if not camera.enabled:
                 self._disable(runtime)
             elif runtime.process is not None:
-                self._stop_worker(runtime, "restart", "configuration changed")
+                self._stop_worker(runtime, AfterExit.RESTART, "configuration changed")
             else:
                 self._spawn(runtime)
         for camera_id, camera in wanted.items():
@@ -377,7 +385,7 @@ class Supervisor:
 
     def _disable(self, runtime: CameraRuntime) -> None:
         if runtime.process is not None:
-            self._stop_worker(runtime, "disable", "recording turned off")
+            self._stop_worker(runtime, AfterExit.DISABLE, "recording turned off")
         else:
             runtime.restart_at = None
             self._set_state(runtime, CameraState.DISABLED, "disabled in the config")
@@ -387,8 +395,10 @@ class Supervisor:
         self.live.forget(runtime.camera.id)
         del self.cameras[runtime.camera.id]
 
-    def _stop_worker(self, runtime: CameraRuntime, after_exit: str, reason: str) -> None:
-        """Stop gracefully (the worker closes its segment); _reap does `after_exit`."""
+    def _stop_worker(self, runtime: CameraRuntime, after_exit: AfterExit | None,
+                     reason: str) -> None:
+        """Stop gracefully (the worker closes its segment); _reap then does `after_exit`
+        (None: a health restart, delayed and counted by the storm guard)."""
         runtime.after_exit, runtime.restart_reason = after_exit, reason
         runtime.process.terminate()
 
@@ -415,11 +425,6 @@ class Supervisor:
         runtime.after_exit = None
         log.info("%s: worker started (pid %d)", runtime.camera.id, process.pid)
 
-    def _request_restart(self, runtime: CameraRuntime, reason: str) -> None:
-        """Stop the worker gracefully (it closes its segment); _reap restarts it."""
-        runtime.restart_reason = reason
-        runtime.process.terminate()
-
     def _reap(self, runtime: CameraRuntime) -> None:
         self._drain(runtime)
         process = runtime.process
@@ -434,13 +439,13 @@ class Supervisor:
         if report.differences:
             log.info("%s: %d file(s) left by the worker repaired", camera_id,
                      len(report.differences))
-        if runtime.after_exit == "remove":
+        if runtime.after_exit == AfterExit.REMOVE:
             self._forget(runtime)
             return
-        if runtime.after_exit == "disable":
+        if runtime.after_exit == AfterExit.DISABLE:
             self._set_state(runtime, CameraState.DISABLED, "disabled in the config")
             return
-        if runtime.after_exit == "restart":
+        if runtime.after_exit == AfterExit.RESTART:
             self._set_state(runtime, CameraState.RESTARTING, runtime.restart_reason or "")
             self._spawn(runtime)
             return

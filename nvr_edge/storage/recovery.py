@@ -8,7 +8,6 @@ during recovery is repaired by the next recovery.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from nvr_edge.catalog import Catalog, SegmentQuery
 from nvr_edge.config import Config
-from nvr_edge.fsutil import fsync_dir
+from nvr_edge.fsutil import finish_path, fsync_dir
 from nvr_edge.models import SegmentStatus
 from nvr_edge.storage.layout import (
     MOVING_SUFFIX,
@@ -74,19 +73,12 @@ def repair_part(part: Path) -> Path | None:
         part.unlink()
         fsync_dir(part.parent)
         return None
-    fd = os.open(part, os.O_RDWR)
-    try:
-        os.ftruncate(fd, length)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
     final = final_of(part)
     n = 1
     while final.exists():
         final = part.with_name(f"{part.name.removesuffix('.mp4.part')}-r{n}.mp4")
         n += 1
-    os.rename(part, final)
-    fsync_dir(final.parent)
+    finish_path(part, length, final)
     return final
 
 
