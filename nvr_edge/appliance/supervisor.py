@@ -10,21 +10,18 @@ segment before the process exits.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import logging
 import multiprocessing
 import multiprocessing.connection
 import queue
-import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
 
 from nvr_edge.appliance.control import ApplianceControl, ConfigChange
-from nvr_edge.appliance.health import ProcessSampler, RestartGuard, too_few_segments
+from nvr_edge.appliance.health import RestartGuard, too_few_segments
 from nvr_edge.appliance.observers import Observers
 from nvr_edge.appliance.status import (
     cache_backlog,
@@ -32,9 +29,10 @@ from nvr_edge.appliance.status import (
     tier_rows,
     write_status,
 )
-from nvr_edge.appliance.system import IngestMeter, SystemSampler
+from nvr_edge.appliance.system import SystemSampler
+from nvr_edge.appliance.workers import CPU_ALERT_EVERY_S, AfterExit, CameraRuntime, start_worker
 from nvr_edge.camera import messages
-from nvr_edge.camera.worker import EXIT_FATAL, worker_main
+from nvr_edge.camera.worker import EXIT_FATAL
 from nvr_edge.catalog import CatalogError
 from nvr_edge.catalog.spool import SpooledCatalog
 from nvr_edge.config import CameraConfig, Config
@@ -43,7 +41,6 @@ from nvr_edge.models import (
     Alert,
     AlertLevel,
     CameraState,
-    LiveMode,
     SegmentRecord,
     Tier,
     TierState,
@@ -59,50 +56,6 @@ log = logging.getLogger(__name__)
 STOP_GRACE_S = 15.0
 SPACE_CHECK_S = 5.0
 RETENTION_CHECK_S = 300.0
-CPU_ALERT_EVERY_S = 600.0
-
-
-class AfterExit(enum.StrEnum):
-    """What the supervisor does when a worker it stopped has exited."""
-
-    RESTART = "restart"  # an operator's or a config change's: at once, not counted
-    DISABLE = "disable"  # recording turned off in the config
-    REMOVE = "remove"    # the camera left the config
-
-
-@dataclass
-class CameraRuntime:
-    """What the supervisor knows of one camera."""
-
-    camera: CameraConfig
-    guard: RestartGuard
-    process: Any = None
-    conn: Any = None
-    sampler: ProcessSampler | None = None
-    state: str = CameraState.STARTING
-    reason: str = ""
-    restart_at: float | None = None
-    restart_reason: str | None = None  # set when the supervisor itself stopped the worker
-    restarts: int = 0
-    online_since: float | None = None
-    closed_at: list[float] = field(default_factory=list)
-    cpu_alerted_at: float = -CPU_ALERT_EVERY_S
-    segments: int = 0
-    recorded_ms: int = 0
-    bytes: int = 0
-    last_segment: SegmentRecord | None = None
-    counters: dict[str, int] = field(default_factory=dict)
-    ingest: IngestMeter = field(default_factory=IngestMeter)
-    open_ms: int = 0  # of the segment being written, from the worker's last stats
-    created: float = field(default_factory=time.monotonic)
-    # What to do when the worker exits because the supervisor stopped it (None: a health
-    # restart, delayed and counted by the storm guard).
-    after_exit: AfterExit | None = None
-
-    def continuity(self) -> float:
-        """Recorded seconds over wall seconds since the camera was configured."""
-        wall_ms = (time.monotonic() - self.created) * 1000
-        return min(1.0, (self.recorded_ms + self.open_ms) / wall_ms) if wall_ms > 0 else 0.0
 
 
 # Read only at start-up: a change is written to the file and waits for the next start.
@@ -405,25 +358,11 @@ class Supervisor:
     # -- workers -------------------------------------------------------------------------
 
     def _spawn(self, runtime: CameraRuntime) -> None:
-        receive, send = self.ctx.Pipe(duplex=False)
-        live, worker_live = (None, None) if runtime.camera.live == LiveMode.OFF else \
-            socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        process = self.ctx.Process(
-            target=worker_main, name=f"camera-{runtime.camera.id}",
-            args=(self.config, runtime.camera.id, send, self.log_level, worker_live),
-            daemon=False)
-        process.start()
-        send.close()  # the worker holds the only sending end: its exit closes the pipe
-        if live is not None and worker_live is not None:
-            worker_live.close()
+        live = start_worker(self.ctx, self.config, runtime, self.log_level)
+        if live is not None:
             self.live.attach(runtime.camera.id, live)
         else:
             self.live.forget(runtime.camera.id)
-        runtime.process, runtime.conn, runtime.restart_at = process, receive, None
-        runtime.sampler = ProcessSampler(process.pid)
-        runtime.restart_reason, runtime.online_since = None, None
-        runtime.after_exit = None
-        log.info("%s: worker started (pid %d)", runtime.camera.id, process.pid)
 
     def _reap(self, runtime: CameraRuntime) -> None:
         self._drain(runtime)

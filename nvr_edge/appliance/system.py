@@ -5,35 +5,11 @@ Each reading is None where the machine does not offer it (no thermal zone in a V
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from nvr_edge.procfs import rss_mib
 
 THERMAL_ROOT = Path("/sys/class/thermal")
-
-
-@dataclass
-class IngestMeter:
-    """Frames and kilobits per second from a worker's per-session counters (they restart
-    from zero with each RTSP session)."""
-
-    last: tuple[float, int, int] | None = None  # (monotonic s, frames, bytes)
-    fps: float = 0.0
-    kbps: float = 0.0
-
-    def update(self, now: float, frames: int, size: int) -> None:
-        if self.last is not None:
-            then, frames0, size0 = self.last
-            if frames < frames0 or size < size0:  # a new session
-                frames0 = size0 = 0
-            if now > then:
-                self.fps = (frames - frames0) / (now - then)
-                self.kbps = (size - size0) * 8 / 1000 / (now - then)
-        self.last = (now, frames, size)
-
-    def reset(self) -> None:
-        self.last, self.fps, self.kbps = None, 0.0, 0.0
 
 
 class SystemSampler:

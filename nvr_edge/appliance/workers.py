@@ -1,0 +1,108 @@
+"""The camera workers as the main process sees them: one runtime record per camera, and
+starting a worker process with its pipe and live socket."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from multiprocessing.context import BaseContext
+from typing import Any
+
+from nvr_edge.appliance.health import ProcessSampler, RestartGuard
+from nvr_edge.camera.worker import worker_main
+from nvr_edge.config import CameraConfig, Config
+from nvr_edge.models import CameraState, LiveMode, SegmentRecord
+
+log = logging.getLogger(__name__)
+CPU_ALERT_EVERY_S = 600.0
+
+
+@dataclass
+class IngestMeter:
+    """Frames and kilobits per second from a worker's per-session counters (they restart
+    from zero with each RTSP session)."""
+
+    last: tuple[float, int, int] | None = None  # (monotonic s, frames, bytes)
+    fps: float = 0.0
+    kbps: float = 0.0
+
+    def update(self, now: float, frames: int, size: int) -> None:
+        if self.last is not None:
+            then, frames0, size0 = self.last
+            if frames < frames0 or size < size0:  # a new session
+                frames0 = size0 = 0
+            if now > then:
+                self.fps = (frames - frames0) / (now - then)
+                self.kbps = (size - size0) * 8 / 1000 / (now - then)
+        self.last = (now, frames, size)
+
+    def reset(self) -> None:
+        self.last, self.fps, self.kbps = None, 0.0, 0.0
+
+
+class AfterExit(enum.StrEnum):
+    """What the supervisor does when a worker it stopped has exited."""
+
+    RESTART = "restart"  # an operator's or a config change's: at once, not counted
+    DISABLE = "disable"  # recording turned off in the config
+    REMOVE = "remove"    # the camera left the config
+
+
+@dataclass
+class CameraRuntime:
+    """What the supervisor knows of one camera."""
+
+    camera: CameraConfig
+    guard: RestartGuard
+    process: Any = None
+    conn: Any = None
+    sampler: ProcessSampler | None = None
+    state: str = CameraState.STARTING
+    reason: str = ""
+    restart_at: float | None = None
+    restart_reason: str | None = None  # set when the supervisor itself stopped the worker
+    restarts: int = 0
+    online_since: float | None = None
+    closed_at: list[float] = field(default_factory=list)
+    cpu_alerted_at: float = -CPU_ALERT_EVERY_S
+    segments: int = 0
+    recorded_ms: int = 0
+    bytes: int = 0
+    last_segment: SegmentRecord | None = None
+    counters: dict[str, int] = field(default_factory=dict)
+    ingest: IngestMeter = field(default_factory=IngestMeter)
+    open_ms: int = 0  # of the segment being written, from the worker's last stats
+    created: float = field(default_factory=time.monotonic)
+    # What to do when the worker exits because the supervisor stopped it (None: a health
+    # restart, delayed and counted by the storm guard).
+    after_exit: AfterExit | None = None
+
+    def continuity(self) -> float:
+        """Recorded seconds over wall seconds since the camera was configured."""
+        wall_ms = (time.monotonic() - self.created) * 1000
+        return min(1.0, (self.recorded_ms + self.open_ms) / wall_ms) if wall_ms > 0 else 0.0
+
+
+def start_worker(ctx: BaseContext, config: Config, runtime: CameraRuntime,
+                 log_level: int) -> socket.socket | None:
+    """Start `runtime`'s worker process; returns the main process's end of its live socket
+    (None: live view off)."""
+    receive, send = ctx.Pipe(duplex=False)
+    live, worker_live = (None, None) if runtime.camera.live == LiveMode.OFF else \
+        socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    process = ctx.Process(  # type: ignore[attr-defined]
+        target=worker_main, name=f"camera-{runtime.camera.id}",
+        args=(config, runtime.camera.id, send, log_level, worker_live), daemon=False)
+    process.start()
+    send.close()  # the worker holds the only sending end: its exit closes the pipe
+    if worker_live is not None:
+        worker_live.close()
+    runtime.process, runtime.conn, runtime.restart_at = process, receive, None
+    runtime.sampler = ProcessSampler(process.pid)
+    runtime.restart_reason, runtime.online_since = None, None
+    runtime.after_exit = None
+    log.info("%s: worker started (pid %d)", runtime.camera.id, process.pid)
+    return live
