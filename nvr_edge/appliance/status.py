@@ -56,11 +56,12 @@ def cache_backlog(catalog: Catalog) -> dict[str, int] | None:
 def status_document(*, device: str, running: bool, updated_ms: int | None,
                     uptime_s: float | None, cameras: dict[str, Any],
                     tiers: dict[str, Any], system: dict[str, Any] | None,
-                    catalog: dict[str, Any], plugins: dict[str, Any]) -> dict[str, Any]:
+                    catalog: dict[str, Any], plugins: dict[str, Any],
+                    duty_failures: dict[str, int] | None = None) -> dict[str, Any]:
     """The status: one shape for the `nvr_status` hook, the status file, `nvr-edge status
     --json`, MQTT health and /metrics (docs/PLUGINS.md, `nvr_status`)."""
     return {"device": device, "running": running,
             "updated": iso_utc(updated_ms) if updated_ms is not None else None,
             "uptime_s": None if uptime_s is None else round(uptime_s),
             "cameras": cameras, "tiers": tiers, "system": system, "catalog": catalog,
-            "plugins": plugins}
+            "plugins": plugins, "duty_failures": duty_failures or {}}

@@ -15,6 +15,7 @@ import multiprocessing
 import multiprocessing.connection
 import queue
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -93,6 +94,7 @@ class Supervisor:
         self.system = SystemSampler()
         self.live = LiveHub()
         self.observers = Observers(pm, self._alert)
+        self.duty_failures: Counter[str] = Counter()
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -140,14 +142,27 @@ class Supervisor:
         for obj in ready:
             kind, runtime = waitables[obj]
             if kind == "conn":
-                self._drain(runtime)
+                self._duty("worker messages", self._drain, runtime)
         for obj in ready:
             kind, runtime = waitables[obj]
             if kind == "exit" and runtime.process is not None:
-                self._reap(runtime)
-        self._restart_due()
+                self._duty("worker exit", self._reap, runtime)
+        self._duty("restarts", self._restart_due)
         self.control.run_pending()
         self._maintain()
+
+    def _duty(self, name: str, action: Callable[..., object], *args: Any) -> None:
+        """Run one of the loop's duties; one that raises is logged, counted in the status
+        and alerted once, and the loop goes on (the next tick tries again)."""
+        try:
+            action(*args)
+        except Exception as exc:
+            self.duty_failures[name] += 1
+            log.exception("supervisor: %s failed (the loop goes on)", name)
+            if self.duty_failures[name] == 1:
+                self._alert(Alert("supervisor_duty_failed", AlertLevel.WARNING,
+                                  f"{name} failed: {type(exc).__name__}: {exc}; retried "
+                                  "on the next tick"))
 
     def stop(self) -> None:
         """Stop in order: mover, workers (each closes its segment), catalog writes, plugins,
@@ -191,19 +206,20 @@ class Supervisor:
 
     def _maintain(self) -> None:
         if self.catalog.spooled and self._due("drain", 2.0):
-            self.catalog.drain()
+            self._duty("catalog spool replay", self.catalog.drain)
         if self.reconcile_pending and self.catalog.healthy:
-            self._recover()
+            self._duty("recovery", self._recover)
         while not self.mover_events.empty():
-            self._mover_event(self.mover_events.get())
+            self._duty("mover event", self._mover_event, self.mover_events.get())
         if self._due("health", self.config.health.check_interval_s):
-            self._check_health()
+            self._duty("health check", self._check_health)
         if self._due("space", SPACE_CHECK_S):
-            self.space.enforce_floors()
+            self._duty("free-space floors", self.space.enforce_floors)
         if self._due("retention", RETENTION_CHECK_S):
-            self.space.apply_retention(tuple(r.camera for r in self.cameras.values()))
+            self._duty("retention", self.space.apply_retention,
+                       tuple(r.camera for r in self.cameras.values()))
         if self._due("status", 2.0):
-            self._write_status()
+            self._duty("status", self._write_status)
 
     def _recover(self) -> None:
         """Compare both tiers with the catalog and repair. At start-up nothing else runs;
@@ -373,11 +389,9 @@ class Supervisor:
         code = process.exitcode
         camera_id = runtime.camera.id
         # The dead worker's .part file is repaired and indexed before it is restarted. Only
-        # that: the rest of the disk is the tier mover's, which keeps running.
-        report = repair_parts(self.config, self.catalog, camera_id)
-        if report.differences:
-            log.info("%s: %d file(s) left by the worker repaired", camera_id,
-                     len(report.differences))
+        # that: the rest of the disk is the tier mover's, which keeps running. A repair that
+        # fails must not keep the camera from restarting.
+        self._duty("repair after a worker exit", self._repair_after_exit, camera_id)
         if runtime.after_exit == AfterExit.REMOVE:
             self._forget(runtime)
             return
@@ -411,6 +425,12 @@ class Supervisor:
         runtime.restart_at = now + health.restart_delay_s
         log.error("%s: %s; restarting in %.0f s", camera_id, reason, health.restart_delay_s)
         self._set_state(runtime, CameraState.RESTARTING, reason)
+
+    def _repair_after_exit(self, camera_id: str) -> None:
+        report = repair_parts(self.config, self.catalog, camera_id)
+        if report.differences:
+            log.info("%s: %d file(s) left by the worker repaired", camera_id,
+                     len(report.differences))
 
     def _restart_due(self) -> None:
         now = time.monotonic()
@@ -506,7 +526,8 @@ class Supervisor:
             system=self.system.sample(),
             catalog={"url": self.catalog.display_url, "healthy": self.catalog.healthy,
                      "spooled_writes": self.catalog.spooled},
-            plugins={"failures": self.observers.status()})
+            plugins={"failures": self.observers.status()},
+            duty_failures=dict(self.duty_failures))
 
     def _write_status(self) -> None:
         status = self.status()

@@ -37,7 +37,8 @@ def collect_status(config: Config) -> dict[str, Any]:
         uptime_s=reported.get("uptime_s"), cameras=cameras,
         tiers=tier_rows(tier_spaces(config), states, backlog),
         system=reported.get("system"), catalog=catalog_info,
-        plugins=reported.get("plugins") or {"failures": {}})
+        plugins=reported.get("plugins") or {"failures": {}},
+        duty_failures=reported.get("duty_failures"))
 
 
 def show_status(config: Config, as_json: bool) -> int:

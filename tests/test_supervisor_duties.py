@@ -1,0 +1,58 @@
+"""The supervisor's loop survives its own duties failing: each failure is logged, counted
+in the status and alerted once, and the loop and the other duties go on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nvr_edge import Alert, hookimpl
+from nvr_edge.appliance.run import appliance_catalog
+from nvr_edge.appliance.supervisor import Supervisor
+from nvr_edge.plugins import load_config, make_plugin_manager
+
+from .appliance import write_config
+
+
+class Alerts:
+    def __init__(self) -> None:
+        self.seen: list[Alert] = []
+
+    @hookimpl
+    def nvr_alert(self, alert: Alert) -> None:
+        self.seen.append(alert)
+
+
+def test_a_failing_duty_is_counted_alerted_once_and_the_loop_goes_on(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path / "nvr.toml", {}))
+    pm = make_plugin_manager(load_entry_points=False)
+    alerts = Alerts()
+    pm.register(alerts, name="alerts")
+    catalog = appliance_catalog(config, pm)
+    supervisor = Supervisor(config, pm, catalog)
+    calls = {"floors": 0, "status": 0}
+
+    def broken_floors() -> None:
+        calls["floors"] += 1
+        raise OSError(24, "Too many open files")
+
+    supervisor.space.enforce_floors = broken_floors  # type: ignore[method-assign]
+    write_status = supervisor._write_status
+
+    def counted_status() -> None:
+        calls["status"] += 1
+        write_status()
+
+    supervisor._write_status = counted_status  # type: ignore[method-assign]
+    supervisor.start()
+    try:
+        for _ in range(3):
+            supervisor._next.clear()  # every duty due on each poll
+            supervisor.poll(0.01)
+        status, polled = supervisor.status(), dict(calls)
+    finally:
+        supervisor.stop()
+        catalog.close()
+    assert polled == {"floors": 3, "status": 3}  # the failing duty did not stop the others
+    assert status["duty_failures"] == {"free-space floors": 3}
+    failed = [a for a in alerts.seen if a.code == "supervisor_duty_failed"]
+    assert len(failed) == 1 and "Too many open files" in failed[0].message
