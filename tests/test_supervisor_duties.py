@@ -3,9 +3,12 @@ in the status and alerted once, and the loop and the other duties go on."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from nvr_edge import Alert, hookimpl
+from nvr_edge import DISABLE_AUTOLOAD_ENV, Alert, hookimpl
 from nvr_edge.appliance.run import appliance_catalog
 from nvr_edge.appliance.supervisor import Supervisor
 from nvr_edge.plugins import load_config, make_plugin_manager
@@ -56,3 +59,26 @@ def test_a_failing_duty_is_counted_alerted_once_and_the_loop_goes_on(tmp_path: P
     assert status["duty_failures"] == {"free-space floors": 3}
     failed = [a for a in alerts.seen if a.code == "supervisor_duty_failed"]
     assert len(failed) == 1 and "Too many open files" in failed[0].message
+
+
+def test_a_loop_that_dies_ends_the_process_for_systemd(tmp_path: Path) -> None:
+    """An error that escapes the loop: the process exits non-zero at once, even with a
+    plugin's non-daemon thread still running (it used to linger, half dead)."""
+    config = write_config(tmp_path / "nvr.toml", {})
+    script = f"""
+import threading, time
+from nvr_edge.appliance import supervisor
+from nvr_edge.cli import main
+
+def boom(self, timeout):
+    raise RuntimeError("loop bug")
+
+supervisor.Supervisor.poll = boom
+threading.Thread(target=time.sleep, args=(600,)).start()  # a plugin's forgotten thread
+main(["run", "--config", {str(config)!r}])
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, DISABLE_AUTOLOAD_ENV: "1"})
+    assert done.returncode == 1
+    assert "the appliance stopped on an unexpected error" in done.stderr
+    assert "RuntimeError: loop bug" in done.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -140,7 +141,16 @@ def _dispatch(args: argparse.Namespace, level: int, pm: pluggy.PluginManager) ->
     if command == "run":
         from nvr_edge.appliance.run import run_appliance
 
-        run_appliance(config, pm=pm, log_level=level)
+        try:
+            run_appliance(config, pm=pm, log_level=level)
+        except Exception:
+            # Workers are stopped and segments closed by now (stop runs in a finally). Exit
+            # at once: a plugin's leftover thread must not keep a half-dead box running
+            # that systemd would never restart.
+            logging.getLogger("nvr_edge").critical(
+                "the appliance stopped on an unexpected error; exiting", exc_info=True)
+            logging.shutdown()
+            os._exit(EXIT_RUNTIME)
         return 0
     if command == "check":
         return _check(config, args.repair, args.json)
