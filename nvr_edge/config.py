@@ -1,7 +1,7 @@
 """The appliance's configuration: one TOML file, validated into typed, frozen objects.
 
-Each key is declared once, on its dataclass field (`setting()`: default, range or choices,
-one-line doc); one generic reader (`read_settings`) checks a table against those
+Each key is declared once, on its dataclass field (`config_key()`: default, range or choices,
+one-line doc); one generic reader (`read_section`) checks a table against those
 declarations, and plugins declare their own sections the same way. Every problem is
 reported as one `ConfigError` naming the file, the key path (`cameras[1].main`) and what
 is wrong. Relative paths are resolved against the file's own folder so a config can
@@ -51,9 +51,9 @@ class ConfigError(ValueError):
 
 
 # Each key is declared once, on its dataclass field: default, range or choices, one-line
-# doc. The generic reader (`read_settings`) and the docs check (`describe_settings`) read
+# doc. The generic reader (`read_section`) and the docs check (`describe_section`) read
 # those declarations, so no default is written twice.
-_SETTING = "nvr_edge.setting"  # where a declaration sits in a field's metadata
+_DECLARATION = "nvr_edge.config_key"  # where a declaration sits in a field's metadata
 _REQUIRED = object()
 
 ValueReader = Callable[["ConfigTable", str, Any], Any]
@@ -61,7 +61,7 @@ Check = Callable[["ConfigTable", Any], None]
 
 
 @dataclass(frozen=True)
-class Setting:
+class ConfigKey:
     """One declared key. Its type is the field's annotation: bool, int, float, str, Path,
     a StrEnum or tuple[str, ...], each optionally `| None`."""
 
@@ -74,7 +74,7 @@ class Setting:
 
 
 @dataclass(frozen=True)
-class SettingGroup:
+class ConfigGroup:
     """A field that is itself a declared dataclass: its own sub-table (`[recording.retry]`)
     or, with a prefix, keys of its parent's table (`storage.cache_min_free_gb`)."""
 
@@ -84,27 +84,27 @@ class SettingGroup:
     check: Check | None = None
 
 
-def setting(default: Any = _REQUIRED, *, doc: str, lo: float | None = None,
-            hi: float | None = None, choices: tuple[str, ...] = (),
-            read: ValueReader | None = None, shown: str | None = None) -> Any:
+def config_key(default: Any = _REQUIRED, *, doc: str, lo: float | None = None,
+               hi: float | None = None, choices: tuple[str, ...] = (),
+               read: ValueReader | None = None, shown: str | None = None) -> Any:
     """Declare a config key as a dataclass field; without a default the key is required."""
-    metadata = {_SETTING: Setting(doc, lo, hi, tuple(choices), read, shown)}
+    metadata = {_DECLARATION: ConfigKey(doc, lo, hi, tuple(choices), read, shown)}
     if default is _REQUIRED:
         return field(metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
-def setting_table(cls: type, *, check: Check | None = None) -> Any:
+def config_subtable(cls: type, *, check: Check | None = None) -> Any:
     """Declare a sub-table read into the declared dataclass `cls`; `check(table, value)`
     then enforces the rules that span its keys."""
-    return field(default_factory=cls, metadata={_SETTING: SettingGroup(cls, check=check)})
+    return field(default_factory=cls, metadata={_DECLARATION: ConfigGroup(cls, check=check)})
 
 
-def setting_group(cls: type, prefix: str, **defaults: Any) -> Any:
+def config_group(cls: type, prefix: str, **defaults: Any) -> Any:
     """Declare `cls`'s keys inside the parent's table, each name prefixed (`cache_`), with
     `defaults` in place of the ones `cls` declares."""
     return field(default_factory=partial(cls, **defaults),
-                 metadata={_SETTING: SettingGroup(cls, prefix, defaults)})
+                 metadata={_DECLARATION: ConfigGroup(cls, prefix, defaults)})
 
 
 def _identifier(what: str) -> ValueReader:
@@ -154,11 +154,11 @@ def _catalog_url(table: ConfigTable, name: str, default: Any) -> str:
 class RetryPolicyConfig:
     """The spec's RetryPolicy: tries before giving up, first delay, growth, cap."""
 
-    max_retries: int = setting(5, lo=1, hi=1000, doc="retries before the "
+    max_retries: int = config_key(5, lo=1, hi=1000, doc="retries before the "
                                "camera_connection_failed alert (then every max_delay_ms)")
-    initial_delay_ms: int = setting(1000, lo=10, hi=600_000, doc="first wait")
-    max_delay_ms: int = setting(30_000, lo=10, hi=3_600_000, doc="the longest wait")
-    backoff_multiplier: float = setting(2.0, lo=1.0, hi=10.0, doc="growth per failure")
+    initial_delay_ms: int = config_key(1000, lo=10, hi=600_000, doc="first wait")
+    max_delay_ms: int = config_key(30_000, lo=10, hi=3_600_000, doc="the longest wait")
+    backoff_multiplier: float = config_key(2.0, lo=1.0, hi=10.0, doc="growth per failure")
 
 
 def _check_retry(t: ConfigTable, retry: RetryPolicyConfig) -> None:
@@ -170,21 +170,21 @@ def _check_retry(t: ConfigTable, retry: RetryPolicyConfig) -> None:
 class StallConfig:
     """The spec's FrameDropMonitor: a gap longer than timeout_ms counts one drop."""
 
-    timeout_ms: int = setting(500, lo=50, hi=60_000, doc="a gap longer than this counts "
+    timeout_ms: int = config_key(500, lo=50, hi=60_000, doc="a gap longer than this counts "
                               "one drop")
-    max_drops: int = setting(10, lo=1, hi=1000, doc="more drops than this in a row: reconnect")
+    max_drops: int = config_key(10, lo=1, hi=1000, doc="more drops than this in a row: reconnect")
 
 
 @dataclass(frozen=True)
 class RecordingConfig:
-    retry: RetryPolicyConfig = setting_table(RetryPolicyConfig, check=_check_retry)
-    stall: StallConfig = setting_table(StallConfig)
-    connect_timeout_s: float = setting(10.0, lo=0.5, hi=120.0, doc="RTSP open timeout")
-    probe_interval_s: float = setting(1.0, lo=0.1, hi=60.0, doc="how often an offline "
+    retry: RetryPolicyConfig = config_subtable(RetryPolicyConfig, check=_check_retry)
+    stall: StallConfig = config_subtable(StallConfig)
+    connect_timeout_s: float = config_key(10.0, lo=0.5, hi=120.0, doc="RTSP open timeout")
+    probe_interval_s: float = config_key(1.0, lo=0.1, hi=60.0, doc="how often an offline "
                                       "camera's RTSP port is probed while backing off")
-    fragment_ms: int = setting(1000, lo=100, hi=10_000, doc="fMP4 fragment length: what a "
+    fragment_ms: int = config_key(1000, lo=100, hi=10_000, doc="fMP4 fragment length: what a "
                                "power cut can lose")
-    unsupported_audio: str = setting("transcode", choices=("transcode", "drop"),
+    unsupported_audio: str = config_key("transcode", choices=("transcode", "drop"),
                                      doc="audio MP4 cannot carry: transcoded to AAC or dropped")
 
 
@@ -192,8 +192,8 @@ class RecordingConfig:
 class FloorConfig:
     """Free space a tier must keep: the larger of an absolute and a relative floor."""
 
-    min_free_gb: float = setting(0.0, lo=0.0, hi=100_000.0, doc="free space to keep, GiB")
-    min_free_percent: float = setting(0.0, lo=0.0, hi=90.0, doc="free space to keep, "
+    min_free_gb: float = config_key(0.0, lo=0.0, hi=100_000.0, doc="free space to keep, GiB")
+    min_free_percent: float = config_key(0.0, lo=0.0, hi=90.0, doc="free space to keep, "
                                       "percent of the tier's size")
 
     def bytes_for(self, total_bytes: int) -> int:
@@ -202,21 +202,21 @@ class FloorConfig:
 
 @dataclass(frozen=True)
 class StorageConfig:
-    cache_dir: Path = setting(DEFAULT_ROOT / "cache", doc="SSD: segments are written here")
-    archive_dir: Path = setting(DEFAULT_ROOT / "archive", doc="HDD: the tier mover moves "
+    cache_dir: Path = config_key(DEFAULT_ROOT / "cache", doc="SSD: segments are written here")
+    archive_dir: Path = config_key(DEFAULT_ROOT / "archive", doc="HDD: the tier mover moves "
                                 "closed segments here")
-    state_dir: Path = setting(DEFAULT_ROOT / "state", doc="lock file, status file, catalog "
+    state_dir: Path = config_key(DEFAULT_ROOT / "state", doc="lock file, status file, catalog "
                               "spool, default SQLite catalog")
-    segment_seconds: int = setting(180, lo=10, hi=600, doc="a segment ends at the first "
+    segment_seconds: int = config_key(180, lo=10, hi=600, doc="a segment ends at the first "
                                    "keyframe at or after this length")
-    cache_floor: FloorConfig = setting_group(FloorConfig, "cache_", min_free_percent=5.0)
-    archive_floor: FloorConfig = setting_group(FloorConfig, "archive_", min_free_percent=5.0)
-    delete_policy: str = setting("archived", choices=("archived", "any"), doc="what "
+    cache_floor: FloorConfig = config_group(FloorConfig, "cache_", min_free_percent=5.0)
+    archive_floor: FloorConfig = config_group(FloorConfig, "archive_", min_free_percent=5.0)
+    delete_policy: str = config_key("archived", choices=("archived", "any"), doc="what "
                                  "emergency cleanup may delete: archived segments only, or any")
-    move_rate_mb_s: float = setting(20.0, lo=0.1, hi=10_000.0, doc="tier mover copy rate")
-    move_grace_s: float = setting(30.0, lo=0.0, hi=3600.0, doc="how long a moved segment's "
+    move_rate_mb_s: float = config_key(20.0, lo=0.1, hi=10_000.0, doc="tier mover copy rate")
+    move_grace_s: float = config_key(30.0, lo=0.0, hi=3600.0, doc="how long a moved segment's "
                                   "cache copy stays for readers of the old path")
-    archive_retry_s: float = setting(30.0, lo=0.5, hi=3600.0, doc="how often a degraded "
+    archive_retry_s: float = config_key(30.0, lo=0.5, hi=3600.0, doc="how often a degraded "
                                      "archive is retried")
 
 
@@ -224,21 +224,21 @@ class StorageConfig:
 class HealthConfig:
     """The spec's RecordingProcessMonitor and the restart storm guard."""
 
-    check_interval_s: float = setting(5.0, lo=0.2, hi=600.0, doc="how often workers are "
+    check_interval_s: float = config_key(5.0, lo=0.2, hi=600.0, doc="how often workers are "
                                       "checked")
-    cpu_warn_percent: float = setting(80.0, lo=1.0, hi=1000.0, doc="a worker above this (of "
+    cpu_warn_percent: float = config_key(80.0, lo=1.0, hi=1000.0, doc="a worker above this (of "
                                       "one core) raises camera_cpu_high")
-    rss_limit_mb: int = setting(1024, lo=16, hi=1_000_000, doc="a worker above this is "
+    rss_limit_mb: int = config_key(1024, lo=16, hi=1_000_000, doc="a worker above this is "
                                 "restarted")
-    segments_window_s: int = setting(600, lo=60, hi=86_400, doc="online this long with under "
+    segments_window_s: int = config_key(600, lo=60, hi=86_400, doc="online this long with under "
                                      "half the expected segments: restart")
-    restart_delay_s: float = setting(5.0, lo=0.0, hi=600.0, doc="wait before restarting a "
+    restart_delay_s: float = config_key(5.0, lo=0.0, hi=600.0, doc="wait before restarting a "
                                      "worker")
-    storm_restarts: int = setting(5, lo=1, hi=1000, doc="more restarts than this within "
+    storm_restarts: int = config_key(5, lo=1, hi=1000, doc="more restarts than this within "
                                   "storm_window_s: disable the camera")
-    storm_window_s: int = setting(600, lo=10, hi=86_400, doc="the window storm_restarts "
+    storm_window_s: int = config_key(600, lo=10, hi=86_400, doc="the window storm_restarts "
                                   "counts in")
-    storm_disable_s: int = setting(1800, lo=1, hi=604_800, doc="how long an unstable camera "
+    storm_disable_s: int = config_key(1800, lo=1, hi=604_800, doc="how long an unstable camera "
                                    "stays disabled before it is retried")
 
 
@@ -260,16 +260,16 @@ class AuthConfig:
 
 @dataclass(frozen=True)
 class CameraConfig:
-    id: str = setting(doc="1-64 of A-Z a-z 0-9 - _ (names folders)",
+    id: str = config_key(doc="1-64 of A-Z a-z 0-9 - _ (names folders)",
                       read=_identifier("camera id"))
-    main: str = setting(doc="rtsp:// or rtsps:// URL of the stream to record", read=_camera_url)
-    sub: str | None = setting(None, doc="the live-view stream; without it the main stream "
+    main: str = config_key(doc="rtsp:// or rtsps:// URL of the stream to record", read=_camera_url)
+    sub: str | None = config_key(None, doc="the live-view stream; without it the main stream "
                               "is relayed", read=_camera_url)
-    name: str = setting("", doc="a display name")
-    enabled: bool = setting(True, doc="false: not recorded, state disabled")
-    retention_days: float = setting(0.0, lo=0.0, hi=36_500.0, doc="delete segments older "
+    name: str = config_key("", doc="a display name")
+    enabled: bool = config_key(True, doc="false: not recorded, state disabled")
+    retention_days: float = config_key(0.0, lo=0.0, hi=36_500.0, doc="delete segments older "
                                     "than this (0: keep until space is needed)")
-    live: LiveMode = setting(LiveMode.ALWAYS, doc="the live relay: kept running, started by "
+    live: LiveMode = config_key(LiveMode.ALWAYS, doc="the live relay: kept running, started by "
                              "the first viewer, or off")
 
 
@@ -277,7 +277,7 @@ class CameraConfig:
 class DeviceSection:
     """[device], read into Config.device_id."""
 
-    id: str = setting(doc="this box's id: 1-64 of A-Z a-z 0-9 - _",
+    id: str = config_key(doc="this box's id: 1-64 of A-Z a-z 0-9 - _",
                       read=_identifier("device id"))
 
 
@@ -285,7 +285,7 @@ class DeviceSection:
 class CatalogSection:
     """[catalog], read into Config.catalog_url (the default depends on storage.state_dir)."""
 
-    url: str | None = setting(None, doc="sqlite:////abs/path.db or "
+    url: str | None = config_key(None, doc="sqlite:////abs/path.db or "
                               "postgresql://user[:pw]@host:port/db", read=_catalog_url,
                               shown="sqlite:///<state_dir>/catalog.db")
 
@@ -314,7 +314,7 @@ class Config:
         raise KeyError(camera_id)
 
 
-# The core sections declared with setting(), by the key path docs/CONFIG.md writes them
+# The core sections declared with config_key(), by the key path docs/CONFIG.md writes them
 # under (tests/test_config_docs.py compares the two).
 DECLARED_SECTIONS: Mapping[str, type] = {
     "device": DeviceSection, "storage": StorageConfig, "catalog": CatalogSection,
@@ -422,8 +422,8 @@ def _show(v: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def read_settings(cls: type[T], table: ConfigTable, check: Check | None = None) -> T:
-    """Read `table` into the dataclass `cls` whose fields are declared with `setting()`,
+def read_section(cls: type[T], table: ConfigTable, check: Check | None = None) -> T:
+    """Read `table` into the dataclass `cls` whose fields are declared with `config_key()`,
     refuse unknown keys, then run `check(table, value)` for rules that span keys."""
     value = cls(**_read_fields(cls, table, "", {}))
     table.finish()
@@ -437,17 +437,17 @@ def _read_fields(cls: type, table: ConfigTable, prefix: str,
     values: dict[str, Any] = {}
     for f, declared, default in _declared(cls, defaults):
         key = prefix + f.name
-        if isinstance(declared, Setting):
+        if isinstance(declared, ConfigKey):
             values[f.name] = _read_value(table, key, default, declared, _value_type(cls, f.name))
         elif declared.prefix is None:
-            values[f.name] = read_settings(declared.cls, table.table(key), declared.check)
+            values[f.name] = read_section(declared.cls, table.table(key), declared.check)
         else:
             values[f.name] = declared.cls(**_read_fields(
                 declared.cls, table, prefix + declared.prefix, declared.defaults))
     return values
 
 
-def _read_value(t: ConfigTable, key: str, default: Any, s: Setting, kind: Any) -> Any:
+def _read_value(t: ConfigTable, key: str, default: Any, s: ConfigKey, kind: Any) -> Any:
     if key not in t.data:
         t.seen.add(key)
         if default is _REQUIRED:
@@ -455,12 +455,17 @@ def _read_value(t: ConfigTable, key: str, default: Any, s: Setting, kind: Any) -
         return default
     if s.read is not None:
         return s.read(t, key, default)
+    return _read_typed(t, key, default, s, kind)
+
+
+def _read_typed(t: ConfigTable, key: str, default: Any, s: ConfigKey, kind: Any) -> Any:
+    """A present key, read by its declared type (a StrEnum comes back as its member)."""
     lo = -math.inf if s.lo is None else s.lo
     hi = math.inf if s.hi is None else s.hi
     if kind is bool:
         return t.boolean(key, default)
     if kind is int:
-        return t.integer(key, default, lo, hi)  # type: ignore[arg-type]
+        return t.integer(key, default, lo, hi)  # type: ignore[arg-type]  # inf: unbounded
     if kind is float:
         return t.number(key, default, lo, hi)
     if kind is Path:
@@ -488,10 +493,10 @@ def _value_type(cls: type, name: str) -> Any:
 
 
 def _declared(cls: type, defaults: Mapping[str, Any],
-              ) -> Iterator[tuple[Field[Any], Setting | SettingGroup, Any]]:
+              ) -> Iterator[tuple[Field[Any], ConfigKey | ConfigGroup, Any]]:
     """The fields `cls` declares, each with its default (`defaults` first)."""
     for f in fields(cls):
-        declared = f.metadata.get(_SETTING)
+        declared = f.metadata.get(_DECLARATION)
         if declared is None:
             continue
         if f.name in defaults:
@@ -504,27 +509,27 @@ def _declared(cls: type, defaults: Mapping[str, Any],
 
 
 @dataclass(frozen=True)
-class SettingDoc:
+class ConfigKeyDoc:
     """A declared key as its documentation shows it."""
 
     key: str            # the full key path: storage.segment_seconds, cameras[].id
     default: Any        # None when required
     required: bool
-    setting: Setting
+    declared: ConfigKey
 
 
-def describe_settings(cls: type, path: str) -> list[SettingDoc]:
+def describe_section(cls: type, path: str) -> list[ConfigKeyDoc]:
     """Every key the dataclass `cls` declares, under the table `path` (`storage`,
     `cameras[]`), with the default docs must show (tests/test_config_docs.py)."""
     return list(_describe(cls, f"{path}.", {}))
 
 
-def _describe(cls: type, prefix: str, defaults: Mapping[str, Any]) -> Iterator[SettingDoc]:
+def _describe(cls: type, prefix: str, defaults: Mapping[str, Any]) -> Iterator[ConfigKeyDoc]:
     for f, declared, default in _declared(cls, defaults):
         key = prefix + f.name
-        if isinstance(declared, Setting):
+        if isinstance(declared, ConfigKey):
             required = default is _REQUIRED
-            yield SettingDoc(key, None if required else default, required, declared)
+            yield ConfigKeyDoc(key, None if required else default, required, declared)
         elif declared.prefix is None:
             yield from _describe(declared.cls, f"{key}.", {})
         else:
@@ -532,7 +537,7 @@ def _describe(cls: type, prefix: str, defaults: Mapping[str, Any]) -> Iterator[S
 
 
 def _read_recording(t: ConfigTable) -> RecordingConfig:
-    return read_settings(RecordingConfig, t)
+    return read_section(RecordingConfig, t)
 
 
 def _check_storage(t: ConfigTable, storage: StorageConfig) -> None:
@@ -541,11 +546,11 @@ def _check_storage(t: ConfigTable, storage: StorageConfig) -> None:
 
 
 def _read_storage(t: ConfigTable) -> StorageConfig:
-    return read_settings(StorageConfig, t, _check_storage)
+    return read_section(StorageConfig, t, _check_storage)
 
 
 def _read_health(t: ConfigTable) -> HealthConfig:
-    return read_settings(HealthConfig, t)
+    return read_section(HealthConfig, t)
 
 
 def _read_auth(t: ConfigTable, device_id: str) -> AuthConfig:
@@ -615,7 +620,7 @@ def _read_cameras(root: ConfigTable) -> tuple[CameraConfig, ...]:
     cameras: list[CameraConfig] = []
     for index, item in enumerate(raw):
         t = ConfigTable(item, f"cameras[{index}]", root.source, root.base_dir)
-        cam = read_settings(CameraConfig, t)
+        cam = read_section(CameraConfig, t)
         if any(c.id == cam.id for c in cameras):
             raise t.error("id", f"duplicate camera id {cam.id!r}")
         cameras.append(cam)
@@ -635,11 +640,11 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>",
     without them a plugin's table is an unknown key."""
     readers = readers or {}
     root = ConfigTable(data, "", source, base_dir or Path.cwd())
-    device_id = read_settings(DeviceSection, root.table("device")).id
+    device_id = read_section(DeviceSection, root.table("device")).id
 
     storage = _read_storage(root.table("storage"))
 
-    catalog = read_settings(CatalogSection, root.table("catalog"))
+    catalog = read_section(CatalogSection, root.table("catalog"))
     catalog_url = catalog.url or f"sqlite:///{storage.state_dir / 'catalog.db'}"
 
     recording = _read_recording(root.table("recording"))
