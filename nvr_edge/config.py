@@ -87,7 +87,18 @@ class ConfigGroup:
 def config_key(default: Any = _REQUIRED, *, doc: str, lo: float | None = None,
                hi: float | None = None, choices: tuple[str, ...] = (),
                read: ValueReader | None = None, shown: str | None = None) -> Any:
-    """Declare a config key as a dataclass field; without a default the key is required."""
+    """Declare a config key as a field of a frozen dataclass; without a default the key is
+    required. A plugin declares its section the same way and reads it with `read_section`:
+
+        @dataclass(frozen=True)
+        class GreeterSettings:
+            greeting: str = config_key("hello", doc="what the greeter says")
+            times: int = config_key(1, lo=1, hi=10, doc="how often it says it")
+
+        @hookimpl
+        def nvr_config_sections():
+            return {"greeter": lambda table: read_section(GreeterSettings, table)}
+    """
     metadata = {_DECLARATION: ConfigKey(doc, lo, hi, tuple(choices), read, shown)}
     if default is _REQUIRED:
         return field(metadata=metadata)
