@@ -165,8 +165,9 @@ def _catalog_url(table: ConfigTable, name: str, default: Any) -> str:
 class RetryPolicyConfig:
     """The spec's RetryPolicy: tries before giving up, first delay, growth, cap."""
 
-    max_retries: int = config_key(5, lo=1, hi=1000, doc="retries before the "
-                               "camera_connection_failed alert (then every max_delay_ms)")
+    max_retries: int = config_key(
+        5, lo=1, hi=1000,
+        doc="retries before the camera_connection_failed alert (then every max_delay_ms)")
     initial_delay_ms: int = config_key(1000, lo=10, hi=600_000, doc="first wait")
     max_delay_ms: int = config_key(30_000, lo=10, hi=3_600_000, doc="the longest wait")
     backoff_multiplier: float = config_key(2.0, lo=1.0, hi=10.0, doc="growth per failure")
@@ -181,8 +182,8 @@ def _check_retry(t: ConfigTable, retry: RetryPolicyConfig) -> None:
 class StallConfig:
     """The spec's FrameDropMonitor: a gap longer than timeout_ms counts one drop."""
 
-    timeout_ms: int = config_key(500, lo=50, hi=60_000, doc="a gap longer than this counts "
-                              "one drop")
+    timeout_ms: int = config_key(
+        500, lo=50, hi=60_000, doc="a gap longer than this counts one drop")
     max_drops: int = config_key(10, lo=1, hi=1000, doc="more drops than this in a row: reconnect")
 
 
@@ -191,12 +192,14 @@ class RecordingConfig:
     retry: RetryPolicyConfig = config_subtable(RetryPolicyConfig, check=_check_retry)
     stall: StallConfig = config_subtable(StallConfig)
     connect_timeout_s: float = config_key(10.0, lo=0.5, hi=120.0, doc="RTSP open timeout")
-    probe_interval_s: float = config_key(1.0, lo=0.1, hi=60.0, doc="how often an offline "
-                                      "camera's RTSP port is probed while backing off")
-    fragment_ms: int = config_key(1000, lo=100, hi=10_000, doc="fMP4 fragment length: what a "
-                               "power cut can lose")
-    unsupported_audio: str = config_key("transcode", choices=("transcode", "drop"),
-                                     doc="audio MP4 cannot carry: transcoded to AAC or dropped")
+    probe_interval_s: float = config_key(
+        1.0, lo=0.1, hi=60.0,
+        doc="how often an offline camera's RTSP port is probed while backing off")
+    fragment_ms: int = config_key(
+        1000, lo=100, hi=10_000, doc="fMP4 fragment length: what a power cut can lose")
+    unsupported_audio: str = config_key(
+        "transcode", choices=("transcode", "drop"),
+        doc="audio MP4 cannot carry: transcoded to AAC or dropped")
 
 
 @dataclass(frozen=True)
@@ -204,8 +207,8 @@ class FloorConfig:
     """Free space a tier must keep: the larger of an absolute and a relative floor."""
 
     min_free_gb: float = config_key(0.0, lo=0.0, hi=100_000.0, doc="free space to keep, GiB")
-    min_free_percent: float = config_key(0.0, lo=0.0, hi=90.0, doc="free space to keep, "
-                                      "percent of the tier's size")
+    min_free_percent: float = config_key(
+        0.0, lo=0.0, hi=90.0, doc="free space to keep, percent of the tier's size")
 
     def bytes_for(self, total_bytes: int) -> int:
         return int(max(self.min_free_gb * 1024**3, total_bytes * self.min_free_percent / 100))
@@ -214,43 +217,46 @@ class FloorConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     cache_dir: Path = config_key(DEFAULT_ROOT / "cache", doc="SSD: segments are written here")
-    archive_dir: Path = config_key(DEFAULT_ROOT / "archive", doc="HDD: the tier mover moves "
-                                "closed segments here")
-    state_dir: Path = config_key(DEFAULT_ROOT / "state", doc="lock file, status file, catalog "
-                              "spool, default SQLite catalog")
-    segment_seconds: int = config_key(180, lo=10, hi=600, doc="a segment ends at the first "
-                                   "keyframe at or after this length")
+    archive_dir: Path = config_key(
+        DEFAULT_ROOT / "archive", doc="HDD: the tier mover moves closed segments here")
+    state_dir: Path = config_key(
+        DEFAULT_ROOT / "state", doc="lock file, status file, catalog spool, default SQLite catalog")
+    segment_seconds: int = config_key(
+        180, lo=10, hi=600, doc="a segment ends at the first keyframe at or after this length")
     cache_floor: FloorConfig = config_group(FloorConfig, "cache_", min_free_percent=5.0)
     archive_floor: FloorConfig = config_group(FloorConfig, "archive_", min_free_percent=5.0)
-    delete_policy: str = config_key("archived", choices=("archived", "any"), doc="what "
-                                 "emergency cleanup may delete: archived segments only, or any")
+    delete_policy: str = config_key(
+        "archived", choices=("archived", "any"),
+        doc="what emergency cleanup may delete: archived segments only, or any")
     move_rate_mb_s: float = config_key(20.0, lo=0.1, hi=10_000.0, doc="tier mover copy rate")
-    move_grace_s: float = config_key(30.0, lo=0.0, hi=3600.0, doc="how long a moved segment's "
-                                  "cache copy stays for readers of the old path")
-    archive_retry_s: float = config_key(30.0, lo=0.5, hi=3600.0, doc="how often a degraded "
-                                     "archive is retried")
+    move_grace_s: float = config_key(
+        30.0, lo=0.0, hi=3600.0,
+        doc="how long a moved segment's cache copy stays for readers of the old path")
+    archive_retry_s: float = config_key(
+        30.0, lo=0.5, hi=3600.0, doc="how often a degraded archive is retried")
 
 
 @dataclass(frozen=True)
 class HealthConfig:
     """The spec's RecordingProcessMonitor and the restart storm guard."""
 
-    check_interval_s: float = config_key(5.0, lo=0.2, hi=600.0, doc="how often workers are "
-                                      "checked")
-    cpu_warn_percent: float = config_key(80.0, lo=1.0, hi=1000.0, doc="a worker above this (of "
-                                      "one core) raises camera_cpu_high")
-    rss_limit_mb: int = config_key(1024, lo=16, hi=1_000_000, doc="a worker above this is "
-                                "restarted")
-    segments_window_s: int = config_key(600, lo=60, hi=86_400, doc="online this long with under "
-                                     "half the expected segments: restart")
-    restart_delay_s: float = config_key(5.0, lo=0.0, hi=600.0, doc="wait before restarting a "
-                                     "worker")
-    storm_restarts: int = config_key(5, lo=1, hi=1000, doc="more restarts than this within "
-                                  "storm_window_s: disable the camera")
-    storm_window_s: int = config_key(600, lo=10, hi=86_400, doc="the window storm_restarts "
-                                  "counts in")
-    storm_disable_s: int = config_key(1800, lo=1, hi=604_800, doc="how long an unstable camera "
-                                   "stays disabled before it is retried")
+    check_interval_s: float = config_key(5.0, lo=0.2, hi=600.0, doc="how often workers are checked")
+    cpu_warn_percent: float = config_key(
+        80.0, lo=1.0, hi=1000.0, doc="a worker above this (of one core) raises camera_cpu_high")
+    rss_limit_mb: int = config_key(
+        1024, lo=16, hi=1_000_000, doc="a worker above this is restarted")
+    segments_window_s: int = config_key(
+        600, lo=60, hi=86_400,
+        doc="online this long with under half the expected segments: restart")
+    restart_delay_s: float = config_key(
+        5.0, lo=0.0, hi=600.0, doc="wait before restarting a worker")
+    storm_restarts: int = config_key(
+        5, lo=1, hi=1000, doc="more restarts than this within storm_window_s: disable the camera")
+    storm_window_s: int = config_key(
+        600, lo=10, hi=86_400, doc="the window storm_restarts counts in")
+    storm_disable_s: int = config_key(
+        1800, lo=1, hi=604_800,
+        doc="how long an unstable camera stays disabled before it is retried")
 
 
 @dataclass(frozen=True)
@@ -271,34 +277,37 @@ class AuthConfig:
 
 @dataclass(frozen=True)
 class CameraConfig:
-    id: str = config_key(doc="1-64 of A-Z a-z 0-9 - _ (names folders)",
-                      read=_identifier("camera id"))
+    id: str = config_key(
+        doc="1-64 of A-Z a-z 0-9 - _ (names folders)", read=_identifier("camera id"))
     main: str = config_key(doc="rtsp:// or rtsps:// URL of the stream to record", read=_camera_url)
-    sub: str | None = config_key(None, doc="the live-view stream; without it the main stream "
-                              "is relayed", read=_camera_url)
+    sub: str | None = config_key(
+        None, doc="the live-view stream; without it the main stream is relayed", read=_camera_url)
     name: str = config_key("", doc="a display name")
     enabled: bool = config_key(True, doc="false: not recorded, state disabled")
-    retention_days: float = config_key(0.0, lo=0.0, hi=36_500.0, doc="delete segments older "
-                                    "than this (0: keep until space is needed)")
-    live: LiveMode = config_key(LiveMode.ALWAYS, doc="the live relay: kept running, started by "
-                             "the first viewer, or off")
+    retention_days: float = config_key(
+        0.0, lo=0.0, hi=36_500.0,
+        doc="delete segments older than this (0: keep until space is needed)")
+    live: LiveMode = config_key(
+        LiveMode.ALWAYS, doc="the live relay: kept running, started by the first viewer, or off")
 
 
 @dataclass(frozen=True)
 class DeviceSection:
     """[device], read into Config.device_id."""
 
-    id: str = config_key(doc="this box's id: 1-64 of A-Z a-z 0-9 - _",
-                      read=_identifier("device id"))
+    id: str = config_key(
+        doc="this box's id: 1-64 of A-Z a-z 0-9 - _", read=_identifier("device id"))
 
 
 @dataclass(frozen=True)
 class CatalogSection:
     """[catalog], read into Config.catalog_url (the default depends on storage.state_dir)."""
 
-    url: str | None = config_key(None, doc="sqlite:////abs/path.db or "
-                              "postgresql://user[:pw]@host:port/db", read=_catalog_url,
-                              shown="sqlite:///<state_dir>/catalog.db")
+    url: str | None = config_key(
+        None,
+        doc="sqlite:////abs/path.db or postgresql://user[:pw]@host:port/db",
+        read=_catalog_url,
+        shown="sqlite:///<state_dir>/catalog.db")
 
 
 @dataclass(frozen=True)
