@@ -29,8 +29,14 @@ from nvr_edge.config import (
     CameraConfig,
     Config,
     ConfigError,
+    ConfigKeyDoc,
     ConfigTable,
     StorageConfig,
+    config_group,
+    config_key,
+    config_subtable,
+    describe_section,
+    read_section,
 )
 from nvr_edge.hookspecs import hookimpl
 from nvr_edge.live.wire import LivePacket, StreamInfo
@@ -58,6 +64,7 @@ __all__ = [
     "Config",
     "ConfigChange",
     "ConfigError",
+    "ConfigKeyDoc",
     "ConfigTable",
     "ControlError",
     "Grant",
@@ -72,10 +79,15 @@ __all__ = [
     "Tier",
     "TokenIssueError",
     "__version__",
+    "config_group",
+    "config_key",
+    "config_subtable",
+    "describe_section",
     "hookimpl",
     "iso_utc",
     "now_ms",
     "parse_iso_ms",
+    "read_section",
     "redact",
     "require",
 ]

@@ -1,8 +1,11 @@
 """The appliance's configuration: one TOML file, validated into typed, frozen objects.
 
-Every problem is reported as one `ConfigError` naming the file, the key path
-(`cameras[1].main`) and what is wrong. Relative paths are resolved against the
-file's own folder so a config can travel with its data (the demo relies on it).
+Each key is declared once, on its dataclass field (`config_key()`: default, range or choices,
+one-line doc); one generic reader (`read_section`) checks a table against those
+declarations, and plugins declare their own sections the same way. Every problem is
+reported as one `ConfigError` naming the file, the key path (`cameras[1].main`) and what
+is wrong. Relative paths are resolved against the file's own folder so a config can
+travel with its data (the demo relies on it).
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
+from enum import Enum
+from functools import cache, partial
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
 from nvr_edge.logs import redact
@@ -44,40 +50,165 @@ class ConfigError(ValueError):
         super().__init__(f"{where}: {self.problem}")
 
 
+# Each key is declared once, on its dataclass field: default, range or choices, one-line
+# doc. The generic reader (`read_section`) and the docs check (`describe_section`) read
+# those declarations, so no default is written twice.
+_DECLARATION = "nvr_edge.config_key"  # where a declaration sits in a field's metadata
+_REQUIRED = object()
+
+ValueReader = Callable[["ConfigTable", str, Any], Any]
+Check = Callable[["ConfigTable", Any], None]
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """One declared key. Its type is the field's annotation: bool, int, float, str, Path,
+    a StrEnum or tuple[str, ...], each optionally `| None`."""
+
+    doc: str
+    lo: float | None = None          # inclusive bounds of an int or a float
+    hi: float | None = None
+    choices: tuple[str, ...] = ()    # the allowed strings (a StrEnum: its members)
+    read: ValueReader | None = None  # (table, key, default) -> value: what a type cannot say
+    shown: str | None = None         # the documented default, when the real one is computed
+
+
+@dataclass(frozen=True)
+class ConfigGroup:
+    """A field that is itself a declared dataclass: its own sub-table (`[recording.retry]`)
+    or, with a prefix, keys of its parent's table (`storage.cache_min_free_gb`)."""
+
+    cls: type
+    prefix: str | None = None
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    check: Check | None = None
+
+
+def config_key(default: Any = _REQUIRED, *, doc: str, lo: float | None = None,
+               hi: float | None = None, choices: tuple[str, ...] = (),
+               read: ValueReader | None = None, shown: str | None = None) -> Any:
+    """Declare a config key as a field of a frozen dataclass; without a default the key is
+    required. A plugin declares its section the same way and reads it with `read_section`:
+
+        @dataclass(frozen=True)
+        class GreeterSettings:
+            greeting: str = config_key("hello", doc="what the greeter says")
+            times: int = config_key(1, lo=1, hi=10, doc="how often it says it")
+
+        @hookimpl
+        def nvr_config_sections():
+            return {"greeter": lambda table: read_section(GreeterSettings, table)}
+    """
+    metadata = {_DECLARATION: ConfigKey(doc, lo, hi, tuple(choices), read, shown)}
+    if default is _REQUIRED:
+        return field(metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def config_subtable(cls: type, *, check: Check | None = None) -> Any:
+    """Declare a sub-table read into the declared dataclass `cls`; `check(table, value)`
+    then enforces the rules that span its keys."""
+    return field(default_factory=cls, metadata={_DECLARATION: ConfigGroup(cls, check=check)})
+
+
+def config_group(cls: type, prefix: str, **defaults: Any) -> Any:
+    """Declare `cls`'s keys inside the parent's table, each name prefixed (`cache_`), with
+    `defaults` in place of the ones `cls` declares."""
+    return field(default_factory=partial(cls, **defaults),
+                 metadata={_DECLARATION: ConfigGroup(cls, prefix, defaults)})
+
+
+def _identifier(what: str) -> ValueReader:
+    def read(table: ConfigTable, name: str, default: Any) -> str:
+        value = table.string(name, default)
+        if not SAFE_ID.match(value):
+            raise table.error(
+                name,
+                f"{what} {value!r} must be 1-64 letters, digits, '-' or '_', starting with a "
+                "letter or digit (it names folders and topics)",
+            )
+        return value
+    return read
+
+
+def _camera_url(table: ConfigTable, name: str, default: Any) -> str | None:
+    value = table.string(name, default)
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise table.error(name, f"is not a valid URL ({exc})") from None
+    if parts.scheme not in CAMERA_SCHEMES:
+        raise table.error(name, f"expected an rtsp:// or rtsps:// URL, got {redact(value)!r}")
+    if not parts.hostname:
+        raise table.error(name, f"has no host: {redact(value)!r}")
+    if port == 0:
+        raise table.error(name, "port 0 is not a camera port")
+    return value
+
+
+def _catalog_url(table: ConfigTable, name: str, default: Any) -> str:
+    value = table.string(name, default)
+    scheme = value.split(":", 1)[0]
+    if scheme not in CATALOG_SCHEMES or "://" not in value:
+        raise table.error(
+            name, f"expected sqlite:///PATH or postgresql://..., got {redact(value)!r}"
+        )
+    if scheme == "sqlite" and not value.removeprefix("sqlite://").startswith("/"):
+        raise table.error(name, "sqlite URLs need an absolute path: sqlite:////var/lib/x.db")
+    return value
+
+
 @dataclass(frozen=True)
 class RetryPolicyConfig:
     """The spec's RetryPolicy: tries before giving up, first delay, growth, cap."""
 
-    max_retries: int = 5
-    initial_delay_ms: int = 1000
-    max_delay_ms: int = 30000
-    backoff_multiplier: float = 2.0
+    max_retries: int = config_key(
+        5, lo=1, hi=1000,
+        doc="retries before the camera_connection_failed alert (then every max_delay_ms)")
+    initial_delay_ms: int = config_key(1000, lo=10, hi=600_000, doc="first wait")
+    max_delay_ms: int = config_key(30_000, lo=10, hi=3_600_000, doc="the longest wait")
+    backoff_multiplier: float = config_key(2.0, lo=1.0, hi=10.0, doc="growth per failure")
+
+
+def _check_retry(t: ConfigTable, retry: RetryPolicyConfig) -> None:
+    if retry.max_delay_ms < retry.initial_delay_ms:
+        raise t.error("max_delay_ms", "must not be smaller than initial_delay_ms")
 
 
 @dataclass(frozen=True)
 class StallConfig:
     """The spec's FrameDropMonitor: a gap longer than timeout_ms counts one drop."""
 
-    timeout_ms: int = 500
-    max_drops: int = 10
+    timeout_ms: int = config_key(
+        500, lo=50, hi=60_000, doc="a gap longer than this counts one drop")
+    max_drops: int = config_key(10, lo=1, hi=1000, doc="more drops than this in a row: reconnect")
 
 
 @dataclass(frozen=True)
 class RecordingConfig:
-    retry: RetryPolicyConfig = field(default_factory=RetryPolicyConfig)
-    stall: StallConfig = field(default_factory=StallConfig)
-    connect_timeout_s: float = 10.0
-    probe_interval_s: float = 1.0
-    fragment_ms: int = 1000
-    unsupported_audio: str = "transcode"  # or "drop"
+    retry: RetryPolicyConfig = config_subtable(RetryPolicyConfig, check=_check_retry)
+    stall: StallConfig = config_subtable(StallConfig)
+    connect_timeout_s: float = config_key(10.0, lo=0.5, hi=120.0, doc="RTSP open timeout")
+    probe_interval_s: float = config_key(
+        1.0, lo=0.1, hi=60.0,
+        doc="how often an offline camera's RTSP port is probed while backing off")
+    fragment_ms: int = config_key(
+        1000, lo=100, hi=10_000, doc="fMP4 fragment length: what a power cut can lose")
+    unsupported_audio: str = config_key(
+        "transcode", choices=("transcode", "drop"),
+        doc="audio MP4 cannot carry: transcoded to AAC or dropped")
 
 
 @dataclass(frozen=True)
 class FloorConfig:
     """Free space a tier must keep: the larger of an absolute and a relative floor."""
 
-    min_free_gb: float = 0.0
-    min_free_percent: float = 0.0
+    min_free_gb: float = config_key(0.0, lo=0.0, hi=100_000.0, doc="free space to keep, GiB")
+    min_free_percent: float = config_key(
+        0.0, lo=0.0, hi=90.0, doc="free space to keep, percent of the tier's size")
 
     def bytes_for(self, total_bytes: int) -> int:
         return int(max(self.min_free_gb * 1024**3, total_bytes * self.min_free_percent / 100))
@@ -85,30 +216,47 @@ class FloorConfig:
 
 @dataclass(frozen=True)
 class StorageConfig:
-    cache_dir: Path = DEFAULT_ROOT / "cache"
-    archive_dir: Path = DEFAULT_ROOT / "archive"
-    state_dir: Path = DEFAULT_ROOT / "state"
-    segment_seconds: int = 180
-    cache_floor: FloorConfig = field(default_factory=lambda: FloorConfig(min_free_percent=5))
-    archive_floor: FloorConfig = field(default_factory=lambda: FloorConfig(min_free_percent=5))
-    delete_policy: str = "archived"  # or "any": may emergency cleanup delete unarchived?
-    move_rate_mb_s: float = 20.0
-    move_grace_s: float = 30.0       # the cache copy outlives the move for open readers
-    archive_retry_s: float = 30.0
+    cache_dir: Path = config_key(DEFAULT_ROOT / "cache", doc="SSD: segments are written here")
+    archive_dir: Path = config_key(
+        DEFAULT_ROOT / "archive", doc="HDD: the tier mover moves closed segments here")
+    state_dir: Path = config_key(
+        DEFAULT_ROOT / "state", doc="lock file, status file, catalog spool, default SQLite catalog")
+    segment_seconds: int = config_key(
+        180, lo=10, hi=600, doc="a segment ends at the first keyframe at or after this length")
+    cache_floor: FloorConfig = config_group(FloorConfig, "cache_", min_free_percent=5.0)
+    archive_floor: FloorConfig = config_group(FloorConfig, "archive_", min_free_percent=5.0)
+    delete_policy: str = config_key(
+        "archived", choices=("archived", "any"),
+        doc="what emergency cleanup may delete: archived segments only, or any")
+    move_rate_mb_s: float = config_key(20.0, lo=0.1, hi=10_000.0, doc="tier mover copy rate")
+    move_grace_s: float = config_key(
+        30.0, lo=0.0, hi=3600.0,
+        doc="how long a moved segment's cache copy stays for readers of the old path")
+    archive_retry_s: float = config_key(
+        30.0, lo=0.5, hi=3600.0, doc="how often a degraded archive is retried")
 
 
 @dataclass(frozen=True)
 class HealthConfig:
     """The spec's RecordingProcessMonitor and the restart storm guard."""
 
-    check_interval_s: float = 5.0
-    cpu_warn_percent: float = 80.0
-    rss_limit_mb: int = 1024
-    segments_window_s: int = 600
-    restart_delay_s: float = 5.0
-    storm_restarts: int = 5
-    storm_window_s: int = 600
-    storm_disable_s: int = 1800
+    check_interval_s: float = config_key(5.0, lo=0.2, hi=600.0, doc="how often workers are checked")
+    cpu_warn_percent: float = config_key(
+        80.0, lo=1.0, hi=1000.0, doc="a worker above this (of one core) raises camera_cpu_high")
+    rss_limit_mb: int = config_key(
+        1024, lo=16, hi=1_000_000, doc="a worker above this is restarted")
+    segments_window_s: int = config_key(
+        600, lo=60, hi=86_400,
+        doc="online this long with under half the expected segments: restart")
+    restart_delay_s: float = config_key(
+        5.0, lo=0.0, hi=600.0, doc="wait before restarting a worker")
+    storm_restarts: int = config_key(
+        5, lo=1, hi=1000, doc="more restarts than this within storm_window_s: disable the camera")
+    storm_window_s: int = config_key(
+        600, lo=10, hi=86_400, doc="the window storm_restarts counts in")
+    storm_disable_s: int = config_key(
+        1800, lo=1, hi=604_800,
+        doc="how long an unstable camera stays disabled before it is retried")
 
 
 @dataclass(frozen=True)
@@ -129,13 +277,37 @@ class AuthConfig:
 
 @dataclass(frozen=True)
 class CameraConfig:
-    id: str
-    main: str
-    sub: str | None = None
-    name: str = ""
-    enabled: bool = True
-    retention_days: float = 0.0  # 0: keep until space is needed
-    live: LiveMode = LiveMode.ALWAYS
+    id: str = config_key(
+        doc="1-64 of A-Z a-z 0-9 - _ (names folders)", read=_identifier("camera id"))
+    main: str = config_key(doc="rtsp:// or rtsps:// URL of the stream to record", read=_camera_url)
+    sub: str | None = config_key(
+        None, doc="the live-view stream; without it the main stream is relayed", read=_camera_url)
+    name: str = config_key("", doc="a display name")
+    enabled: bool = config_key(True, doc="false: not recorded, state disabled")
+    retention_days: float = config_key(
+        0.0, lo=0.0, hi=36_500.0,
+        doc="delete segments older than this (0: keep until space is needed)")
+    live: LiveMode = config_key(
+        LiveMode.ALWAYS, doc="the live relay: kept running, started by the first viewer, or off")
+
+
+@dataclass(frozen=True)
+class DeviceSection:
+    """[device], read into Config.device_id."""
+
+    id: str = config_key(
+        doc="this box's id: 1-64 of A-Z a-z 0-9 - _", read=_identifier("device id"))
+
+
+@dataclass(frozen=True)
+class CatalogSection:
+    """[catalog], read into Config.catalog_url (the default depends on storage.state_dir)."""
+
+    url: str | None = config_key(
+        None,
+        doc="sqlite:////abs/path.db or postgresql://user[:pw]@host:port/db",
+        read=_catalog_url,
+        shown="sqlite:///<state_dir>/catalog.db")
 
 
 @dataclass(frozen=True)
@@ -160,6 +332,14 @@ class Config:
             if cam.id == camera_id:
                 return cam
         raise KeyError(camera_id)
+
+
+# The core sections declared with config_key(), by the key path docs/CONFIG.md writes them
+# under (tests/test_config_docs.py compares the two).
+DECLARED_SECTIONS: Mapping[str, type] = {
+    "device": DeviceSection, "storage": StorageConfig, "catalog": CatalogSection,
+    "recording": RecordingConfig, "health": HealthConfig, "cameras[]": CameraConfig,
+}
 
 
 T = TypeVar("T")
@@ -244,9 +424,6 @@ class ConfigTable:
             raise self.error(unknown[0], "unknown key (a typo?)")
 
 
-_REQUIRED = object()
-
-
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -265,117 +442,135 @@ def _show(v: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _identifier(table: ConfigTable, name: str, what: str) -> str:
-    value = table.string(name, _REQUIRED)
-    if not SAFE_ID.match(value):
-        raise table.error(
-            name,
-            f"{what} {value!r} must be 1-64 letters, digits, '-' or '_', starting with a "
-            "letter or digit (it names folders and topics)",
-        )
+def read_section(cls: type[T], table: ConfigTable, check: Check | None = None) -> T:
+    """Read `table` into the dataclass `cls` whose fields are declared with `config_key()`,
+    refuse unknown keys, then run `check(table, value)` for rules that span keys."""
+    value = cls(**_read_fields(cls, table, "", {}))
+    table.finish()
+    if check is not None:
+        check(table, value)
     return value
 
 
-def _camera_url(table: ConfigTable, name: str, default: Any) -> str | None:
-    value = table.string(name, default)
-    if value is None:
-        return None
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError as exc:
-        raise table.error(name, f"is not a valid URL ({exc})") from None
-    if parts.scheme not in CAMERA_SCHEMES:
-        raise table.error(name, f"expected an rtsp:// or rtsps:// URL, got {redact(value)!r}")
-    if not parts.hostname:
-        raise table.error(name, f"has no host: {redact(value)!r}")
-    if port == 0:
-        raise table.error(name, "port 0 is not a camera port")
-    return value
+def _read_fields(cls: type, table: ConfigTable, prefix: str,
+                 defaults: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for f, declared, default in _declared(cls, defaults):
+        key = prefix + f.name
+        if isinstance(declared, ConfigKey):
+            values[f.name] = _read_value(table, key, default, declared, _value_type(cls, f.name))
+        elif declared.prefix is None:
+            values[f.name] = read_section(declared.cls, table.table(key), declared.check)
+        else:
+            values[f.name] = declared.cls(**_read_fields(
+                declared.cls, table, prefix + declared.prefix, declared.defaults))
+    return values
 
 
-def _catalog_url(table: ConfigTable, state_dir: Path) -> str:
-    value = table.string("url", None)
-    if value is None:
-        return f"sqlite:///{state_dir / 'catalog.db'}"
-    scheme = value.split(":", 1)[0]
-    if scheme not in CATALOG_SCHEMES or "://" not in value:
-        raise table.error(
-            "url", f"expected sqlite:///PATH or postgresql://..., got {redact(value)!r}"
-        )
-    if scheme == "sqlite" and not value.removeprefix("sqlite://").startswith("/"):
-        raise table.error("url", "sqlite URLs need an absolute path: sqlite:////var/lib/x.db")
-    return value
+def _read_value(t: ConfigTable, key: str, default: Any, s: ConfigKey, kind: Any) -> Any:
+    if key not in t.data:
+        t.seen.add(key)
+        if default is _REQUIRED:
+            raise t.error(key, "is required")
+        return default
+    if s.read is not None:
+        return s.read(t, key, default)
+    return _read_typed(t, key, default, s, kind)
+
+
+def _read_typed(t: ConfigTable, key: str, default: Any, s: ConfigKey, kind: Any) -> Any:
+    """A present key, read by its declared type (a StrEnum comes back as its member)."""
+    lo = -math.inf if s.lo is None else s.lo
+    hi = math.inf if s.hi is None else s.hi
+    if kind is bool:
+        return t.boolean(key, default)
+    if kind is int:
+        return t.integer(key, default, lo, hi)  # type: ignore[arg-type]  # inf: unbounded
+    if kind is float:
+        return t.number(key, default, lo, hi)
+    if kind is Path:
+        return t.path_(key, default)
+    if kind is tuple:
+        return t.strings(key, default)
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return kind(t.choice(key, default, s.choices or tuple(kind)))
+    if kind is str:
+        return t.choice(key, default, s.choices) if s.choices else t.string(key, default)
+    raise TypeError(f"{t.key(key)}: no reader for {kind!r}; declare it with read=...")
+
+
+@cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+def _value_type(cls: type, name: str) -> Any:
+    """The declared type without its `| None`: `tuple[str, ...]` gives `tuple`."""
+    hint = _type_hints(cls)[name]
+    if get_origin(hint) in (Union, UnionType):
+        (hint,) = (arg for arg in get_args(hint) if arg is not type(None))
+    return get_origin(hint) or hint
+
+
+def _declared(cls: type, defaults: Mapping[str, Any],
+              ) -> Iterator[tuple[Field[Any], ConfigKey | ConfigGroup, Any]]:
+    """The fields `cls` declares, each with its default (`defaults` first)."""
+    for f in fields(cls):
+        declared = f.metadata.get(_DECLARATION)
+        if declared is None:
+            continue
+        if f.name in defaults:
+            default = defaults[f.name]
+        elif f.default is not MISSING:
+            default = f.default
+        else:
+            default = _REQUIRED if f.default_factory is MISSING else f.default_factory()
+        yield f, declared, default
+
+
+@dataclass(frozen=True)
+class ConfigKeyDoc:
+    """A declared key as its documentation shows it."""
+
+    key: str            # the full key path: storage.segment_seconds, cameras[].id
+    default: Any        # None when required
+    required: bool
+    declared: ConfigKey
+
+
+def describe_section(cls: type, path: str) -> list[ConfigKeyDoc]:
+    """Every key the dataclass `cls` declares, under the table `path` (`storage`,
+    `cameras[]`), with the default docs must show (tests/test_config_docs.py)."""
+    return list(_describe(cls, f"{path}.", {}))
+
+
+def _describe(cls: type, prefix: str, defaults: Mapping[str, Any]) -> Iterator[ConfigKeyDoc]:
+    for f, declared, default in _declared(cls, defaults):
+        key = prefix + f.name
+        if isinstance(declared, ConfigKey):
+            required = default is _REQUIRED
+            yield ConfigKeyDoc(key, None if required else default, required, declared)
+        elif declared.prefix is None:
+            yield from _describe(declared.cls, f"{key}.", {})
+        else:
+            yield from _describe(declared.cls, prefix + declared.prefix, declared.defaults)
 
 
 def _read_recording(t: ConfigTable) -> RecordingConfig:
-    r = t.table("retry")
-    retry = RetryPolicyConfig(
-        max_retries=r.integer("max_retries", 5, 1, 1000),
-        initial_delay_ms=r.integer("initial_delay_ms", 1000, 10, 600_000),
-        max_delay_ms=r.integer("max_delay_ms", 30_000, 10, 3_600_000),
-        backoff_multiplier=r.number("backoff_multiplier", 2.0, 1.0, 10.0),
-    )
-    r.finish()
-    if retry.max_delay_ms < retry.initial_delay_ms:
-        raise r.error("max_delay_ms", "must not be smaller than initial_delay_ms")
-    s = t.table("stall")
-    stall = StallConfig(
-        timeout_ms=s.integer("timeout_ms", 500, 50, 60_000),
-        max_drops=s.integer("max_drops", 10, 1, 1000),
-    )
-    s.finish()
-    recording = RecordingConfig(
-        retry=retry,
-        stall=stall,
-        connect_timeout_s=t.number("connect_timeout_s", 10.0, 0.5, 120.0),
-        probe_interval_s=t.number("probe_interval_s", 1.0, 0.1, 60.0),
-        fragment_ms=t.integer("fragment_ms", 1000, 100, 10_000),
-        unsupported_audio=t.choice("unsupported_audio", "transcode", ("transcode", "drop")),
-    )
-    t.finish()
-    return recording
+    return read_section(RecordingConfig, t)
 
 
-def _read_floor(t: ConfigTable, prefix: str) -> FloorConfig:
-    return FloorConfig(
-        min_free_gb=t.number(f"{prefix}_min_free_gb", 0.0, 0.0, 100_000.0),
-        min_free_percent=t.number(f"{prefix}_min_free_percent", 5.0, 0.0, 90.0),
-    )
+def _check_storage(t: ConfigTable, storage: StorageConfig) -> None:
+    if storage.cache_dir == storage.archive_dir:
+        raise t.error("archive_dir", "must differ from cache_dir")
 
 
 def _read_storage(t: ConfigTable) -> StorageConfig:
-    storage = StorageConfig(
-        cache_dir=t.path_("cache_dir", DEFAULT_ROOT / "cache"),
-        archive_dir=t.path_("archive_dir", DEFAULT_ROOT / "archive"),
-        state_dir=t.path_("state_dir", DEFAULT_ROOT / "state"),
-        segment_seconds=t.integer("segment_seconds", 180, 10, 600),
-        cache_floor=_read_floor(t, "cache"),
-        archive_floor=_read_floor(t, "archive"),
-        delete_policy=t.choice("delete_policy", "archived", ("archived", "any")),
-        move_rate_mb_s=t.number("move_rate_mb_s", 20.0, 0.1, 10_000.0),
-        move_grace_s=t.number("move_grace_s", 30.0, 0.0, 3600.0),
-        archive_retry_s=t.number("archive_retry_s", 30.0, 0.5, 3600.0),
-    )
-    t.finish()
-    if storage.cache_dir == storage.archive_dir:
-        raise t.error("archive_dir", "must differ from cache_dir")
-    return storage
+    return read_section(StorageConfig, t, _check_storage)
 
 
 def _read_health(t: ConfigTable) -> HealthConfig:
-    health = HealthConfig(
-        check_interval_s=t.number("check_interval_s", 5.0, 0.2, 600.0),
-        cpu_warn_percent=t.number("cpu_warn_percent", 80.0, 1.0, 1000.0),
-        rss_limit_mb=t.integer("rss_limit_mb", 1024, 16, 1_000_000),
-        segments_window_s=t.integer("segments_window_s", 600, 60, 86_400),
-        restart_delay_s=t.number("restart_delay_s", 5.0, 0.0, 600.0),
-        storm_restarts=t.integer("storm_restarts", 5, 1, 1000),
-        storm_window_s=t.integer("storm_window_s", 600, 10, 86_400),
-        storm_disable_s=t.integer("storm_disable_s", 1800, 1, 604_800),
-    )
-    t.finish()
-    return health
+    return read_section(HealthConfig, t)
 
 
 def _read_auth(t: ConfigTable, device_id: str) -> AuthConfig:
@@ -445,16 +640,7 @@ def _read_cameras(root: ConfigTable) -> tuple[CameraConfig, ...]:
     cameras: list[CameraConfig] = []
     for index, item in enumerate(raw):
         t = ConfigTable(item, f"cameras[{index}]", root.source, root.base_dir)
-        cam = CameraConfig(
-            id=_identifier(t, "id", "camera id"),
-            main=_camera_url(t, "main", _REQUIRED) or "",
-            sub=_camera_url(t, "sub", None),
-            name=t.string("name", ""),
-            enabled=t.boolean("enabled", True),
-            retention_days=t.number("retention_days", 0.0, 0.0, 36500.0),
-            live=LiveMode(t.choice("live", LiveMode.ALWAYS, tuple(LiveMode))),
-        )
-        t.finish()
+        cam = read_section(CameraConfig, t)
         if any(c.id == cam.id for c in cameras):
             raise t.error("id", f"duplicate camera id {cam.id!r}")
         cameras.append(cam)
@@ -474,15 +660,12 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>",
     without them a plugin's table is an unknown key."""
     readers = readers or {}
     root = ConfigTable(data, "", source, base_dir or Path.cwd())
-    device = root.table("device")
-    device_id = _identifier(device, "id", "device id")
-    device.finish()
+    device_id = read_section(DeviceSection, root.table("device")).id
 
     storage = _read_storage(root.table("storage"))
 
-    cat = root.table("catalog")
-    catalog_url = _catalog_url(cat, storage.state_dir)
-    cat.finish()
+    catalog = read_section(CatalogSection, root.table("catalog"))
+    catalog_url = catalog.url or f"sqlite:///{storage.state_dir / 'catalog.db'}"
 
     recording = _read_recording(root.table("recording"))
     health = _read_health(root.table("health"))
