@@ -5,6 +5,7 @@ Everything below it is the implementation and may change between releases.
 """
 
 from nvr_edge.api import (
+    ACTIONS,
     Appliance,
     Command,
     CommandError,
@@ -13,15 +14,7 @@ from nvr_edge.api import (
     LiveRelay,
     LiveViewer,
     Param,
-)
-from nvr_edge.auth import (
-    ALL_CAMERAS,
-    Authenticator,
-    AuthError,
-    AuthSetupError,
-    Grant,
-    TokenIssueError,
-    require,
+    WebRoute,
 )
 from nvr_edge.catalog import Catalog, CatalogError, SegmentQuery
 from nvr_edge.config import (
@@ -32,23 +25,21 @@ from nvr_edge.config import (
     ConfigTable,
     StorageConfig,
 )
+from nvr_edge.fsutil import fsync_dir, make_dirs_durable
 from nvr_edge.hookspecs import hookimpl
 from nvr_edge.live.wire import LivePacket, StreamInfo
 from nvr_edge.logs import redact
 from nvr_edge.models import Alert, CameraState, SegmentRecord, Tier, iso_utc, now_ms, parse_iso_ms
-from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV, core_version
+from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV, core_version, load_config
 
 __version__ = core_version()
 
 __all__ = [
-    "ALL_CAMERAS",
+    "ACTIONS",
     "DISABLE_AUTOLOAD_ENV",
     "SAFE_ID",
     "Alert",
     "Appliance",
-    "AuthError",
-    "AuthSetupError",
-    "Authenticator",
     "CameraConfig",
     "CameraState",
     "Catalog",
@@ -60,7 +51,6 @@ __all__ = [
     "ConfigError",
     "ConfigTable",
     "ControlError",
-    "Grant",
     "LivePacket",
     "LiveRelay",
     "LiveViewer",
@@ -70,12 +60,14 @@ __all__ = [
     "StorageConfig",
     "StreamInfo",
     "Tier",
-    "TokenIssueError",
+    "WebRoute",
     "__version__",
+    "fsync_dir",
     "hookimpl",
     "iso_utc",
+    "load_config",
+    "make_dirs_durable",
     "now_ms",
     "parse_iso_ms",
     "redact",
-    "require",
 ]
