@@ -13,21 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from nvr_edge_web.plugin import WebPlugin
+from web_box import WEBRTC, Box, answers, base, probe, streaming, viewers_now
+from web_hls import fetch_segment
+from web_http import Client
+from web_whep import Viewing, watch
 
 from nvr_edge.camera.sub_relay import LINGER_S
 from nvr_edge.config import load_config
 from nvr_edge.ports import free_port
 from nvr_edge.simcam import Clip
-
-from ..appliance import Appliance, wait_for
-from ..live.test_on_demand import SUB_SIZE, MountLog, sim_cameras, write_live_config
-from ..live.test_on_demand import sub_clip as sub_clip  # the fixture, used here too
-from .http import Client
-from .live_hls import fetch_segment
-from .test_hls import probe
-from .test_web_appliance import Box, _answers
-from .test_webrtc import WEBRTC, base, streaming, viewers_now
-from .whep_client import Viewing, watch
+from tests.appliance import Appliance, wait_for
+from tests.live.on_demand import SUB_SIZE, MountLog, sim_cameras, write_live_config
 
 pytestmark = pytest.mark.slow
 RETRY_S = 2.0        # what the 503's Retry-After asks
@@ -45,9 +42,7 @@ class Site:
 def running_site(folder: Path, clip_cache: Path, main: Clip, sub: Clip) -> Iterator[Site]:
     """The appliance with [web] and [webrtc] on loopback; cam1 on demand, cam2 always,
     both with a sub stream (a 320x180 clip, so a picture shows which stream it is)."""
-    from nvr_edge_web.settings import read_web
     from nvr_edge_web.webrtc import ice
-    from nvr_edge_web.webrtc.settings import read_webrtc
 
     ice.offer_addresses(("127.0.0.1",))
     port = free_port()
@@ -55,11 +50,11 @@ def running_site(folder: Path, clip_cache: Path, main: Clip, sub: Clip) -> Itera
     with sim_cameras(clip_cache, 2, main, sub, log) as cameras:
         path = write_live_config(folder / "nvr.toml", cameras, {1: "on_demand", 2: "always"},
                                  extra=f'[web]\nlisten = "127.0.0.1:{port}"\n' + WEBRTC)
-        config = load_config(path, readers={"web": read_web, "webrtc": read_webrtc})
+        config = load_config(path, readers=WebPlugin().nvr_config_sections())
         app = Appliance(path, folder / "app.log", plugins=True).start()
         try:
             client = Client(port)
-            wait_for(lambda: _answers(client), 60, "the web server")
+            wait_for(lambda: answers(client), 60, "the web server")
             site = Site(Box(app, config, client), MountLog(log, "/cam1/sub"),
                         MountLog(log, "/cam2/sub"))
             # cam2's sub is pulled with nobody watching; cam1 records its main meanwhile
