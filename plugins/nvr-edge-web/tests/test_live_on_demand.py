@@ -13,17 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from nvr_edge_web.plugin import WebPlugin
-from web_box import WEBRTC, Box, answers, base, probe, streaming, viewers_now
+from web_box import WEBRTC, Box, base, probe, started_box, streaming, viewers_now, web_table
 from web_hls import fetch_segment
-from web_http import Client
 from web_whep import Viewing, watch
 
 from nvr_edge.camera.sub_relay import LINGER_S
-from nvr_edge.config import load_config
 from nvr_edge.ports import free_port
 from nvr_edge.simcam import Clip
-from tests.appliance import Appliance, wait_for
+from tests.appliance import wait_for
 from tests.live.on_demand import SUB_SIZE, MountLog, sim_cameras, write_live_config
 
 pytestmark = pytest.mark.slow
@@ -49,23 +46,14 @@ def running_site(folder: Path, clip_cache: Path, main: Clip, sub: Clip) -> Itera
     log = folder / "cameras.log"
     with sim_cameras(clip_cache, 2, main, sub, log) as cameras:
         path = write_live_config(folder / "nvr.toml", cameras, {1: "on_demand", 2: "always"},
-                                 extra=f'[web]\nlisten = "127.0.0.1:{port}"\n' + WEBRTC)
-        config = load_config(path, readers=WebPlugin().nvr_config_sections())
-        app = Appliance(path, folder / "app.log", plugins=True).start()
-        try:
-            client = Client(port)
-            wait_for(lambda: answers(client), 60, "the web server")
-            site = Site(Box(app, config, client), MountLog(log, "/cam1/sub"),
-                        MountLog(log, "/cam2/sub"))
+                                 extra=web_table(port) + WEBRTC)
+        with started_box(path, port) as box:
+            site = Site(box, MountLog(log, "/cam1/sub"), MountLog(log, "/cam2/sub"))
             # cam2's sub is pulled with nobody watching; cam1 records its main meanwhile
             site.always.wait("started", 1, 30)
             wait_for(lambda: streaming(site.box, "cam2"), 30, "cam2's sub stream in the relay")
             MountLog(log, "/cam1/main").wait("started", 1, 30)
             yield site
-            assert app.stop() == 0
-            assert "stopped cleanly" in app.log
-        finally:
-            app.__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -58,26 +58,36 @@ class Box:
 
 @contextmanager
 def running_box(folder: Path, clip_cache: Path, clip: Any, extra: str = "") -> Iterator[Box]:
-    """The real appliance (installed plugins loaded) with [web] on a free port, `extra`
-    config and two cameras; on leaving, it must stop cleanly (the server's shutdown must not
-    hold it up)."""
+    """The real appliance with [web], `extra` config and two cameras sending `clip`."""
     port = free_port()
     with SimCameraServer(clip_cache, cameras=2, user="admin", password=CAMERA_PASSWORD,
                          main=clip, log_path=folder / "cameras.log") as cameras:
         path = write_config(folder / "nvr.toml",
                             {f"cam{n}": cameras.url(n, "main") for n in (1, 2)},
-                            segment_seconds=10,
-                            extra=f'[web]\nlisten = "127.0.0.1:{port}"\n' + extra)
-        config = load_config(path, readers=WebPlugin().nvr_config_sections())
-        app = Appliance(path, folder / "app.log", plugins=True).start()
-        try:
-            client = Client(port)
-            wait_for(lambda: answers(client), 60, "the web server")
-            yield Box(app, config, client)
-            assert app.stop() == 0
-            assert "stopped cleanly" in app.log
-        finally:
-            app.__exit__(None, None, None)
+                            segment_seconds=10, extra=web_table(port) + extra)
+        with started_box(path, port) as box:
+            yield box
+
+
+def web_table(port: int) -> str:
+    return f'[web]\nlisten = "127.0.0.1:{port}"\n'
+
+
+@contextmanager
+def started_box(path: Path, port: int) -> Iterator[Box]:
+    """`nvr-edge run` on the config at `path` (whose [web] listens on `port`), installed
+    plugins loaded, once the web server answers; on leaving, it must stop cleanly (the
+    server's shutdown must not hold it up)."""
+    config = load_config(path, readers=WebPlugin().nvr_config_sections())
+    app = Appliance(path, path.parent / "app.log", plugins=True).start()
+    try:
+        client = Client(port)
+        wait_for(lambda: answers(client), 60, "the web server")
+        yield Box(app, config, client)
+        assert app.stop() == 0
+        assert "stopped cleanly" in app.log
+    finally:
+        app.__exit__(None, None, None)
 
 
 def answers(client: Client) -> bool:
