@@ -5,6 +5,7 @@ Everything below it is the implementation and may change between releases.
 """
 
 from nvr_edge.api import (
+    ACTIONS,
     Appliance,
     Command,
     CommandError,
@@ -13,15 +14,7 @@ from nvr_edge.api import (
     LiveRelay,
     LiveViewer,
     Param,
-)
-from nvr_edge.auth import (
-    ALL_CAMERAS,
-    Authenticator,
-    AuthError,
-    AuthSetupError,
-    Grant,
-    TokenIssueError,
-    require,
+    WebRoute,
 )
 from nvr_edge.catalog import Catalog, CatalogError, SegmentQuery
 from nvr_edge.config import (
@@ -38,23 +31,21 @@ from nvr_edge.config import (
     describe_section,
     read_section,
 )
+from nvr_edge.fsutil import fsync_dir, make_dirs_durable
 from nvr_edge.hookspecs import hookimpl
 from nvr_edge.live.wire import LivePacket, StreamInfo
 from nvr_edge.logs import redact
 from nvr_edge.models import Alert, CameraState, SegmentRecord, Tier, iso_utc, now_ms, parse_iso_ms
-from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV, core_version
+from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV, core_version, load_config
 
 __version__ = core_version()
 
 __all__ = [
-    "ALL_CAMERAS",
+    "ACTIONS",
     "DISABLE_AUTOLOAD_ENV",
     "SAFE_ID",
     "Alert",
     "Appliance",
-    "AuthError",
-    "AuthSetupError",
-    "Authenticator",
     "CameraConfig",
     "CameraState",
     "Catalog",
@@ -67,7 +58,6 @@ __all__ = [
     "ConfigKeyDoc",
     "ConfigTable",
     "ControlError",
-    "Grant",
     "LivePacket",
     "LiveRelay",
     "LiveViewer",
@@ -77,17 +67,19 @@ __all__ = [
     "StorageConfig",
     "StreamInfo",
     "Tier",
-    "TokenIssueError",
+    "WebRoute",
     "__version__",
     "config_group",
     "config_key",
     "config_subtable",
     "describe_section",
+    "fsync_dir",
     "hookimpl",
     "iso_utc",
+    "load_config",
+    "make_dirs_durable",
     "now_ms",
     "parse_iso_ms",
     "read_section",
     "redact",
-    "require",
 ]

@@ -6,7 +6,7 @@ never reaches into the supervisor: the appliance implements them, a test may fak
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -78,9 +78,6 @@ class Appliance(Protocol):
 
     def set_recording(self, camera_id: str, on: bool) -> ConfigChange: ...
 
-    def push_control(self, action: str, camera_id: str | None = None,
-                     url: str | None = None) -> list[dict[str, Any]]: ...
-
     def commands(self) -> list[Command]:
         """Every command the plugins offer (`nvr_commands`), by name."""
         ...
@@ -90,8 +87,17 @@ class Appliance(Protocol):
         unknown command or bad arguments, ControlError when it fails."""
         ...
 
+    def call_hook(self, name: str, **kwargs: Any) -> list[Any]:
+        """Call hook `name` on every plugin of the running appliance, each on its own: a
+        plugin that raises is logged, counted and skipped. The answers that are not None,
+        in pluggy's order. For transports that gather what plugins offer (web routes)."""
+        ...
+
 
 # -- commands: what a plugin lets operators do, over every transport ------------------------
+
+# What a token may allow (the web plugin's auth), and so what a command or route may ask for.
+ACTIONS = ("view", "playback", "admin")
 
 _PARAM_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
@@ -140,6 +146,11 @@ class Command:
     params: Mapping[str, Param] = field(default_factory=dict)
     action: str = "admin"  # the token action (view, playback, admin) that may call it
 
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"Command {self.name!r}: action {self.action!r} is not one of "
+                             f"{ACTIONS}")
+
     def checked(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """`args` validated against `params`: unknown, missing and mistyped ones refused."""
         if not isinstance(args, Mapping):
@@ -162,3 +173,28 @@ class Command:
                 "params": {n: {"type": p.type, "doc": p.doc, "required": p.required,
                                **({"choices": list(p.choices)} if p.choices else {})}
                            for n, p in self.params.items()}}
+
+
+# -- web routes: what a plugin serves over the web plugin's HTTP server ----------------------
+
+
+@dataclass(frozen=True)
+class WebRoute:
+    """One HTTP route a plugin adds (`nvr_web_routes`). `handler` is an aiohttp handler,
+    `async def handler(request: aiohttp.web.Request) -> aiohttp.web.StreamResponse`; the
+    core names no aiohttp type, so a plugin without a web side does not need aiohttp.
+
+    The web plugin checks the request's token before the handler runs: it must allow
+    `action` on the camera the path names as `{camera}` (on every camera when the path
+    names none). `path` is an aiohttp path pattern outside the web plugin's own ones."""
+
+    method: str
+    path: str
+    handler: Callable[[Any], Awaitable[Any]]
+    action: str = "admin"
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"WebRoute action {self.action!r} is not one of {ACTIONS}")
+        if not self.path.startswith("/"):
+            raise ValueError(f"WebRoute path {self.path!r} must start with /")

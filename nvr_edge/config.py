@@ -28,16 +28,6 @@ from nvr_edge.models import LiveMode
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 CAMERA_SCHEMES = ("rtsp", "rtsps")
 CATALOG_SCHEMES = ("sqlite", "postgresql", "postgres")
-AUTH_MODES = ("local", "jwks")
-# Pinning per mode is the HS/RS confusion guard: a local (shared-secret) verifier never
-# accepts an asymmetric algorithm, and a JWKS verifier never accepts a symmetric one
-# (else a public key could be used as an HMAC secret).
-AUTH_ALGORITHMS = {
-    "local": ("HS256", "HS384", "HS512"),
-    "jwks": ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"),
-}
-AUTH_DEFAULT_ALGORITHMS = {"local": ("HS256",), "jwks": ("RS256", "ES256")}
-_LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 DEFAULT_ROOT = Path("/var/lib/nvr-edge")
 
 
@@ -260,22 +250,6 @@ class HealthConfig:
 
 
 @dataclass(frozen=True)
-class AuthConfig:
-    """Who may use the HTTP API (docs/AUTH.md): a local HS256 secret or a fleet's JWKS."""
-
-    mode: str = "local"  # or "jwks"
-    algorithms: tuple[str, ...] = ("HS256",)
-    jwks_file: Path | None = None
-    jwks_url: str | None = None
-    issuer: str | None = None
-    audience: str | None = None
-    leeway_s: float = 30.0
-    max_ttl_s: int = 86_400
-    jwks_refresh_s: float = 60.0   # at most one refetch per this on an unknown kid
-    jwks_cache_s: float = 3600.0   # keys older than this are refetched (revocation)
-
-
-@dataclass(frozen=True)
 class CameraConfig:
     id: str = config_key(
         doc="1-64 of A-Z a-z 0-9 - _ (names folders)", read=_identifier("camera id"))
@@ -325,7 +299,6 @@ class Config:
     # The TOML document as written (relative paths unresolved): what get_config shows
     # and what a change is applied to before the file is rewritten.
     document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    auth: AuthConfig = field(default_factory=AuthConfig)
 
     def camera(self, camera_id: str) -> CameraConfig:
         for cam in self.cameras:
@@ -573,65 +546,6 @@ def _read_health(t: ConfigTable) -> HealthConfig:
     return read_section(HealthConfig, t)
 
 
-def _read_auth(t: ConfigTable, device_id: str) -> AuthConfig:
-    mode = t.choice("mode", "local", AUTH_MODES)
-    allowed = AUTH_ALGORITHMS[mode]
-    algorithms = t.strings("algorithms", AUTH_DEFAULT_ALGORITHMS[mode])
-    if not algorithms:
-        raise t.error("algorithms", "must name at least one algorithm")
-    for alg in algorithms:
-        if alg not in allowed:
-            raise t.error("algorithms", f"{alg!r} is not allowed with mode = {mode!r} "
-                                        f"(allowed: {', '.join(allowed)})")
-    jwks_file = t.path_("jwks_file", None)  # type: ignore[arg-type]
-    jwks_url = _jwks_url(t)
-    if mode == "jwks" and (jwks_file is None) == (jwks_url is None):
-        raise t.error("jwks_file", "mode = 'jwks' needs exactly one of jwks_file, jwks_url")
-    if mode == "local" and (jwks_file or jwks_url):
-        raise t.error("jwks_file" if jwks_file else "jwks_url", "only with mode = 'jwks'")
-    auth = AuthConfig(
-        mode=mode,
-        algorithms=tuple(dict.fromkeys(algorithms)),
-        jwks_file=jwks_file,
-        jwks_url=jwks_url,
-        issuer=_nonempty(t, "issuer"),
-        # A fleet issuer signs for every box: without an audience a token made for one box
-        # (camera ids like "front-door" repeat) would open all of them. Local secrets are
-        # per box already.
-        audience=_nonempty(t, "audience") or (device_id if mode == "jwks" else None),
-        leeway_s=t.number("leeway_s", 30.0, 0.0, 300.0),
-        max_ttl_s=t.integer("max_ttl_s", 86_400, 60, 31_536_000),
-        jwks_refresh_s=t.number("jwks_refresh_s", 60.0, 1.0, 86_400.0),
-        jwks_cache_s=t.number("jwks_cache_s", 3600.0, 60.0, 604_800.0),
-    )
-    t.finish()
-    return auth
-
-
-def _nonempty(t: ConfigTable, name: str) -> str | None:
-    value = t.string(name, None)
-    if value is not None and not value.strip():
-        raise t.error(name, "must not be empty (leave it out to skip the check)")
-    return value
-
-
-def _jwks_url(t: ConfigTable) -> str | None:
-    value = t.string("jwks_url", None)
-    if value is None:
-        return None
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise t.error("jwks_url", f"is not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise t.error("jwks_url", f"expected an https:// URL, got {redact(value)!r}")
-    # Whoever can swap the keys in transit can mint tokens: plain HTTP only on loopback.
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
-        raise t.error("jwks_url", "must be https:// (http:// only for a loopback host)")
-    return value
-
-
 def _read_cameras(root: ConfigTable) -> tuple[CameraConfig, ...]:
     root.seen.add("cameras")
     raw = root.data.get("cameras", [])
@@ -648,7 +562,7 @@ def _read_cameras(root: ConfigTable) -> tuple[CameraConfig, ...]:
 
 
 SectionReader = Callable[[ConfigTable], Any]
-CORE_SECTIONS = ("device", "storage", "catalog", "recording", "health", "cameras", "auth")
+CORE_SECTIONS = ("device", "storage", "catalog", "recording", "health", "cameras")
 
 
 def parse_config(data: Mapping[str, Any], source: str = "<config>",
@@ -669,13 +583,12 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>",
 
     recording = _read_recording(root.table("recording"))
     health = _read_health(root.table("health"))
-    auth = _read_auth(root.table("auth"), device_id)
     cameras = _read_cameras(root)
     sections = {name: _read_section(root, name, reader) for name, reader in readers.items()
                 if name not in CORE_SECTIONS}
     root.finish()
     return Config(device_id, storage, catalog_url, recording, cameras, source, health,
-                  sections, document=data, auth=auth)
+                  sections, document=data)
 
 
 def _read_section(root: ConfigTable, name: str, reader: SectionReader) -> Any:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from nvr_edge.api import Appliance, Command
+    from nvr_edge.api import Appliance, Command, WebRoute
     from nvr_edge.catalog import Catalog
     from nvr_edge.config import CameraConfig, Config, ConfigTable
     from nvr_edge.models import Alert, SegmentRecord
@@ -109,15 +109,6 @@ def nvr_status(status: dict[str, Any], config: Config) -> None:
     """
 
 
-@hookspec(firstresult=True)
-def nvr_push_control(action: str, camera_id: str | None,
-                     url: str | None) -> list[dict[str, Any]] | None:
-    """Start (`"start"`), stop (`"stop"`) or list (`"list"`) live pushes (RTMP) at run time;
-    return the pushes now running, or None if this plugin does not push. Raise
-    `ControlError` for a bad request. Any thread. Added in 0.2.
-    """
-
-
 @hookspec
 def nvr_commands(appliance: Appliance) -> list[Command]:
     """Name the commands this plugin answers (`nvr_edge.Command`: name, summary, argument
@@ -135,6 +126,17 @@ def nvr_cli_commands(subparsers: _SubParsersAction) -> None:
     """Add `nvr-edge` subcommands: `p = subparsers.add_parser(name, help=...)`, its
     arguments, then `p.set_defaults(nvr_run=run)` where `run(args, pm) -> int` is the exit
     code. The CLI process. Added in 0.3.
+    """
+
+
+@hookspec
+def nvr_web_routes(appliance: Appliance) -> list[WebRoute]:
+    """Name the HTTP routes this plugin adds to the web plugin's server (`nvr_edge.WebRoute`:
+    method, path, aiohttp handler, the token action it requires).
+
+    The web plugin serves them beside its own, behind the same token check (the action on
+    the path's `{camera}`, or on every camera) and the same JSON error shape. Asked when
+    the server starts (and restarts after a config change). Main process. Added in 0.3.
     """
 
 

@@ -110,7 +110,7 @@ def running_supervisor(config_path: Path, plugins: tuple[Any, ...] = ()) -> Iter
 
     pm = make_plugin_manager(load_entry_points=False)
     for plugin in plugins:
-        pm.register(plugin, name=plugin.__name__)
+        pm.register(plugin, name=getattr(plugin, "__name__", None))  # a module or an object
     config = load_config(config_path, readers=section_readers_of(pm))
     catalog = appliance_catalog(config, pm)
     supervisor = Supervisor(config, pm, catalog)

@@ -70,16 +70,6 @@ class ApplianceControl:
         """The live relay: `live.subscribe(camera, notify)` gives a viewer its packets."""
         return self._supervisor.live
 
-    def push_control(self, action: str, camera_id: str | None = None,
-                     url: str | None = None) -> list[dict[str, Any]]:
-        """Start, stop or list live pushes (emergency broadcast) through the plugin that
-        provides them; they run until stopped and are not written to the config."""
-        result = self._supervisor.pm.hook.nvr_push_control(action=action,
-                                                           camera_id=camera_id, url=url)
-        if result is None:
-            raise ControlError("no plugin pushes live streams (install nvr-edge-rtmp)")
-        return result
-
     def commands(self) -> list[Command]:
         """Every command the plugins offer; a name claimed twice: the first plugin wins."""
         found: dict[str, Command] = {}
@@ -98,6 +88,10 @@ class ApplianceControl:
         if command is None:
             raise CommandError(f"unknown command {name!r}")
         return command.run(command.checked(args))
+
+    def call_hook(self, name: str, **kwargs: Any) -> list[Any]:
+        """A hook of the running plugin manager, each plugin contained (see Observers)."""
+        return self._supervisor.observers.notify(name, **kwargs)
 
     def status(self) -> dict[str, Any]:
         """The latest status snapshot (refreshed every 2 s)."""

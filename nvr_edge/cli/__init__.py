@@ -73,19 +73,6 @@ def build_parser(pm: pluggy.PluginManager | None = None) -> argparse.ArgumentPar
                             add_help=False, prefix_chars="\0")
     simcam.add_argument("args", nargs=argparse.REMAINDER)
 
-    token = sub.add_parser("token", help="print an access token for the HTTP API "
-                                         "(auth.mode = local)")
-    _config_arg(token)
-    token.add_argument("--camera", action="append", default=[], metavar="ID",
-                       help="a camera the token covers (repeatable)")
-    token.add_argument("--all-cameras", action="store_true",
-                       help="every camera, present and future")
-    token.add_argument("--action", action="append", required=True,
-                       choices=["view", "playback", "admin"],
-                       help="what the token allows (repeatable; admin implies the others)")
-    token.add_argument("--ttl", type=int, default=600, help="seconds until it expires")
-    token.add_argument("--subject", default="cli", help="who the token is for (its sub)")
-
     bench = sub.add_parser("bench", help="benchmarks (JSON on stdout)")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     record = bench_sub.add_parser("record", help="nvr-edge vs the ffmpeg CLI, same streams")
@@ -160,36 +147,7 @@ def _dispatch(args: argparse.Namespace, level: int, pm: pluggy.PluginManager) ->
         from nvr_edge.cli.status import show_status
 
         return show_status(config, args.json)
-    if command == "token":
-        return _token(config, args)
     raise AssertionError(command)
-
-
-def _token(config: Config, args: argparse.Namespace) -> int:
-    from nvr_edge.auth import ALL_CAMERAS, Authenticator, AuthSetupError, TokenIssueError
-
-    if bool(args.camera) == args.all_cameras:
-        print("nvr-edge: token: give --camera ID (repeatable) or --all-cameras",
-              file=sys.stderr)
-        return EXIT_CONFIG
-    known = {cam.id for cam in config.cameras}
-    unknown = [cam for cam in args.camera if cam not in known]
-    if unknown:
-        print(f"nvr-edge: token: camera {unknown[0]!r} is not in {config.source} "
-              f"(cameras: {', '.join(sorted(known)) or 'none'})", file=sys.stderr)
-        return EXIT_CONFIG
-    try:
-        authenticator = Authenticator(config.auth, config.storage.state_dir)
-        token = authenticator.issue(args.subject, args.action,
-                                    ALL_CAMERAS if args.all_cameras else args.camera, args.ttl)
-    except TokenIssueError as exc:
-        print(f"nvr-edge: token: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except AuthSetupError as exc:
-        print(f"nvr-edge: token: {exc}", file=sys.stderr)
-        return EXIT_RUNTIME
-    print(token)
-    return 0
 
 
 def _plugins(pm: pluggy.PluginManager, as_json: bool) -> int:

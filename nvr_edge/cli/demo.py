@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 from nvr_edge.appliance.run import run_appliance
 from nvr_edge.appliance.supervisor import Supervisor
-from nvr_edge.auth import Authenticator
 from nvr_edge.config import Config
 from nvr_edge.plugins import load_config, make_plugin_manager, section_readers_of
 from nvr_edge.ports import free_port
@@ -35,9 +36,16 @@ def web_page_url(config: Config) -> str | None:
     web = config.sections.get("web")
     if web is None:
         return None
-    token = Authenticator(config.auth, config.storage.state_dir).issue(
-        "demo", ["view", "playback", "admin"], "*", WEB_TOKEN_TTL_S)
-    return f"http://{web.listen}/?token={token}"
+    # The token as an operator gets one: `nvr-edge token`, which the web plugin adds.
+    done = subprocess.run(
+        [sys.executable, "-m", "nvr_edge", "--log-level", "WARNING", "token", "--config",
+         config.source, "--all-cameras", "--action", "view", "--action", "playback",
+         "--action", "admin", "--ttl", str(WEB_TOKEN_TTL_S), "--subject", "demo"],
+        capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        log.warning("no token for the page: %s", done.stderr.strip())
+        return f"http://{web.listen}/"
+    return f"http://{web.listen}/?token={done.stdout.strip()}"
 
 
 def report_line(supervisor: Supervisor) -> str:

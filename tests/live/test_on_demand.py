@@ -4,7 +4,6 @@ when its /camN/sub media is pulled, the hub says what a viewer gets."""
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from pathlib import Path
@@ -14,62 +13,23 @@ import pytest
 from nvr_edge.camera.sub_relay import LINGER_S
 from nvr_edge.live.hub import LiveHub, Viewer
 from nvr_edge.live.wire import LivePacket
-from nvr_edge.simcam import Clip, SimCameraServer, ensure_clip
+from nvr_edge.simcam import Clip
 
-from ..appliance import running_supervisor, wait_for, write_config
-from ..conftest import CAMERA_PASSWORD
+from ..appliance import running_supervisor, wait_for
+from .on_demand import (
+    GOP_S,
+    SUB_SIZE,
+    MountLog,
+    make_sub_clip,
+    sim_cameras,
+    write_live_config,
+)
 from .test_relay import decoded_frames
-
-SUB_SIZE = (320, 180)   # not the main stream's 640x360: the picture says which stream it is
-GOP_S = 1.0             # the clips' keyframe interval
 
 
 @pytest.fixture(scope="session")
 def sub_clip(clip_cache: Path) -> Clip:
-    return ensure_clip(clip_cache, width=SUB_SIZE[0], height=SUB_SIZE[1], bitrate_kbps=300,
-                       seconds=4)
-
-
-class MountLog:
-    """One mount's media sessions, as the simulated camera server logs them."""
-
-    def __init__(self, log: Path, mount: str) -> None:
-        self.log, self.mount = log, mount
-
-    def events(self) -> list[str]:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return re.findall(rf"simcam: {re.escape(self.mount)}: media (started|stopped)", text)
-
-    def count(self, event: str) -> int:
-        return self.events().count(event)
-
-    def wait(self, event: str, count: int, timeout: float) -> float:
-        """The monotonic time at which the mount's `count`-th `event` was seen (polled every
-        0.1 s, so up to that much late)."""
-        wait_for(lambda: self.count(event) >= count, timeout,
-                 f"{self.mount}: media {event} (#{count}); seen {self.events()}", 0.1)
-        return time.monotonic()
-
-
-def sim_cameras(clip_cache: Path, count: int, main: Clip, sub: Clip, log: Path
-                ) -> SimCameraServer:
-    """`count` cameras with a password, a main and a sub clip; their server logs to `log`
-    (what MountLog reads)."""
-    return SimCameraServer(clip_cache, cameras=count, user="admin", password=CAMERA_PASSWORD,
-                           main=main, sub=sub, log_path=log)
-
-
-def cameras_toml(cameras: SimCameraServer, live: dict[int, str]) -> str:
-    """[[cameras]] tables with a main and a sub stream each, and their `live` mode."""
-    return "".join(f'[[cameras]]\nid = "cam{n}"\nmain = "{cameras.url(n, "main")}"\n'
-                   f'sub = "{cameras.url(n, "sub")}"\nlive = "{mode}"\n'
-                   for n, mode in live.items())
-
-
-def write_live_config(path: Path, cameras: SimCameraServer, live: dict[int, str],
-                      extra: str = "") -> Path:
-    return write_config(path, {}, segment_seconds=10,
-                        extra=extra + cameras_toml(cameras, live))
+    return make_sub_clip(clip_cache)
 
 
 def watch_feed(hub: LiveHub, camera: str, seconds: float, timeout: float = 10.0,

@@ -1,5 +1,9 @@
 """Fleet requests: `<prefix>/<id>/request/<action>` in, `.../response/<action>` out.
 
+An action is one of the built-in ones below or any plugin's command (`nvr_commands`, e.g.
+`rtmp.start`), run through `appliance.run_command` with the request's other fields as its
+arguments; `list_commands` says which there are.
+
 A request is a JSON object; its `transaction` (any JSON value) comes back unchanged with
 `status` ok and `data`, or `status` error and `error` (a sentence for the operator). A
 request that cannot be parsed or names no known action gets an error response too: the
@@ -72,15 +76,16 @@ class CommandHandler:
             "restart_camera": self._restart_camera,
             "set_recording": self._set_recording,
             "resync": self._resync,
-            "live_push": self._live_push,
+            "list_commands": self._list_commands,
         }
 
     def handle(self, request: Request) -> dict[str, Any]:
-        action = self.actions.get(request.action)
-        if action is None:
-            return error(request.transaction, f"unknown action {request.action!r}; known: "
-                                              f"{', '.join(sorted(self.actions))}")
         try:
+            action = self.actions.get(request.action) or self._plugin_command(request.action)
+            if action is None:
+                known = sorted({*self.actions, *(c.name for c in self.appliance.commands())})
+                return error(request.transaction, f"unknown action {request.action!r}; "
+                                                  f"known: {', '.join(known)}")
             return ok(request.transaction, action(request.args))
         except (RequestError, ControlError, ConfigError) as exc:
             return error(request.transaction, str(exc))
@@ -126,21 +131,21 @@ class CommandHandler:
         change = self.appliance.set_recording(camera, on)
         return {"camera": camera, "recording": on, **change.as_dict()}
 
-    def _live_push(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        """Emergency broadcast: start, stop or list RTMP pushes (not kept in the config)."""
-        _only(args, "push", "camera", "url")
-        verb = args.get("push", "list")
-        if verb not in ("start", "stop", "list"):
-            raise RequestError("`push` must be start, stop or list")
-        camera, url = args.get("camera"), args.get("url")
-        if verb != "list" and not (isinstance(camera, str) and isinstance(url, str)):
-            raise RequestError(f"push {verb} needs `camera` and `url` (rtmp://...)")
-        return {"pushes": self.appliance.push_control(verb, camera, url)}
-
     def _resync(self, args: Mapping[str, Any]) -> dict[str, Any]:
         _only(args)
         self.resync()
         return {}
+
+    def _list_commands(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """The plugins' commands (name, summary, params) next to the built-in actions."""
+        _only(args)
+        return {"actions": sorted(self.actions),
+                "commands": [c.describe() for c in self.appliance.commands()]}
+
+    def _plugin_command(self, name: str) -> Callable[[Mapping[str, Any]], Any] | None:
+        if not any(c.name == name for c in self.appliance.commands()):
+            return None
+        return lambda args: self.appliance.run_command(name, args)
 
 
 def _only(args: Mapping[str, Any], *allowed: str) -> None:

@@ -6,9 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
-from nvr_edge import AuthError, Grant, SegmentQuery, SegmentRecord, iso_utc, require
+from nvr_edge import SegmentQuery, SegmentRecord, iso_utc
 
 from . import params
+from .auth import AuthError, Grant, require
 from .context import CONTEXT, WebContext
 from .errors import ApiError
 from .guard import authenticate

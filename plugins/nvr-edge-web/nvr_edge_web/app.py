@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api, config_api, push_api
+from . import api, commands_api, config_api, plugin_routes
 from .context import CONTEXT, WebContext
 from .download import ID_PATTERN, segment_file
 from .errors import json_errors
@@ -33,8 +33,10 @@ def make_app(ctx: WebContext) -> web.Application:
     app.router.add_get("/metrics", metrics)
     whep.add_routes(app)  # POST the offer, DELETE the session
     hls.add_routes(app)  # LL-HLS: the playlist, init, segments and parts
-    push_api.add_routes(app)  # RTMP pushes at run time (emergency broadcast)
     config_api.add_routes(app)  # read, replace or patch the configuration (admin)
+    commands_api.add_routes(app)  # every plugin's commands (nvr_commands)
+    # Last: other plugins' routes (nvr_web_routes) never shadow the ones above.
+    plugin_routes.add_routes(app, plugin_routes.plugin_routes(ctx.appliance))
     app.on_response_prepare.append(_count_and_harden)
     return app
 

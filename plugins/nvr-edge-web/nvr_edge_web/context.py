@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from nvr_edge import Appliance, Authenticator, Catalog, Config, Grant
+from nvr_edge import Appliance, Catalog, Config
 
-from .counters import LIVE_METRICS, HttpCounters, LiveMetrics
+from .auth import Authenticator, Grant
+from .counters import HttpCounters, LiveMetrics
 from .settings import WebSettings
 from .webrtc.settings import WebRtcSettings
 
@@ -26,7 +27,7 @@ class WebContext:
     catalog: Catalog
     auth: Authenticator
     http: HttpCounters = field(default_factory=HttpCounters)
-    live: LiveMetrics = LIVE_METRICS
+    live: LiveMetrics = field(default_factory=LiveMetrics)
     webrtc: WebRtcSettings = field(default_factory=WebRtcSettings)
     # The appliance's catalog is shared with the supervisor under one lock (SqlCatalog).
     # One reader thread: HTTP clients can never stack up waiters on that lock, so the

@@ -78,8 +78,3 @@ class LiveMetrics:
     def bytes_out(self) -> Mapping[str, int]:
         with self._lock:
             return dict(self._bytes_out)
-
-
-# One per process, not per server: a counter must not go back to 0 when [web] changes and
-# the server restarts, and the relay needs it before any server exists.
-LIVE_METRICS = LiveMetrics()

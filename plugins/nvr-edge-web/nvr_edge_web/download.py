@@ -16,8 +16,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from nvr_edge import SegmentRecord, StorageConfig, require
+from nvr_edge import SegmentRecord, StorageConfig
 
+from .auth import require
 from .context import CONTEXT
 from .errors import ApiError
 from .guard import authenticate

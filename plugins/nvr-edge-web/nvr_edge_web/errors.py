@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
-from nvr_edge import AuthError, CatalogError, redact
+from nvr_edge import CatalogError, redact
+
+from .auth import AuthError
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -1,4 +1,4 @@
-"""Who is asking, and may they: nvr_edge.auth applied to a request."""
+"""Who is asking, and may they: .auth applied to a request."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from nvr_edge import Grant, require
-
+from .auth import Grant, require
 from .context import CONTEXT, GRANT
 
 

@@ -1,4 +1,4 @@
-"""The plugin's hooks: the HTTP server's life follows the appliance's.
+"""The plugin object: the HTTP server's life follows the appliance's.
 
 Idle when the config has no [web] table."""
 
@@ -8,82 +8,89 @@ import logging
 import threading
 from typing import Any
 
-from nvr_edge import Appliance, Authenticator, AuthSetupError, Catalog, Config, hookimpl
+from nvr_edge import Appliance, Catalog, Config, hookimpl
 
+from .auth import AuthSetupError, authenticator_for
+from .auth_settings import read_auth
 from .context import WebContext
-from .counters import LIVE_METRICS, LiveMetrics
+from .counters import LiveMetrics
 from .server import WebServer
 from .settings import WebSettings, read_web
 from .webrtc.settings import WebRtcSettings, read_webrtc
 
 log = logging.getLogger(__name__)
 
-_server: WebServer | None = None
-_catalog: Catalog | None = None
-_appliance: Appliance | None = None
-_lifecycle = threading.Lock()  # a reconfiguration's restart never overlaps the shutdown
+
+class WebPlugin:
+    """One per appliance run: the server lives from `nvr_startup` to `nvr_shutdown` and is
+    replaced when [web], [webrtc] or [auth] change."""
+
+    def __init__(self) -> None:
+        self.server: WebServer | None = None
+        self.catalog: Catalog | None = None
+        self.appliance: Appliance | None = None
+        # Kept across server restarts: a counter must not go back to 0 when [web] changes.
+        self.live = LiveMetrics()
+        self.lifecycle = threading.Lock()  # a restart never overlaps the shutdown
+
+    def _start(self, config: Config) -> WebServer | None:
+        settings: WebSettings | None = config.sections.get("web")
+        if settings is None or self.catalog is None or self.appliance is None:
+            return None
+        try:
+            auth = authenticator_for(config)
+        except AuthSetupError as exc:
+            log.error("web: not started: %s", exc)  # recording goes on without it
+            return None
+        webrtc = config.sections.get("webrtc") or WebRtcSettings()
+        server = WebServer(WebContext(settings, self.appliance, self.catalog, auth,
+                                      live=self.live, webrtc=webrtc))
+        return server if server.start() else None
+
+    @hookimpl
+    def nvr_config_sections(self) -> dict[str, Any]:
+        return {"web": read_web, "webrtc": read_webrtc, "auth": read_auth}
+
+    @hookimpl
+    def nvr_cli_commands(self, subparsers: Any) -> None:
+        from .token_cli import add_token_command  # the CLI process only
+
+        add_token_command(subparsers)
+
+    @hookimpl
+    def nvr_startup(self, config: Config, catalog: Catalog, appliance: Appliance) -> None:
+        with self.lifecycle:
+            self.catalog, self.appliance = catalog, appliance
+            self.server = self._start(config)
+
+    @hookimpl
+    def nvr_shutdown(self, config: Config) -> None:
+        with self.lifecycle:
+            self.appliance = None
+            server, self.server = self.server, None
+            if server is not None:
+                server.stop()
+
+    @hookimpl
+    def nvr_config_changed(self, config: Config, previous: Config) -> None:
+        """A changed [web], [webrtc] or [auth] table means a new server (in the background:
+        the supervisor's loop must not wait for open downloads to end). Camera changes need
+        nothing: every request reads the running configuration."""
+        def watched(c: Config) -> tuple[object, ...]:
+            return tuple(c.sections.get(name) for name in ("web", "webrtc", "auth"))
+
+        if watched(config) == watched(previous):
+            return
+
+        def restart() -> None:
+            with self.lifecycle:
+                if self.appliance is None:  # the appliance stopped meanwhile
+                    return
+                if self.server is not None:
+                    self.server.stop()
+                self.server = self._start(config)
+
+        threading.Thread(target=restart, name="web-reconfigure", daemon=True).start()
 
 
-def live_metrics() -> LiveMetrics:
-    """Where the live relay reports viewers and bytes sent (shown on /metrics)."""
-    return LIVE_METRICS
-
-
-def _start(config: Config) -> WebServer | None:
-    settings: WebSettings | None = config.sections.get("web")
-    if settings is None or _catalog is None or _appliance is None:
-        return None
-    try:
-        auth = Authenticator(config.auth, config.storage.state_dir)
-    except AuthSetupError as exc:
-        log.error("web: not started: %s", exc)  # recording goes on without it
-        return None
-    webrtc = config.sections.get("webrtc") or WebRtcSettings()
-    server = WebServer(WebContext(settings, _appliance, _catalog, auth, webrtc=webrtc))
-    return server if server.start() else None
-
-
-@hookimpl
-def nvr_config_sections() -> dict[str, Any]:
-    return {"web": read_web, "webrtc": read_webrtc}
-
-
-@hookimpl
-def nvr_startup(config: Config, catalog: Catalog, appliance: Appliance) -> None:
-    global _server, _catalog, _appliance
-    with _lifecycle:
-        _catalog, _appliance = catalog, appliance
-        _server = _start(config)
-
-
-@hookimpl
-def nvr_shutdown(config: Config) -> None:
-    global _server, _appliance
-    with _lifecycle:
-        _appliance = None
-        if _server is not None:
-            _server.stop()
-            _server = None
-
-
-@hookimpl
-def nvr_config_changed(config: Config, previous: Config) -> None:
-    """A changed [web], [webrtc] or [auth] table means a new server (in the background: the
-    supervisor's loop must not wait for open downloads to end). Camera changes need
-    nothing: every request reads the running configuration."""
-    def watched(c: Config) -> tuple[object, ...]:
-        return c.sections.get("web"), c.sections.get("webrtc"), c.auth
-
-    if watched(config) == watched(previous):
-        return
-
-    def restart() -> None:
-        global _server
-        with _lifecycle:
-            if _appliance is None:  # the appliance stopped meanwhile
-                return
-            if _server is not None:
-                _server.stop()
-            _server = _start(config)
-
-    threading.Thread(target=restart, name="web-reconfigure", daemon=True).start()
+plugin = WebPlugin()  # what the entry point names

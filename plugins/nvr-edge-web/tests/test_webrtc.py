@@ -5,49 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from nvr_edge_web.testing.cdp import CHROMIUM, chromium_page
+from web_box import Box, base, error_of, offer_sdp, viewers_now
+from web_whep import Viewing, watch
 
-from ..appliance import wait_for
-from .promtext import parse, value
-from .test_web_appliance import Box, error_of, running_box
-from .whep_client import Viewing, h264_offerer, watch
+from tests.appliance import wait_for
 
 pytestmark = pytest.mark.slow
-WEBRTC = '[webrtc]\nhost_addresses = ["127.0.0.1"]\n'
+BOX_WEBRTC = True  # the conftest's box: live WebRTC viewers on loopback
 WATCH_S = 3.0
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory, clip_cache: Path,
-        small_clip: Any) -> Iterator[Box]:
-    from nvr_edge_web.webrtc import ice
-    from nvr_edge_web.webrtc.settings import read_webrtc
-
-    ice.offer_addresses(("127.0.0.1",))  # the test's own viewers: loopback, like the box
-    with running_box(tmp_path_factory.mktemp("webrtc"), clip_cache, small_clip,
-                     extra=WEBRTC, readers={"webrtc": read_webrtc}) as made:
-        wait_for(lambda: streaming(made), 60, "cam1's live stream")
-        yield made
-
-
-def streaming(box: Box, camera: str = "cam1") -> bool:
-    """Does the relay have the camera's live stream (GET /api/cameras says)?"""
-    listed = box.get("/api/cameras", box.token(["view"], "*")).json()["cameras"]
-    return any(c["id"] == camera and c["live"]["streaming"] for c in listed)
-
-
-def base(box: Box) -> str:
-    return f"http://127.0.0.1:{box.http.port}"
-
-
-def viewers_now(box: Box, camera: str = "cam1") -> float | None:
-    reply = box.get("/metrics", box.token(["admin"], "*"))
-    return value(parse(reply.body.decode())[1], "nvr_live_viewers", camera=camera)
 
 
 def check_viewing(seen: Viewing) -> None:
@@ -102,17 +72,6 @@ def test_session_is_counted_while_open_and_gone_after_delete(box: Box) -> None:
     assert reply.status in (200, 204, 404), reply.body
     wait_for(lambda: viewers_now(box) == 0, 30, "the session's viewer to be gone")
     error_of(box.http.request(seen.location, method="DELETE", token=token), 404)
-
-
-def offer_sdp() -> str:
-    async def make() -> str:
-        pc, _ = h264_offerer()
-        await pc.setLocalDescription(await pc.createOffer())
-        sdp = pc.localDescription.sdp
-        await pc.close()
-        return sdp
-
-    return asyncio.run(make())
 
 
 def test_whep_refusals(box: Box) -> None:

@@ -4,129 +4,21 @@ and no secret in the log."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from web_box import Box, closed_segment, error_of, file_bytes
+from web_promtext import parse, value
+from web_tokens import claims, forge
 
-from nvr_edge.auth import Authenticator
-from nvr_edge.catalog import SegmentQuery
-from nvr_edge.config import Config, load_config
-from nvr_edge.ports import free_port
-from nvr_edge.simcam import SimCameraServer
-
-from ..appliance import Appliance, wait_for, write_config
-from ..conftest import CAMERA_PASSWORD
-from ..test_auth import claims, forge, secret_of
-from .http import Client, Reply
-from .promtext import parse, value
+from tests.appliance import wait_for
+from tests.conftest import CAMERA_PASSWORD
 
 pytestmark = pytest.mark.slow
 ALL = {"actions": ["view", "playback", "admin"], "cameras": "*"}
-
-
-@dataclass
-class Box:
-    app: Appliance
-    config: Config
-    http: Client
-    tokens: list[str] = field(default_factory=list)  # every token sent: none may be logged
-
-    @property
-    def secret(self) -> bytes:
-        return secret_of(self.config.storage.state_dir)
-
-    def token(self, actions: list[str], cameras: list[str] | str) -> str:
-        made = Authenticator(self.config.auth, self.config.storage.state_dir).issue(
-            "tester", actions, cameras, 600)
-        self.tokens.append(made)
-        return made
-
-    def signed(self, payload: dict[str, Any], key: Any = None, algorithm: str = "HS256") -> str:
-        made = jwt.encode(payload, self.secret if key is None else key, algorithm=algorithm)
-        self.tokens.append(made)
-        return made
-
-    def get(self, path: str, token: str | None = None, **headers: str) -> Reply:
-        return self.http.get(path, token, **headers)
-
-
-@contextmanager
-def running_box(folder: Path, clip_cache: Path, small_clip: Any, extra: str = "",
-                readers: dict[str, Any] | None = None) -> Iterator[Box]:
-    """The real appliance with [web] on a free port (plus `extra` config) and two cameras;
-    on leaving, it must stop cleanly (the server's shutdown must not hold it up)."""
-    from nvr_edge_web.settings import read_web  # the plugin, as the appliance loads it
-
-    port = free_port()
-    with SimCameraServer(clip_cache, cameras=2, user="admin", password=CAMERA_PASSWORD,
-                         main=small_clip, log_path=folder / "cameras.log") as cameras:
-        path = write_config(folder / "nvr.toml",
-                            {f"cam{n}": cameras.url(n, "main") for n in (1, 2)},
-                            segment_seconds=10,
-                            extra=f'[web]\nlisten = "127.0.0.1:{port}"\n' + extra)
-        config = load_config(path, readers={"web": read_web, **(readers or {})})
-        app = Appliance(path, folder / "app.log", plugins=True).start()
-        try:
-            client = Client(port)
-            wait_for(lambda: _answers(client), 60, "the web server")
-            yield Box(app, config, client)
-            assert app.stop() == 0
-            assert "stopped cleanly" in app.log
-        finally:
-            app.__exit__(None, None, None)
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory, clip_cache: Path,
-        small_clip: Any) -> Iterator[Box]:
-    with running_box(tmp_path_factory.mktemp("web"), clip_cache, small_clip) as made:
-        yield made
-
-
-def _answers(client: Client) -> bool:
-    try:
-        return client.get("/healthz").status == 200
-    except OSError:
-        return False
-
-
-def error_of(reply: Reply, status: int) -> str:
-    assert reply.status == status, (reply.status, reply.body[:300])
-    message = reply.json()["error"]
-    assert isinstance(message, str) and message
-    if status in (401, 403):
-        assert reply.headers["WWW-Authenticate"].startswith('Bearer realm="nvr-edge"')
-    return message
-
-
-def closed_segment(box: Box, camera: str = "cam1") -> dict[str, Any]:
-    token = box.token(["playback"], [camera])
-    return wait_for(lambda: box.get(f"/api/segments?camera={camera}", token)
-                    .json()["segments"], 90, "a closed segment")[0]
-
-
-def file_bytes(box: Box, segment_id: int) -> bytes:
-    """The segment's file as the catalog names it (read again if the mover moved it)."""
-    from nvr_edge.appliance.run import opened_catalog
-
-    for _ in range(3):
-        with opened_catalog(box.config) as catalog:
-            path = next(s.path for s in catalog.segments(SegmentQuery(camera="cam1"))
-                        if s.id == segment_id)
-        try:
-            return Path(path).read_bytes()
-        except FileNotFoundError:
-            time.sleep(0.5)
-    raise AssertionError(f"segment {segment_id}'s file cannot be read")
 
 
 # --- auth -------------------------------------------------------------------------------
@@ -369,36 +261,3 @@ def test_no_token_or_camera_password_in_the_log(box: Box) -> None:
     leaked = [t for t in box.tokens if t.split(".")[2] and t.split(".")[2] in log]
     assert not leaked, f"{len(leaked)} token(s) in the appliance log"
     assert "sub='tester'" in log and "Traceback" not in log
-
-
-def test_an_operator_pushes_a_camera_to_rtmp_over_http(box: Box, tmp_path: Path) -> None:
-    from ..rtmp.nginx import NginxRtmp, probe
-
-    admin = box.token(["admin"], "*")
-    nginx = NginxRtmp(tmp_path / "nginx").start()
-    try:
-        target = json.dumps({"url": nginx.url("cam1")}).encode()
-        reply = box.http.request("/api/live/cam1/push", token=admin, method="POST",
-                                 body=target)
-        assert reply.status == 201, reply.body
-        assert [p["camera"] for p in reply.json()["pushes"]] == ["cam1"]
-        found = wait_for(lambda: probe(nginx.url("cam1")), 60, "cam1 on nginx")
-        assert any(s["codec_name"] == "h264" for s in found["streams"])
-        listed = box.get("/api/live/pushes", admin).json()["pushes"]
-        assert listed[0]["url"].endswith("/live/***")  # the stream key stays hidden
-        error_of(box.http.request("/api/live/cam1/push", token=box.token(["view"], "*"),
-                                  method="POST", body=target), 403)
-        error_of(box.http.request("/api/live/cam9/push", token=admin, method="POST",
-                                  body=target), 404)
-        assert "rtmp://" in error_of(box.http.request(
-            "/api/live/cam1/push", token=admin, method="POST",
-            body=b'{"url": "http://127.0.0.1/a/b"}'), 400)
-        error_of(box.http.request("/api/live/cam1/push", token=admin, method="POST",
-                                  body=b"not json"), 400)
-        reply = box.http.request("/api/live/cam1/push", token=admin, method="DELETE",
-                                 body=target)
-        assert reply.status == 200 and reply.json()["pushes"] == []
-        error_of(box.http.request("/api/live/cam1/push", token=admin, method="DELETE",
-                                  body=target), 404)
-    finally:
-        nginx.stop()

@@ -5,38 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from nvr_edge_web.bench.load import open_viewer
+from web_box import Box, answers, error_of
+from web_http import Client
 
 from nvr_edge.ports import free_port
-
-from ..appliance import wait_for
-from ..conftest import CAMERA_PASSWORD
-from .http import Client
-from .test_web_appliance import Box, _answers, error_of, running_box
-from .test_webrtc import streaming
+from tests.appliance import wait_for
+from tests.conftest import CAMERA_PASSWORD
 
 pytestmark = pytest.mark.slow
-WEBRTC = '[webrtc]\nhost_addresses = ["127.0.0.1"]\n'
+BOX_WEBRTC = True  # this process's viewer: loopback only
 PATCH = {"Content-Type": "application/merge-patch+json"}
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory, clip_cache: Path,
-        small_clip: Any) -> Iterator[Box]:
-    from nvr_edge_web.webrtc import ice
-    from nvr_edge_web.webrtc.settings import read_webrtc
-
-    ice.offer_addresses(("127.0.0.1",))  # this process's viewer: loopback only
-    with running_box(tmp_path_factory.mktemp("config-api"), clip_cache, small_clip,
-                     extra=WEBRTC, readers={"webrtc": read_webrtc}) as made:
-        wait_for(lambda: streaming(made), 60, "cam1's live stream")
-        yield made
 
 
 def send(box: Box, method: str, body: bytes, token: str | None,
@@ -79,7 +63,7 @@ def test_a_webrtc_limit_applies_at_once(box: Box) -> None:
     reply = send(box, "PATCH", b'{"webrtc": {"max_viewers_per_camera": 1}}', admin)
     assert reply.status == 200, reply.body
     assert reply.json()["change"]["restarted"] == []  # no camera touched
-    wait_for(lambda: _answers(box.http), 30, "the web server after the change")
+    wait_for(lambda: answers(box.http), 30, "the web server after the change")
     base, token = f"http://127.0.0.1:{box.http.port}", box.token(["view"], ["cam1"])
 
     async def two_viewers() -> tuple[int, str]:
@@ -121,7 +105,7 @@ def test_the_web_server_moves_to_a_new_port(box: Box) -> None:  # last: the box 
     reply = send(box, "PATCH", body, admin)
     assert reply.status == 200, reply.body
     moved = Client(port)
-    wait_for(lambda: _answers(moved), 30, "the web server on its new port")
+    wait_for(lambda: answers(moved), 30, "the web server on its new port")
     assert moved.get("/api/config", admin).json()["config"]["web"]["listen"] \
         == f"127.0.0.1:{port}"
-    assert not _answers(box.http)  # the old port is closed
+    assert not answers(box.http)  # the old port is closed

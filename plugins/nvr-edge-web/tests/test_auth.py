@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import http.server
@@ -25,46 +24,28 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
-
-from nvr_edge.auth import (
+from nvr_edge_web.auth import (
     SECRET_FILE,
     Authenticator,
     AuthError,
     AuthSetupError,
     Grant,
     TokenIssueError,
+    authenticator_for,
     require,
     token_from_request,
 )
-from nvr_edge.config import AuthConfig, ConfigError, load_config, parse_config
+from nvr_edge_web.auth_settings import AuthConfig, read_auth
+from web_tokens import b64, claims, forge, secret_of
+
+from nvr_edge import DISABLE_AUTOLOAD_ENV
+from nvr_edge.config import ConfigError, load_config, parse_config
 from nvr_edge.logs import redact
 
 LOCAL = AuthConfig()
-VIEW_CAM1 = {"actions": ["view"], "cameras": ["cam1"]}
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def forge(header: dict[str, Any], payload: dict[str, Any], signature: bytes = b"") -> str:
-    """A token put together by hand (PyJWT refuses to make the malicious ones)."""
-    return f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}." \
-           f"{b64(signature)}"
-
-
-def claims(**changes: Any) -> dict[str, Any]:
-    now = int(time.time())
-    payload: dict[str, Any] = {"sub": "tester", "iat": now, "exp": now + 300, "nvr": VIEW_CAM1}
-    payload.update(changes)
-    return {k: v for k, v in payload.items() if v is not None}
-
-
-def secret_of(state_dir: Path) -> bytes:
-    return base64.urlsafe_b64decode((state_dir / SECRET_FILE).read_bytes().strip())
-
 
 def rejected(auth: Authenticator, token: Any, status: int = 401) -> AuthError:
     with pytest.raises(AuthError) as info:
@@ -185,17 +166,28 @@ DEVICE = {"device": {"id": "nvr-lab-01"}}
 
 
 def auth_section(**keys: Any) -> AuthConfig:
-    return parse_config({**DEVICE, "auth": keys}, readers={}).auth
+    return parse_config({**DEVICE, "auth": keys}, readers=READERS).sections["auth"]
+
+
+READERS = {"auth": read_auth}  # the web plugin owns [auth] (nvr_config_sections)
 
 
 def test_config_defaults() -> None:
-    assert parse_config(DEVICE, readers={}).auth == AuthConfig()
+    assert parse_config(DEVICE, readers=READERS).sections["auth"] == AuthConfig()
     assert AuthConfig().algorithms == ("HS256",) and AuthConfig().audience is None
     fleet = auth_section(mode="jwks", jwks_url="https://fleet.example/jwks.json")
     assert fleet.algorithms == ("RS256", "ES256")
     # A fleet token must name this box unless the operator chooses a shared audience.
-    assert fleet.audience == "nvr-lab-01"
-    assert auth_section(mode="jwks", jwks_file="/k.json", audience="fleet").audience == "fleet"
+    assert fleet.audience is None and fleet.for_device("nvr-lab-01").audience == "nvr-lab-01"
+    shared = auth_section(mode="jwks", jwks_file="/k.json", audience="fleet")
+    assert shared.for_device("nvr-lab-01").audience == "fleet"
+    assert AuthConfig().for_device("nvr-lab-01").audience is None  # local: per box already
+
+
+def test_auth_is_the_web_plugins_section() -> None:
+    """Without the web plugin, [auth] is a table nobody reads: a typo-like error."""
+    with pytest.raises(ConfigError, match="auth: unknown key"):
+        parse_config({**DEVICE, "auth": {}}, readers={})
 
 
 @pytest.mark.parametrize(("keys", "key", "problem"), [
@@ -616,7 +608,7 @@ def test_revoked_key_and_issuer_outage(jwks_server: JwksServer, tmp_path: Path,
     # The issuer fails: the cached keys stay in use.
     jwks_server.status = 500
     clock.now += 3601
-    with caplog.at_level(logging.WARNING, logger="nvr_edge.auth"):
+    with caplog.at_level(logging.WARNING, logger="nvr_edge_web.auth"):
         assert auth.verify(old).subject == "tester"
     assert "cannot load the JWKS" in caplog.text
     assert all(part not in caplog.text for part in old.split("."))
@@ -666,8 +658,10 @@ main = "rtsp://192.0.2.22/main"
 
 
 def run_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`nvr-edge token`, which the web plugin adds: installed plugins loaded."""
+    env = {k: v for k, v in os.environ.items() if k != DISABLE_AUTOLOAD_ENV}
     return subprocess.run([sys.executable, "-m", "nvr_edge", "token", "--config", str(config),
-                           *args], capture_output=True, text=True, timeout=60)
+                           *args], capture_output=True, text=True, timeout=60, env=env)
 
 
 @pytest.fixture
@@ -682,8 +676,8 @@ def test_cli_token(cli_config: Path) -> None:
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip()
     assert done.stdout == token + "\n"  # nothing else on stdout
-    config = load_config(cli_config)
-    g = Authenticator(config.auth, config.storage.state_dir).verify(token)
+    config = load_config(cli_config, readers=READERS)
+    g = authenticator_for(config).verify(token)
     assert g.actions == {"view"} and g.cameras == {"cam1"} and g.subject == "cli"
     payload = jwt.decode(token, options={"verify_signature": False})
     assert payload["exp"] - payload["iat"] == 600
@@ -694,8 +688,8 @@ def test_cli_token_all_cameras(cli_config: Path) -> None:
     done = run_cli(cli_config, "--all-cameras", "--action", "playback", "--action", "view",
                    "--subject", "vms")
     assert done.returncode == 0, done.stderr
-    config = load_config(cli_config)
-    g = Authenticator(config.auth, config.storage.state_dir).verify(done.stdout.strip())
+    config = load_config(cli_config, readers=READERS)
+    g = authenticator_for(config).verify(done.stdout.strip())
     assert g.cameras is None and g.actions == {"view", "playback"} and g.subject == "vms"
 
 

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nvr_edge.ports import free_port
-
-from ..appliance import wait_for
+from tests.appliance import wait_for
 
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 

@@ -9,11 +9,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from web_http import Client
 
 from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV
-
-from ..appliance import wait_for
-from .http import Client
+from tests.appliance import wait_for
 
 pytestmark = pytest.mark.slow
 

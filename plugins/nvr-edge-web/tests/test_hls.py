@@ -16,13 +16,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 from nvr_edge_web.testing.cdp import CHROMIUM, chromium_page
+from web_box import Box, error_of, probe
+from web_http import Reply
+from web_m3u8 import Playlist, SegmentEntry, parse_playlist
+from web_promtext import parse, value
 
-from ..appliance import wait_for
-from .http import Reply
-from .m3u8 import Playlist, SegmentEntry, parse_playlist
-from .promtext import parse, value
-from .test_web_appliance import Box, error_of
-from .test_web_appliance import box as web_box  # noqa: F401 - its fixture, run here too
+from tests.appliance import wait_for
 
 pytestmark = pytest.mark.slow
 PLAYLIST = "/live/cam1/index.m3u8"
@@ -32,13 +31,13 @@ SLACK_S = 0.3   # the worker sends the relay ~100 ms batches; a loaded CI box ad
 
 
 @pytest.fixture(scope="module")
-def box(web_box: Box) -> Box:  # noqa: F811 - takes the imported fixture
-    """test_web_appliance's appliance (two simulated cameras, [web]), once cam1's first
-    LL-HLS segment is made."""
-    token = web_box.token(["view"], ["cam1"])
-    wait_for(lambda: web_box.get(f"{PLAYLIST}?token={token}").status == 200, 60,
+def box(box: Box) -> Box:
+    """The conftest's appliance (two simulated cameras, [web]), once cam1's first LL-HLS
+    segment is made."""
+    token = box.token(["view"], ["cam1"])
+    wait_for(lambda: box.get(f"{PLAYLIST}?token={token}").status == 200, 60,
              "cam1's first LL-HLS segment")
-    return web_box
+    return box
 
 
 def uri(relative: str) -> str:
@@ -50,17 +49,6 @@ def fetch_playlist(box: Box, token: str, query: str = "") -> tuple[Reply, Playli
     assert reply.status == 200, (reply.status, reply.body[:300])
     assert reply.headers["Content-Type"].startswith("application/vnd.apple.mpegurl")
     return reply, parse_playlist(reply.body.decode())
-
-
-def probe(data: bytes, folder: Path) -> dict[str, dict[str, Any]]:
-    """Every stream of the file, by codec, its frames decoded and counted by ffprobe."""
-    path = folder / "probe.mp4"
-    path.write_bytes(data)
-    done = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
-                           "stream=codec_name,width,height,nb_read_frames", "-of", "json",
-                           str(path)], capture_output=True, text=True, timeout=60, check=True)
-    assert not done.stderr.strip(), done.stderr
-    return {s["codec_name"]: s for s in json.loads(done.stdout)["streams"]}
 
 
 def complete(playlist: Playlist) -> list[SegmentEntry]:
@@ -196,7 +184,7 @@ def test_latency_to_the_live_edge(box: Box) -> None:
     assert value(metrics, "nvr_live_hls_clients", camera="cam1") >= 1
 
 
-HLS_JS = Path(__file__).parents[2] / "plugins/nvr-edge-web/nvr_edge_web/static/vendor/hls.mjs"
+HLS_JS = Path(__file__).parents[1] / "nvr_edge_web/static/vendor/hls.mjs"
 # The page's fallback, called on a tile of its own (the page's own tiles play WHEP).
 START_FALLBACK = """(async () => {
   const live = await import('/static/live.js');

@@ -1,4 +1,4 @@
-"""Bearer tokens (JWT) for the appliance's HTTP API: who may view, play back or administer.
+"""Bearer tokens (JWT) for the web plugin's HTTP API: who may view, play back or administer.
 
 The HTTP server calls, per request (docs/AUTH.md):
 
@@ -32,13 +32,12 @@ from typing import Any
 
 import jwt
 
-from nvr_edge.config import AuthConfig
-from nvr_edge.fsutil import fsync_dir, make_dirs_durable
-from nvr_edge.logs import redact
+from nvr_edge import ACTIONS, Config, fsync_dir, make_dirs_durable, redact
+
+from .auth_settings import AuthConfig
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("view", "playback", "admin")
 CLAIM = "nvr"  # {"actions": [...], "cameras": [...] | "*"}
 ALL_CAMERAS = "*"
 SECRET_FILE = "auth-secret"
@@ -74,6 +73,13 @@ class AuthSetupError(RuntimeError):
 
 class TokenIssueError(ValueError):
     """`issue` refused: tokens come from the fleet issuer, or the request is out of bounds."""
+
+
+def authenticator_for(config: Config) -> Authenticator:
+    """The verifier (and local issuer) of the appliance `config` describes: its [auth]
+    section, its state folder, and its device id as a fleet token's default audience."""
+    settings: AuthConfig = config.sections.get("auth") or AuthConfig()
+    return Authenticator(settings.for_device(config.device_id), config.storage.state_dir)
 
 
 def _unauthorized(reason: str) -> AuthError:
@@ -442,5 +448,17 @@ def _usable(jwk: Any) -> bool:
     return True
 
 
-__all__ = ["ACTIONS", "ALL_CAMERAS", "CLAIM", "AuthError", "AuthSetupError", "Authenticator",
-           "Grant", "TokenIssueError", "parse_grant", "require", "token_from_request"]
+__all__ = [
+    "ACTIONS",
+    "ALL_CAMERAS",
+    "CLAIM",
+    "AuthError",
+    "AuthSetupError",
+    "Authenticator",
+    "Grant",
+    "TokenIssueError",
+    "authenticator_for",
+    "parse_grant",
+    "require",
+    "token_from_request",
+]

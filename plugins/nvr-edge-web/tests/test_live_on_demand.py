@@ -13,21 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from web_box import WEBRTC, Box, base, probe, started_box, streaming, viewers_now, web_table
+from web_hls import fetch_segment
+from web_whep import Viewing, watch
 
 from nvr_edge.camera.sub_relay import LINGER_S
-from nvr_edge.config import load_config
 from nvr_edge.ports import free_port
 from nvr_edge.simcam import Clip
-
-from ..appliance import Appliance, wait_for
-from ..live.test_on_demand import SUB_SIZE, MountLog, sim_cameras, write_live_config
-from ..live.test_on_demand import sub_clip as sub_clip  # the fixture, used here too
-from .http import Client
-from .live_hls import fetch_segment
-from .test_hls import probe
-from .test_web_appliance import Box, _answers
-from .test_webrtc import WEBRTC, base, streaming, viewers_now
-from .whep_client import Viewing, watch
+from tests.appliance import wait_for
+from tests.live.on_demand import SUB_SIZE, MountLog, sim_cameras, write_live_config
 
 pytestmark = pytest.mark.slow
 RETRY_S = 2.0        # what the 503's Retry-After asks
@@ -45,32 +39,21 @@ class Site:
 def running_site(folder: Path, clip_cache: Path, main: Clip, sub: Clip) -> Iterator[Site]:
     """The appliance with [web] and [webrtc] on loopback; cam1 on demand, cam2 always,
     both with a sub stream (a 320x180 clip, so a picture shows which stream it is)."""
-    from nvr_edge_web.settings import read_web
     from nvr_edge_web.webrtc import ice
-    from nvr_edge_web.webrtc.settings import read_webrtc
 
     ice.offer_addresses(("127.0.0.1",))
     port = free_port()
     log = folder / "cameras.log"
     with sim_cameras(clip_cache, 2, main, sub, log) as cameras:
         path = write_live_config(folder / "nvr.toml", cameras, {1: "on_demand", 2: "always"},
-                                 extra=f'[web]\nlisten = "127.0.0.1:{port}"\n' + WEBRTC)
-        config = load_config(path, readers={"web": read_web, "webrtc": read_webrtc})
-        app = Appliance(path, folder / "app.log", plugins=True).start()
-        try:
-            client = Client(port)
-            wait_for(lambda: _answers(client), 60, "the web server")
-            site = Site(Box(app, config, client), MountLog(log, "/cam1/sub"),
-                        MountLog(log, "/cam2/sub"))
+                                 extra=web_table(port) + WEBRTC)
+        with started_box(path, port) as box:
+            site = Site(box, MountLog(log, "/cam1/sub"), MountLog(log, "/cam2/sub"))
             # cam2's sub is pulled with nobody watching; cam1 records its main meanwhile
             site.always.wait("started", 1, 30)
             wait_for(lambda: streaming(site.box, "cam2"), 30, "cam2's sub stream in the relay")
             MountLog(log, "/cam1/main").wait("started", 1, 30)
             yield site
-            assert app.stop() == 0
-            assert "stopped cleanly" in app.log
-        finally:
-            app.__exit__(None, None, None)
 
 
 @pytest.fixture

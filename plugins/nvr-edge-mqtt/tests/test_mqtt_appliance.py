@@ -12,13 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mqtt_broker import Mosquitto, Watcher, response_properties
 from nvr_edge_mqtt.testing import TlsFiles
 
 from nvr_edge.simcam import SimCameraServer
-
-from ..appliance import Appliance, wait_for, write_config
-from ..conftest import CAMERA_PASSWORD
-from .broker import Mosquitto, Watcher, response_properties
+from tests.appliance import Appliance, wait_for, write_config
+from tests.conftest import CAMERA_PASSWORD
 
 pytestmark = pytest.mark.slow
 BASE = "nvr/test-box"
@@ -214,8 +213,12 @@ def test_every_request_round_trips(tmp_path: Path, cameras: SimCameraServer,
                              for m in watcher.on(f"{BASE}/response/ping")), 20,
                  "the box's answer to a fleet request")
 
-        # emergency broadcast through the RTMP plugin (installed, nothing pushed yet)
-        reply = watcher.request(BASE, "live_push", {"push": "list"})
+        # every plugin's commands, e.g. the RTMP plugin's (installed, nothing pushed yet)
+        listed = watcher.request(BASE, "list_commands")["data"]
+        assert "ping" in listed["actions"]
+        assert {"rtmp.start", "rtmp.stop", "rtmp.list"} <= {c["name"] for c in
+                                                            listed["commands"]}
+        reply = watcher.request(BASE, "rtmp.list")
         assert reply == {"transaction": reply["transaction"], "status": "ok",
                          "data": {"pushes": []}}
 
@@ -229,8 +232,9 @@ def test_every_request_round_trips(tmp_path: Path, cameras: SimCameraServer,
             ("set_recording", b'{"camera": "cam1", "recording": "yes"}', "true or false"),
             ("set_config", b'{"config": {"device": {}}}', "device.id: is required"),
             ("ping", b'{"surprise": 1}', "unknown argument 'surprise'"),
-            ("live_push", b'{"push": "start", "camera": "cam1", "url": "http://x/a/b"}',
-             "expected rtmp://"),
+            ("rtmp.start", b'{"camera": "cam1", "url": "http://x/a/b"}', "expected rtmp://"),
+            ("rtmp.start", b'{"camera": "cam1"}', "rtmp.start: missing argument 'url'"),
+            ("rtmp.stop", b'{"camera": "cam1"}', "no push of cam1 is running"),
         ]
         for action, payload, expected in errors:
             mark = watcher.mark()

@@ -7,9 +7,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ..appliance import wait_for
-from .m3u8 import Playlist, attributes, parse_playlist
-from .test_web_appliance import Box
+from web_box import Box
+from web_m3u8 import Playlist, attributes, parse_playlist
+
+from tests.appliance import wait_for
 
 
 @dataclass

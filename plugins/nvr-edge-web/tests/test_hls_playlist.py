@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from nvr_edge_web.hls.playlist import render
 from nvr_edge_web.hls.window import Window
-
-from .m3u8 import parse_playlist
+from web_m3u8 import parse_playlist
 
 
 def one_segment(window: Window, wall: float) -> None:

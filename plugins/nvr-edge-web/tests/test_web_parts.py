@@ -12,11 +12,10 @@ from nvr_edge_web.exposition import Exposition
 from nvr_edge_web.metrics import render_metrics
 from nvr_edge_web.page import INDEX, load_static
 from nvr_edge_web.settings import WebSettings, read_web
+from web_promtext import parse, value
 
 from nvr_edge.config import ConfigError, parse_config
 from nvr_edge.models import SegmentRecord
-
-from .promtext import parse, value
 
 BASE = {"device": {"id": "box"}, "cameras": [{"id": "cam1", "main": "rtsp://192.0.2.1/x"}]}
 

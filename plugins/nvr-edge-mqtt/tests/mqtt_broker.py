@@ -14,7 +14,7 @@ from nvr_edge_mqtt.testing import Mosquitto
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ..appliance import wait_for
+from tests.appliance import wait_for
 
 __all__ = ["Mosquitto", "Watcher", "response_properties"]
 

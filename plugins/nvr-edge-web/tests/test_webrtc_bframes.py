@@ -7,23 +7,21 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from web_box import Box, base, closed_segment, error_of, file_bytes, offer_sdp, probe, viewers_now
+from web_hls import fetch_segment
+from web_whep import watch
 
 from nvr_edge.simcam import Clip, ensure_clip
-
-from ..appliance import wait_for
-from .live_hls import fetch_segment
-from .test_hls import probe
-from .test_web_appliance import Box, closed_segment, error_of, file_bytes, running_box
-from .test_webrtc import WEBRTC, base, offer_sdp, streaming, viewers_now
-from .whep_client import watch
+from tests.appliance import wait_for
 
 pytestmark = pytest.mark.slow
 FPS = 30
+BOX_WEBRTC = True
+BOX_CLIP = "bframes_clip"  # both cameras send it as their main (and only) stream
 
 
 @pytest.fixture(scope="module")
@@ -31,20 +29,6 @@ def bframes_clip(clip_cache: Path) -> Clip:
     """small_clip's parameters, with two B-frames between references (x264 -bf 2)."""
     return ensure_clip(clip_cache, width=640, height=360, bitrate_kbps=800, seconds=4,
                        bframes=2)
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory, clip_cache: Path,
-        bframes_clip: Clip) -> Iterator[Box]:
-    """Both simulated cameras send the B-frame clip as their main (and only) stream."""
-    from nvr_edge_web.webrtc import ice
-    from nvr_edge_web.webrtc.settings import read_webrtc
-
-    ice.offer_addresses(("127.0.0.1",))
-    with running_box(tmp_path_factory.mktemp("webrtc-bframes"), clip_cache, bframes_clip,
-                     extra=WEBRTC, readers={"webrtc": read_webrtc}) as made:
-        wait_for(lambda: streaming(made), 60, "cam1's live stream")
-        yield made
 
 
 def test_the_clip_really_has_b_frames(bframes_clip: Clip) -> None:

@@ -1,0 +1,3 @@
+"""Fixtures of the MQTT plugin's tests: the suite's shared ones (simulated cameras)."""
+
+from tests.conftest import cameras, clip_cache, small_clip  # noqa: F401 - shared fixtures

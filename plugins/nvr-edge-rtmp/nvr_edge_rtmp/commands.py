@@ -1,0 +1,47 @@
+"""What operators do with pushes at run time: `rtmp.start`, `rtmp.stop`, `rtmp.list`.
+
+Offered through `nvr_commands`, so every transport (MQTT, HTTP) exposes them alike. Pushes
+started here run until stopped and are not written to the config."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nvr_edge import Command, CommandError, ControlError, Param
+
+from .pushes import Pushes
+from .settings import PushTarget, check_url
+
+CAMERA = Param("string", "the camera id whose live stream is pushed")
+URL = Param("string", "rtmp://host/app/stream or rtmps://... (the stream key is a secret)")
+
+
+def push_commands(pushes: Pushes) -> list[Command]:
+    def known_camera(camera: str) -> str:
+        if camera not in {c.id for c in pushes.appliance.config.cameras}:
+            raise CommandError(f"unknown camera {camera!r}")
+        return camera
+
+    def start(args: Mapping[str, Any]) -> dict[str, Any]:
+        problem = check_url(args["url"])
+        if problem:
+            raise CommandError(f"argument 'url' {problem}")
+        pushes.start(PushTarget(known_camera(args["camera"]), args["url"]))
+        return {"pushes": pushes.describe()}
+
+    def stop(args: Mapping[str, Any]) -> dict[str, Any]:
+        camera, url = known_camera(args["camera"]), args.get("url")
+        if not pushes.stop_camera(camera, url):
+            where = f" to {PushTarget(camera, url).display}" if url else ""
+            raise ControlError(f"no push of {camera}{where} is running")
+        return {"pushes": pushes.describe()}
+
+    return [
+        Command("rtmp.start", "push a camera's live stream to an RTMP server (until stopped)",
+                start, {"camera": CAMERA, "url": URL}),
+        Command("rtmp.stop", "stop a camera's pushes (only the one to `url`, when given)",
+                stop, {"camera": CAMERA, "url": Param("string", URL.doc, required=False)}),
+        Command("rtmp.list", "the pushes now running, with their state",
+                lambda _args: {"pushes": pushes.describe()}),
+    ]
