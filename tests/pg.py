@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from nvr_edge.ports import free_port
+from nvr_edge_testing.waiting import free_port
 
 
 def _bindir() -> Path:

@@ -1,4 +1,4 @@
-"""`nvr-edge-live-bench` end to end: the clock camera, the real appliance, the page in
+"""`nvr-edge bench live` end to end: the clock camera, the real appliance, the page in
 headless Chromium over WebRTC and LL-HLS, and the direct RTSP anchor.
 
 Asserted: every phase measured real frames and read the clock in them, latencies are
@@ -15,11 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from nvr_edge_web.testing.cdp import CHROMIUM
+from nvr_edge_testing.appliance import plugins_env
+from nvr_edge_testing.chromium.cdp import CHROMIUM
 
 SECONDS, RELOADS, FPS = 4, 2, 30
 HLS_JS = Path(__file__).parents[2] / "plugins/nvr-edge-web/nvr_edge_web/static/vendor/hls.mjs"
-BENCH = Path(sys.executable).with_name("nvr-edge-live-bench")  # the plugin's console script
 
 
 def check_latency(report: dict, frames_at_least: int) -> None:  # type: ignore[type-arg]
@@ -35,9 +35,10 @@ def check_latency(report: dict, frames_at_least: int) -> None:  # type: ignore[t
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
 def test_live_bench_measures_every_phase(tmp_path: Path) -> None:
     done = subprocess.run(
-        [str(BENCH), "--seconds", str(SECONDS), "--viewers", "1,3", "--reloads",
-         str(RELOADS), "--work-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=540, check=False)
+        [sys.executable, "-m", "nvr_edge", "bench", "live", "--seconds", str(SECONDS),
+         "--viewers", "1,3", "--reloads", str(RELOADS), "--work-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=540, check=False,
+        env=plugins_env())  # `bench` comes from the nvr-edge-testing plugin
     assert done.returncode == 0, done.stderr[-4000:]
     result = json.loads(done.stdout)
     assert "password" not in done.stderr and "token=" not in done.stderr

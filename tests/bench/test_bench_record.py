@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from nvr_edge_testing.appliance import plugins_env
 
 CAMERAS, SECONDS = 2, 20
 
@@ -22,7 +23,8 @@ def test_bench_record_reports_both_recorders(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "nvr_edge", "bench", "record", "--cameras", str(CAMERAS),
          "--seconds", str(SECONDS), "--work-dir", str(tmp_path), "--json"],
-        capture_output=True, text=True, timeout=540, check=False)
+        capture_output=True, text=True, timeout=540, check=False,
+        env=plugins_env())  # `bench` comes from the nvr-edge-testing plugin
     assert done.returncode == 0, done.stderr[-4000:]
     result = json.loads(done.stdout)  # stdout holds the JSON and nothing else
 

@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+from nvr_edge_testing.simcam import Clip, SimCameraServer, ensure_clip
 
 from nvr_edge.camera.sub_relay import LINGER_S
 from nvr_edge.live.hub import LiveHub, Viewer
 from nvr_edge.live.wire import LivePacket
-from nvr_edge.simcam import Clip, SimCameraServer, ensure_clip
 
 from ..appliance import running_supervisor, wait_for, write_config
 from ..conftest import CAMERA_PASSWORD

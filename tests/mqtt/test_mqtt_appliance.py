@@ -12,13 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nvr_edge_mqtt.testing import TlsFiles
-
-from nvr_edge.simcam import SimCameraServer
+from nvr_edge_testing.mosquitto import Mosquitto, TlsFiles
+from nvr_edge_testing.mqtt_client import Watcher, response_properties
+from nvr_edge_testing.simcam import SimCameraServer
 
 from ..appliance import Appliance, wait_for, write_config
 from ..conftest import CAMERA_PASSWORD
-from .broker import Mosquitto, Watcher, response_properties
 
 pytestmark = pytest.mark.slow
 BASE = "nvr/test-box"

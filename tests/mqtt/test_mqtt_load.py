@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from nvr_edge_mqtt.load import measure, topic_class
+from nvr_edge_testing.bench.mqtt import measure, topic_class
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from nvr_edge.ports import free_port
+from nvr_edge_testing.waiting import free_port
 
 from ..appliance import wait_for
 

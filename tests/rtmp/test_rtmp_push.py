@@ -7,10 +7,10 @@ from pathlib import Path
 import nvr_edge_rtmp.plugin
 import pytest
 from nvr_edge_rtmp.settings import read_rtmp
+from nvr_edge_testing.simcam import SimCameraServer
 
 from nvr_edge.appliance.control import ControlError
 from nvr_edge.config import ConfigError, parse_config
-from nvr_edge.simcam import SimCameraServer
 
 from ..appliance import running_supervisor, wait_for, write_config
 from .nginx import NginxRtmp, probe

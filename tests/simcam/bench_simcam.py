@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from nvr_edge.simcam import SimCameraServer, ensure_clip
+from nvr_edge_testing.simcam import SimCameraServer, ensure_clip
 
 
 def cpu_seconds(pid: int) -> float:

@@ -10,9 +10,8 @@ import av
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from nvr_edge.simcam import SimCameraServer, ensure_clip
-from nvr_edge.simcam.clockface import (
+from nvr_edge_testing.simcam import SimCameraServer, ensure_clip
+from nvr_edge_testing.simcam.clockface import (
     BITS,
     MODULUS,
     ClockPainter,

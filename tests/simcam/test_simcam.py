@@ -16,9 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
-from nvr_edge.simcam import SERVER_SCRIPT, SimCameraServer, ensure_clip
-from nvr_edge.simcam.clip import Clip
+from nvr_edge_testing.simcam import SERVER_SCRIPT, SimCameraServer, ensure_clip
+from nvr_edge_testing.simcam.clip import Clip
 
 PASSWORD = "s3cret-Pa55"
 

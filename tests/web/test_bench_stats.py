@@ -7,7 +7,7 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from nvr_edge_web.bench.stats import percentile, summary
+from nvr_edge_testing.bench.live.stats import percentile, summary
 
 VALUES = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=500)
 

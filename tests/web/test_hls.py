@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from nvr_edge_web.testing.cdp import CHROMIUM, chromium_page
+from nvr_edge_testing.chromium.cdp import CHROMIUM, chromium_page
 
 from ..appliance import wait_for
 from .http import Reply

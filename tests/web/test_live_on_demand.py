@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from nvr_edge_testing.simcam import Clip
+from nvr_edge_testing.waiting import free_port
 
 from nvr_edge.camera.sub_relay import LINGER_S
 from nvr_edge.config import load_config
-from nvr_edge.ports import free_port
-from nvr_edge.simcam import Clip
 
 from ..appliance import Appliance, wait_for
 from ..live.test_on_demand import SUB_SIZE, MountLog, sim_cameras, write_live_config

@@ -16,12 +16,12 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from nvr_edge_testing.simcam import SimCameraServer
+from nvr_edge_testing.waiting import free_port
 
 from nvr_edge.auth import Authenticator
 from nvr_edge.catalog import SegmentQuery
 from nvr_edge.config import Config, load_config
-from nvr_edge.ports import free_port
-from nvr_edge.simcam import SimCameraServer
 
 from ..appliance import Appliance, wait_for, write_config
 from ..conftest import CAMERA_PASSWORD

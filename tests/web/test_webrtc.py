@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nvr_edge_web.testing.cdp import CHROMIUM, chromium_page
+from nvr_edge_testing.chromium.cdp import CHROMIUM, chromium_page
 
 from ..appliance import wait_for
 from .promtext import parse, value

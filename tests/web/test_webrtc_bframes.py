@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from nvr_edge.simcam import Clip, ensure_clip
+from nvr_edge_testing.simcam import Clip, ensure_clip
 
 from ..appliance import wait_for
 from .live_hls import fetch_segment

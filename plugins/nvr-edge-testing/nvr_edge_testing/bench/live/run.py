@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from nvr_edge_testing.bench.record import machine_info, progress
+from nvr_edge_testing.processes import end
 
-from nvr_edge.cli.bench import machine_info, progress
-
-from ..testing.processes import end
 from . import browser
 from .anchor import direct_rtsp_latency
 from .load import TOKEN_ENV
@@ -113,7 +112,7 @@ class LoadViewers:
         self.status.unlink(missing_ok=True)
         env = {**os.environ, TOKEN_ENV: rig.token}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "nvr_edge_web.bench.load", "--base", rig.base,
+            [sys.executable, "-m", "nvr_edge_testing.bench.live.load", "--base", rig.base,
              "--camera", CAMERA, "--viewers", str(count), "--status", str(self.status)],
             env=env, stdout=subprocess.DEVNULL, stderr=open(folder / "load.log", "ab"))  # noqa: SIM115
         self.count = count

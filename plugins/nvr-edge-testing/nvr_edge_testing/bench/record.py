@@ -28,6 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pluggy
+from nvr_edge_testing.configs import appliance_document, write_toml
+
 from nvr_edge.config import Config
 from nvr_edge.models import CameraState
 from nvr_edge.plugins import load_config
@@ -198,16 +201,12 @@ def frames_report(files: list[Path], fps: float, recorded_s: float | None = None
 
 # -- nvr-edge ------------------------------------------------------------------------------
 
-def write_config(folder: Path, urls: list[str]) -> Config:
-    lines = ['[device]', 'id = "bench"', '[storage]', 'cache_dir = "cache"',
-             'archive_dir = "archive"', 'state_dir = "state"',
-             f"segment_seconds = {SEGMENT_SECONDS}",
-             '[catalog]', f'url = "sqlite:///{folder / "state" / "catalog.db"}"']
-    for index, url in enumerate(urls, start=1):
-        lines += ["[[cameras]]", f'id = "cam{index}"', f'main = "{url}"']
-    path = folder / "nvr-edge.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return load_config(path)
+def write_config(folder: Path, urls: list[str], pm: pluggy.PluginManager) -> Config:
+    document = appliance_document({f"cam{i}": url for i, url in enumerate(urls, start=1)},
+                                  device_id="bench", segment_seconds=SEGMENT_SECONDS,
+                                  catalog_url=f"sqlite:///{folder / 'state' / 'catalog.db'}")
+    del document["recording"]  # the appliance's own defaults are what is measured
+    return load_config(write_toml(folder / "nvr-edge.toml", document), pm)
 
 
 def packets_report(counters: dict[str, int]) -> dict[str, int]:
@@ -225,10 +224,11 @@ def bench_nvr_edge(window: Window, urls: list[str], folder: Path, fps: float
     from nvr_edge.plugins import make_plugin_manager
 
     folder.mkdir(parents=True, exist_ok=True)
-    config = write_config(folder, urls)
+    # The recorder alone, as the ffmpeg CLI is alone: installed plugins stay out.
+    pm = make_plugin_manager(load_entry_points=False)
+    config = write_config(folder, urls, pm)
     for sub in (config.storage.cache_dir, config.storage.archive_dir, config.storage.state_dir):
         sub.mkdir(parents=True, exist_ok=True)
-    pm = make_plugin_manager()
     catalog = appliance_catalog(config, pm)  # the catalog exactly as `nvr-edge run` has it
     supervisor = Supervisor(config, pm, catalog, log_level=logging.WARNING)
     try:
@@ -348,7 +348,7 @@ def _wait(ready: Callable[[], bool], idle: Callable[[float], None], what: str) -
 
 
 def run_record_bench(cameras: int, seconds: float, work_dir: Path | None) -> int:
-    from nvr_edge.simcam import SimCameraServer, ensure_clip
+    from nvr_edge_testing.simcam import SimCameraServer, ensure_clip
 
     if cameras < 1 or seconds <= 0:
         print("nvr-edge bench: --cameras and --seconds must be positive", file=sys.stderr)

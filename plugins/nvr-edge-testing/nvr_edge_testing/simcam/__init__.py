@@ -23,8 +23,8 @@ from types import TracebackType
 from typing import IO, Literal
 from urllib.parse import quote
 
-from nvr_edge.ports import free_port
-from nvr_edge.simcam.clip import AudioKind, Clip, ClipError, ensure_clip
+from nvr_edge_testing.simcam.clip import AudioKind, Clip, ClipError, ensure_clip
+from nvr_edge_testing.waiting import free_port
 
 __all__ = [
     "SERVER_SCRIPT", "AudioKind", "Clip", "ClipError", "SimCameraError", "SimCameraServer",

@@ -6,7 +6,7 @@ cheap as it can on the same 2-core machine. aiortc always hands received frames 
 decoder thread; here that decoder is replaced, in this process only, by one that counts
 complete frames and drops them.
 
-Run as ``python -m nvr_edge_web.bench.load --base URL --camera ID --viewers N --status F``
+Run as ``python -m nvr_edge_testing.bench.live.load --base URL --camera ID --viewers N --status F``
 with the token in ``$NVR_BENCH_TOKEN`` (argv is visible to every local user). Every second
 it rewrites F with ``{"time": t, "frames": [per viewer]}``; SIGTERM ends it, each session
 DELETEd.
@@ -28,8 +28,7 @@ from typing import Any
 import aiohttp
 import aiortc.rtcrtpreceiver
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver, RTCSessionDescription
-
-from ..webrtc import ice
+from nvr_edge_web.webrtc import ice
 
 TOKEN_ENV = "NVR_BENCH_TOKEN"
 

@@ -1,4 +1,4 @@
-"""`nvr-edge-mqtt-load`: what one box sends a broker, measured, and what a fleet would.
+"""`nvr-edge bench mqtt`: what one box sends a broker, measured, and what a fleet would.
 
 Runs the real appliance (simulated cameras, this plugin, a throwaway Mosquitto), counts
 every message a subscriber to `#` receives, by topic, over a steady-state window (after
@@ -8,7 +8,6 @@ Prints JSON.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -22,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from nvr_edge_testing.mosquitto import Mosquitto
+from nvr_edge_testing.simcam import SimCameraServer, ensure_clip
 
 from nvr_edge import DISABLE_AUTOLOAD_ENV
-from nvr_edge.simcam import SimCameraServer, ensure_clip
-
-from .testing import Mosquitto
 
 # MQTT 5 PUBLISH overhead besides topic and payload: fixed header (~3), topic length (2),
 # packet id (2), property length (1); a QoS 1 message also costs a PUBACK (4) each way
@@ -136,19 +134,9 @@ def report(counting: Counting, cameras: int, elapsed: float, segment_seconds: in
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="nvr-edge-mqtt-load", description=__doc__)
-    parser.add_argument("--cameras", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=600)
-    parser.add_argument("--segment-seconds", type=int, default=180)
-    parser.add_argument("--stats-interval", type=float, default=60.0)
-    args = parser.parse_args(argv)
+def run_bench(cameras: int, seconds: float, segment_seconds: int,
+              stats_interval_s: float) -> int:
     with tempfile.TemporaryDirectory(prefix="nvr-mqtt-load-") as tmp:
-        result = measure(args.cameras, args.seconds, args.segment_seconds,
-                         args.stats_interval, Path(tmp))
+        result = measure(cameras, seconds, segment_seconds, stats_interval_s, Path(tmp))
     print(json.dumps(result, indent=1))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

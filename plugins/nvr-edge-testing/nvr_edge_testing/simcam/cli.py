@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from nvr_edge.simcam import SimCameraError, SimCameraServer
-from nvr_edge.simcam.clip import ClipError
+from nvr_edge_testing.simcam import SimCameraError, SimCameraServer
+from nvr_edge_testing.simcam.clip import ClipError
 
 
 def default_cache_dir() -> Path:
@@ -19,9 +19,7 @@ def default_cache_dir() -> Path:
     return Path(base) / "nvr-edge" / "simcam"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nvr-edge simcam",
-                                description="Serve simulated RTSP cameras looping test clips.")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cameras", type=int, default=4)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8554)
@@ -31,11 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="where encoded clips and the server log go "
                         "(default: $XDG_CACHE_HOME/nvr-edge/simcam)")
-    return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     if (args.user is None) != (args.password is None):
         print("nvr-edge simcam: --user and --password go together", file=sys.stderr)
         return 2
@@ -71,7 +67,3 @@ def main(argv: list[str] | None = None) -> int:
         cams.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,7 +3,7 @@
 
 Standalone script for the *system* interpreter (needs only the stdlib and gi with
 GstRtspServer); it must not import av or other third-party packages.  Clips and
-their JSON indexes come from ``nvr_edge.simcam.clip.ensure_clip``.
+their JSON indexes come from ``nvr_edge_testing.simcam.clip.ensure_clip``.
 
 Design:
 * every mount (``/camN/main``, ``/camN/sub``) is a shared media: one pipeline,

@@ -12,7 +12,9 @@ from nvr_edge.appliance.supervisor import Supervisor
 from nvr_edge.auth import Authenticator
 from nvr_edge.config import Config
 from nvr_edge.plugins import load_config, make_plugin_manager, section_readers_of
-from nvr_edge.ports import free_port
+from nvr_edge_testing.configs import appliance_document, write_toml
+from nvr_edge_testing.simcam import SimCameraServer
+from nvr_edge_testing.waiting import free_port
 
 log = logging.getLogger(__name__)
 WEB_TOKEN_TTL_S = 12 * 3600
@@ -20,14 +22,12 @@ WEB_TOKEN_TTL_S = 12 * 3600
 
 def write_demo_config(path: Path, urls: list[str], segment_seconds: int,
                       web_port: int | None = None) -> None:
-    lines = ['[device]', 'id = "nvr-demo"', "", "[storage]", 'cache_dir = "cache"',
-             'archive_dir = "archive"', 'state_dir = "state"',
-             f"segment_seconds = {segment_seconds}", ""]
+    document = appliance_document({f"cam{i}": url for i, url in enumerate(urls, start=1)},
+                                  device_id="nvr-demo", segment_seconds=segment_seconds)
+    del document["recording"]  # the appliance's defaults, as a new box would have them
     if web_port is not None:
-        lines += ["[web]", f'listen = "127.0.0.1:{web_port}"', ""]
-    for index, url in enumerate(urls, start=1):
-        lines += ["[[cameras]]", f'id = "cam{index}"', f'main = "{url}"', ""]
-    path.write_text("\n".join(lines))
+        document["web"] = {"listen": f"127.0.0.1:{web_port}"}
+    write_toml(path, document)
 
 
 def web_page_url(config: Config) -> str | None:
@@ -50,8 +50,6 @@ def report_line(supervisor: Supervisor) -> str:
 
 def run_demo(folder: Path, *, cameras: int, segment_seconds: int, duration_s: float,
              log_level: int) -> int:
-    from nvr_edge.simcam import SimCameraServer
-
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(8)  # a real password, to show it never reaches a log

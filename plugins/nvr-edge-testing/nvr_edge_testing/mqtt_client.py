@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from nvr_edge_mqtt.testing import Mosquitto
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ..appliance import wait_for
+from nvr_edge_testing.mosquitto import Mosquitto
+from nvr_edge_testing.waiting import wait_for
 
-__all__ = ["Mosquitto", "Watcher", "response_properties"]
+__all__ = ["Watcher", "response_properties"]
 
 @dataclass
 class Seen:

@@ -9,8 +9,7 @@ import time
 from typing import Any
 
 import av
-
-from nvr_edge.simcam.clockface import latency_ms, luma_of, read_luma
+from nvr_edge_testing.simcam.clockface import latency_ms, luma_of, read_luma
 
 from .stats import summary
 

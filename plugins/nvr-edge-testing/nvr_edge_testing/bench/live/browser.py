@@ -10,9 +10,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from ..testing.cdp import Page, chromium_page
+from nvr_edge_testing.chromium.cdp import Page, chromium_page
 
-PROBE_JS = files("nvr_edge_web.bench").joinpath("probe.js").read_text()
+PROBE_JS = files("nvr_edge_testing.bench.live").joinpath("probe.js").read_text()
 
 
 class ProbeError(RuntimeError):

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from nvr_edge_testing.bench.record import child_pids, cpu_seconds
+from nvr_edge_testing.processes import end
+from nvr_edge_testing.simcam import SimCameraServer, ensure_clip
+from nvr_edge_testing.waiting import free_port
 
 from nvr_edge import DISABLE_AUTOLOAD_ENV
-from nvr_edge.cli.bench import child_pids, cpu_seconds
-from nvr_edge.ports import free_port
-from nvr_edge.simcam import SimCameraServer, ensure_clip
-
-from ..testing.processes import end
 
 CAMERA = "cam1"
 READY_TIMEOUT_S = 60.0

@@ -1,4 +1,4 @@
-"""`nvr-edge-live-bench`: measure the live view glass to glass and print one JSON object.
+"""`nvr-edge bench live`: measure the live view glass to glass and print one JSON object.
 
 Needs what the test suite needs: GStreamer's RTSP server with x264 (the clock camera),
 Debian's Chromium, and hls.js installed by setup-js.sh for the LL-HLS phase.
@@ -14,8 +14,6 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-
-from .run import Plan, run
 
 
 def _viewers(text: str) -> tuple[int, ...]:
@@ -36,8 +34,7 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nvr-edge-live-bench", description=__doc__.splitlines()[0])
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=15.0, help="each measured window")
     p.add_argument("--viewers", type=_viewers, default=(1, 4, 8, 16),
                    help="viewer ramp: total viewers per step (default 1,4,8,16)")
@@ -47,13 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work-dir", type=Path,
                    help="keep clips, logs and the appliance's files here (default: a "
                         "temporary folder, removed afterwards)")
-    return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_bench(args: argparse.Namespace) -> int:
+    from .run import Plan, run  # aiohttp and av: not for every `nvr-edge` command
+
     if args.seconds <= 0 or args.reloads < 1:
-        print("nvr-edge-live-bench: --seconds and --reloads must be positive", file=sys.stderr)
+        print("nvr-edge bench live: --seconds and --reloads must be positive", file=sys.stderr)
         return 2
     root = Path(args.work_dir or tempfile.mkdtemp(prefix="nvr-live-bench-")).resolve()
     plan = Plan(seconds=args.seconds, viewers=args.viewers, reloads=args.reloads,
@@ -61,14 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = asyncio.run(run(plan, root))
     except RuntimeError as exc:
-        print(f"nvr-edge-live-bench: {exc} (logs in {root})", file=sys.stderr)
+        print(f"nvr-edge bench live: {exc} (logs in {root})", file=sys.stderr)
         return 1
     finally:
         if args.work_dir is None:
             shutil.rmtree(root, ignore_errors=True)
     print(json.dumps(result, indent=2))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import getpass
 import shutil
-import socket
 import subprocess
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from nvr_edge.ports import free_port
+from nvr_edge_testing.waiting import accepts, free_port, wait_for
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -97,15 +94,8 @@ class Mosquitto:
     def start(self) -> Mosquitto:
         self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait(self._accepts, 10)
+        wait_for(lambda: accepts(self.port), 10, "mosquitto to listen", interval=0.05)
         return self
-
-    def _accepts(self) -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-            return True
-        except OSError:
-            return False
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -113,11 +103,3 @@ class Mosquitto:
             self.process.wait(10)
         self.process = None
 
-
-def _wait(ready: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if ready():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"mosquitto did not listen within {timeout:.0f} s")

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from .processes import end
+from nvr_edge_testing.processes import end
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
