@@ -14,12 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nvr_edge_web
 import pytest
 from nvr_edge_testing.appliance import plugins_env
 from nvr_edge_testing.chromium.cdp import CHROMIUM
 
 SECONDS, RELOADS, FPS = 4, 2, 30
-HLS_JS = Path(__file__).parents[2] / "plugins/nvr-edge-web/nvr_edge_web/static/vendor/hls.mjs"
+HLS_JS = Path(nvr_edge_web.__file__).parent / "static/vendor/hls.mjs"
 
 
 def check_latency(report: dict, frames_at_least: int) -> None:  # type: ignore[type-arg]

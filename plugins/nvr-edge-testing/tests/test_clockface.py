@@ -63,10 +63,10 @@ def test_sizes_it_cannot_paint_are_refused(size: tuple[int, int]) -> None:
 
 
 @pytest.mark.slow
-def test_the_clock_camera_shows_the_time(clip_cache: Path) -> None:
-    main = ensure_clip(clip_cache, width=640, height=360, bitrate_kbps=500, audio="none")
+def test_the_clock_camera_shows_the_time(nvr_clip_cache: Path) -> None:
+    main = ensure_clip(nvr_clip_cache, width=640, height=360, bitrate_kbps=500, audio="none")
     latencies, unreadable = [], 0
-    with SimCameraServer(clip_cache, main=main, sub_clock=(640, 360), audio="none") as cams, \
+    with SimCameraServer(nvr_clip_cache, main=main, sub_clock=(640, 360), audio="none") as cams, \
             av.open(cams.url(1, "sub"), options={"rtsp_transport": "tcp"}) as container:
         for frame in container.decode(container.streams.video[0]):
             now_ms = time.time() * 1000

@@ -1,10 +1,10 @@
 """Benchmark the simulated cameras: N cameras, N ffmpeg clients, server CPU per camera.
 
-    .venv/bin/python tests/simcam/bench_simcam.py --cameras 16 --seconds 30
+    .venv/bin/python -m nvr_edge_testing.bench.simcam --cameras 16 --seconds 30
 
 Each client is ``ffmpeg -rtsp_transport tcp -i URL -c copy`` writing ``framecrc``
 (per-packet timestamps, as cheap as ``-f null``) so timestamp jumps can be checked.
-Not collected by pytest (no test_ prefix).
+A script for now, not an `nvr-edge bench` subcommand.
 """
 
 from __future__ import annotations
