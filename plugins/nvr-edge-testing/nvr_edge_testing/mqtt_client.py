@@ -18,6 +18,7 @@ from nvr_edge_testing.waiting import wait_for
 
 __all__ = ["Watcher", "response_properties"]
 
+
 @dataclass
 class Seen:
     topic: str
