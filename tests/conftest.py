@@ -5,12 +5,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from nvr_edge_testing.postgres import PostgresServer
 from nvr_edge_testing.pytest_plugin import CAMERA_PASSWORD
 from nvr_edge_testing.simcam import Clip, SimCameraServer
 
 from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV
-
-from .pg import PostgresServer
 
 __all__ = ["CAMERA_PASSWORD"]
 
@@ -36,18 +35,10 @@ def cameras(nvr_cameras: SimCameraServer) -> Iterator[SimCameraServer]:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer().init()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.destroy()
+def postgres(nvr_postgres: PostgresServer) -> PostgresServer:
+    return nvr_postgres
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'catalog.db'}"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.new_database(f"t_{os.getpid()}_{abs(hash(tmp_path)) % 10**8}")
+@pytest.fixture
+def catalog_url(nvr_catalog_url: str) -> str:
+    return nvr_catalog_url

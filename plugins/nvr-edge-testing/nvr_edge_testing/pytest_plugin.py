@@ -13,11 +13,13 @@ Override two fixtures in your conftest to put your plugin in the appliance:
         return nvr_config
 
 then take `nvr_appliance` (running), `nvr_hooks` (every hook call), `nvr_camera(s)`,
-`nvr_mqtt_broker` and `nvr_mqtt_client`. See docs/PLUGINS.md, "Your first plugin".
+`nvr_mqtt_broker`, `nvr_mqtt_client`, `nvr_postgres` and `nvr_catalog_url`.
+See docs/PLUGINS.md, "Your first plugin".
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from nvr_edge_testing.configs import appliance_document, write_toml
 from nvr_edge_testing.hooks import HookRecorder
 from nvr_edge_testing.mosquitto import Mosquitto
 from nvr_edge_testing.mqtt_client import Watcher
+from nvr_edge_testing.postgres import PostgresServer
 from nvr_edge_testing.simcam import Clip, SimCameraServer, ensure_clip
 
 # A real password on the simulated cameras, so that a test can check it never leaks.
@@ -113,3 +116,24 @@ def nvr_mqtt_client(nvr_mqtt_broker: Mosquitto) -> Iterator[Watcher]:
     `.wait_text(...)`) and sends requests (`.request(base, name, args)`)."""
     with Watcher(nvr_mqtt_broker) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def nvr_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of its own (initdb in a temporary folder, a free loopback port)
+    for the session: `.new_database(name)` gives a catalog URL."""
+    server = PostgresServer().init()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def nvr_catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test twice: a SQLite catalog file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    server: PostgresServer = request.getfixturevalue("nvr_postgres")
+    return server.new_database(f"t_{os.getpid()}_{abs(hash(tmp_path)) % 10**8}")

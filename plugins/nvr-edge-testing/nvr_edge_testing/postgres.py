@@ -5,13 +5,11 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from nvr_edge_testing.waiting import free_port
+from nvr_edge_testing.waiting import accepts, free_port, wait_for
 
 
 def _bindir() -> Path:
@@ -53,14 +51,7 @@ class PostgresServer:
                    "-c fsync=off -c synchronous_commit=off")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
                   "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("PostgreSQL did not start")
+        wait_for(lambda: accepts(self.port), 30, "PostgreSQL to listen", interval=0.2)
 
     def stop(self) -> None:
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w",
