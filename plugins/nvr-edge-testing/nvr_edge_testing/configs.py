@@ -12,15 +12,19 @@ import tomli_w
 
 def appliance_document(cameras: Mapping[str, str], *, device_id: str = "test-box",
                        catalog_url: str | None = None, segment_seconds: int = 10,
-                       recording: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                       recording: Mapping[str, Any] | None = None,
+                       connect_timeout_s: float | None = 5.0) -> dict[str, Any]:
     """A minimal config: `cameras` (id -> main RTSP URL), storage folders beside the file,
-    a short connect timeout so that tests fail fast."""
+    a short connect timeout so that tests fail fast (None: the appliance's default, as the
+    benchmarks and the demo want)."""
     document: dict[str, Any] = {
         "device": {"id": device_id},
         "storage": {"cache_dir": "cache", "archive_dir": "archive", "state_dir": "state",
                     "segment_seconds": segment_seconds},
-        "recording": {"connect_timeout_s": 5.0, **(recording or {})},
     }
+    fast = {"connect_timeout_s": connect_timeout_s} if connect_timeout_s is not None else {}
+    if fast or recording:
+        document["recording"] = {**fast, **(recording or {})}
     if catalog_url:
         document["catalog"] = {"url": catalog_url}
     if cameras:

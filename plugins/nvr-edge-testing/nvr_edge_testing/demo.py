@@ -23,8 +23,8 @@ WEB_TOKEN_TTL_S = 12 * 3600
 def write_demo_config(path: Path, urls: list[str], segment_seconds: int,
                       web_port: int | None = None) -> None:
     document = appliance_document({f"cam{i}": url for i, url in enumerate(urls, start=1)},
-                                  device_id="nvr-demo", segment_seconds=segment_seconds)
-    del document["recording"]  # the appliance's defaults, as a new box would have them
+                                  device_id="nvr-demo", segment_seconds=segment_seconds,
+                                  connect_timeout_s=None)  # as a new box would have it
     if web_port is not None:
         document["web"] = {"listen": f"127.0.0.1:{web_port}"}
     write_toml(path, document)

@@ -9,7 +9,6 @@ Prints JSON.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -21,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from nvr_edge_testing.appliance import plugins_env
+from nvr_edge_testing.configs import appliance_document, write_toml
 from nvr_edge_testing.mosquitto import Mosquitto
 from nvr_edge_testing.simcam import SimCameraServer, ensure_clip
-
-from nvr_edge import DISABLE_AUTOLOAD_ENV
 
 # MQTT 5 PUBLISH overhead besides topic and payload: fixed header (~3), topic length (2),
 # packet id (2), property length (1); a QoS 1 message also costs a PUBACK (4) each way
@@ -78,15 +77,13 @@ def measure(cameras: int, seconds: float, segment_seconds: int, stats_interval_s
         with SimCameraServer(root / "clips", cameras=cameras, main=clip,
                              log_path=root / "simcam.log") as server:
             config = root / "nvr.toml"
-            lines = ["[device]", f'id = "{device}"', "[storage]", 'cache_dir = "cache"',
-                     'archive_dir = "archive"', 'state_dir = "state"',
-                     f"segment_seconds = {segment_seconds}", "[mqtt]",
-                     f'url = "mqtt://127.0.0.1:{broker.port}"',
-                     f"stats_interval_s = {stats_interval_s}"]
-            for n in range(1, cameras + 1):
-                lines += ["[[cameras]]", f'id = "cam{n}"', f'main = "{server.url(n, "main")}"']
-            config.write_text("\n".join(lines) + "\n")
-            env = {k: v for k, v in os.environ.items() if k != DISABLE_AUTOLOAD_ENV}
+            urls = {f"cam{n}": server.url(n, "main") for n in range(1, cameras + 1)}
+            document = appliance_document(urls, device_id=device, connect_timeout_s=None,
+                                          segment_seconds=segment_seconds)
+            document["mqtt"] = {"url": f"mqtt://127.0.0.1:{broker.port}",
+                                "stats_interval_s": stats_interval_s}
+            config = write_toml(root / "nvr.toml", document)
+            env = plugins_env()  # the MQTT plugin must load
             with open(root / "appliance.log", "ab") as log:
                 app = subprocess.Popen(
                     [sys.executable, "-m", "nvr_edge", "run", "--config", str(config)],

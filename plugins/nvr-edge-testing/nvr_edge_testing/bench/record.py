@@ -204,8 +204,8 @@ def frames_report(files: list[Path], fps: float, recorded_s: float | None = None
 def write_config(folder: Path, urls: list[str], pm: pluggy.PluginManager) -> Config:
     document = appliance_document({f"cam{i}": url for i, url in enumerate(urls, start=1)},
                                   device_id="bench", segment_seconds=SEGMENT_SECONDS,
-                                  catalog_url=f"sqlite:///{folder / 'state' / 'catalog.db'}")
-    del document["recording"]  # the appliance's own defaults are what is measured
+                                  catalog_url=f"sqlite:///{folder / 'state' / 'catalog.db'}",
+                                  connect_timeout_s=None)  # the defaults are what is measured
     return load_config(write_toml(folder / "nvr-edge.toml", document), pm)
 
 

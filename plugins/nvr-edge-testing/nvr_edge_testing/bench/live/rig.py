@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
 import sys
 import time
@@ -14,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from nvr_edge_testing.appliance import plugins_env
 from nvr_edge_testing.bench.record import child_pids, cpu_seconds
+from nvr_edge_testing.configs import appliance_document, write_toml
 from nvr_edge_testing.processes import end
 from nvr_edge_testing.simcam import SimCameraServer, ensure_clip
 from nvr_edge_testing.waiting import free_port
-
-from nvr_edge import DISABLE_AUTOLOAD_ENV
 
 CAMERA = "cam1"
 READY_TIMEOUT_S = 60.0
@@ -60,29 +59,21 @@ def cpu_used(before: dict[int, float]) -> float:
 
 
 def write_config(folder: Path, main_url: str, sub_url: str, port: int, viewers: int) -> Path:
-    path = folder / "nvr-edge.toml"
-    path.write_text("\n".join([
-        "[device]", 'id = "latency-bench"',
-        "[storage]", 'cache_dir = "cache"', 'archive_dir = "archive"', 'state_dir = "state"',
-        "[[cameras]]", f'id = "{CAMERA}"', f'main = "{main_url}"', f'sub = "{sub_url}"',
-        "[web]", f'listen = "127.0.0.1:{port}"',
-        "[webrtc]", 'host_addresses = ["127.0.0.1"]',
-        f"max_viewers_per_camera = {max(viewers, 1)}",  # the ramp's top, not the default
-    ]) + "\n")
-    return path
-
-
-def appliance_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop(DISABLE_AUTOLOAD_ENV, None)  # the web plugin must load
-    return env
+    document = appliance_document({CAMERA: main_url}, device_id="latency-bench",
+                                  connect_timeout_s=None)
+    del document["storage"]["segment_seconds"]  # the appliance's default
+    document["cameras"][0]["sub"] = sub_url
+    document["web"] = {"listen": f"127.0.0.1:{port}"}
+    document["webrtc"] = {"host_addresses": ["127.0.0.1"],
+                          "max_viewers_per_camera": max(viewers, 1)}  # the ramp's top
+    return write_toml(folder / "nvr-edge.toml", document)
 
 
 def mint_token(config: Path) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "nvr_edge", "token", "--config", str(config), "--camera", CAMERA,
          "--action", "view", "--ttl", "7200", "--subject", "latency-bench"],
-        capture_output=True, text=True, env=appliance_env(), timeout=60, check=False)
+        capture_output=True, text=True, env=plugins_env(), timeout=60, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"nvr-edge token failed: {done.stderr.strip()}")
     return done.stdout.strip()
@@ -119,7 +110,7 @@ async def running_rig(root: Path, size: tuple[int, int], viewers: int) -> AsyncI
         with open(log, "ab") as out:
             app = subprocess.Popen(
                 [sys.executable, "-m", "nvr_edge", "run", "--config", str(config)],
-                stdout=out, stderr=subprocess.STDOUT, env=appliance_env(),
+                stdout=out, stderr=subprocess.STDOUT, env=plugins_env(),
                 start_new_session=True)
         try:
             base = f"http://127.0.0.1:{port}"
