@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from nvr_edge_testing.appliance import Appliance
+from nvr_edge_testing.configs import write_config
+from nvr_edge_testing.postgres import PostgresServer
+from nvr_edge_testing.simcam import SimCameraServer
+from nvr_edge_testing.waiting import wait_for
 
-from nvr_edge.simcam import SimCameraServer
-
-from .appliance import Appliance, wait_for, write_config
 from .media import decode_errors
-from .pg import PostgresServer
 from .test_recording import rows, segment_files
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "nvr_edge"
 # Lowest first. A module may import its own layer and those below it, never above.
 LAYERS = ("foundation", "catalog", "storage", "live", "camera", "discovery", "appliance",
-          "simcam", "cli")
+          "cli")
 # Protocol-only leaves the hook specs name for type checkers (TYPE_CHECKING only).
 ALLOWED_UPWARD = {("nvr_edge.hookspecs", "nvr_edge.catalog"),
                   ("nvr_edge.hookspecs", "nvr_edge.storage.writer"),
@@ -22,9 +22,10 @@ ALLOWED_UPWARD = {("nvr_edge.hookspecs", "nvr_edge.catalog"),
 # is the program itself. Both stand above every layer.
 FACE = "nvr_edge"
 TOP = {FACE, "nvr_edge.__main__"}
-# Plugin modules that are tools (benchmarks, load generators, test harnesses), not
-# firmware: they may also use the simulated cameras and the bench helpers.
-PLUGIN_TOOL_PARTS = ("bench", "testing", "load")
+# Distributions under plugins/ that are tools, not firmware (simulated cameras, demo,
+# benchmarks, the test kit): they drive the engine itself, so they may import internals.
+# The image does not install them (image/scripts/python-lib.sh).
+TOOL_DISTRIBUTIONS = ("nvr-edge-testing",)
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -136,22 +137,26 @@ def test_the_check_can_fail(tmp_path: Path) -> None:
     assert "nvr_edge.appliance.supervisor" in imports_of(module, "nvr_edge.config")
 
 
-PLUGIN_FILES = sorted(p for p in (ROOT / "plugins").glob("*/*/**/*.py")
-                      if "tests" not in p.relative_to(ROOT / "plugins").parts)
+# First-party plugins and the examples a third-party author copies.
+PLUGIN_FOLDERS = (ROOT / "plugins", ROOT / "examples")
+PLUGIN_FILES = sorted(p for folder in PLUGIN_FOLDERS for p in folder.glob("*/*/**/*.py")
+                      if "tests" not in p.relative_to(folder).parts
+                      and p.relative_to(folder).parts[0] not in TOOL_DISTRIBUTIONS)
+
+
+def test_tool_distributions_exist() -> None:
+    """A renamed tool distribution must not silently put its files under the rule."""
+    assert all((ROOT / "plugins" / name / "pyproject.toml").exists()
+               for name in TOOL_DISTRIBUTIONS)
 
 
 @pytest.mark.parametrize("path", PLUGIN_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_plugins_import_only_the_public_api(path: Path) -> None:
-    package_dir = path.relative_to(ROOT / "plugins").parts[1]
-    name = module_name(path, ROOT / "plugins" / path.relative_to(ROOT / "plugins").parts[0]
-                       / package_dir)
-    tool = any(part in PLUGIN_TOOL_PARTS or part.removesuffix(".py") in PLUGIN_TOOL_PARTS
-               for part in path.relative_to(ROOT / "plugins").parts)
+    folder = next(f for f in PLUGIN_FOLDERS if path.is_relative_to(f))
+    distribution, package = path.relative_to(folder).parts[:2]
+    name = module_name(path, folder / distribution / package)
     internal = sorted(t for t in imports_of(path, name)
-                      if t.startswith("nvr_edge.") and t.count(".") >= 1
-                      and not (tool and t.startswith(("nvr_edge.simcam", "nvr_edge.ports",
-                                                       "nvr_edge.cli.bench",
-                                                       "nvr_edge.plugins"))))
+                      if t.startswith("nvr_edge.") and t.count(".") >= 1)
     # `from nvr_edge import X` yields "nvr_edge.X" for a public name: allowed
     import nvr_edge
 

@@ -12,15 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
+from nvr_edge_testing.appliance import Appliance, plugins_env
+from nvr_edge_testing.configs import write_config
+from nvr_edge_testing.pytest_plugin import CAMERA_PASSWORD
+from nvr_edge_testing.simcam import SimCameraServer
+from nvr_edge_testing.waiting import wait_for
 
 from nvr_edge.appliance.run import opened_catalog
 from nvr_edge.catalog import SegmentQuery
 from nvr_edge.config import load_config
 from nvr_edge.models import SegmentRecord
-from nvr_edge.simcam import SimCameraServer
 
-from .appliance import Appliance, wait_for, write_config
-from .conftest import CAMERA_PASSWORD
 from .media import codecs, decode_errors, probe, video_packets
 
 pytestmark = pytest.mark.slow
@@ -198,7 +200,7 @@ def test_power_cut_loses_at_most_the_last_fragment(tmp_path: Path,
 
 
 def test_g711_audio_is_transcoded_to_aac(tmp_path: Path, clip_cache: Path) -> None:
-    from nvr_edge.simcam import ensure_clip
+    from nvr_edge_testing.simcam import ensure_clip
 
     clip = ensure_clip(clip_cache, width=640, height=360, bitrate_kbps=600, seconds=4,
                        audio="pcmu")
@@ -219,7 +221,8 @@ def test_g711_audio_is_transcoded_to_aac(tmp_path: Path, clip_cache: Path) -> No
 def test_demo_records_closed_segments_within_a_minute(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "nvr_edge", "demo", "--dir", str(tmp_path),
                           "--cameras", "2", "--segment-seconds", "10", "--duration", "35"],
-                         capture_output=True, text=True, timeout=240)
+                         capture_output=True, text=True, timeout=240,
+                         env=plugins_env())  # `demo` comes from the nvr-edge-testing plugin
     assert run.returncode == 0, run.stderr[-2000:]
     assert "recorded: cam1" in run.stdout
     closed = segment_files(tmp_path)

@@ -9,15 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
+from nvr_edge_testing.configs import write_config
+from nvr_edge_testing.simcam import SimCameraServer
 
 from nvr_edge import hookimpl
 from nvr_edge.appliance.run import appliance_catalog, opened_catalog
 from nvr_edge.appliance.supervisor import Supervisor
 from nvr_edge.catalog import SegmentQuery
 from nvr_edge.plugins import load_config, make_plugin_manager
-from nvr_edge.simcam import SimCameraServer
-
-from .appliance import write_config
 
 pytestmark = pytest.mark.slow
 

@@ -20,16 +20,23 @@ target_pip_args() {
                       --only-binary=:all:)
 }
 
+# Distributions under plugins/ that are not firmware: simulated cameras, demo, benchmarks and
+# the test kit (pytest, a Chromium driver) never go into the image, nor into its pins.
+NOT_FIRMWARE_PLUGINS=(nvr-edge-testing)
+
 # checkout_wheels SRC_DIR WORK_DIR OUT_DIR: wheels of the core and of every plugins/*/ with a
-# pyproject.toml, built from a copy of the tracked and new files (the work tree gets no
-# build/ folder; ignored files stay out).
+# pyproject.toml except NOT_FIRMWARE_PLUGINS, built from a copy of the tracked and new files
+# (the work tree gets no build/ folder; ignored files stay out).
 checkout_wheels() {
     local src_dir=$1 copy="$2/src" out=$3 p
     rm -rf "$copy"; mkdir -p "$copy" "$out"
     git -C "$src_dir" ls-files -z --cached --others --exclude-standard -- . ':!image' \
         | tar -C "$src_dir" --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -C "$copy" -xf -
     local dists=("$copy")
-    for p in "$copy"/plugins/*/; do [ -f "$p/pyproject.toml" ] && dists+=("$p"); done
+    for p in "$copy"/plugins/*/; do
+        [[ " ${NOT_FIRMWARE_PLUGINS[*]} " == *" $(basename "$p") "* ]] && continue
+        [ -f "$p/pyproject.toml" ] && dists+=("$p")
+    done
     SOURCE_DATE_EPOCH=$(git -C "$src_dir" log -1 --format=%ct) \
         pip_isolated wheel -q --no-deps -w "$out" "${dists[@]}"
 }

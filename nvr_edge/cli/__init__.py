@@ -34,18 +34,11 @@ def build_parser(pm: pluggy.PluginManager | None = None) -> argparse.ArgumentPar
     parser = argparse.ArgumentParser(prog="nvr-edge", description=__doc__)
     parser.add_argument("--log-level", default=None,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="default INFO (WARNING for `demo`, whose own report is the point)")
+                        help="default INFO (a plugin's subcommand may choose another)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="record every configured camera until stopped")
     _config_arg(run)
-
-    demo = sub.add_parser("demo", help="simulated cameras recorded into a local folder")
-    demo.add_argument("--dir", type=Path, default=Path("nvr-demo"))
-    demo.add_argument("--cameras", type=int, default=2)
-    demo.add_argument("--segment-seconds", type=int, default=30)
-    demo.add_argument("--duration", type=float, default=0,
-                      help="stop after this many seconds (0: until Ctrl-C)")
 
     check_config = sub.add_parser("check-config", help="validate a configuration file")
     check_config.add_argument("file", type=Path)
@@ -69,17 +62,6 @@ def build_parser(pm: pluggy.PluginManager | None = None) -> argparse.ArgumentPar
     segments.add_argument("--until", help="ISO 8601 time (UTC when no zone is given)")
     segments.add_argument("--json", action="store_true")
 
-    simcam = sub.add_parser("simcam", help="serve simulated RTSP cameras",
-                            add_help=False, prefix_chars="\0")
-    simcam.add_argument("args", nargs=argparse.REMAINDER)
-
-    bench = sub.add_parser("bench", help="benchmarks (JSON on stdout)")
-    bench_sub = bench.add_subparsers(dest="bench", required=True)
-    record = bench_sub.add_parser("record", help="nvr-edge vs the ffmpeg CLI, same streams")
-    record.add_argument("--cameras", type=int, default=4)
-    record.add_argument("--seconds", type=float, default=60)
-    record.add_argument("--json", action="store_true")
-    record.add_argument("--work-dir", type=Path, default=None)
     if pm is not None:  # a plugin that fails here loses its subcommands, not the CLI
         Observers(pm, alert=lambda _alert: None).notify("nvr_cli_commands", subparsers=sub)
     return parser
@@ -88,7 +70,7 @@ def build_parser(pm: pluggy.PluginManager | None = None) -> argparse.ArgumentPar
 def main(argv: Sequence[str] | None = None) -> int:
     pm = make_plugin_manager()  # the one plugin manager of this process
     args = build_parser(pm).parse_args(argv)
-    level = getattr(logging, args.log_level or ("WARNING" if args.command == "demo" else "INFO"))
+    level = getattr(logging, args.log_level or "INFO")
     setup_logging(level)
     try:
         return _dispatch(args, level, pm)
@@ -111,19 +93,6 @@ def _dispatch(args: argparse.Namespace, level: int, pm: pluggy.PluginManager) ->
         return 0
     if command == "plugins":
         return _plugins(pm, args.json)
-    if command == "simcam":
-        from nvr_edge.simcam.cli import main as simcam_main
-
-        return simcam_main(args.args)
-    if command == "demo":
-        from nvr_edge.cli.demo import run_demo
-
-        return run_demo(args.dir, cameras=args.cameras, segment_seconds=args.segment_seconds,
-                        duration_s=args.duration, log_level=level)
-    if command == "bench":
-        from nvr_edge.cli.bench import run_record_bench
-
-        return run_record_bench(args.cameras, args.seconds, args.work_dir)
     config = load_config(args.config, pm)
     if command == "run":
         from nvr_edge.appliance.run import run_appliance

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nvr_edge.ports import free_port
+from nvr_edge_testing.waiting import free_port
 
 
 class Broker:

@@ -221,13 +221,3 @@ class QemuVM:
             os.killpg(self.process.pid, 9)
             self.process.wait(10)
 
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 2.0):
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")

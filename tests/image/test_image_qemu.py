@@ -20,11 +20,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
-from nvr_edge.simcam import SimCameraServer
+from nvr_edge_testing.simcam import SimCameraServer
+from nvr_edge_testing.waiting import wait_for
 
 from .mqtt import Broker, Subscriber
-from .qemu import HOST_FROM_GUEST, IMAGES, REPO, QemuVM, build_image, make_disk, wait_until
+from .qemu import HOST_FROM_GUEST, IMAGES, REPO, QemuVM, build_image, make_disk
 
 pytestmark = [pytest.mark.slow, pytest.mark.image, pytest.mark.timeout(3000)]
 
@@ -199,7 +199,7 @@ def test_boots_read_only_with_no_failed_units(vm: QemuVM) -> None:
 
 def test_service_runs_unprivileged_with_no_capabilities(vm: QemuVM) -> None:
     vm.wait_channel(BOOT_TIMEOUT)
-    wait_until(lambda: service_state(vm) == "active", BOOT_TIMEOUT, "nvr-edge active")
+    wait_for(lambda: service_state(vm) == "active", BOOT_TIMEOUT, "nvr-edge active", interval=2)
     pid = main_pid(vm)
     assert vm.run(f"ps -o user= -p {pid}").output.strip() == "nvr-edge"
     status = dict(line.split(":", 1) for line in
@@ -249,7 +249,7 @@ def test_records_the_host_camera(vm: QemuVM, mqtt: Subscriber) -> None:
 def test_kill_9_last_will_restart_online_again_recording_resumes(
         vm: QemuVM, mqtt: Subscriber) -> None:
     vm.wait_channel(BOOT_TIMEOUT)
-    wait_until(lambda: service_state(vm) == "active", BOOT_TIMEOUT, "nvr-edge active")
+    wait_for(lambda: service_state(vm) == "active", BOOT_TIMEOUT, "nvr-edge active", interval=2)
     pid = main_pid(vm)
     restarts = int(vm.run("systemctl show -p NRestarts --value nvr-edge.service").output)
     killed_ms = guest_now_ms(vm)
@@ -257,8 +257,8 @@ def test_kill_9_last_will_restart_online_again_recording_resumes(
     vm.run(f"kill -9 {pid}")
     offline = mqtt.wait_for(AVAILABILITY, "offline", timeout=120, after=killed)
     record("kill9_to_mqtt_offline_s", offline.at - killed)
-    wait_until(lambda: service_state(vm) == "active" and main_pid(vm) not in (0, pid), 300,
-               "nvr-edge restarted by systemd")
+    wait_for(lambda: service_state(vm) == "active" and main_pid(vm) not in (0, pid), 300,
+             "nvr-edge restarted by systemd", interval=2)
     record("kill9_to_active_again_s", time.monotonic() - killed)
     assert int(vm.run("systemctl show -p NRestarts --value nvr-edge.service").output) \
         == restarts + 1
@@ -271,7 +271,7 @@ def test_kill_9_last_will_restart_online_again_recording_resumes(
 
 def test_hard_reset_mid_segment_keeps_closed_segments(vm: QemuVM, mqtt: Subscriber) -> None:
     vm.wait_channel(BOOT_TIMEOUT)
-    wait_until(lambda: len(guest_segments(vm)) >= 2, 300, "two closed segments")
+    wait_for(lambda: len(guest_segments(vm)) >= 2, 300, "two closed segments", interval=2)
     before = sorted(guest_segments(vm), key=lambda s: s["start_ms"])
     sums = dict(line.split()[::-1] for line in vm.run(
         "sha256sum " + " ".join(s["path"] for s in before)).output.splitlines())
@@ -284,7 +284,7 @@ def test_hard_reset_mid_segment_keeps_closed_segments(vm: QemuVM, mqtt: Subscrib
             return None
         return last if 3000 <= guest_now_ms(vm) - iso_ms(last["end"]) <= 7000 else None
 
-    last_closed = wait_until(cut_point, 120, "the middle of a segment", interval=0.5)
+    last_closed = wait_for(cut_point, 120, "the middle of a segment", interval=0.5)
     boot_id = vm.run("cat /proc/sys/kernel/random/boot_id").output
     cut_ms = guest_now_ms(vm)
     vm.hard_reset()

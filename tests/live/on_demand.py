@@ -7,7 +7,7 @@ import re
 import time
 from pathlib import Path
 
-from nvr_edge.simcam import Clip, SimCameraServer, ensure_clip
+from nvr_edge_testing.simcam import Clip, SimCameraServer, ensure_clip
 
 from ..appliance import wait_for, write_config
 from ..conftest import CAMERA_PASSWORD

@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from nvr_edge_testing.simcam import Clip
 
 from nvr_edge.camera.sub_relay import LINGER_S
 from nvr_edge.live.hub import LiveHub, Viewer
 from nvr_edge.live.wire import LivePacket
-from nvr_edge.simcam import Clip
 
 from ..appliance import running_supervisor, wait_for
 from .on_demand import (

@@ -11,6 +11,7 @@ import av
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from nvr_edge_testing.simcam import SimCameraServer
 
 from nvr_edge.live.hub import LagPolicy, Viewer
 from nvr_edge.live.wire import (
@@ -24,7 +25,6 @@ from nvr_edge.live.wire import (
     encode_packet,
     frame,
 )
-from nvr_edge.simcam import SimCameraServer
 
 from ..appliance import running_supervisor, wait_for, write_config
 

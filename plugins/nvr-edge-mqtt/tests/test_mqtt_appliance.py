@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mqtt_broker import Mosquitto, Watcher, response_properties
-from nvr_edge_mqtt.testing import TlsFiles
+from nvr_edge_testing.mosquitto import TlsFiles
+from nvr_edge_testing.mqtt_client import Mosquitto, Watcher, response_properties
+from nvr_edge_testing.simcam import SimCameraServer
 
-from nvr_edge.simcam import SimCameraServer
 from tests.appliance import Appliance, wait_for, write_config
 from tests.conftest import CAMERA_PASSWORD
 

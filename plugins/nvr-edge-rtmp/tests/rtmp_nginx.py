@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from nvr_edge.ports import free_port
+from nvr_edge_testing.waiting import free_port
+
 from tests.appliance import wait_for
 
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from nvr_edge_rtmp.plugin import RtmpPlugin
 from nvr_edge_rtmp.settings import read_rtmp
+from nvr_edge_testing.simcam import SimCameraServer
 from rtmp_nginx import NginxRtmp, probe
 
 from nvr_edge import CommandError, ControlError
 from nvr_edge.config import ConfigError, parse_config
-from nvr_edge.simcam import SimCameraServer
 from tests.appliance import running_supervisor, wait_for, write_config
 
 pytestmark = pytest.mark.slow

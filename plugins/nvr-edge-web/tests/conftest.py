@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from nvr_edge_testing.simcam import Clip
 from web_box import WEBRTC, Box, running_box, streaming
 
-from nvr_edge.simcam import Clip
 from tests.appliance import wait_for
 from tests.conftest import cameras, clip_cache, small_clip  # noqa: F401 - shared fixtures
 from tests.live.on_demand import make_sub_clip

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from nvr_edge_web.testing.cdp import CHROMIUM, chromium_page
+from nvr_edge_testing.chromium.cdp import CHROMIUM, chromium_page
 from web_box import Box, error_of, probe
 from web_http import Reply
 from web_m3u8 import Playlist, SegmentEntry, parse_playlist

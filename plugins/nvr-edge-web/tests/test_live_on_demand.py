@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from nvr_edge_testing.simcam import Clip
+from nvr_edge_testing.waiting import free_port
 from web_box import WEBRTC, Box, base, probe, started_box, streaming, viewers_now, web_table
 from web_hls import fetch_segment
 from web_whep import Viewing, watch
 
 from nvr_edge.camera.sub_relay import LINGER_S
-from nvr_edge.ports import free_port
-from nvr_edge.simcam import Clip
 from tests.appliance import wait_for
 from tests.live.on_demand import SUB_SIZE, MountLog, sim_cameras, write_live_config
 

@@ -21,12 +21,12 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nvr_edge_mqtt.plugin import MqttPlugin
-from nvr_edge_mqtt.testing import Mosquitto
+from nvr_edge_testing.mosquitto import Mosquitto
+from nvr_edge_testing.waiting import free_port
 from nvr_edge_web.auth import authenticator_for
 from nvr_edge_web.plugin import WebPlugin
 
 from nvr_edge import Appliance, Command, ControlError, Param, WebRoute, hookimpl
-from nvr_edge.ports import free_port
 from tests.appliance import running_supervisor, wait_for, write_config
 
 BASE = "nvr/test-box"  # the default topic prefix and write_config's device id

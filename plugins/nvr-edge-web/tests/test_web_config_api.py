@@ -10,11 +10,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from nvr_edge_web.bench.load import open_viewer
+from nvr_edge_testing.bench.live.load import open_viewer
+from nvr_edge_testing.waiting import free_port
 from web_box import Box, answers, error_of
 from web_http import Client
 
-from nvr_edge.ports import free_port
 from tests.appliance import wait_for
 from tests.conftest import CAMERA_PASSWORD
 
@@ -85,7 +85,7 @@ def test_a_webrtc_limit_applies_at_once(box: Box) -> None:
 
 async def _second_post(http: aiohttp.ClientSession, base: str, token: str
                        ) -> tuple[tuple[int, str], None]:
-    from nvr_edge_web.bench.load import h264_offerer
+    from nvr_edge_testing.bench.live.load import h264_offerer
 
     pc, _ = h264_offerer()
     await pc.setLocalDescription(await pc.createOffer())

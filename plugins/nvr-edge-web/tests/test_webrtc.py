@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nvr_edge_web.testing.cdp import CHROMIUM, chromium_page
+from nvr_edge_testing.chromium.cdp import CHROMIUM, chromium_page
 from web_box import Box, base, error_of, offer_sdp, viewers_now
 from web_whep import Viewing, watch
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nvr_edge_testing.simcam import Clip, ensure_clip
 from web_box import Box, base, closed_segment, error_of, file_bytes, offer_sdp, probe, viewers_now
 from web_hls import fetch_segment
 from web_whep import watch
 
-from nvr_edge.simcam import Clip, ensure_clip
 from tests.appliance import wait_for
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from nvr_edge_testing.bench.live.load import h264_offerer
+from nvr_edge_testing.simcam import SimCameraServer
+from nvr_edge_testing.waiting import free_port
 from nvr_edge_web.auth import authenticator_for
-from nvr_edge_web.bench.load import h264_offerer
 from nvr_edge_web.plugin import WebPlugin
 from web_http import Client, Reply
 from web_promtext import parse, value
@@ -23,8 +25,6 @@ from web_tokens import secret_of
 
 from nvr_edge.catalog import SegmentQuery
 from nvr_edge.config import Config, load_config
-from nvr_edge.ports import free_port
-from nvr_edge.simcam import SimCameraServer
 from tests.appliance import Appliance, wait_for, write_config
 from tests.conftest import CAMERA_PASSWORD
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 from aiortc import RTCSessionDescription
-from nvr_edge_web.bench.load import h264_offerer
+from nvr_edge_testing.bench.live.load import h264_offerer
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""An example third-party nvr-edge plugin (docs/PLUGINS.md, "Your first plugin")."""

@@ -1,0 +1,76 @@
+"""`nvr-edge demo`, `nvr-edge simcam` and `nvr-edge bench record|live|mqtt`: the tools'
+subcommands, added through `nvr_cli_commands`.
+
+Loaded by every `nvr-edge` command on a machine with this distribution: the tools
+themselves are imported only when their subcommand runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from nvr_edge import hookimpl
+from nvr_edge_testing.bench.live import cli as live_cli
+from nvr_edge_testing.simcam import cli as simcam_cli
+
+
+@hookimpl
+def nvr_cli_commands(subparsers: argparse._SubParsersAction) -> None:
+    demo = subparsers.add_parser("demo", help="simulated cameras recorded into a local folder")
+    demo.add_argument("--dir", type=Path, default=Path("nvr-demo"))
+    demo.add_argument("--cameras", type=int, default=2)
+    demo.add_argument("--segment-seconds", type=int, default=30)
+    demo.add_argument("--duration", type=float, default=0,
+                      help="stop after this many seconds (0: until Ctrl-C)")
+    demo.set_defaults(nvr_run=_demo)
+
+    simcam = subparsers.add_parser("simcam", help="serve simulated RTSP cameras",
+                                   description="Serve simulated RTSP cameras looping test "
+                                               "clips.")
+    simcam_cli.add_arguments(simcam)
+    simcam.set_defaults(nvr_run=lambda args, _pm: simcam_cli.run(args))
+
+    bench = subparsers.add_parser("bench", help="benchmarks (JSON on stdout)")
+    kinds = bench.add_subparsers(dest="bench", required=True)
+    record = kinds.add_parser("record", help="nvr-edge vs the ffmpeg CLI, same streams")
+    record.add_argument("--cameras", type=int, default=4)
+    record.add_argument("--seconds", type=float, default=60)
+    record.add_argument("--json", action="store_true")
+    record.add_argument("--work-dir", type=Path, default=None)
+    record.set_defaults(nvr_run=_bench_record)
+
+    live = kinds.add_parser("live", help="the live view glass to glass, in Chromium")
+    live_cli.add_arguments(live)
+    live.set_defaults(nvr_run=lambda args, _pm: live_cli.run_bench(args))
+
+    mqtt = kinds.add_parser("mqtt", help="what one box sends an MQTT broker, per hour")
+    mqtt.add_argument("--cameras", type=int, default=4)
+    mqtt.add_argument("--seconds", type=float, default=600)
+    mqtt.add_argument("--segment-seconds", type=int, default=180)
+    mqtt.add_argument("--stats-interval", type=float, default=60.0)
+    mqtt.set_defaults(nvr_run=_bench_mqtt)
+
+
+def _demo(args: argparse.Namespace, _pm: Any) -> int:
+    from nvr_edge_testing.demo import run_demo
+
+    # The demo's own report is the point: the appliance's log stays quiet unless asked.
+    level = getattr(logging, args.log_level or "WARNING")
+    logging.getLogger().setLevel(level)
+    return run_demo(args.dir, cameras=args.cameras, segment_seconds=args.segment_seconds,
+                    duration_s=args.duration, log_level=level)
+
+
+def _bench_record(args: argparse.Namespace, _pm: Any) -> int:
+    from nvr_edge_testing.bench.record import run_record_bench
+
+    return run_record_bench(args.cameras, args.seconds, args.work_dir)
+
+
+def _bench_mqtt(args: argparse.Namespace, _pm: Any) -> int:
+    from nvr_edge_testing.bench.mqtt import run_bench
+
+    return run_bench(args.cameras, args.seconds, args.segment_seconds, args.stats_interval)
