@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ from nvr_edge_testing.waiting import wait_for
 from .mqtt import Broker, Subscriber
 from .qemu import HOST_FROM_GUEST, IMAGES, REPO, QemuVM, build_image, make_disk
 
+GUEST_CACHE = "/var/lib/nvr-edge/cache"  # the image's nvr-edge.toml
 pytestmark = [pytest.mark.slow, pytest.mark.image, pytest.mark.timeout(3000)]
 
 BOOT_TIMEOUT = 420  # TCG boot time varies 2x between runs and machines
@@ -60,6 +61,13 @@ def guest_status(vm: QemuVM) -> dict:
 
 def iso_ms(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def part_start_ms(path: str) -> int:
+    """The start second a segment's name holds: <camera>/<YYYY-MM-DD>/<HHMMSS>.mp4.part."""
+    day, clock = path.rsplit("/", 2)[-2], path.rsplit("/", 1)[-1][:6]
+    return int(datetime.strptime(f"{day} {clock}", "%Y-%m-%d %H%M%S")
+               .replace(tzinfo=UTC).timestamp() * 1000)
 
 
 def guest_now_ms(vm: QemuVM) -> int:
@@ -276,15 +284,23 @@ def test_hard_reset_mid_segment_keeps_closed_segments(vm: QemuVM, mqtt: Subscrib
     sums = dict(line.split()[::-1] for line in vm.run(
         "sha256sum " + " ".join(s["path"] for s in before)).output.splitlines())
 
-    def cut_point() -> dict | None:
-        """The last closed segment, once a later one than the snapshot's closed and the open
-        one after it has 3-7 s of video: a cut in the middle of a segment."""
-        last = guest_status(vm).get("cameras", {}).get("cam1", {}).get("last_segment")
-        if not last or iso_ms(last["start"]) <= before[-1]["start_ms"]:
+    def cut_point() -> tuple[str, int] | None:
+        """The segment being written, once it is newer than the snapshot and has 3-7 s of
+        video: a cut in the middle of a segment. Judged from the guest's own files (the
+        `.part` and its name, which holds its start second) and clock in one command: the
+        status file is refreshed only every 2 s, and under load it named a segment that
+        had already closed."""
+        reply = vm.run(f"ls -1 {GUEST_CACHE}/cam1/*/*.mp4.part 2>/dev/null | tail -n 1; "
+                       "date +%s%3N", check=False).output.split()
+        if len(reply) != 2:
             return None
-        return last if 3000 <= guest_now_ms(vm) - iso_ms(last["end"]) <= 7000 else None
+        part, now_ms = reply[0], int(reply[1])
+        started_ms = part_start_ms(part)
+        if started_ms <= before[-1]["start_ms"]:
+            return None
+        return (part, now_ms) if 3000 <= now_ms - started_ms <= 7000 else None
 
-    last_closed = wait_for(cut_point, 120, "the middle of a segment", interval=0.5)
+    part, seen_ms = wait_for(cut_point, 120, "the middle of a segment", interval=0.5)
     boot_id = vm.run("cat /proc/sys/kernel/random/boot_id").output
     cut_ms = guest_now_ms(vm)
     vm.hard_reset()
@@ -302,12 +318,14 @@ def test_hard_reset_mid_segment_keeps_closed_segments(vm: QemuVM, mqtt: Subscrib
         assert now["bytes"] == seg["bytes"], (seg, now)
         digest = vm.run(f"sha256sum {now['path']}").output.split()[0]
         assert digest == sums[seg["path"]], f"{now['path']} changed across the reset"
-    assert iso_ms(last_closed["start"]) in after, f"{last_closed} lost from the catalog"
-    # the segment open at the cut: repaired and indexed at start-up, ending at the cut
-    cut_start = iso_ms(last_closed["end"])
-    cut_segment = after.get(cut_start)
-    assert cut_segment is not None, "the segment cut by the reset was not recovered"
-    assert 1000 <= cut_segment["duration_ms"] <= cut_ms + 3000 - cut_start, cut_segment
+    # the segment open at the cut: repaired at start-up under its own name (or moved to
+    # the archive since), indexed, and ending near the cut
+    name = part.removesuffix(".part").rsplit("/", 3)[-3:]
+    cut_segment = next((s for s in after.values()
+                        if s["path"].rsplit("/", 3)[-3:] == name), None)
+    assert cut_segment is not None, f"the segment cut by the reset ({part}) was not recovered"
+    assert 1000 <= cut_segment["duration_ms"] <= cut_ms + 3000 - part_start_ms(part), \
+        (cut_segment, seen_ms, cut_ms)
     assert first_after["start_ms"] >= cut_ms
     # `check` while the appliance runs: the open .part is in progress, and a cache copy the
     # mover keeps for move_grace_s after the move shows up as a duplicate of its indexed
