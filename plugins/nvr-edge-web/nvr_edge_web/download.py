@@ -22,7 +22,6 @@ from .auth import require
 from .context import CONTEXT
 from .errors import ApiError
 from .guard import authenticate
-from .lookup import segment_by_id
 
 log = logging.getLogger(__name__)
 ID_PATTERN = r"[0-9]{1,18}"  # fits a signed 64-bit column; anything else never routes here
@@ -32,7 +31,7 @@ async def segment_file(request: web.Request) -> web.StreamResponse:
     grant = await authenticate(request)
     segment_id = int(request.match_info["id"])
     ctx = request.app[CONTEXT]
-    segment = await ctx.read_catalog(segment_by_id, ctx.catalog, segment_id)
+    segment = await ctx.read_catalog(ctx.catalog.segment_by_id, segment_id)
     if segment is None or segment.status != "ok":  # "missing", "deleting": not playable
         raise ApiError(404, f"there is no segment {segment_id}")
     require(grant, "playback", segment.camera)

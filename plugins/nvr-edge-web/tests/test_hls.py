@@ -231,7 +231,7 @@ def test_the_page_falls_back_to_ll_hls_in_chromium(box: Box, tmp_path: Path) -> 
 
 
 def test_a_packager_stops_after_its_last_request(monkeypatch: pytest.MonkeyPatch) -> None:
-    from nvr_edge_web.hls import packagers
+    from nvr_edge_web.hls import registry as packagers
 
     from nvr_edge.live.hub import LiveHub
 

@@ -13,11 +13,11 @@ from aiohttp import web
 from ..context import CONTEXT, GRANT
 from ..errors import ApiError
 from ..guard import authorize
-from ..live import CAMERA, HLS_ROUTE
+from ..live_paths import CAMERA, HLS_ROUTE
 from .muxer import PART_TARGET_S
 from .packager import Packager
-from .packagers import Packagers
 from .playlist import render
+from .registry import Packagers
 from .vendor import add_route as add_player_route
 
 PACKAGERS = web.AppKey("nvr_hls_packagers", Packagers)

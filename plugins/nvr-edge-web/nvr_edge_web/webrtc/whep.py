@@ -15,7 +15,7 @@ from nvr_edge import LiveRelay, LiveViewer
 from ..context import CONTEXT, WebContext
 from ..errors import ApiError
 from ..guard import authorize
-from ..live import WHEP_ROUTE
+from ..live_paths import WHEP_ROUTE
 from . import ice
 from .sessions import Session, Sessions
 from .track import RelayTrack
