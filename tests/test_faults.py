@@ -89,11 +89,8 @@ def test_archive_read_only_then_back(tmp_path: Path, cameras: SimCameraServer,
     archive = tmp_path / "archive"
     mount_tmpfs(archive, "256m")
     mounts.append(archive)
-    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)})
-    text = config.read_text().replace("[recording]", "[recording]\n", 1)
-    config.write_text(text.replace('state_dir = "state"',
-                                   'state_dir = "state"\narchive_retry_s = 2.0\n'
-                                   "move_grace_s = 1.0"))
+    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)},
+                          tables={"storage": {"archive_retry_s": 2.0, "move_grace_s": 1.0}})
     with Appliance(config, tmp_path / "appliance.log") as app:
         wait_for(lambda: [r for r in rows(config) if r.tier == "archive"], 40,
                  "a segment moved to the archive")
@@ -132,9 +129,8 @@ def test_full_archive_is_degraded_and_recording_goes_on(tmp_path: Path,
     archive = tmp_path / "archive"
     mount_tmpfs(archive, "8m")
     mounts.append(archive)
-    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)})
-    config.write_text(config.read_text().replace(
-        'state_dir = "state"', 'state_dir = "state"\narchive_min_free_gb = 1.0'))
+    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)},
+                          tables={"storage": {"archive_min_free_gb": 1.0}})
     with Appliance(config, tmp_path / "appliance.log") as app:
         wait_for(lambda: "alert archive_unavailable" in app.log, 40, "degraded mode")
         assert re.search(r"archive tier degraded: .* is full", app.log)
@@ -151,11 +147,12 @@ def test_nearly_full_disk_deletes_oldest_archived_and_keeps_recording(
     mount_tmpfs(disk, "12m")
     mounts.append(disk)
     config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1),
-                                                   "cam2": cameras.url(2)})
-    config.write_text(config.read_text().replace(
-        'cache_dir = "cache"\narchive_dir = "archive"',
-        f'cache_dir = "{disk}/cache"\narchive_dir = "{disk}/archive"\n'
-        "cache_min_free_percent = 30.0\narchive_min_free_percent = 30.0\nmove_grace_s = 0.0"))
+                                                   "cam2": cameras.url(2)},
+                          tables={"storage": {"cache_dir": f"{disk}/cache",
+                                              "archive_dir": f"{disk}/archive",
+                                              "cache_min_free_percent": 30.0,
+                                              "archive_min_free_percent": 30.0,
+                                              "move_grace_s": 0.0}})
     with Appliance(config, tmp_path / "appliance.log") as app:
         wait_for(lambda: "alert disk_space_cleanup" in app.log, 120, "an emergency cleanup")
         first = time.time()
@@ -178,9 +175,9 @@ def test_nearly_full_disk_deletes_oldest_archived_and_keeps_recording(
 def test_restart_storm_disables_only_that_camera(tmp_path: Path,
                                                  cameras: SimCameraServer) -> None:
     config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1),
-                                                   "cam2": cameras.url(2)})
-    config.write_text(config.read_text() + "[health]\nrestart_delay_s = 0.5\n"
-                      "storm_restarts = 3\nstorm_window_s = 60\nstorm_disable_s = 600\n")
+                                                   "cam2": cameras.url(2)},
+                          tables={"health": {"restart_delay_s": 0.5, "storm_restarts": 3,
+                                             "storm_window_s": 60, "storm_disable_s": 600}})
     with Appliance(config, tmp_path / "appliance.log") as app:
         killed: set[int] = set()
         stop = threading.Event()

@@ -11,7 +11,10 @@ import av
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from nvr_edge_testing.appliance import running_supervisor
+from nvr_edge_testing.configs import appliance_document, write_toml
 from nvr_edge_testing.simcam import SimCameraServer
+from nvr_edge_testing.waiting import wait_for
 
 from nvr_edge.live.hub import LagPolicy, Viewer
 from nvr_edge.live.wire import (
@@ -25,8 +28,6 @@ from nvr_edge.live.wire import (
     encode_packet,
     frame,
 )
-
-from ..appliance import running_supervisor, wait_for, write_config
 
 # -- the wire -----------------------------------------------------------------------------
 
@@ -109,14 +110,11 @@ def decoded_frames(info, packets: list[LivePacket]) -> int:
 @pytest.mark.slow
 def test_viewers_get_decodable_video_from_a_keyframe_without_slowing_the_recording(
         tmp_path: Path, cameras: SimCameraServer) -> None:
-    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1, "main"),
-                                                  "cam2": cameras.url(2, "main")},
-                          segment_seconds=10)
+    document = appliance_document({"cam1": cameras.url(1, "main"),
+                                   "cam2": cameras.url(2, "main")}, segment_seconds=10)
     # cam2 relays its sub stream, cam1 (no sub) its main stream
-    text = config.read_text().replace(
-        f'main = "{cameras.url(2, "main")}"',
-        f'main = "{cameras.url(2, "main")}"\nsub = "{cameras.url(2, "sub")}"')
-    config.write_text(text)
+    document["cameras"][1]["sub"] = cameras.url(2, "sub")
+    config = write_toml(tmp_path / "nvr.toml", document)
     with running_supervisor(config) as supervisor:
         hub = supervisor.live
         wait_for(lambda: all(s["has_stream"] for s in hub.stats().values())
