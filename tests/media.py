@@ -6,6 +6,10 @@ import json
 import subprocess
 from pathlib import Path
 
+import av
+
+from nvr_edge.live.wire import LivePacket
+
 
 def probe(path: Path | str) -> dict:
     out = subprocess.run(["ffprobe", "-v", "error", "-count_packets", "-show_format",
@@ -27,3 +31,15 @@ def decode_errors(path: Path | str) -> str:
     run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"],
                          capture_output=True, text=True)
     return run.stderr if run.returncode == 0 else f"exit {run.returncode}: {run.stderr}"
+
+
+def decoded_frames(info, packets: list[LivePacket]) -> int:
+    """How many video frames `packets` decode to (with the stream's extradata)."""
+    codec = av.CodecContext.create(info.video_codec, "r")
+    if info.video_extradata:
+        codec.extradata = info.video_extradata
+    frames = 0
+    for p in packets:
+        if not p.audio:
+            frames += len(codec.decode(av.Packet(p.data)))
+    return frames

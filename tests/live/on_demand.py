@@ -9,8 +9,8 @@ from pathlib import Path
 
 from nvr_edge_testing.simcam import Clip, SimCameraServer, ensure_clip
 
-from ..appliance import wait_for, write_config
 from ..conftest import CAMERA_PASSWORD
+from ..helpers import wait_for, write_config
 
 SUB_SIZE = (320, 180)   # not the main stream's 640x360: the picture says which stream it is
 GOP_S = 1.0             # the clips' keyframe interval

@@ -15,7 +15,8 @@ from nvr_edge.camera.sub_relay import LINGER_S
 from nvr_edge.live.hub import LiveHub, Viewer
 from nvr_edge.live.wire import LivePacket
 
-from ..appliance import running_supervisor, wait_for
+from ..helpers import running_supervisor, wait_for
+from ..media import decoded_frames
 from .on_demand import (
     GOP_S,
     SUB_SIZE,
@@ -24,7 +25,6 @@ from .on_demand import (
     sim_cameras,
     write_live_config,
 )
-from .test_relay import decoded_frames
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import threading
 import time
 from pathlib import Path
 
-import av
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,6 +27,8 @@ from nvr_edge.live.wire import (
     encode_packet,
     frame,
 )
+
+from ..media import decoded_frames
 
 # -- the wire -----------------------------------------------------------------------------
 
@@ -94,17 +95,6 @@ def test_a_viewer_that_catches_up_resumes_at_a_keyframe() -> None:
 
 
 # -- with the real supervisor -------------------------------------------------------------
-
-
-def decoded_frames(info, packets: list[LivePacket]) -> int:
-    codec = av.CodecContext.create(info.video_codec, "r")
-    if info.video_extradata:
-        codec.extradata = info.video_extradata
-    frames = 0
-    for p in packets:
-        if not p.audio:
-            frames += len(codec.decode(av.Packet(p.data)))
-    return frames
 
 
 @pytest.mark.slow

@@ -16,8 +16,8 @@ from nvr_edge_testing.mosquitto import TlsFiles
 from nvr_edge_testing.mqtt_client import Mosquitto, Watcher, response_properties
 from nvr_edge_testing.simcam import SimCameraServer
 
-from tests.appliance import Appliance, wait_for, write_config
 from tests.conftest import CAMERA_PASSWORD
+from tests.helpers import Appliance, wait_for, write_config
 
 pytestmark = pytest.mark.slow
 BASE = "nvr/test-box"

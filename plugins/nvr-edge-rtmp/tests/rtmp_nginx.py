@@ -10,7 +10,7 @@ from typing import Any
 
 from nvr_edge_testing.waiting import free_port
 
-from tests.appliance import wait_for
+from tests.helpers import wait_for
 
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 

@@ -13,7 +13,7 @@ from rtmp_nginx import NginxRtmp, probe
 
 from nvr_edge import CommandError, ControlError
 from nvr_edge.config import ConfigError, parse_config
-from tests.appliance import running_supervisor, wait_for, write_config
+from tests.helpers import running_supervisor, wait_for, write_config
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import pytest
 from nvr_edge_testing.simcam import Clip
 from web_box import WEBRTC, Box, running_box, streaming
 
-from tests.appliance import wait_for
 from tests.conftest import cameras, clip_cache, small_clip  # noqa: F401 - shared fixtures
+from tests.helpers import wait_for
 from tests.live.on_demand import make_sub_clip
 
 

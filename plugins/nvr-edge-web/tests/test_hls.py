@@ -21,7 +21,7 @@ from web_http import Reply
 from web_m3u8 import Playlist, SegmentEntry, parse_playlist
 from web_promtext import parse, value
 
-from tests.appliance import wait_for
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 PLAYLIST = "/live/cam1/index.m3u8"

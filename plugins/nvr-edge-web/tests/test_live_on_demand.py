@@ -20,7 +20,7 @@ from web_hls import fetch_segment
 from web_whep import Viewing, watch
 
 from nvr_edge.camera.sub_relay import LINGER_S
-from tests.appliance import wait_for
+from tests.helpers import wait_for
 from tests.live.on_demand import SUB_SIZE, MountLog, sim_cameras, write_live_config
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ from web_box import Box, closed_segment, error_of, file_bytes
 from web_promtext import parse, value
 from web_tokens import claims, forge
 
-from tests.appliance import wait_for
 from tests.conftest import CAMERA_PASSWORD
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 ALL = {"actions": ["view", "playback", "admin"], "cameras": "*"}

@@ -27,7 +27,7 @@ from nvr_edge_web.auth import authenticator_for
 from nvr_edge_web.plugin import WebPlugin
 
 from nvr_edge import Appliance, Command, ControlError, Param, WebRoute, hookimpl
-from tests.appliance import running_supervisor, wait_for, write_config
+from tests.helpers import running_supervisor, wait_for, write_config
 
 BASE = "nvr/test-box"  # the default topic prefix and write_config's device id
 

@@ -15,8 +15,8 @@ from nvr_edge_testing.waiting import free_port
 from web_box import Box, answers, error_of
 from web_http import Client
 
-from tests.appliance import wait_for
 from tests.conftest import CAMERA_PASSWORD
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 BOX_WEBRTC = True  # this process's viewer: loopback only

@@ -12,7 +12,7 @@ import pytest
 from web_http import Client
 
 from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV
-from tests.appliance import wait_for
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from nvr_edge_testing.chromium.cdp import CHROMIUM, chromium_page
 from web_box import Box, base, error_of, offer_sdp, viewers_now
 from web_whep import Viewing, watch
 
-from tests.appliance import wait_for
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 BOX_WEBRTC = True  # the conftest's box: live WebRTC viewers on loopback

@@ -16,7 +16,7 @@ from web_box import Box, base, closed_segment, error_of, file_bytes, offer_sdp, 
 from web_hls import fetch_segment
 from web_whep import watch
 
-from tests.appliance import wait_for
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 FPS = 30

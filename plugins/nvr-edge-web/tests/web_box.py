@@ -25,8 +25,8 @@ from web_tokens import secret_of
 
 from nvr_edge.catalog import SegmentQuery
 from nvr_edge.config import Config, load_config
-from tests.appliance import Appliance, wait_for, write_config
 from tests.conftest import CAMERA_PASSWORD
+from tests.helpers import Appliance, wait_for, write_config
 
 WEBRTC = '[webrtc]\nhost_addresses = ["127.0.0.1"]\n'
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from web_box import Box
 from web_m3u8 import Playlist, attributes, parse_playlist
 
-from tests.appliance import wait_for
+from tests.helpers import wait_for
 
 
 @dataclass

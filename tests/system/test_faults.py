@@ -22,8 +22,8 @@ from nvr_edge_testing.postgres import PostgresServer
 from nvr_edge_testing.simcam import SimCameraServer
 from nvr_edge_testing.waiting import wait_for
 
-from .media import decode_errors
-from .test_recording import rows, segment_files
+from ..helpers import rows, segment_files
+from ..media import decode_errors
 
 pytestmark = pytest.mark.slow
 

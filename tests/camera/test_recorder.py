@@ -16,7 +16,7 @@ from nvr_edge.camera.recorder import SessionRecorder
 from nvr_edge.models import SegmentRecord
 from nvr_edge.storage.fmp4 import Fmp4WriterFactory
 
-from .media import codecs, decode_errors, probe, video_packets
+from ..media import codecs, decode_errors, probe, video_packets
 
 
 @pytest.fixture(scope="module")

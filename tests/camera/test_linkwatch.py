@@ -17,7 +17,7 @@ from nvr_edge_testing.waiting import wait_for
 
 from nvr_edge.camera.linkwatch import LinkWatcher
 
-from .test_recording import rows
+from ..helpers import rows
 
 
 class VethPair:

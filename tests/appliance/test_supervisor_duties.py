@@ -13,7 +13,7 @@ from nvr_edge.appliance.run import appliance_catalog
 from nvr_edge.appliance.supervisor import Supervisor
 from nvr_edge.plugins import load_config, make_plugin_manager
 
-from .appliance import write_config
+from ..helpers import write_config
 
 
 class Alerts:

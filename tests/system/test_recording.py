@@ -18,29 +18,13 @@ from nvr_edge_testing.pytest_plugin import CAMERA_PASSWORD
 from nvr_edge_testing.simcam import SimCameraServer
 from nvr_edge_testing.waiting import wait_for
 
-from nvr_edge.appliance.run import opened_catalog
-from nvr_edge.catalog import SegmentQuery
-from nvr_edge.config import load_config
 from nvr_edge.models import SegmentRecord
 
-from .media import codecs, decode_errors, probe, video_packets
+from ..helpers import files, rows, segment_files
+from ..media import codecs, decode_errors, probe, video_packets
 
 pytestmark = pytest.mark.slow
 FPS = 30
-
-
-def rows(config_path: Path, camera: str | None = None) -> list[SegmentRecord]:
-    with opened_catalog(load_config(config_path)) as catalog:
-        return catalog.segments(SegmentQuery(camera=camera))
-
-
-def files(root: Path, pattern: str = "*.mp4") -> list[Path]:
-    return sorted(root.rglob(pattern))
-
-
-def segment_files(tmp_path: Path) -> list[Path]:
-    """Closed segments on either tier (the tier mover moves them cache -> archive)."""
-    return sorted(files(tmp_path / "cache") + files(tmp_path / "archive"))
 
 
 def row_named(config: Path, name: Path) -> SegmentRecord | None:

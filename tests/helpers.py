@@ -1,0 +1,41 @@
+"""Helpers the suite's tests share (never imported from another test module): the kit's
+appliance helpers (nvr_edge_testing) with the spelling the tests use,
+`write_config(..., extra="<TOML tables>")`, and reading back what an appliance recorded."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from nvr_edge_testing.appliance import Appliance, running_supervisor
+from nvr_edge_testing.configs import write_config as _write_config
+from nvr_edge_testing.waiting import wait_for
+
+from nvr_edge.appliance.run import opened_catalog
+from nvr_edge.catalog import SegmentQuery
+from nvr_edge.models import SegmentRecord
+from nvr_edge.plugins import load_config
+
+__all__ = ["Appliance", "files", "rows", "running_supervisor", "segment_files", "wait_for",
+           "write_config"]
+
+
+def write_config(path: Path, cameras: dict[str, str], *, extra: str = "",
+                 **options: Any) -> Path:
+    """The kit's `write_config`, with `extra` TOML parsed into tables, not appended."""
+    return _write_config(path, cameras, tables=tomllib.loads(extra), **options)
+
+
+def rows(config_path: Path, camera: str | None = None) -> list[SegmentRecord]:
+    with opened_catalog(load_config(config_path)) as catalog:
+        return catalog.segments(SegmentQuery(camera=camera))
+
+
+def files(root: Path, pattern: str = "*.mp4") -> list[Path]:
+    return sorted(root.rglob(pattern))
+
+
+def segment_files(tmp_path: Path) -> list[Path]:
+    """Closed segments on either tier (the tier mover moves them cache -> archive)."""
+    return sorted(files(tmp_path / "cache") + files(tmp_path / "archive"))
