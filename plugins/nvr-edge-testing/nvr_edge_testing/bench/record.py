@@ -31,9 +31,11 @@ from typing import Any
 import pluggy
 from nvr_edge_testing.configs import appliance_document, write_toml
 
+from nvr_edge import procfs
 from nvr_edge.config import Config
 from nvr_edge.models import CameraState
 from nvr_edge.plugins import load_config
+from nvr_edge.procfs import child_pids, memory_mib, parent_pid
 
 log = logging.getLogger(__name__)
 
@@ -44,47 +46,12 @@ FFMPEG_STARTED_BYTES = 64 * 1024  # an output this big means ffmpeg is writing p
 TARGETS = {"ratio_max": 1.0, "pss_mib_per_worker_max": 20.0, "packets_lost": 0}
 
 
-# -- /proc -------------------------------------------------------------------------------
-
-_TICK = os.sysconf("SC_CLK_TCK")
+# -- /proc (nvr_edge.procfs: the appliance's own reader) -----------------------------------
 
 
 def cpu_seconds(pid: int) -> float:
     """user + sys of every thread of `pid` so far (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def parent_pid(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-def child_pids(pid: int) -> list[int]:
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                children.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue  # the process ended while we looked
-    return children
-
-
-def memory_mib(pid: int) -> dict[str, float]:
-    """PSS (shared pages split among their users) and RSS, in MiB."""
-    values: dict[str, float] = {}
-    try:
-        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        return values
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("Pss", "Rss"):
-            values[key.lower() + "_mib"] = round(int(rest.split()[0]) / 1024, 2)
-    return values
+    return procfs.cpu_seconds(pid) or 0.0
 
 
 @dataclass

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import aiohttp
 from nvr_edge_testing.appliance import plugins_env
-from nvr_edge_testing.bench.record import child_pids, cpu_seconds
+from nvr_edge_testing.bench.record import cpu_seconds
 from nvr_edge_testing.configs import appliance_document, write_toml
 from nvr_edge_testing.processes import end
 from nvr_edge_testing.simcam import SimCameraServer, ensure_clip
 from nvr_edge_testing.waiting import free_port
+
+from nvr_edge.procfs import child_pids
 
 CAMERA = "cam1"
 READY_TIMEOUT_S = 60.0
