@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -177,11 +178,21 @@ def wait_recording(vm: QemuVM, since_ms: int, timeout: float) -> tuple[float, di
     return (online_at if online_at is not None else time.monotonic() - vm.started), segments[0]
 
 
-def test_image_carries_the_checkout_and_every_plugin(manifest: dict) -> None:
+def not_firmware() -> set[str]:
+    """The distributions the image build leaves out (image/scripts/python-lib.sh)."""
+    text = (REPO / "image/scripts/python-lib.sh").read_text()
+    return set(re.search(r"^NOT_FIRMWARE_PLUGINS=\((.*)\)$", text, re.M).group(1).split())
+
+
+def test_image_carries_the_checkout_and_every_firmware_plugin(manifest: dict) -> None:
     names = {d.rsplit("-", 1)[0].lower().replace("_", "-")
              for d in manifest["python_distributions"]}
-    expected = {"nvr-edge"} | {p.parent.name for p in REPO.glob("plugins/*/pyproject.toml")}
+    tools = not_firmware()
+    assert "nvr-edge-testing" in tools
+    plugins = {p.parent.name for p in REPO.glob("plugins/*/pyproject.toml")}
+    expected = {"nvr-edge"} | (plugins - tools)
     assert expected <= names, f"missing from the image: {expected - names}"
+    assert not tools & names, f"test tools in the firmware: {tools & names}"
     assert any(name.startswith("python3.11") for name in manifest["debian_packages"])
     assert all(w["sha256"] and w["version"] for w in manifest["wheels"])
 
