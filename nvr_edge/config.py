@@ -153,7 +153,7 @@ def _catalog_url(table: ConfigTable, name: str, default: Any) -> str:
 
 @dataclass(frozen=True)
 class RetryPolicyConfig:
-    """The spec's RetryPolicy: tries before giving up, first delay, growth, cap."""
+    """The reconnect schedule: retries before the alert, first delay, growth, cap."""
 
     max_retries: int = config_key(
         5, lo=1, hi=1000,
@@ -170,7 +170,7 @@ def _check_retry(t: ConfigTable, retry: RetryPolicyConfig) -> None:
 
 @dataclass(frozen=True)
 class StallConfig:
-    """The spec's FrameDropMonitor: a gap longer than timeout_ms counts one drop."""
+    """Stall detection: a gap longer than timeout_ms counts one drop."""
 
     timeout_ms: int = config_key(
         500, lo=50, hi=60_000, doc="a gap longer than this counts one drop")
@@ -228,7 +228,7 @@ class StorageConfig:
 
 @dataclass(frozen=True)
 class HealthConfig:
-    """The spec's RecordingProcessMonitor and the restart storm guard."""
+    """Worker health checks (CPU, memory, segment rate) and the restart storm guard."""
 
     check_interval_s: float = config_key(5.0, lo=0.2, hi=600.0, doc="how often workers are checked")
     cpu_warn_percent: float = config_key(
