@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from nvr_edge.camera.access_unit import has_picture, is_length_prefixed
 from nvr_edge.camera.audio import AudioRoute
 from nvr_edge.camera.cut_policy import should_cut
 from nvr_edge.camera.timestamps import Backfill, JumpDetector
@@ -31,6 +32,7 @@ class Counters:
     received: int = 0
     written: int = 0
     before_first_keyframe: int = 0
+    no_picture: int = 0  # video packets without a slice (see access_unit.py)
     audio_dropped: int = 0
     rejected: int = 0
     segments: int = 0
@@ -77,6 +79,9 @@ class SessionRecorder:
             self.frame_s = float(1 / rate)
         self.video_tb: Fraction = self.video.time_base
         self.default_video_duration = max(1, round(self.frame_s / self.video_tb))
+        context = self.video.codec_context
+        self.codec: str = context.name
+        self.length_prefixed = is_length_prefixed(context.extradata)
         # Seconds per tick by input stream index: PyAV builds a new Fraction for every
         # `packet.time_base`, and Fraction arithmetic was the largest per-packet cost.
         self._tick_s: dict[int, float] = {}
@@ -85,7 +90,11 @@ class SessionRecorder:
 
     def handle(self, packet: Any) -> None:
         self.counters.received += 1
-        default = self.default_video_duration if packet.stream is self.video else 1024
+        is_video = packet.stream is self.video
+        if is_video and not has_picture(memoryview(packet), self.codec, self.length_prefixed):
+            self.counters.no_picture += 1
+            return
+        default = self.default_video_duration if is_video else 1024
         for ready in self.backfill.push(packet, default):
             self._handle_stamped(ready)
 

@@ -39,8 +39,10 @@ def record(source: Path, out: Path, mangle) -> tuple[SessionRecorder, list[Segme
             target_s=3, fragment_s=1.0)
         for index, packet in enumerate(container.demux(video, audio)):
             if packet.size:
-                mangle(index, packet)
+                extra = mangle(index, packet)
                 recorder.handle(packet)
+                for injected in extra or ():
+                    recorder.handle(injected)
         recorder.close()
     return recorder, closed
 
@@ -86,6 +88,27 @@ def test_backwards_jump_starts_a_new_segment_and_loses_nothing(source: Path,
     assert sum(video_packets(probe(s.path)) for s in closed) == 270
     for seg in closed:
         assert codecs(probe(seg.path))["video"] == "h264"
+
+
+def test_access_unit_without_a_picture_is_dropped_not_written(source: Path,
+                                                              tmp_path: Path) -> None:
+    # What FFmpeg flushes when a camera hangs up between a delimiter and its slices.
+    def delimiter_only(index: int, packet: av.Packet) -> list[av.Packet]:
+        if index != 150 or packet.stream.type != "video":
+            return []
+        aud = av.Packet(b"\x00\x00\x00\x02\x09\xf0")  # MKV: length-prefixed NAL units
+        aud.stream = packet.stream
+        aud.pts = aud.dts = packet.dts + 1
+        aud.time_base = packet.time_base
+        return [aud]
+
+    recorder, closed = record(source, tmp_path, delimiter_only)
+    c = recorder.counters
+    assert c.no_picture == 1 and c.rejected == 0
+    assert c.written == c.received - c.before_first_keyframe - c.no_picture
+    assert sum(video_packets(probe(s.path)) for s in closed) == 270
+    for seg in closed:
+        assert decode_errors(seg.path) == "", seg.path
 
 
 @given(elapsed=st.floats(0, 400), target=st.integers(10, 600), fps=st.sampled_from([5, 25, 30]))

@@ -178,8 +178,8 @@ def write_config(folder: Path, urls: list[str], pm: pluggy.PluginManager) -> Con
 
 def packets_report(counters: dict[str, int]) -> dict[str, int]:
     c = {k: counters.get(k, 0) for k in ("received", "written", "before_first_keyframe",
-                                         "audio_dropped", "rejected")}
-    c["lost"] = (c["received"] - c["before_first_keyframe"] - c["written"]
+                                         "no_picture", "audio_dropped", "rejected")}
+    c["lost"] = (c["received"] - c["before_first_keyframe"] - c["no_picture"] - c["written"]
                  - c["audio_dropped"] - c["rejected"])
     return c
 

@@ -1,0 +1,61 @@
+"""Whether a video packet carries a picture.
+
+When a camera hangs up between an access unit's delimiter and its slices, FFmpeg's parser
+flushes what it holds as one last packet: an access unit without a picture (seen: 6 bytes,
+start code + AUD). Muxed into a segment it makes every decoder report "missing picture in
+access unit", so the recorder drops such packets instead of writing them.
+
+Only the first `WINDOW` bytes are read: parameter sets, SEIs and delimiters come before the
+first slice and are small, so a picture shows up early; a larger packet whose slice lies
+beyond the window is taken to hold one (a picture-less unit that big is implausible).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+WINDOW = 512
+_START = b"\x00\x00\x01"
+
+
+def is_vcl(codec: str, header: int) -> bool:
+    """`header`: a NAL unit's first byte. Unknown codecs count as pictures (never dropped)."""
+    if codec == "h264":
+        return 1 <= header & 0x1F <= 5
+    if codec == "hevc":
+        return (header >> 1) & 0x3F <= 31
+    return True
+
+
+def annex_b_headers(data: bytes) -> Iterator[int]:
+    """First byte of each NAL unit in start-code (Annex B) framing."""
+    at = data.find(_START)
+    while at >= 0 and at + 3 < len(data):
+        yield data[at + 3]
+        at = data.find(_START, at + 3)
+
+
+def length_prefixed_headers(data: bytes, size_bytes: int = 4) -> Iterator[int]:
+    """First byte of each NAL unit in MP4 (length-prefixed) framing."""
+    at = 0
+    while at + size_bytes < len(data):
+        length = int.from_bytes(data[at:at + size_bytes], "big")
+        if length == 0:
+            return
+        yield data[at + size_bytes]
+        at += size_bytes + length
+
+
+def has_picture(packet_data: bytes | memoryview, codec: str, length_prefixed: bool) -> bool:
+    if codec not in ("h264", "hevc"):
+        return True
+    window = bytes(packet_data[:WINDOW])
+    headers = length_prefixed_headers(window) if length_prefixed else annex_b_headers(window)
+    if any(is_vcl(codec, header) for header in headers):
+        return True
+    return len(packet_data) > WINDOW  # the slice may lie beyond what was read
+
+
+def is_length_prefixed(extradata: bytes | None) -> bool:
+    """avcC/hvcC extradata starts with configurationVersion 1; Annex B with a start code."""
+    return bool(extradata) and extradata[:1] == b"\x01"
