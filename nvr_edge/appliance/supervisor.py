@@ -51,6 +51,7 @@ from nvr_edge.models import (
 from nvr_edge.storage.mover import MoverEvent, MoverEventKind, TierMover
 from nvr_edge.storage.recovery import reconcile, repair_parts
 from nvr_edge.storage.space import SpaceManager
+from nvr_edge.storage.writer_lock import is_held
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ class Supervisor:
     def _maintain(self) -> None:
         if self.catalog.spooled and self._due("drain", 2.0):
             self._duty("catalog spool replay", self.catalog.drain)
-        if self.reconcile_pending and self.catalog.healthy:
+        if self.reconcile_pending and self.catalog.healthy and self._due("recovery", 5.0):
             self._duty("recovery", self._recover)
         while not self.mover_events.empty():
             self._duty("mover event", self._mover_event, self.mover_events.get())
@@ -226,11 +227,9 @@ class Supervisor:
         later (the catalog was down at start-up) workers write on and the mover is paused.
         With the catalog down only the `.part` files are repaired (their rows spool) and
         the full comparison waits for the catalog."""
-        active = any(r.process for r in self.cameras.values())
         try:
             with self.mover.busy:
-                report = reconcile(self.config, self.catalog, repair=True,
-                                   writers_active=active)
+                report = reconcile(self.config, self.catalog, repair=True)
             self.reconcile_pending = False
         except CatalogError as exc:
             log.warning("catalog unavailable (%s): repairing files now, the full check "
@@ -374,6 +373,21 @@ class Supervisor:
     # -- workers -------------------------------------------------------------------------
 
     def _spawn(self, runtime: CameraRuntime) -> None:
+        camera_id = runtime.camera.id
+        if is_held(self.config.storage.state_dir, camera_id):
+            # A worker of an appliance that was killed still writes this camera's files:
+            # start when it is gone, after its files are repaired and indexed.
+            if not runtime.previous_writer:
+                log.warning("%s: a previous worker still writes this camera's files; "
+                            "starting when it exits", camera_id)
+            self._set_state(runtime, CameraState.RESTARTING,
+                            "waiting for the previous worker to exit")
+            runtime.previous_writer = True
+            runtime.restart_at = time.monotonic() + 0.5
+            return
+        if runtime.previous_writer:
+            runtime.previous_writer = False
+            self._duty("repair after a previous worker", self._reconcile_camera, camera_id)
         live = start_worker(self.ctx, self.config, runtime, self.log_level)
         if live is not None:
             self.live.attach(runtime.camera.id, live)
@@ -425,6 +439,16 @@ class Supervisor:
         runtime.restart_at = now + health.restart_delay_s
         log.error("%s: %s; restarting in %.0f s", camera_id, reason, health.restart_delay_s)
         self._set_state(runtime, CameraState.RESTARTING, reason)
+
+    def _reconcile_camera(self, camera_id: str) -> None:
+        """A worker this appliance did not start has let go of the camera: its last segment
+        may be a `.part` or a closed file whose row it could not send anywhere."""
+        try:
+            with self.mover.busy:
+                reconcile(self.config, self.catalog, repair=True, camera=camera_id)
+        except CatalogError:
+            repair_parts(self.config, self.catalog, camera_id)  # rows spool; the rest later
+            self.reconcile_pending = True
 
     def _repair_after_exit(self, camera_id: str) -> None:
         report = repair_parts(self.config, self.catalog, camera_id)

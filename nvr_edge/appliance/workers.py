@@ -63,6 +63,7 @@ class CameraRuntime:
     state: str = CameraState.STARTING
     reason: str = ""
     restart_at: float | None = None
+    previous_writer: bool = False  # a worker we did not start held the camera at spawn
     restart_reason: str | None = None  # set when the supervisor itself stopped the worker
     restarts: int = 0
     online_since: float | None = None

@@ -39,6 +39,7 @@ from nvr_edge.logs import setup_logging
 from nvr_edge.models import AlertLevel, CameraState, LiveMode, SegmentRecord, Tier
 from nvr_edge.plugins import make_plugin_manager
 from nvr_edge.storage.space import measure
+from nvr_edge.storage.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +308,11 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     channel = Channel(conn, camera_id, stop)
+    # Held until this process ends: recovery leaves this camera's `.part` files alone.
+    writer_lock = WriterLock(config.storage.state_dir, camera_id)
     try:
+        if not writer_lock.acquire(stop):
+            return  # stopped while a previous writer still held the camera
         camera = config.camera(camera_id)
         live = None if live_sock is None else LiveForwarder(live_sock,
                                                             always=camera.live == LiveMode.ALWAYS)

@@ -139,7 +139,7 @@ def _check(config: Config, repair: bool, as_json: bool) -> int:
     if repair and running:
         raise AlreadyRunning("the appliance is running; stop it before `check --repair`")
     with opened_catalog(config) as catalog:
-        report = reconcile(config, catalog, repair=repair, writers_active=running)
+        report = reconcile(config, catalog, repair=repair)
     if as_json:
         print(json.dumps({"differences": len(report.differences),
                           "findings": report.to_dicts()}, indent=2))

@@ -8,7 +8,6 @@ during recovery is repaired by the next recovery.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,12 +25,9 @@ from nvr_edge.storage.layout import (
 )
 from nvr_edge.storage.mp4box import playable_length_of
 from nvr_edge.storage.probe import ProbeError, probe_segment
+from nvr_edge.storage.writer_lock import is_held
 
 log = logging.getLogger(__name__)
-
-# A .part touched this recently belongs to a running worker, not to a crash.
-IN_PROGRESS_S = 15.0
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -82,17 +78,14 @@ def repair_part(part: Path) -> Path | None:
     return final
 
 
-def reconcile(config: Config, catalog: Catalog, *, repair: bool, writers_active: bool,
+def reconcile(config: Config, catalog: Catalog, *, repair: bool,
               camera: str | None = None) -> Report:
-    """Compare catalog and disk; with `repair`, fix every difference found.
-
-    `writers_active`: an appliance is running, so recently touched `.part` files are
-    segments being written, not crash leftovers."""
+    """Compare catalog and disk; with `repair`, fix every difference found. The `.part`
+    files of a camera whose writer lock is held are being written: left alone."""
     report = Report()
-    now = time.time()
     _finish_moves(config, catalog, report, repair, camera)
     for tier, root in tier_roots(config):
-        _repair_parts(catalog, tier, root, report, repair, writers_active, camera, now)
+        _repair_parts(config, catalog, tier, root, report, repair, camera)
         for path in _files(root, SEGMENT_GLOB, camera):
             row = catalog.segment_by_path(str(path))
             if row is None:
@@ -127,15 +120,16 @@ def repair_parts(config: Config, catalog: Catalog, camera: str | None = None) ->
     now and their rows go through the (spooling) catalog's writes."""
     report = Report()
     for tier, root in tier_roots(config):
-        _repair_parts(catalog, tier, root, report, True, False, camera, time.time())
+        _repair_parts(config, catalog, tier, root, report, True, camera)
     return report
 
 
-def _repair_parts(catalog: Catalog, tier: str, root: Path, report: Report, repair: bool,
-                  writers_active: bool, camera: str | None, now: float) -> None:
+def _repair_parts(config: Config, catalog: Catalog, tier: str, root: Path, report: Report,
+                  repair: bool, camera: str | None) -> None:
     for part in _files(root, PART_GLOB, camera):
-        if writers_active and now - part.stat().st_mtime < IN_PROGRESS_S:
-            report.add(Finding("in-progress", str(part), "being written"))
+        owner = part.relative_to(root).parts[0]
+        if is_held(config.storage.state_dir, owner):
+            report.add(Finding("in-progress", str(part), "being written by a live worker"))
             continue
         if not repair:
             report.add(Finding("part-file", str(part), "left by a crash"))

@@ -85,7 +85,7 @@ def test_crash_at_any_step_leaves_one_indexed_copy(tmp_path: Path, catalog_url: 
     child.join(60)
     assert child.exitcode == 9
 
-    reconcile(config, catalog, repair=True, writers_active=False)
+    reconcile(config, catalog, repair=True)
 
     copies = [p for p in (config.storage.cache_dir / NAME, config.storage.archive_dir / NAME)
               if p.exists()]
@@ -95,7 +95,7 @@ def test_crash_at_any_step_leaves_one_indexed_copy(tmp_path: Path, catalog_url: 
     assert len(rows) == 1 and rows[0].path == str(copies[0])
     assert rows[0].tier == (Tier.ARCHIVE if "archive" in copies[0].parts else Tier.CACHE)
     assert file_crc32(copies[0]) == record.checksum
-    assert reconcile(config, catalog, repair=False, writers_active=False).differences == []
+    assert reconcile(config, catalog, repair=False).differences == []
     catalog.close()
 
 

@@ -94,6 +94,6 @@ def test_a_deletion_cut_short_is_finished_by_recovery(tmp_path: Path, catalog) -
     config = config_for(tmp_path)
     row = add_file(config, catalog, "keep", Tier.ARCHIVE, 1)
     catalog.set_status_by_path(row.path, "deleting")  # the crash came right after this
-    reconcile(config, catalog, repair=True, writers_active=False)
+    reconcile(config, catalog, repair=True)
     assert catalog.segments() == [] and not Path(row.path).exists()
     assert oldest_first(config.storage.archive_dir) == []

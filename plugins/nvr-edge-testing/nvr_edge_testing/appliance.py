@@ -3,6 +3,7 @@ supervisor in-process with plugin objects registered (`running_supervisor`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -67,7 +68,8 @@ class Appliance:
     def kill_all(self) -> None:
         """SIGKILL the appliance and every process it started (a power cut, in effect)."""
         assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
     def __enter__(self) -> Appliance:
