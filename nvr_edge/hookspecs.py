@@ -47,10 +47,12 @@ def nvr_discover_cameras(config: Config) -> list[CameraConfig]:
 
 
 @hookspec(firstresult=True)
-def nvr_catalog_open(url: str) -> Catalog | None:
+def nvr_catalog_open(url: str, create: bool) -> Catalog | None:
     """Open the catalog for `url` if this plugin's backend serves its scheme, else None.
 
-    Main process and CLI commands. Added in 0.1.
+    `create` False (read-only tools such as `check`): never create or migrate the catalog;
+    a missing or damaged one is a CatalogError. Main process and CLI commands. Added in 0.1
+    (`create` in 0.2).
     """
 
 

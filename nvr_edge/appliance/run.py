@@ -22,16 +22,18 @@ from nvr_edge.plugins import make_plugin_manager
 log = logging.getLogger(__name__)
 
 
-def open_catalog(pm: pluggy.PluginManager, config: Config) -> Catalog:
-    catalog = pm.hook.nvr_catalog_open(url=config.catalog_url)
+def open_catalog(pm: pluggy.PluginManager, config: Config, create: bool = True) -> Catalog:
+    catalog = pm.hook.nvr_catalog_open(url=config.catalog_url, create=create)
     if catalog is None:
         raise CatalogError(f"no catalog plugin serves {config.catalog_url.split(':', 1)[0]}://")
     return catalog
 
 
 @contextmanager
-def opened_catalog(config: Config, pm: pluggy.PluginManager | None = None) -> Iterator[Catalog]:
-    catalog = open_catalog(pm or make_plugin_manager(), config)
+def opened_catalog(config: Config, pm: pluggy.PluginManager | None = None,
+                   create: bool = True) -> Iterator[Catalog]:
+    """`create` False: for readers, which must not create or migrate a catalog."""
+    catalog = open_catalog(pm or make_plugin_manager(), config, create)
     try:
         yield catalog
     finally:

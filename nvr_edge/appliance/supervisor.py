@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 STOP_GRACE_S = 15.0
 SPACE_CHECK_S = 5.0
 RETENTION_CHECK_S = 300.0
+CATALOG_CHECK_S = 5.0  # a lost catalog is noticed within this, then rebuilt from the files
 
 
 # Read only at start-up: a change is written to the file and waits for the next start.
@@ -103,6 +104,7 @@ class Supervisor:
         """Start everything; if a step fails, what was started is stopped again."""
         try:
             self.live.start()
+            self._heal_catalog()
             self._recover()
             for camera in self._discover(self.config):
                 self.cameras[camera.id] = self._runtime(camera)
@@ -208,6 +210,8 @@ class Supervisor:
     def _maintain(self) -> None:
         if self.catalog.spooled and self._due("drain", 2.0):
             self._duty("catalog spool replay", self.catalog.drain)
+        if self._due("catalog storage", CATALOG_CHECK_S):
+            self._duty("catalog storage check", self._heal_catalog)
         if self.reconcile_pending and self.catalog.healthy and self._due("recovery", 5.0):
             self._duty("recovery", self._recover)
         while not self.mover_events.empty():
@@ -221,6 +225,17 @@ class Supervisor:
                        tuple(r.camera for r in self.cameras.values()))
         if self._due("status", 2.0):
             self._duty("status", self._write_status)
+
+    def _heal_catalog(self) -> None:
+        """A catalog lost or damaged under us (or found so at start) is replaced by an empty
+        one by its backend; the segment files are the truth, so recovery indexes them all."""
+        problem = self.catalog.heal_storage()
+        if problem is None:
+            return
+        self._alert(Alert("catalog_damaged", AlertLevel.CRITICAL,
+                          f"catalog {self.catalog.display_url}: {problem}; rebuilding it "
+                          "from the segment files"))
+        self.reconcile_pending = True
 
     def _recover(self) -> None:
         """Compare both tiers with the catalog and repair. At start-up nothing else runs;

@@ -57,6 +57,13 @@ class Catalog(ABC):
     def display_url(self) -> str:
         return redact(self.url)
 
+    def heal_storage(self) -> str | None:
+        """Check the catalog's own storage cheaply; if it was lost or damaged (a file deleted,
+        replaced or overwritten), start an empty catalog and say what happened: the caller
+        then indexes the segment files again. None: nothing wrong (or nothing this backend
+        can tell, as for a server database)."""
+        return None
+
     @abstractmethod
     def add_segment(self, segment: SegmentRecord) -> int: ...
 

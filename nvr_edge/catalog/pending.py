@@ -70,6 +70,12 @@ class PendingCatalog(Catalog):
     def schema_version(self) -> int:
         return self._get().schema_version()
 
+    def heal_storage(self) -> str | None:
+        try:
+            return self._get().heal_storage()
+        except CatalogError:
+            return None  # unreachable is not damaged: writes spool until it answers
+
     def close(self) -> None:
         if self.real is not None:
             self.real.close()

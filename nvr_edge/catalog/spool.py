@@ -106,6 +106,9 @@ class SpooledCatalog(Catalog):
             return self.backend.delete_by_path(op["path"])
         raise ValueError(f"unknown spool operation {kind!r}")
 
+    def heal_storage(self) -> str | None:
+        return self.backend.heal_storage()
+
     def drain(self) -> int:
         """Replay spooled writes in order; returns how many were applied."""
         with self.lock:

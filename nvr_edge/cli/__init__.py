@@ -138,7 +138,7 @@ def _check(config: Config, repair: bool, as_json: bool) -> int:
     running = lock.held_elsewhere()
     if repair and running:
         raise AlreadyRunning("the appliance is running; stop it before `check --repair`")
-    with opened_catalog(config) as catalog:
+    with opened_catalog(config, create=repair) as catalog:  # plain `check` changes nothing
         report = reconcile(config, catalog, repair=repair)
     if as_json:
         print(json.dumps({"differences": len(report.differences),

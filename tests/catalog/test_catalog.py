@@ -11,7 +11,7 @@ from nvr_edge.plugins import make_plugin_manager
 
 
 def open_catalog(url: str):
-    return make_plugin_manager(load_entry_points=False).hook.nvr_catalog_open(url=url)
+    return make_plugin_manager(load_entry_points=False).hook.nvr_catalog_open(url=url, create=True)
 
 
 def seg(camera: str, start_s: int, length_s: int = 10, **kw) -> SegmentRecord:

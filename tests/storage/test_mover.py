@@ -35,7 +35,7 @@ def make_config(tmp_path: Path, catalog_url: str, **storage) -> Config:
 
 def open_catalog(config: Config) -> SpooledCatalog:
     backend: Catalog = make_plugin_manager(load_entry_points=False).hook.nvr_catalog_open(
-        url=config.catalog_url)
+        url=config.catalog_url, create=True)
     return SpooledCatalog(backend, Spool(config.storage.state_dir / "spool.jsonl"))
 
 

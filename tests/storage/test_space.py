@@ -44,7 +44,7 @@ def add_file(config: Config, catalog: SpooledCatalog, camera: str, tier: str,
 @pytest.fixture
 def catalog(tmp_path: Path) -> SpooledCatalog:
     backend = make_plugin_manager(load_entry_points=False).hook.nvr_catalog_open(
-        url=f"sqlite:///{tmp_path / 'c.db'}")
+        url=f"sqlite:///{tmp_path / 'c.db'}", create=True)
     return SpooledCatalog(backend, Spool(tmp_path / "spool.jsonl"))
 
 
