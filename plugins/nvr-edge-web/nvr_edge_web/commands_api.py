@@ -9,7 +9,6 @@ could not be carried out (ControlError); 401/403 the token."""
 from __future__ import annotations
 
 import asyncio
-import json
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -18,6 +17,7 @@ from aiohttp import web
 from nvr_edge import Command, CommandError, ControlError, redact
 
 from .auth import require
+from .body import parse_json, read_body
 from .context import CONTEXT
 from .errors import ApiError
 from .guard import authenticate
@@ -67,10 +67,7 @@ def _find(commands: Any, name: str) -> Command:
 async def _arguments(request: web.Request) -> Any:
     """The body's JSON (an empty body: no arguments). What is not an object goes on to the
     command's own check, so its refusal reads as over MQTT."""
-    body = await request.read()  # bounded by the app's client_max_size (413 beyond)
+    body = await read_body(request)  # 413 past web.max_request_bytes
     if not body.strip():
         return {}
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise ApiError(400, f"the body is not JSON: {exc}") from None
+    return parse_json(body)  # 400 when not JSON or nested too deep

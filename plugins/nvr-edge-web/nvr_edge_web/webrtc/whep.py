@@ -12,6 +12,7 @@ from aiortc.exceptions import OperationError
 
 from nvr_edge import LiveRelay, LiveViewer
 
+from ..body import read_body
 from ..context import CONTEXT, WebContext
 from ..errors import ApiError
 from ..guard import authorize
@@ -51,7 +52,7 @@ async def post(request: web.Request) -> web.Response:
     _check_camera(ctx, sessions, camera)
     if request.content_type != SDP:
         raise ApiError(415, f"a WHEP offer is {SDP}, not {request.content_type!r}")
-    offer = await request.text()
+    offer = (await read_body(request)).decode("utf-8", "replace")
     if not offer.startswith("v=0") or "m=video" not in offer:
         raise ApiError(400, "the body is not an SDP offer with a video section")
     waker = await _wake_stream(ctx.appliance.live, camera)
