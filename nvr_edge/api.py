@@ -175,7 +175,6 @@ class Command:
     def describe(self) -> dict[str, Any]:
         """The command as a transport lists it (JSON)."""
         return {"name": self.name, "summary": self.summary, "action": self.action,
-                "scoped": self.run_scoped is not None,
                 "params": {n: {"type": p.type, "doc": p.doc, "required": p.required,
                                **({"choices": list(p.choices)} if p.choices else {})}
                            for n, p in self.params.items()}}
