@@ -145,6 +145,11 @@ class Command:
     run: Callable[[Mapping[str, Any]], Any]
     params: Mapping[str, Param] = field(default_factory=dict)
     action: str = "admin"  # the token action (view, playback, admin) that may call it
+    # For a command that acts camera by camera: run it for a caller allowed only `cameras`
+    # (a camera-scoped token). It shows and changes nothing of other cameras, and refuses
+    # one outside `cameras` as unknown (CommandError). None: only a caller allowed every
+    # camera may run the command.
+    run_scoped: Callable[[Mapping[str, Any], frozenset[str]], Any] | None = None
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:

@@ -58,9 +58,11 @@ class Pushes:
         for target in list(self.running):
             self.stop(target)
 
-    def describe(self) -> list[dict[str, Any]]:
+    def describe(self, cameras: frozenset[str] | None = None) -> list[dict[str, Any]]:
+        """The running pushes (of `cameras` only, when given)."""
         with self.lock:
-            return [p.describe() for p in self.running.values()]
+            return [p.describe() for t, p in self.running.items()
+                    if cameras is None or t.camera in cameras]
 
     def stop_camera(self, camera: str, url: str | None) -> list[PushTarget]:
         """Stop the camera's pushes (to `url` only, when given); the targets stopped."""

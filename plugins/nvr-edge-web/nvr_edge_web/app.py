@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import api, commands_api, config_api, plugin_routes
-from .context import CONTEXT, WebContext
+from .connections import ConnectionLimiter
+from .context import CONTEXT, LIMITER, WebContext
 from .download import ID_PATTERN, segment_file
 from .errors import json_errors
 from .exposition import CONTENT_TYPE as METRICS_TYPE
@@ -22,6 +23,7 @@ def make_app(ctx: WebContext) -> web.Application:
     app = web.Application(middlewares=[json_errors],
                           client_max_size=ctx.settings.max_request_bytes)
     app[CONTEXT] = ctx
+    app[LIMITER] = ConnectionLimiter(ctx.settings.max_unauthenticated_connections)
     page = Page()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", page.index)
@@ -49,7 +51,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     await authorize(request, "admin", None)
     ctx = request.app[CONTEXT]
-    text = render_metrics(ctx.status(), ctx.camera_ids(), ctx.http, ctx.live)
+    text = render_metrics(ctx.status(), ctx.camera_ids(), ctx.http, ctx.live,
+                          request.app[LIMITER])
     return web.Response(text=text, headers={"Content-Type": METRICS_TYPE})
 
 

@@ -2,14 +2,14 @@
 /api/commands/{name}` runs one with a JSON object of arguments (an empty body: none).
 
 The same commands, argument checks and refusal words as over MQTT (`nvr_edge.Command`);
-the token must allow the command's action on every camera (a command acts on the box).
+the token must allow the command's action on every camera (a command acts on the box), or,
+for a command that takes a camera scope (`run_scoped`), on the cameras it then acts on.
 Statuses: 200 `{"result": ...}`; 400 bad arguments; 404 unknown command; 409 the command
 could not be carried out (ControlError); 401/403 the token."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -17,7 +17,8 @@ from aiohttp import web
 
 from nvr_edge import Command, CommandError, ControlError, redact
 
-from .auth import require
+from .auth import Grant, require
+from .body import parse_json, read_body
 from .context import CONTEXT
 from .errors import ApiError
 from .guard import authenticate
@@ -43,10 +44,13 @@ async def run_command(request: web.Request) -> web.Response:
     appliance = request.app[CONTEXT].appliance
     name = request.match_info["name"]
     command = await asyncio.to_thread(_find, appliance.commands, name)
-    require(grant, command.action, None)
+    scope = _scope(grant, command)
     args = await _arguments(request)
     try:
-        result = await asyncio.to_thread(appliance.run_command, name, args)
+        if scope is None:
+            result = await asyncio.to_thread(appliance.run_command, name, args)
+        else:
+            result = await asyncio.to_thread(_run_scoped, command, args, scope)
     except CommandError as exc:
         raise ApiError(400, redact(str(exc))) from None
     except ControlError as exc:
@@ -55,6 +59,22 @@ async def run_command(request: web.Request) -> web.Response:
         raise ApiError(504, "the appliance did not carry out the command within 30 s") \
             from None
     return web.json_response({"result": result})
+
+
+def _scope(grant: Grant, command: Command) -> frozenset[str] | None:
+    """None when the token allows the command on every camera; else the cameras a scoped
+    command may act on; 403 when neither."""
+    if grant.allows(command.action, None):
+        return None
+    cameras = frozenset(c for c in grant.cameras or () if grant.allows(command.action, c))
+    if command.run_scoped is None or not cameras:
+        require(grant, command.action, None)  # the 403 with its reason
+    return cameras
+
+
+def _run_scoped(command: Command, args: Any, cameras: frozenset[str]) -> Any:
+    assert command.run_scoped is not None
+    return command.run_scoped(command.checked(args), cameras)
 
 
 def _find(commands: Any, name: str) -> Command:
@@ -67,10 +87,7 @@ def _find(commands: Any, name: str) -> Command:
 async def _arguments(request: web.Request) -> Any:
     """The body's JSON (an empty body: no arguments). What is not an object goes on to the
     command's own check, so its refusal reads as over MQTT."""
-    body = await request.read()  # bounded by the app's client_max_size (413 beyond)
+    body = await read_body(request)  # 413 past web.max_request_bytes
     if not body.strip():
         return {}
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise ApiError(400, f"the body is not JSON: {exc}") from None
+    return parse_json(body)  # 400 when not JSON or nested too deep

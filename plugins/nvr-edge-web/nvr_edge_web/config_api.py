@@ -5,7 +5,6 @@ applied at once (nvr_edge.appliance.control); what it did comes back."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,13 +12,14 @@ from aiohttp import web
 
 from nvr_edge import ConfigChange, ConfigError, ControlError, redact
 
+from .body import parse_json, read_body
 from .context import CONTEXT
 from .errors import ApiError
 from .guard import authorize
 
 CONFIG_ROUTE = "/api/config"
 MERGE_PATCH = "application/merge-patch+json"
-MAX_BODY = 1 << 20
+MAX_BODY = 1 << 20  # a whole configuration may exceed web.max_request_bytes
 
 
 def add_routes(app: web.Application) -> None:
@@ -53,13 +53,7 @@ async def patch_config(request: web.Request) -> web.Response:
 async def _object(request: web.Request, types: tuple[str, ...]) -> Mapping[str, Any]:
     if request.content_type not in types:
         raise ApiError(415, f"send the configuration as {' or '.join(types)}")
-    body = await request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        raise ApiError(413, f"a configuration is at most {MAX_BODY} bytes")
-    try:
-        document = json.loads(body)
-    except ValueError as exc:
-        raise ApiError(400, f"the body is not JSON: {exc}") from None
+    document = parse_json(await read_body(request, MAX_BODY))
     if not isinstance(document, dict):
         raise ApiError(400, "the body must be a JSON object (the configuration's tables)")
     return document

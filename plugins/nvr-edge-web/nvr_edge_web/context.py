@@ -13,6 +13,7 @@ from aiohttp import web
 from nvr_edge import Appliance, Catalog, Config
 
 from .auth import Authenticator, Grant
+from .connections import ConnectionLimiter
 from .counters import HttpCounters, LiveMetrics
 from .settings import WebSettings
 from .webrtc.settings import WebRtcSettings
@@ -57,3 +58,4 @@ class WebContext:
 
 CONTEXT = web.AppKey("nvr_web_context", WebContext)
 GRANT = web.RequestKey("nvr_grant", Grant)
+LIMITER = web.AppKey("nvr_connection_limiter", ConnectionLimiter)

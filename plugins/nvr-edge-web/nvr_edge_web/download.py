@@ -24,6 +24,7 @@ from .errors import ApiError
 from .guard import authenticate
 
 log = logging.getLogger(__name__)
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.IGNORECASE)
 ID_PATTERN = r"[0-9]{1,18}"  # fits a signed 64-bit column; anything else never routes here
 
 
@@ -63,16 +64,26 @@ def _stored_file(storage: StorageConfig, segment: SegmentRecord) -> tuple[Path, 
 
 
 def check_range(request: web.Request, size: int) -> None:
-    """416 (JSON) for a Range aiohttp would refuse, before FileResponse answers with an
-    empty body: malformed, several ranges, or starting past the end."""
-    try:
-        wanted = request.http_range
-    except ValueError:
-        wanted = None
-    satisfiable = wanted is not None and (wanted.start is None or wanted.start < size)
-    if not satisfiable:
-        raise ApiError(416, f"the Range must be one bytes range within the file's {size} "
-                            "bytes", {"Content-Range": f"bytes */{size}"})
+    """416 (JSON) for a Range that cannot be served, before FileResponse answers: malformed,
+    several ranges, starting past the end, or a suffix of 0 bytes (`bytes=-0`, which
+    aiohttp would read as the whole file and answer 206)."""
+    header = request.headers.get("Range")
+    if header is None or satisfiable(header, size):
+        return
+    raise ApiError(416, f"the Range must be one bytes range within the file's {size} "
+                        "bytes", {"Content-Range": f"bytes */{size}"})
+
+
+def satisfiable(header: str, size: int) -> bool:
+    """RFC 9110 14.1.2: `first-last` (first <= last, first < size), `first-`, or `-suffix`
+    with suffix > 0 on a non-empty file."""
+    match = _RANGE.fullmatch(header)
+    if match is None:
+        return False
+    first, last = match.group(1), match.group(2)
+    if not first:
+        return bool(last) and int(last) > 0 and size > 0
+    return int(first) < size and (not last or int(first) <= int(last))
 
 
 def download_name(segment: SegmentRecord) -> str:

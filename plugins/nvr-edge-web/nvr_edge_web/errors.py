@@ -11,6 +11,7 @@ from aiohttp import web
 from nvr_edge import CatalogError, redact
 
 from .auth import AuthError
+from .context import CONTEXT
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -47,6 +48,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         if exc.status < 400:
             raise
         kept = {k: v for k, v in exc.headers.items() if k in _KEPT_HEADERS}
+        if isinstance(exc, web.HTTPRequestEntityTooLarge):  # request.read() past the limit
+            limit = request.app[CONTEXT].settings.max_request_bytes  # the app's client_max_size
+            return error_response(413, f"the request body is larger than the limit of "
+                                       f"{limit} bytes", kept)
         return error_response(exc.status, exc.reason, kept)
     except asyncio.CancelledError:
         raise

@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from .auth import Grant, require
-from .context import CONTEXT, GRANT
+from .context import CONTEXT, GRANT, LIMITER
 
 
 async def authenticate(request: web.Request) -> Grant:
@@ -16,6 +16,7 @@ async def authenticate(request: web.Request) -> Grant:
     auth = request.app[CONTEXT].auth
     grant = await asyncio.to_thread(auth.authenticate, request.headers, request.query)
     request[GRANT] = grant  # the access log names the subject
+    request.app[LIMITER].authenticated(request.transport)  # no longer held to the cap
     return grant
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from nvr_edge import CameraState
 
+from .connections import ConnectionLimiter
 from .counters import HttpCounters, LiveMetrics
 from .exposition import Exposition, Sample
 
@@ -36,7 +37,7 @@ _TIER_VALUES: tuple[tuple[str, str, str], ...] = (
 
 
 def render_metrics(status: Mapping[str, Any], camera_ids: Sequence[str], http: HttpCounters,
-                   live: LiveMetrics) -> str:
+                   live: LiveMetrics, limiter: ConnectionLimiter | None = None) -> str:
     out = Exposition()
     cameras: Mapping[str, Any] = status.get("cameras") or {}
     _camera_families(out, cameras)
@@ -45,6 +46,13 @@ def render_metrics(status: Mapping[str, Any], camera_ids: Sequence[str], http: H
     out.family("nvr_http_requests_total", "counter", "HTTP requests answered, by route and "
                "status.", (({"route": route, "status": str(code)}, n)
                            for (route, code), n in sorted(http.requests().items())))
+    if limiter is not None:
+        out.family("nvr_http_unauthenticated_connections", "gauge",
+                   "Open HTTP connections that have not shown a valid token yet.",
+                   [({}, len(limiter.unauthenticated))])
+        out.family("nvr_http_connections_evicted_total", "counter",
+                   "Connections without a token closed to make room (at "
+                   "web.max_unauthenticated_connections).", [({}, limiter.evicted)])
     viewers, sent = live.viewers(), live.bytes_out()
     out.family("nvr_live_viewers", "gauge", "Live-view sessions open now.",
                _per_camera(camera_ids, viewers))

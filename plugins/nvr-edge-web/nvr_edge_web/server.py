@@ -12,7 +12,9 @@ from aiohttp import web
 
 from .access_log import ACCESS_LOGGER, RedactingAccessLogger
 from .app import make_app
-from .context import WebContext
+from .connections import ConnectionLimiter
+from .context import LIMITER, WebContext
+from .loop_errors import RateLimitedErrors
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 10.0
@@ -58,6 +60,7 @@ class WebServer:
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(RateLimitedErrors())
         self._loop = loop
         try:
             loop.run_until_complete(self._serve())
@@ -70,14 +73,37 @@ class WebServer:
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
         settings = self.ctx.settings
+        app = make_app(self.ctx)
+        # aiohttp's keep-alive timer runs from accept and from each response's end, and
+        # closes a connection still waiting for a complete request head when it fires: it
+        # is the header timeout too (a head sent byte by byte does not reset it).
         runner = web.AppRunner(
-            make_app(self.ctx), shutdown_timeout=SHUTDOWN_GRACE_S,
+            app, shutdown_timeout=SHUTDOWN_GRACE_S, keepalive_timeout=settings.idle_timeout_s,
             access_log_class=RedactingAccessLogger,
             access_log=logging.getLogger(ACCESS_LOGGER) if settings.access_log else None)
         await runner.setup()
         try:
-            await web.TCPSite(runner, settings.host, settings.port).start()
+            await LimitedSite(runner, settings.host, settings.port, app[LIMITER]).start()
             self._ready.set()
             await self._stop.wait()
         finally:
             await runner.cleanup()
+
+
+class LimitedSite(web.TCPSite):
+    """TCPSite whose connections pass the unauthenticated-connection cap first."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int,
+                 limiter: ConnectionLimiter) -> None:
+        super().__init__(runner, host, port)
+        self.limiter = limiter
+
+    async def start(self) -> None:
+        # TCPSite.start with the protocol factory wrapped (aiohttp is pinned: _server is
+        # what BaseSite.stop closes).
+        await web.BaseSite.start(self)
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            self.limiter.wrap(server), self._host, self._port, backlog=self._backlog,
+            reuse_address=self._reuse_address, reuse_port=self._reuse_port)

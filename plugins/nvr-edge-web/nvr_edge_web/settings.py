@@ -18,6 +18,12 @@ class WebSettings:
     port: int
     max_request_bytes: int = 64 * 1024
     access_log: bool = True
+    # A connection must send a whole request head (and a body being read) within this
+    # long, and is closed after this long idle: a slow or silent client holds no slot.
+    idle_timeout_s: float = 15.0
+    # Open connections that have not yet shown a valid token; at the cap the oldest of them
+    # is closed for a new one, so idle clients cannot use up the process's descriptors.
+    max_unauthenticated_connections: int = 256
 
     @property
     def listen(self) -> str:
@@ -35,6 +41,9 @@ def read_web(t: ConfigTable) -> WebSettings | None:
         host=host, port=port,
         max_request_bytes=t.integer("max_request_bytes", 64 * 1024, 1024, 64 * 1024 * 1024),
         access_log=t.boolean("access_log", True),
+        idle_timeout_s=t.number("idle_timeout_s", 15.0, 0.5, 600.0),
+        max_unauthenticated_connections=t.integer("max_unauthenticated_connections", 256,
+                                                  1, 65536),
     )
 
 

@@ -32,6 +32,7 @@ def test_no_web_table_keeps_the_plugin_idle_and_an_empty_one_takes_the_defaults(
     settings = web_section(tmp_path, {})
     assert settings == WebSettings(host="0.0.0.0", port=8080)
     assert settings.listen == "0.0.0.0:8080"
+    assert (settings.idle_timeout_s, settings.max_unauthenticated_connections) == (15.0, 256)
 
 
 @pytest.mark.parametrize(("listen", "host", "port"), [
@@ -49,6 +50,7 @@ def test_listen_forms(tmp_path: Path, listen: str, host: str, port: int) -> None
     {"listen": "[127.0.0.1]:80"}, {"listen": "host:0"}, {"listen": "host:65536"},
     {"listen": "host:http"}, {"listen": "999.1.1.1:80"}, {"listen": "a b:80"},
     {"listen": 8080}, {"max_request_bytes": 10}, {"access_log": "yes"}, {"lisen": "x:1"},
+    {"idle_timeout_s": 0}, {"idle_timeout_s": "15"}, {"max_unauthenticated_connections": 0},
 ])
 def test_bad_web_tables_name_the_key(tmp_path: Path, web: dict[str, object]) -> None:
     with pytest.raises(ConfigError) as info:

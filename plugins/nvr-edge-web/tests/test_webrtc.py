@@ -4,10 +4,13 @@ simulated camera's H.264 (passed through, never re-encoded), on loopback only.""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from nvr_edge_testing.chromium.cdp import CHROMIUM, chromium_page
 from web_box import Box, base, error_of, offer_sdp, viewers_now
@@ -16,7 +19,9 @@ from web_whep import Viewing, watch
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow
-BOX_WEBRTC = True  # the conftest's box: live WebRTC viewers on loopback
+# the conftest's box: live WebRTC viewers on loopback, at most 3 per camera
+MAX_VIEWERS = 3
+BOX_WEBRTC = f"max_viewers_per_camera = {MAX_VIEWERS}\n"
 WATCH_S = 3.0
 
 
@@ -72,6 +77,37 @@ def test_session_is_counted_while_open_and_gone_after_delete(box: Box) -> None:
     assert reply.status in (200, 204, 404), reply.body
     wait_for(lambda: viewers_now(box) == 0, 30, "the session's viewer to be gone")
     error_of(box.http.request(seen.location, method="DELETE", token=token), 404)
+
+
+def test_parallel_offers_never_exceed_the_viewer_limit(box: Box) -> None:
+    """100 WHEP POSTs at once: each takes its viewer slot before anything is awaited, so
+    exactly the limit's sessions open and the rest are told why."""
+    token = box.token(["view"], ["cam1"])
+    sdp = offer_sdp()
+
+    async def post_all() -> list[tuple[int, str, str | None]]:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            async def post() -> tuple[int, str, str | None]:
+                async with http.post(f"{base(box)}/live/cam1/whep", data=sdp, headers={
+                        "Content-Type": "application/sdp",
+                        "Authorization": f"Bearer {token}"}) as reply:
+                    return reply.status, await reply.text(), reply.headers.get("Location")
+
+            return list(await asyncio.gather(*(post() for _ in range(100))))
+
+    replies = asyncio.run(post_all())
+    try:
+        assert Counter(status for status, _, _ in replies) == \
+            {201: MAX_VIEWERS, 503: 100 - MAX_VIEWERS}, [r[:2] for r in replies if r[0] != 503]
+        refusal = next(json.loads(body)["error"] for status, body, _ in replies
+                       if status == 503)
+        assert f"maximum of {MAX_VIEWERS} live viewers" in refusal
+        assert viewers_now(box) == MAX_VIEWERS
+    finally:
+        for status, _, location in replies:
+            if status == 201 and location:
+                box.http.request(location, method="DELETE", token=token)
+    wait_for(lambda: viewers_now(box) == 0, 30, "every session to be gone")
 
 
 def test_whep_refusals(box: Box) -> None:

@@ -57,14 +57,16 @@ class Box:
 
 
 @contextmanager
-def running_box(folder: Path, clip_cache: Path, clip: Any, extra: str = "") -> Iterator[Box]:
-    """The real appliance with [web], `extra` config and two cameras sending `clip`."""
+def running_box(folder: Path, clip_cache: Path, clip: Any, extra: str = "",
+                web: str = "") -> Iterator[Box]:
+    """The real appliance with [web] (plus the `web` lines), `extra` config and two cameras
+    sending `clip`."""
     port = free_port()
     with SimCameraServer(clip_cache, cameras=2, user="admin", password=CAMERA_PASSWORD,
                          main=clip, log_path=folder / "cameras.log") as cameras:
         path = write_config(folder / "nvr.toml",
                             {f"cam{n}": cameras.url(n, "main") for n in (1, 2)},
-                            segment_seconds=10, extra=web_table(port) + extra)
+                            segment_seconds=10, extra=web_table(port) + web + extra)
         with started_box(path, port) as box:
             yield box
 

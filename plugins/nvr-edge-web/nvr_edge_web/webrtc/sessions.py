@@ -33,11 +33,30 @@ class Sessions:
         self.metrics = metrics
         self.open: dict[str, Session] = {}
         self.tasks: set[asyncio.Task[None]] = set()
+        # Slots taken by offers still being answered: a POST awaits (stream, ICE) between
+        # the limit check and add(), so the check counts these too.
+        self.reserved: Counter[str] = Counter()
 
     def count(self, camera: str) -> int:
-        return Counter(s.camera for s in self.open.values())[camera]
+        """Open sessions and reserved slots of `camera`."""
+        return Counter(s.camera for s in self.open.values())[camera] + self.reserved[camera]
+
+    def reserve(self, camera: str, limit: int) -> bool:
+        """Take a slot when fewer than `limit` are taken (no await in between: atomic on
+        the loop); the caller then calls add() or release()."""
+        if self.count(camera) >= limit:
+            return False
+        self.reserved[camera] += 1
+        return True
+
+    def release(self, camera: str) -> None:
+        self.reserved[camera] -= 1
+        if self.reserved[camera] <= 0:
+            del self.reserved[camera]
 
     def add(self, session: Session) -> None:
+        """The session takes the slot reserved for it."""
+        self.release(session.camera)
         self.open[session.id] = session
         self.metrics.viewer_joined(session.camera)
         pc = session.pc

@@ -12,6 +12,7 @@ from aiortc.exceptions import OperationError
 
 from nvr_edge import LiveRelay, LiveViewer
 
+from ..body import read_body
 from ..context import CONTEXT, WebContext
 from ..errors import ApiError
 from ..guard import authorize
@@ -48,35 +49,42 @@ async def post(request: web.Request) -> web.Response:
     await authorize(request, "view", camera)
     ctx = request.app[CONTEXT]
     sessions = request.app[SESSIONS]
-    _check_camera(ctx, sessions, camera)
-    if request.content_type != SDP:
-        raise ApiError(415, f"a WHEP offer is {SDP}, not {request.content_type!r}")
-    offer = await request.text()
-    if not offer.startswith("v=0") or "m=video" not in offer:
-        raise ApiError(400, "the body is not an SDP offer with a video section")
-    waker = await _wake_stream(ctx.appliance.live, camera)
+    _reserve_viewer(ctx, sessions, camera)  # no await since the check: the slot is ours
+    added = False
     try:
-        _check_stream(ctx, camera)
-        session = await _answer(ctx, camera, offer)
+        if request.content_type != SDP:
+            raise ApiError(415, f"a WHEP offer is {SDP}, not {request.content_type!r}")
+        offer = (await read_body(request)).decode("utf-8", "replace")
+        if not offer.startswith("v=0") or "m=video" not in offer:
+            raise ApiError(400, "the body is not an SDP offer with a video section")
+        waker = await _wake_stream(ctx.appliance.live, camera)
+        try:
+            _check_stream(ctx, camera)
+            session = await _answer(ctx, camera, offer)
+        finally:
+            if waker is not None:  # the session's own subscription holds the stream now
+                ctx.appliance.live.unsubscribe(waker)
+        sessions.add(session)
+        added = True
     finally:
-        if waker is not None:  # the session's own subscription holds the stream now
-            ctx.appliance.live.unsubscribe(waker)
-    sessions.add(session)
+        if not added:
+            sessions.release(camera)
     location = f"/live/{camera}/whep/{session.id}"
     return web.Response(status=201, text=session.pc.localDescription.sdp, content_type=SDP,
                         headers={"Location": location, "Cache-Control": "no-store"})
 
 
-def _check_camera(ctx: WebContext, sessions: Sessions, camera: str) -> None:
+def _reserve_viewer(ctx: WebContext, sessions: Sessions, camera: str) -> None:
+    """404/422 for the camera, else a viewer slot, or 503 when its limit is taken."""
     if camera not in ctx.camera_ids():
         raise ApiError(404, f"there is no camera {camera!r}")
     feed = ctx.appliance.live.stats().get(camera) or {}
     if feed.get("b_frames"):
         raise ApiError(422, B_FRAMES)
-    if sessions.count(camera) >= ctx.webrtc.max_viewers_per_camera:
-        raise ApiError(503, f"camera {camera!r} has its maximum of "
-                            f"{ctx.webrtc.max_viewers_per_camera} live viewers",
-                       {"Retry-After": "10"})
+    limit = ctx.webrtc.max_viewers_per_camera
+    if not sessions.reserve(camera, limit):
+        raise ApiError(503, f"camera {camera!r} has its maximum of {limit} live viewers "
+                            "(open or being set up)", {"Retry-After": "10"})
 
 
 def _check_stream(ctx: WebContext, camera: str) -> None:
