@@ -83,9 +83,11 @@ class Supervisor:
         # Workers fork from a server that already imported PyAV: shared pages, small PSS.
         self.ctx.set_forkserver_preload(["nvr_edge.camera.worker"])
         self.cameras: dict[str, CameraRuntime] = {}
-        self.space = SpaceManager(config, catalog, self._alert)
+        # Cleanup also runs on the mover's thread: its alerts reach the hooks from this one.
+        self.space_alerts: queue.SimpleQueue[Alert] = queue.SimpleQueue()
+        self.space = SpaceManager(config, catalog, self.space_alerts.put)
         self.mover_events: queue.SimpleQueue[MoverEvent] = queue.SimpleQueue()
-        self.mover = TierMover(config, catalog, self.mover_events.put)
+        self.mover = TierMover(config, catalog, self.mover_events.put, self.space)
         self.tier_states: dict[str, str] = {}
         self.reconcile_pending = False
         self.started = time.monotonic()
@@ -211,6 +213,8 @@ class Supervisor:
             self._duty("recovery", self._recover)
         while not self.mover_events.empty():
             self._duty("mover event", self._mover_event, self.mover_events.get())
+        while not self.space_alerts.empty():
+            self._alert(self.space_alerts.get())
         if self._due("health", self.config.health.check_interval_s):
             self._duty("health check", self._check_health)
         if self._due("space", SPACE_CHECK_S):

@@ -38,7 +38,7 @@ from nvr_edge.live.forwarder import LiveForwarder, stream_info_of
 from nvr_edge.logs import setup_logging
 from nvr_edge.models import AlertLevel, CameraState, LiveMode, SegmentRecord, Tier
 from nvr_edge.plugins import make_plugin_manager
-from nvr_edge.storage.space import measure
+from nvr_edge.storage.space_policy import SpacePolicy
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,8 @@ class SpaceCheckedFactory:
         self.inner, self.config, self.channel = inner, config, channel
 
     def open(self, meta: Any, video: Any, audio: Any, expected_bytes: int) -> Any:
-        st = self.config.storage
-        space = measure(Tier.CACHE, st.cache_dir, st.cache_floor)
-        if space is not None and space.free_bytes - expected_bytes < space.floor_bytes:
+        space = SpacePolicy(self.config.storage).measure(Tier.CACHE)
+        if space is not None and not SpacePolicy.can_take(space, expected_bytes):
             self.channel.send(SpaceLow(self.channel.camera, Tier.CACHE, space.free_bytes))
         return self.inner.open(meta, video, audio, expected_bytes)
 

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from nvr_edge.plugins import make_plugin_manager
 from nvr_edge.storage.mover import MoverEvent, RateLimiter, TierMover, file_crc32
 from nvr_edge.storage.probe import probe_segment
 from nvr_edge.storage.recovery import reconcile
+from nvr_edge.storage.space import SpaceManager
 
 NAME = Path("cam1/2026-01-01/120000.mp4")
 
@@ -49,6 +51,11 @@ def segment_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return path.read_bytes()
 
 
+def new_mover(config: Config, catalog: SpooledCatalog,
+              report: Callable[[MoverEvent], None]) -> TierMover:
+    return TierMover(config, catalog, report, SpaceManager(config, catalog, lambda a: None))
+
+
 def put_segment(config: Config, catalog: Catalog, data: bytes) -> SegmentRecord:
     path = config.storage.cache_dir / NAME
     path.parent.mkdir(parents=True)
@@ -61,7 +68,7 @@ def put_segment(config: Config, catalog: Catalog, data: bytes) -> SegmentRecord:
 
 def _move_and_die(config: Config, path: str, step: str) -> None:
     catalog = open_catalog(config)  # the child's own connection
-    mover = TierMover(config, catalog, lambda event: None)
+    mover = new_mover(config, catalog, lambda event: None)
     row = catalog.segment_by_path(path)
     assert row is not None
 
@@ -105,7 +112,7 @@ def test_a_full_move_then_the_archive_goes_missing_and_comes_back(
     catalog = open_catalog(config)
     record = put_segment(config, catalog, segment_bytes)
     events: list[MoverEvent] = []
-    mover = TierMover(config, catalog, events.append)
+    mover = new_mover(config, catalog, events.append)
 
     assert mover.step() is False  # no archive folder yet: degraded, nothing moved
     assert events[-1].kind == "degraded" and "missing" in events[-1].detail
@@ -129,7 +136,7 @@ def test_a_reader_of_the_old_path_keeps_reading_through_the_move(
     record = put_segment(config, catalog, segment_bytes)
     player = open(record.path, "rb")  # noqa: SIM115 - a player holding the file open
     head = player.read(1000)
-    mover = TierMover(config, catalog, lambda event: None)
+    mover = new_mover(config, catalog, lambda event: None)
     assert mover.step()
     assert Path(record.path).exists()  # still there for late lookups during the grace
     time.sleep(0.3)
