@@ -7,7 +7,7 @@ import multiprocessing
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,9 @@ from nvr_edge.storage.mover import MoverEvent, RateLimiter, TierMover, file_crc3
 from nvr_edge.storage.probe import probe_segment
 from nvr_edge.storage.recovery import reconcile
 from nvr_edge.storage.space import SpaceManager
+from nvr_edge.storage.space_policy import SpacePolicy
+
+from ..helpers import mount_tmpfs
 
 NAME = Path("cam1/2026-01-01/120000.mp4")
 
@@ -166,3 +169,49 @@ def test_rate_limit_spreads_the_copy() -> None:
         limiter.pace(1 << 20, FakeStop())  # type: ignore[arg-type]
     assert now[0] == pytest.approx(20 * (1 << 20) / 10e6)
     assert len(waits) == 20 and max(waits) == pytest.approx((1 << 20) / 10e6)
+
+
+@pytest.fixture
+def small_archive(tmp_path: Path) -> Iterator[Path]:
+    archive = tmp_path / "archive"
+    mount_tmpfs(archive, "8m")
+    try:
+        yield archive
+    finally:
+        subprocess.run(["umount", "-l", str(archive)], check=False)
+
+
+def test_a_full_archive_is_cleaned_and_the_move_goes_on(
+        tmp_path: Path, segment_bytes: bytes, small_archive: Path) -> None:
+    """The old gap: archive short of room for the next segment but above its floor. The
+    mover cleans it (oldest archived first, only as much as needed) and moves."""
+    config = make_config(tmp_path, f"sqlite:///{tmp_path / 'c.db'}",
+                         archive_min_free_percent=25.0)  # a 2 MB floor
+    catalog = open_catalog(config)
+    archived = []
+    minute = 0
+    while os.statvfs(small_archive).f_bavail * os.statvfs(small_archive).f_frsize \
+            >= 2 * 1024**2 + len(segment_bytes):  # fill to just above floor + one segment
+        minute += 1
+        path = small_archive / f"cam1/2026-01-01/11{minute:02d}00.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(segment_bytes)
+        archived.append(probe_segment(path, Tier.ARCHIVE))
+        catalog.add_segment(archived[-1])
+    space = SpaceManager(config, catalog, lambda a: None).policy.measure(Tier.ARCHIVE)
+    assert space is not None and not space.below_floor  # cleanup by floor would not run
+    record = put_segment(config, catalog, segment_bytes)
+    events: list[MoverEvent] = []
+    mover = new_mover(config, catalog, events.append)
+    assert mover.step() is True
+    assert [e.kind for e in events] == ["moved"]
+    rows = catalog.segments()
+    kept = [r.path for r in rows if r.path != str(small_archive / NAME)]
+    deleted = [r.path for r in archived if r.path not in kept]
+    assert deleted and deleted == [r.path for r in archived[:len(deleted)]]  # oldest first
+    # no more than the cleanup's target (a floor beyond floor + segment) asked for
+    on_disk = -(-len(segment_bytes) // 4096) * 4096  # tmpfs frees whole pages
+    target = SpacePolicy.cleanup_target(space, len(segment_bytes))
+    assert len(deleted) == -(-(target - space.free_bytes) // on_disk)
+    assert all(Path(p).exists() for p in kept) and not any(Path(p).exists() for p in deleted)
+    assert file_crc32(small_archive / NAME) == record.checksum

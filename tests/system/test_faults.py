@@ -22,7 +22,7 @@ from nvr_edge_testing.postgres import PostgresServer
 from nvr_edge_testing.simcam import SimCameraServer
 from nvr_edge_testing.waiting import wait_for
 
-from ..helpers import rows, segment_files
+from ..helpers import mount_tmpfs, rows, segment_files
 from ..media import decode_errors
 
 pytestmark = pytest.mark.slow
@@ -36,14 +36,6 @@ def status(config: Path) -> dict:
     out = subprocess.run([sys.executable, "-m", "nvr_edge", "status", "--config", str(config),
                           "--json"], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
-
-
-def mount_tmpfs(path: Path, size: str) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()}): needs root")
 
 
 @pytest.fixture
