@@ -4,6 +4,7 @@ appliance helpers (nvr_edge_testing) with the spelling the tests use,
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import tomllib
 from pathlib import Path
@@ -19,8 +20,8 @@ from nvr_edge.catalog import SegmentQuery
 from nvr_edge.models import SegmentRecord
 from nvr_edge.plugins import load_config
 
-__all__ = ["Appliance", "files", "mount_tmpfs", "rows", "running_supervisor", "segment_files",
-           "wait_for", "write_config"]
+__all__ = ["Appliance", "files", "fill", "mount_tmpfs", "rows", "running_supervisor",
+           "segment_files", "wait_for", "write_config"]
 
 
 def write_config(path: Path, cameras: dict[str, str], *, extra: str = "",
@@ -50,3 +51,11 @@ def mount_tmpfs(path: Path, size: str) -> None:
                             capture_output=True, text=True)
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()}): needs root")
+
+
+def fill(path: Path) -> None:
+    """Write `path` until its file system is full."""
+    with open(path, "wb") as f, contextlib.suppress(OSError):
+        while True:
+            f.write(bytes(256 * 1024))
+            f.flush()

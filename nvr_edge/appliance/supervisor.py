@@ -24,6 +24,7 @@ import pluggy
 from nvr_edge.appliance.control import ApplianceControl, ConfigChange
 from nvr_edge.appliance.health import RestartGuard, too_few_segments
 from nvr_edge.appliance.observers import Observers
+from nvr_edge.appliance.space_pause import PAUSED_REASON, short_of_space
 from nvr_edge.appliance.status import (
     cache_backlog,
     status_document,
@@ -33,7 +34,7 @@ from nvr_edge.appliance.status import (
 from nvr_edge.appliance.system import SystemSampler
 from nvr_edge.appliance.workers import CPU_ALERT_EVERY_S, AfterExit, CameraRuntime, start_worker
 from nvr_edge.camera import messages
-from nvr_edge.camera.worker import EXIT_FATAL
+from nvr_edge.camera.worker import EXIT_FATAL, EXIT_NO_SPACE
 from nvr_edge.catalog import CatalogError
 from nvr_edge.catalog.spool import SpooledCatalog
 from nvr_edge.config import CameraConfig, Config
@@ -360,7 +361,7 @@ class Supervisor:
         if runtime.process is not None:
             self._stop_worker(runtime, AfterExit.DISABLE, "recording turned off")
         else:
-            runtime.restart_at = None
+            runtime.restart_at, runtime.space_paused = None, False
             self._set_state(runtime, CameraState.DISABLED, "disabled in the config")
 
     def _forget(self, runtime: CameraRuntime) -> None:
@@ -406,6 +407,9 @@ class Supervisor:
             self._set_state(runtime, CameraState.RESTARTING, runtime.restart_reason or "")
             self._spawn(runtime)
             return
+        if code == EXIT_NO_SPACE or (code and short_of_space(self.space.policy, runtime)):
+            self._pause_for_space(runtime)
+            return
         if code == EXIT_FATAL:
             self._set_state(runtime, CameraState.DISABLED, "fatal error in the worker")
             self._alert(Alert("recording_fatal_error", AlertLevel.CRITICAL,
@@ -430,6 +434,18 @@ class Supervisor:
         log.error("%s: %s; restarting in %.0f s", camera_id, reason, health.restart_delay_s)
         self._set_state(runtime, CameraState.RESTARTING, reason)
 
+    def _pause_for_space(self, runtime: CameraRuntime) -> None:
+        """Not a crash: no restart delay, no storm guard; _restart_due resumes it."""
+        camera_id = runtime.camera.id
+        runtime.space_paused, runtime.restart_at = True, None
+        runtime.space_pauses += 1
+        self._set_state(runtime, CameraState.RESTARTING, PAUSED_REASON)
+        self._alert(Alert("recording_paused_no_space", AlertLevel.CRITICAL,
+                          f"camera {camera_id}: the cache ({self.config.storage.cache_dir}) "
+                          "has no room for its next segment; recording resumes as soon as "
+                          "there is", camera_id))
+        self._duty("free-space floors", self.space.enforce_floors)
+
     def _repair_after_exit(self, camera_id: str) -> None:
         report = repair_parts(self.config, self.catalog, camera_id)
         if report.differences:
@@ -441,6 +457,12 @@ class Supervisor:
         for runtime in self.cameras.values():
             if runtime.process is None and runtime.restart_at is not None \
                     and now >= runtime.restart_at:
+                self._spawn(runtime)
+            elif runtime.process is None and runtime.space_paused \
+                    and not short_of_space(self.space.policy, runtime):
+                self._alert(Alert("recording_resumed", AlertLevel.WARNING,
+                                  f"camera {runtime.camera.id}: the cache has room again; "
+                                  "recording resumes", runtime.camera.id))
                 self._spawn(runtime)
 
     # -- messages ------------------------------------------------------------------------
@@ -513,7 +535,8 @@ class Supervisor:
             cameras[cam_id] = {
                 "state": str(r.state), "reason": r.reason,
                 "pid": r.process.pid if r.process is not None else None,
-                "restarts": r.restarts, "segments": r.segments,
+                "restarts": r.restarts, "space_pauses": r.space_pauses,
+                "segments": r.segments,
                 "recorded_s": r.recorded_ms / 1000, "bytes": r.bytes,
                 "last_segment": None if last is None else {
                     "path": last.path, "start": iso_utc(last.start_ms),
