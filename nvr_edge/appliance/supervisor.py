@@ -52,6 +52,7 @@ from nvr_edge.models import (
 from nvr_edge.storage.mover import MoverEvent, MoverEventKind, TierMover
 from nvr_edge.storage.recovery import reconcile, repair_parts
 from nvr_edge.storage.space import SpaceManager
+from nvr_edge.storage.spool_reserve import ReservedSpool
 
 log = logging.getLogger(__name__)
 
@@ -214,17 +215,27 @@ class Supervisor:
             self._duty("recovery", self._recover)
         while not self.mover_events.empty():
             self._duty("mover event", self._mover_event, self.mover_events.get())
-        while not self.space_alerts.empty():
-            self._alert(self.space_alerts.get())
+        for alerts in self._thread_alerts():
+            while not alerts.empty():
+                self._alert(alerts.get())
         if self._due("health", self.config.health.check_interval_s):
             self._duty("health check", self._check_health)
         if self._due("space", SPACE_CHECK_S):
             self._duty("free-space floors", self.space.enforce_floors)
+            if isinstance(self.catalog.spool, ReservedSpool):
+                self._duty("spool reserve", self.catalog.spool.reserve.ensure)
         if self._due("retention", RETENTION_CHECK_S):
             self._duty("retention", self.space.apply_retention,
                        tuple(r.camera for r in self.cameras.values()))
         if self._due("status", 2.0):
             self._duty("status", self._write_status)
+
+    def _thread_alerts(self) -> list[queue.SimpleQueue[Alert]]:
+        """Alerts raised on other threads (the mover's cleanup, a spool append), queued
+        so that the hooks hear them from this one."""
+        spool = self.catalog.spool
+        return [self.space_alerts] + ([spool.alerts] if isinstance(spool, ReservedSpool)
+                                      else [])
 
     def _recover(self) -> None:
         """Compare both tiers with the catalog and repair. At start-up nothing else runs;
