@@ -116,7 +116,8 @@ class TierMover:
         self.thread = threading.Thread(target=self._run, name="tier-mover", daemon=True)
         self.degraded: str | None = None
         self.pending_unlinks: list[tuple[float, Path]] = []
-        # Held for a whole move: recovery that compares both tiers must not run mid-move.
+        # Held for a whole move and the cleanup before it: recovery that compares both tiers
+        # must not run in the middle of either.
         self.busy = threading.Lock()
 
     def start(self) -> None:
@@ -151,19 +152,19 @@ class TierMover:
             return False
         if not rows:
             return False
-        problem = archive_problem(self.config, self.space, rows[0].bytes, rows[0].path)
-        if problem != self.degraded:
-            self.degraded = problem
-            self.report(MoverEvent(MoverEventKind.DEGRADED, problem) if problem
-                        else MoverEvent(MoverEventKind.RECOVERED, "archive writable again"))
-        if problem:
-            return False
-        try:
-            with self.busy:
+        with self.busy:
+            problem = archive_problem(self.config, self.space, rows[0].bytes, rows[0].path)
+            if problem != self.degraded:
+                self.degraded = problem
+                self.report(MoverEvent(MoverEventKind.DEGRADED, problem) if problem
+                            else MoverEvent(MoverEventKind.RECOVERED, "archive writable again"))
+            if problem:
+                return False
+            try:
                 self.move(rows[0])
-        except (OSError, MoveError) as exc:
-            log.error("moving %s failed: %s", rows[0].path, exc)
-            return False
+            except (OSError, MoveError) as exc:
+                log.error("moving %s failed: %s", rows[0].path, exc)
+                return False
         return True
 
     def move(self, row: SegmentRecord,

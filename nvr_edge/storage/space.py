@@ -174,8 +174,9 @@ class SpaceManager:
             except CatalogError:
                 continue  # retention can wait for the catalog; it never frees space urgently
             expired = [r for r in rows if r.end_ms < cutoff]
-            for row in expired:
-                delete_segment(self.catalog, row.path)
+            with self.lock:
+                for row in expired:
+                    delete_segment(self.catalog, row.path)
             if expired:
                 log.info("%s: retention of %g days deleted %d segment(s)", camera.id,
                          camera.retention_days, len(expired))
