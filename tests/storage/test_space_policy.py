@@ -21,6 +21,9 @@ def test_the_thresholds_agree(free: int, floor: int, incoming: int) -> None:
     s = space(free, floor)
     assert SpacePolicy.can_take(s, incoming) == (SpacePolicy.shortfall(s, incoming) == 0)
     assert s.below_floor == (not SpacePolicy.can_take(s, 0))
+    # room for the mover is room for a camera: a paused camera never waits on the floor
+    if SpacePolicy.can_take(s, incoming):
+        assert SpacePolicy.can_reserve(s, incoming)
     # reaching the cleanup's target always lets the segment in
     target = cleanup_target(floor, incoming)
     assert SpacePolicy.can_take(space(target, floor), incoming)

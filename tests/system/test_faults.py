@@ -237,6 +237,35 @@ def test_full_cache_pauses_recording_until_space_returns(tmp_path: Path,
     check_is_clean(config)
 
 
+def test_full_state_folder_spools_into_the_reserve_and_loses_no_row(
+        tmp_path: Path, cameras: SimCameraServer, mounts: list[Path]) -> None:
+    """The state folder (SQLite catalog and spool) fills up: the catalog refuses a write,
+    the spool gives its reserve back and takes it, with an alert (the freed room lets
+    SQLite take the next rows itself); once there is room the reserve is set aside again.
+    Every segment has its row."""
+    state = tmp_path / "state"
+    mount_tmpfs(state, "16m")
+    mounts.append(state)
+    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)},
+                          catalog_url=f"sqlite:///{state / 'catalog.db'}")
+    ballast = state / "ballast"
+    with Appliance(config, tmp_path / "appliance.log") as app:
+        wait_for(lambda: rows(config) and (state / "spool-reserve").exists(), 40,
+                 "a first row and the spool's reserve")
+        fill(ballast)
+        wait_for(lambda: "alert state_folder_full" in app.log, 40, "the reserve in use")
+        time.sleep(12)  # another segment closes into the spool
+        ballast.unlink()
+        back = time.monotonic()
+        wait_for(lambda: not (state / "catalog-spool.jsonl").exists(), 30, "the spool replayed")
+        heal("state folder has room -> spool replayed", time.monotonic() - back)
+        wait_for(lambda: (state / "spool-reserve").exists(), 10, "the reserve back")
+        assert app.stop() == 0
+    assert "catalog_spool_full" not in app.log
+    assert sorted(r.path for r in rows(config)) == [str(p) for p in segment_files(tmp_path)]
+    check_is_clean(config)
+
+
 def test_restart_storm_disables_only_that_camera(tmp_path: Path,
                                                  cameras: SimCameraServer) -> None:
     config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1),
