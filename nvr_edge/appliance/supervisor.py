@@ -24,7 +24,11 @@ import pluggy
 from nvr_edge.appliance.control import ApplianceControl, ConfigChange
 from nvr_edge.appliance.health import RestartGuard, too_few_segments
 from nvr_edge.appliance.observers import Observers
-from nvr_edge.appliance.space_pause import PAUSED_REASON, short_of_space
+from nvr_edge.appliance.space_pause import (
+    PAUSED_REASON,
+    expected_segment_bytes,
+    short_of_space,
+)
 from nvr_edge.appliance.status import (
     cache_backlog,
     status_document,
@@ -455,7 +459,13 @@ class Supervisor:
                           f"camera {camera_id}: the cache ({self.config.storage.cache_dir}) "
                           "has no room for its next segment; recording resumes as soon as "
                           "there is", camera_id))
-        self._duty("free-space floors", self.space.enforce_floors)
+        self._duty("cleanup for a camera", self._make_room_for, runtime)
+
+    def _make_room_for(self, runtime: CameraRuntime) -> None:
+        """Clean the cache until the camera's next segment fits above its floor: the
+        worker's "short of room" and the cleanup's start are one threshold."""
+        self.space.make_room(Tier.CACHE, expected_segment_bytes(
+            runtime, self.config.storage.segment_seconds))
 
     def _repair_after_exit(self, camera_id: str) -> None:
         report = repair_parts(self.config, self.catalog, camera_id)
@@ -500,7 +510,7 @@ class Supervisor:
                 runtime.ingest.update(at, counters.get("video_frames", 0),
                                       counters.get("bytes", 0))
             case messages.SpaceLow():
-                self.space.enforce_floors()
+                self._make_room_for(runtime)
             case _:
                 log.error("%s: unknown message from the worker: %r", runtime.camera.id,
                           message)
