@@ -4,10 +4,13 @@ appliance helpers (nvr_edge_testing) with the spelling the tests use,
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 from nvr_edge_testing.appliance import Appliance, running_supervisor
 from nvr_edge_testing.configs import write_config as _write_config
 from nvr_edge_testing.waiting import wait_for
@@ -17,8 +20,8 @@ from nvr_edge.catalog import SegmentQuery
 from nvr_edge.models import SegmentRecord
 from nvr_edge.plugins import load_config
 
-__all__ = ["Appliance", "files", "rows", "running_supervisor", "segment_files", "wait_for",
-           "write_config"]
+__all__ = ["Appliance", "files", "fill", "mount_tmpfs", "rows", "running_supervisor",
+           "segment_files", "wait_for", "write_config"]
 
 
 def write_config(path: Path, cameras: dict[str, str], *, extra: str = "",
@@ -39,3 +42,20 @@ def files(root: Path, pattern: str = "*.mp4") -> list[Path]:
 def segment_files(tmp_path: Path) -> list[Path]:
     """Closed segments on either tier (the tier mover moves them cache -> archive)."""
     return sorted(files(tmp_path / "cache") + files(tmp_path / "archive"))
+
+
+def mount_tmpfs(path: Path, size: str) -> None:
+    """A small real file system at `path` (the caller unmounts it); skips without root."""
+    path.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()}): needs root")
+
+
+def fill(path: Path) -> None:
+    """Write `path` until its file system is full."""
+    with open(path, "wb") as f, contextlib.suppress(OSError):
+        while True:
+            f.write(bytes(256 * 1024))
+            f.flush()

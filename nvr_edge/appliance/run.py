@@ -15,9 +15,10 @@ from nvr_edge.appliance.lock import InstanceLock
 from nvr_edge.appliance.supervisor import Supervisor
 from nvr_edge.catalog import Catalog, CatalogError
 from nvr_edge.catalog.pending import PendingCatalog
-from nvr_edge.catalog.spool import Spool, SpooledCatalog
+from nvr_edge.catalog.spool import SpooledCatalog
 from nvr_edge.config import Config
 from nvr_edge.plugins import make_plugin_manager
+from nvr_edge.storage.spool_reserve import RESERVE_FILE, ReservedSpool, SpaceReserve
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,9 @@ def appliance_catalog(config: Config, pm: pluggy.PluginManager) -> SpooledCatalo
         pending.schema_version()  # open now if we can, to log a problem at start-up
     except CatalogError as exc:
         log.error("%s; recording anyway, catalog writes are spooled until it answers", exc)
-    return SpooledCatalog(pending, Spool(config.storage.state_dir / SPOOL_FILE))
+    state = config.storage.state_dir
+    return SpooledCatalog(pending, ReservedSpool(state / SPOOL_FILE,
+                                                 SpaceReserve(state / RESERVE_FILE)))
 
 
 def run_appliance(config: Config, *, pm: pluggy.PluginManager | None = None,

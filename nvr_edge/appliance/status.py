@@ -10,7 +10,7 @@ from typing import Any
 
 from nvr_edge.catalog import Catalog, CatalogError
 from nvr_edge.models import Tier, TierState, iso_utc
-from nvr_edge.storage.space import TierSpace
+from nvr_edge.storage.space_policy import TierSpace
 
 STATUS_FILE = "status.json"
 

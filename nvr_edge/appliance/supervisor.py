@@ -24,6 +24,11 @@ import pluggy
 from nvr_edge.appliance.control import ApplianceControl, ConfigChange
 from nvr_edge.appliance.health import RestartGuard, too_few_segments
 from nvr_edge.appliance.observers import Observers
+from nvr_edge.appliance.space_pause import (
+    PAUSED_REASON,
+    expected_segment_bytes,
+    short_of_space,
+)
 from nvr_edge.appliance.status import (
     cache_backlog,
     status_document,
@@ -33,7 +38,7 @@ from nvr_edge.appliance.status import (
 from nvr_edge.appliance.system import SystemSampler
 from nvr_edge.appliance.workers import CPU_ALERT_EVERY_S, AfterExit, CameraRuntime, start_worker
 from nvr_edge.camera import messages
-from nvr_edge.camera.worker import EXIT_FATAL
+from nvr_edge.camera.worker import EXIT_FATAL, EXIT_NO_SPACE
 from nvr_edge.catalog import CatalogError
 from nvr_edge.catalog.spool import SpooledCatalog
 from nvr_edge.config import CameraConfig, Config
@@ -51,6 +56,7 @@ from nvr_edge.models import (
 from nvr_edge.storage.mover import MoverEvent, MoverEventKind, TierMover
 from nvr_edge.storage.recovery import reconcile, repair_parts
 from nvr_edge.storage.space import SpaceManager
+from nvr_edge.storage.spool_reserve import ReservedSpool
 from nvr_edge.storage.writer_lock import is_held
 
 log = logging.getLogger(__name__)
@@ -85,9 +91,11 @@ class Supervisor:
         # Workers fork from a server that already imported PyAV: shared pages, small PSS.
         self.ctx.set_forkserver_preload(["nvr_edge.camera.worker"])
         self.cameras: dict[str, CameraRuntime] = {}
-        self.space = SpaceManager(config, catalog, self._alert)
+        # Cleanup also runs on the mover's thread: its alerts reach the hooks from this one.
+        self.space_alerts: queue.SimpleQueue[Alert] = queue.SimpleQueue()
+        self.space = SpaceManager(config, catalog, self.space_alerts.put)
         self.mover_events: queue.SimpleQueue[MoverEvent] = queue.SimpleQueue()
-        self.mover = TierMover(config, catalog, self.mover_events.put)
+        self.mover = TierMover(config, catalog, self.mover_events.put, self.space)
         self.tier_states: dict[str, str] = {}
         self.reconcile_pending = False
         self.started = time.monotonic()
@@ -216,10 +224,15 @@ class Supervisor:
             self._duty("recovery", self._recover)
         while not self.mover_events.empty():
             self._duty("mover event", self._mover_event, self.mover_events.get())
+        for alerts in self._thread_alerts():
+            while not alerts.empty():
+                self._alert(alerts.get())
         if self._due("health", self.config.health.check_interval_s):
             self._duty("health check", self._check_health)
         if self._due("space", SPACE_CHECK_S):
             self._duty("free-space floors", self.space.enforce_floors)
+            if isinstance(self.catalog.spool, ReservedSpool):
+                self._duty("spool reserve", self.catalog.spool.reserve.ensure)
         if self._due("retention", RETENTION_CHECK_S):
             self._duty("retention", self.space.apply_retention,
                        tuple(r.camera for r in self.cameras.values()))
@@ -236,6 +249,13 @@ class Supervisor:
                           f"catalog {self.catalog.display_url}: {problem}; rebuilding it "
                           "from the segment files"))
         self.reconcile_pending = True
+
+    def _thread_alerts(self) -> list[queue.SimpleQueue[Alert]]:
+        """Alerts raised on other threads (the mover's cleanup, a spool append), queued
+        so that the hooks hear them from this one."""
+        spool = self.catalog.spool
+        return [self.space_alerts] + ([spool.alerts] if isinstance(spool, ReservedSpool)
+                                      else [])
 
     def _recover(self) -> None:
         """Compare both tiers with the catalog and repair. At start-up nothing else runs;
@@ -370,7 +390,7 @@ class Supervisor:
         if runtime.process is not None:
             self._stop_worker(runtime, AfterExit.DISABLE, "recording turned off")
         else:
-            runtime.restart_at = None
+            runtime.restart_at, runtime.space_paused = None, False
             self._set_state(runtime, CameraState.DISABLED, "disabled in the config")
 
     def _forget(self, runtime: CameraRuntime) -> None:
@@ -431,6 +451,9 @@ class Supervisor:
             self._set_state(runtime, CameraState.RESTARTING, runtime.restart_reason or "")
             self._spawn(runtime)
             return
+        if code == EXIT_NO_SPACE or (code and short_of_space(self.space.policy, runtime)):
+            self._pause_for_space(runtime)
+            return
         if code == EXIT_FATAL:
             self._set_state(runtime, CameraState.DISABLED, "fatal error in the worker")
             self._alert(Alert("recording_fatal_error", AlertLevel.CRITICAL,
@@ -465,6 +488,24 @@ class Supervisor:
             repair_parts(self.config, self.catalog, camera_id)  # rows spool; the rest later
             self.reconcile_pending = True
 
+    def _pause_for_space(self, runtime: CameraRuntime) -> None:
+        """Not a crash: no restart delay, no storm guard; _restart_due resumes it."""
+        camera_id = runtime.camera.id
+        runtime.space_paused, runtime.restart_at = True, None
+        runtime.space_pauses += 1
+        self._set_state(runtime, CameraState.RESTARTING, PAUSED_REASON)
+        self._alert(Alert("recording_paused_no_space", AlertLevel.CRITICAL,
+                          f"camera {camera_id}: the cache ({self.config.storage.cache_dir}) "
+                          "has no room for its next segment; recording resumes as soon as "
+                          "there is", camera_id))
+        self._duty("cleanup for a camera", self._make_room_for, runtime)
+
+    def _make_room_for(self, runtime: CameraRuntime) -> None:
+        """Clean the cache until the camera's next segment fits above its floor: the
+        worker's "short of room" and the cleanup's start are one threshold."""
+        self.space.make_room(Tier.CACHE, expected_segment_bytes(
+            runtime, self.config.storage.segment_seconds))
+
     def _repair_after_exit(self, camera_id: str) -> None:
         report = repair_parts(self.config, self.catalog, camera_id)
         if report.differences:
@@ -476,6 +517,12 @@ class Supervisor:
         for runtime in self.cameras.values():
             if runtime.process is None and runtime.restart_at is not None \
                     and now >= runtime.restart_at:
+                self._spawn(runtime)
+            elif runtime.process is None and runtime.space_paused \
+                    and not short_of_space(self.space.policy, runtime):
+                self._alert(Alert("recording_resumed", AlertLevel.WARNING,
+                                  f"camera {runtime.camera.id}: the cache has room again; "
+                                  "recording resumes", runtime.camera.id))
                 self._spawn(runtime)
 
     # -- messages ------------------------------------------------------------------------
@@ -502,7 +549,7 @@ class Supervisor:
                 runtime.ingest.update(at, counters.get("video_frames", 0),
                                       counters.get("bytes", 0))
             case messages.SpaceLow():
-                self.space.enforce_floors()
+                self._make_room_for(runtime)
             case _:
                 log.error("%s: unknown message from the worker: %r", runtime.camera.id,
                           message)
@@ -548,7 +595,8 @@ class Supervisor:
             cameras[cam_id] = {
                 "state": str(r.state), "reason": r.reason,
                 "pid": r.process.pid if r.process is not None else None,
-                "restarts": r.restarts, "segments": r.segments,
+                "restarts": r.restarts, "space_pauses": r.space_pauses,
+                "segments": r.segments,
                 "recorded_s": r.recorded_ms / 1000, "bytes": r.bytes,
                 "last_segment": None if last is None else {
                     "path": last.path, "start": iso_utc(last.start_ms),

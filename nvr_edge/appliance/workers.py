@@ -80,6 +80,8 @@ class CameraRuntime:
     # What to do when the worker exits because the supervisor stopped it (None: a health
     # restart, delayed and counted by the storm guard).
     after_exit: AfterExit | None = None
+    space_paused: bool = False  # stopped: the cache refused its next segment
+    space_pauses: int = 0
 
     def continuity(self) -> float:
         """Recorded seconds over wall seconds since the camera was configured."""
@@ -104,6 +106,6 @@ def start_worker(ctx: BaseContext, config: Config, runtime: CameraRuntime,
     runtime.process, runtime.conn, runtime.restart_at = process, receive, None
     runtime.sampler = ProcessSampler(process.pid)
     runtime.restart_reason, runtime.online_since = None, None
-    runtime.after_exit = None
+    runtime.after_exit, runtime.space_paused = None, False
     log.info("%s: worker started (pid %d)", runtime.camera.id, process.pid)
     return live

@@ -7,10 +7,12 @@ a one-way pipe of the messages in `camera/messages.py`.
 from __future__ import annotations
 
 import ctypes
+import errno
 import logging
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -38,12 +40,14 @@ from nvr_edge.live.forwarder import LiveForwarder, stream_info_of
 from nvr_edge.logs import setup_logging
 from nvr_edge.models import AlertLevel, CameraState, LiveMode, SegmentRecord, Tier
 from nvr_edge.plugins import make_plugin_manager
-from nvr_edge.storage.space import measure
+from nvr_edge.storage.space_policy import SpacePolicy
 from nvr_edge.storage.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
 EXIT_FATAL = 3  # bad config / unusable plugin: restarting will not help
+EXIT_NO_SPACE = 4  # the cache refused a segment: the supervisor restarts it when there is room
+NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 STATS_INTERVAL_S = 5.0
 # The main thread takes packets in batches, this far apart: one wake-up (and GIL hand-off)
 # per batch instead of one per packet. Stall gaps are measured on the reader's arrival
@@ -74,20 +78,30 @@ class Channel:
         self.send(AlertRaised(self.camera, code, level, message))
 
 
+class NoSpace(OSError):
+    """The cache refused a new segment's space reservation (ENOSPC): an event that ends
+    this worker with EXIT_NO_SPACE, not a crash for the storm guard to count."""
+
+
 class SpaceCheckedFactory:
-    """Before each new segment, look at the cache's free space; below its floor, ask the
+    """Before each new segment, look at the cache's free space; short of room, ask the
     supervisor for an emergency cleanup now. Recording goes on either way: a full disk is
-    the cleanup's job, never a reason to stop."""
+    the cleanup's job. Only a reservation the file system refuses stops the recording."""
 
     def __init__(self, inner: Any, config: Config, channel: Channel) -> None:
         self.inner, self.config, self.channel = inner, config, channel
 
     def open(self, meta: Any, video: Any, audio: Any, expected_bytes: int) -> Any:
-        st = self.config.storage
-        space = measure(Tier.CACHE, st.cache_dir, st.cache_floor)
-        if space is not None and space.free_bytes - expected_bytes < space.floor_bytes:
+        space = SpacePolicy(self.config.storage).measure(Tier.CACHE)
+        if space is not None and not SpacePolicy.can_take(space, expected_bytes):
             self.channel.send(SpaceLow(self.channel.camera, Tier.CACHE, space.free_bytes))
-        return self.inner.open(meta, video, audio, expected_bytes)
+        try:
+            return self.inner.open(meta, video, audio, expected_bytes)
+        except OSError as exc:
+            if exc.errno in NO_SPACE_ERRNOS:
+                raise NoSpace(exc.errno, f"no room for a {expected_bytes} byte segment on "
+                              f"the cache: {exc.strerror}") from exc
+            raise
 
 
 class CameraWorker:
@@ -109,6 +123,7 @@ class CameraWorker:
         self.first_segment = True
         self.bytes_per_s: float = DEFAULT_BYTES_PER_S
         self.last_stats = 0.0
+        self.no_space: NoSpace | None = None  # why recording stopped, if for space
 
     def run(self) -> None:
         watcher = LinkWatcher(lambda ifname: self.wake.set()).start()
@@ -123,7 +138,11 @@ class CameraWorker:
         self.channel.set_state(CameraState.CONNECTING)
         reported_offline = False
         while not self.stop.is_set():
-            recorded = self.record_session()
+            try:
+                recorded = self.record_session()
+            except NoSpace as exc:
+                self.no_space = exc
+                return
             if self.stop.is_set():
                 break
             if recorded:
@@ -328,3 +347,8 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
         raise
     finally:
         conn.close()
+    if worker.no_space is not None:
+        log.warning("%s: %s; recording stops until there is room", camera_id,
+                    worker.no_space.strerror)
+        stop.set()  # the sub stream relay too
+        sys.exit(EXIT_NO_SPACE)

@@ -7,8 +7,10 @@ old path up) delete the cache copy. After a crash at any step there is exactly o
 the catalog points to, plus at most a leftover that start-up recovery removes: a
 `.moving` file, or the twin the catalog does not point to.
 
-If the archive is missing, read-only or full the mover reports it degraded, recording goes
-on into the cache, and the archive is retried every `archive_retry_s`.
+An archive short of room is cleaned before the move (storage/space_policy.py: the mover
+and the cleanup share one threshold). If the archive is missing, read-only, or full with
+nothing left that may be deleted, the mover reports it degraded, recording goes on into
+the cache, and the archive is retried every `archive_retry_s`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from nvr_edge.config import Config
 from nvr_edge.fsutil import fsync_dir, make_dirs_durable
 from nvr_edge.models import SegmentRecord, SegmentStatus, Tier
 from nvr_edge.storage.layout import moving_of
-from nvr_edge.storage.space import measure
+from nvr_edge.storage.space import SpaceManager
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +83,10 @@ class RateLimiter:
             stop.wait(ahead)
 
 
-def archive_problem(config: Config, needed_bytes: int) -> str | None:
-    """Why the archive cannot take a segment now, or None."""
+def archive_problem(config: Config, space: SpaceManager, needed_bytes: int,
+                    spare: str | None = None) -> str | None:
+    """Why the archive cannot take a segment now, or None. Short of room, it is cleaned
+    first (the same policy as the floors): "full" means nothing more may be deleted."""
     root = config.storage.archive_dir
     if not root.is_dir():
         return f"{root} is missing"
@@ -94,10 +98,10 @@ def archive_problem(config: Config, needed_bytes: int) -> str | None:
         probe.unlink()
     except OSError as exc:
         return f"{root} is not writable ({exc.strerror})"
-    space = measure(Tier.ARCHIVE, root, config.storage.archive_floor)
-    if space is not None and space.free_bytes - needed_bytes < space.floor_bytes:
-        return (f"{root} is full ({space.free_bytes / 1e9:.2f} GB free, floor "
-                f"{space.floor_bytes / 1e9:.2f} GB)")
+    after = space.make_room(Tier.ARCHIVE, needed_bytes, spare)
+    if after is not None and not space.policy.can_take(after, needed_bytes):
+        return (f"{root} is full ({after.free_bytes / 1e9:.2f} GB free, floor "
+                f"{after.floor_bytes / 1e9:.2f} GB)")
     return None
 
 
@@ -106,13 +110,14 @@ class TierMover:
     supervisor's, started and stopped by it)."""
 
     def __init__(self, config: Config, catalog: SpooledCatalog,
-                 report: Callable[[MoverEvent], None]) -> None:
-        self.config, self.catalog, self.report = config, catalog, report
+                 report: Callable[[MoverEvent], None], space: SpaceManager) -> None:
+        self.config, self.catalog, self.report, self.space = config, catalog, report, space
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="tier-mover", daemon=True)
         self.degraded: str | None = None
         self.pending_unlinks: list[tuple[float, Path]] = []
-        # Held for a whole move: recovery that compares both tiers must not run mid-move.
+        # Held for a whole move and the cleanup before it: recovery that compares both tiers
+        # must not run in the middle of either.
         self.busy = threading.Lock()
 
     def start(self) -> None:
@@ -147,19 +152,19 @@ class TierMover:
             return False
         if not rows:
             return False
-        problem = archive_problem(self.config, rows[0].bytes)
-        if problem != self.degraded:
-            self.degraded = problem
-            self.report(MoverEvent(MoverEventKind.DEGRADED, problem) if problem
-                        else MoverEvent(MoverEventKind.RECOVERED, "archive writable again"))
-        if problem:
-            return False
-        try:
-            with self.busy:
+        with self.busy:
+            problem = archive_problem(self.config, self.space, rows[0].bytes, rows[0].path)
+            if problem != self.degraded:
+                self.degraded = problem
+                self.report(MoverEvent(MoverEventKind.DEGRADED, problem) if problem
+                            else MoverEvent(MoverEventKind.RECOVERED, "archive writable again"))
+            if problem:
+                return False
+            try:
                 self.move(rows[0])
-        except (OSError, MoveError) as exc:
-            log.error("moving %s failed: %s", rows[0].path, exc)
-            return False
+            except (OSError, MoveError) as exc:
+                log.error("moving %s failed: %s", rows[0].path, exc)
+                return False
         return True
 
     def move(self, row: SegmentRecord,

@@ -1,4 +1,5 @@
-"""Disk space: a free-space floor per tier, emergency cleanup, retention.
+"""Disk space: emergency cleanup when a tier runs short (space_policy.py says when and
+how far), and retention.
 
 Deleting a segment is three steps so that no crash resurrects or orphans it: mark the row
 `deleting`, unlink the file, delete the row. Recovery finishes a half-done deletion.
@@ -8,47 +9,25 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from nvr_edge.catalog import Catalog, CatalogError, SegmentQuery
-from nvr_edge.config import CameraConfig, Config, FloorConfig
+from nvr_edge.config import CameraConfig, Config
 from nvr_edge.models import Alert, AlertLevel, SegmentStatus, Tier
 from nvr_edge.storage.layout import oldest_first
+from nvr_edge.storage.space_policy import SpacePolicy, TierSpace
+
+__all__ = ["SpaceManager", "TierSpace", "delete_segment", "free_until", "tier_spaces"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class TierSpace:
-    tier: str
-    path: str
-    total_bytes: int
-    free_bytes: int
-    floor_bytes: int
-
-    @property
-    def below_floor(self) -> bool:
-        return self.free_bytes < self.floor_bytes
-
-
-def measure(tier: str, path: Path, floor: FloorConfig) -> TierSpace | None:
-    try:
-        st = os.statvfs(path)
-    except OSError:
-        return None
-    total = st.f_blocks * st.f_frsize
-    return TierSpace(tier, str(path), total, st.f_bavail * st.f_frsize, floor.bytes_for(total))
-
-
 def tier_spaces(config: Config) -> list[TierSpace]:
     """Both tiers' free space and floors (a tier whose folder is missing is left out)."""
-    st = config.storage
-    found = [measure(Tier.CACHE, st.cache_dir, st.cache_floor),
-             measure(Tier.ARCHIVE, st.archive_dir, st.archive_floor)]
-    return [t for t in found if t is not None]
+    return SpacePolicy(config.storage).tiers()
 
 
 def delete_segment(catalog: Catalog, path: str) -> int:
@@ -63,48 +42,88 @@ def delete_segment(catalog: Catalog, path: str) -> int:
     return size
 
 
+def free_until(target: int, free_now: Callable[[], int | None], candidates: Iterable[str],
+               delete: Callable[[str], int]) -> tuple[int, int]:
+    """Delete `candidates` in their order until `free_now()` reaches `target`; returns
+    (segments deleted, bytes freed). Free space is measured, not summed: a file's blocks
+    are what it frees, not its size."""
+    deleted = freed = 0
+    for path in candidates:
+        now = free_now()
+        if now is not None and now >= target:
+            break
+        freed += delete(path)
+        deleted += 1
+    return deleted, freed
+
+
 class SpaceManager:
     def __init__(self, config: Config, catalog: Catalog,
                  alert: Callable[[Alert], None]) -> None:
         self.config, self.catalog, self.alert = config, catalog, alert
-        self.critical: set[str] = set()  # tiers whose floor could not be restored
+        # tiers where cleanup could not make room, with the bytes it was asked for
+        self.critical: dict[str, int] = {}
+        # The supervisor's floors and the tier mover's make_room run on two threads.
+        self.lock = threading.Lock()
+
+    @property
+    def policy(self) -> SpacePolicy:
+        return SpacePolicy(self.config.storage)  # the config can be replaced at run time
 
     def tiers(self) -> list[TierSpace]:
-        return tier_spaces(self.config)
+        return self.policy.tiers()
 
     def enforce_floors(self) -> None:
         for space in self.tiers():
             if space.below_floor:
-                self._cleanup(space)
-            elif space.tier in self.critical and space.free_bytes >= space.floor_bytes:
-                self.critical.discard(space.tier)
-                log.info("%s tier: free space is above its floor again", space.tier)
+                with self.lock:
+                    self._cleanup(space, 0)
+            elif space.tier in self.critical \
+                    and self.policy.can_take(space, self.critical[space.tier]):
+                del self.critical[space.tier]
+                log.info("%s tier: there is room above its floor again", space.tier)
 
-    def _cleanup(self, space: TierSpace) -> None:
-        target = 2 * space.floor_bytes
-        log.warning("%s tier: %.2f GB free, below its floor of %.2f GB: deleting the oldest "
+    def make_room(self, tier: str, incoming: int, spare: str | None = None) -> TierSpace | None:
+        """Clean `tier` until `incoming` more bytes fit above its floor (the mover asks before
+        each move, so a full archive is cleaned, not given up on). `spare`: a segment that
+        must not go (the one about to be moved). Returns the space afterwards."""
+        policy = self.policy
+        space = policy.measure(tier)
+        if space is None or policy.can_take(space, incoming):
+            return space
+        with self.lock:
+            self._cleanup(space, incoming, spare)
+        return policy.measure(tier)
+
+    def _cleanup(self, space: TierSpace, incoming: int, spare: str | None = None) -> None:
+        policy = self.policy
+        target = policy.cleanup_target(space, incoming)
+        log.warning("%s tier: %.2f GB free, floor %.2f GB, %.2f GB wanted: deleting the oldest "
                     "%s segments until %.2f GB are free", space.tier, space.free_bytes / 1e9,
-                    space.floor_bytes / 1e9, self._policy_word(space.tier), target / 1e9)
-        freed = deleted = 0
-        root = Path(space.path)
-        for path in self._candidates(space.tier):
-            now = measure(space.tier, root, FloorConfig())
-            if now is not None and now.free_bytes >= target:
-                break
-            freed += delete_segment(self.catalog, path)
-            deleted += 1
-        after = measure(space.tier, root, FloorConfig())
+                    space.floor_bytes / 1e9, incoming / 1e9, self._policy_word(space.tier),
+                    target / 1e9)
+
+        def free_now() -> int | None:
+            now = policy.measure(space.tier)
+            return None if now is None else now.free_bytes
+
+        candidates = (p for p in self._candidates(space.tier) if p != spare)
+        deleted, freed = free_until(target, free_now,
+                                    candidates, lambda p: delete_segment(self.catalog, p))
+        after = policy.measure(space.tier)
         if deleted:
             self.alert(Alert("disk_space_cleanup", AlertLevel.WARNING,
-                             f"{space.tier} tier ({space.path}) fell below its floor: deleted "
+                             f"{space.tier} tier ({space.path}) ran short of space: deleted "
                              f"the {deleted} oldest segment(s), {freed / 1e9:.2f} GB"))
-        if after is not None and after.free_bytes < space.floor_bytes \
+        if after is not None and not policy.can_take(after, incoming) \
                 and space.tier not in self.critical:
-            self.critical.add(space.tier)
+            self.critical[space.tier] = incoming
             self.alert(Alert("disk_space_critical", AlertLevel.CRITICAL,
                              f"{space.tier} tier ({space.path}): "
                              f"{after.free_bytes / 1e9:.2f} GB free, floor "
-                             f"{space.floor_bytes / 1e9:.2f} GB cannot be restored "
+                             f"{space.floor_bytes / 1e9:.2f} GB"
+                             f"{f' plus {incoming / 1e6:.1f} MB' if incoming else ''} "
+                             "cannot be restored "
                              f"(delete_policy = {self.config.storage.delete_policy!r})"))
 
     def _policy_word(self, tier: str) -> str:
@@ -155,8 +174,9 @@ class SpaceManager:
             except CatalogError:
                 continue  # retention can wait for the catalog; it never frees space urgently
             expired = [r for r in rows if r.end_ms < cutoff]
-            for row in expired:
-                delete_segment(self.catalog, row.path)
+            with self.lock:
+                for row in expired:
+                    delete_segment(self.catalog, row.path)
             if expired:
                 log.info("%s: retention of %g days deleted %d segment(s)", camera.id,
                          camera.retention_days, len(expired))

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,10 @@ from nvr_edge.plugins import make_plugin_manager
 from nvr_edge.storage.mover import MoverEvent, RateLimiter, TierMover, file_crc32
 from nvr_edge.storage.probe import probe_segment
 from nvr_edge.storage.recovery import reconcile
+from nvr_edge.storage.space import SpaceManager
+from nvr_edge.storage.space_policy import SpacePolicy
+
+from ..helpers import mount_tmpfs
 
 NAME = Path("cam1/2026-01-01/120000.mp4")
 
@@ -49,6 +54,11 @@ def segment_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return path.read_bytes()
 
 
+def new_mover(config: Config, catalog: SpooledCatalog,
+              report: Callable[[MoverEvent], None]) -> TierMover:
+    return TierMover(config, catalog, report, SpaceManager(config, catalog, lambda a: None))
+
+
 def put_segment(config: Config, catalog: Catalog, data: bytes) -> SegmentRecord:
     path = config.storage.cache_dir / NAME
     path.parent.mkdir(parents=True)
@@ -61,7 +71,7 @@ def put_segment(config: Config, catalog: Catalog, data: bytes) -> SegmentRecord:
 
 def _move_and_die(config: Config, path: str, step: str) -> None:
     catalog = open_catalog(config)  # the child's own connection
-    mover = TierMover(config, catalog, lambda event: None)
+    mover = new_mover(config, catalog, lambda event: None)
     row = catalog.segment_by_path(path)
     assert row is not None
 
@@ -105,7 +115,7 @@ def test_a_full_move_then_the_archive_goes_missing_and_comes_back(
     catalog = open_catalog(config)
     record = put_segment(config, catalog, segment_bytes)
     events: list[MoverEvent] = []
-    mover = TierMover(config, catalog, events.append)
+    mover = new_mover(config, catalog, events.append)
 
     assert mover.step() is False  # no archive folder yet: degraded, nothing moved
     assert events[-1].kind == "degraded" and "missing" in events[-1].detail
@@ -129,7 +139,7 @@ def test_a_reader_of_the_old_path_keeps_reading_through_the_move(
     record = put_segment(config, catalog, segment_bytes)
     player = open(record.path, "rb")  # noqa: SIM115 - a player holding the file open
     head = player.read(1000)
-    mover = TierMover(config, catalog, lambda event: None)
+    mover = new_mover(config, catalog, lambda event: None)
     assert mover.step()
     assert Path(record.path).exists()  # still there for late lookups during the grace
     time.sleep(0.3)
@@ -159,3 +169,49 @@ def test_rate_limit_spreads_the_copy() -> None:
         limiter.pace(1 << 20, FakeStop())  # type: ignore[arg-type]
     assert now[0] == pytest.approx(20 * (1 << 20) / 10e6)
     assert len(waits) == 20 and max(waits) == pytest.approx((1 << 20) / 10e6)
+
+
+@pytest.fixture
+def small_archive(tmp_path: Path) -> Iterator[Path]:
+    archive = tmp_path / "archive"
+    mount_tmpfs(archive, "8m")
+    try:
+        yield archive
+    finally:
+        subprocess.run(["umount", "-l", str(archive)], check=False)
+
+
+def test_a_full_archive_is_cleaned_and_the_move_goes_on(
+        tmp_path: Path, segment_bytes: bytes, small_archive: Path) -> None:
+    """The old gap: archive short of room for the next segment but above its floor. The
+    mover cleans it (oldest archived first, only as much as needed) and moves."""
+    config = make_config(tmp_path, f"sqlite:///{tmp_path / 'c.db'}",
+                         archive_min_free_percent=25.0)  # a 2 MB floor
+    catalog = open_catalog(config)
+    archived = []
+    minute = 0
+    while os.statvfs(small_archive).f_bavail * os.statvfs(small_archive).f_frsize \
+            >= 2 * 1024**2 + len(segment_bytes):  # fill to just above floor + one segment
+        minute += 1
+        path = small_archive / f"cam1/2026-01-01/11{minute:02d}00.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(segment_bytes)
+        archived.append(probe_segment(path, Tier.ARCHIVE))
+        catalog.add_segment(archived[-1])
+    space = SpaceManager(config, catalog, lambda a: None).policy.measure(Tier.ARCHIVE)
+    assert space is not None and not space.below_floor  # cleanup by floor would not run
+    record = put_segment(config, catalog, segment_bytes)
+    events: list[MoverEvent] = []
+    mover = new_mover(config, catalog, events.append)
+    assert mover.step() is True
+    assert [e.kind for e in events] == ["moved"]
+    rows = catalog.segments()
+    kept = [r.path for r in rows if r.path != str(small_archive / NAME)]
+    deleted = [r.path for r in archived if r.path not in kept]
+    assert deleted and deleted == [r.path for r in archived[:len(deleted)]]  # oldest first
+    # no more than the cleanup's target (a floor beyond floor + segment) asked for
+    on_disk = -(-len(segment_bytes) // 4096) * 4096  # tmpfs frees whole pages
+    target = SpacePolicy.cleanup_target(space, len(segment_bytes))
+    assert len(deleted) == -(-(target - space.free_bytes) // on_disk)
+    assert all(Path(p).exists() for p in kept) and not any(Path(p).exists() for p in deleted)
+    assert file_crc32(small_archive / NAME) == record.checksum

@@ -22,7 +22,7 @@ from nvr_edge_testing.postgres import PostgresServer
 from nvr_edge_testing.simcam import SimCameraServer
 from nvr_edge_testing.waiting import wait_for
 
-from ..helpers import rows, segment_files
+from ..helpers import fill, mount_tmpfs, rows, segment_files
 from ..media import decode_errors
 
 pytestmark = pytest.mark.slow
@@ -36,14 +36,6 @@ def status(config: Path) -> dict:
     out = subprocess.run([sys.executable, "-m", "nvr_edge", "status", "--config", str(config),
                           "--json"], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
-
-
-def mount_tmpfs(path: Path, size: str) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()}): needs root")
 
 
 @pytest.fixture
@@ -170,6 +162,108 @@ def test_nearly_full_disk_deletes_oldest_archived_and_keeps_recording(
             assert before.end_ms == after.start_ms
     free = os.statvfs(disk)
     assert free.f_bavail / free.f_blocks > 0.2
+
+
+def check_is_clean(config: Path) -> None:
+    check = subprocess.run([sys.executable, "-m", "nvr_edge", "check", "--config", str(config)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0 and "0 difference(s)" in check.stdout, check.stdout
+
+
+def test_archive_short_of_room_is_cleaned_and_moves_go_on(tmp_path: Path,
+                                                          cameras: SimCameraServer,
+                                                          mounts: list[Path]) -> None:
+    """The archive fills up (above its floor, but not by a segment): cleanup deletes the
+    oldest archived segments and the mover goes on; the archive is never called full."""
+    archive = tmp_path / "archive"
+    mount_tmpfs(archive, "6m")
+    mounts.append(archive)
+    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)},
+                          tables={"storage": {"archive_min_free_percent": 25.0,
+                                              "move_grace_s": 1.0}})
+    with Appliance(config, tmp_path / "appliance.log") as app:
+        wait_for(lambda: "alert disk_space_cleanup" in app.log, 150, "the archive cleaned")
+        cleaned_ms = time.time() * 1000
+        wait_for(lambda: [r for r in rows(config)
+                          if r.tier == "archive" and r.start_ms > cleaned_ms], 60,
+                 "a move of a segment recorded after the cleanup")
+        assert app.stop() == 0
+    assert "archive_unavailable" not in app.log and "disk_space_critical" not in app.log
+    kept = rows(config)
+    assert sorted(r.path for r in kept) == [str(p) for p in segment_files(tmp_path)]
+    for before, after in itertools.pairwise(kept):
+        assert before.end_ms == after.start_ms  # only the oldest went, nothing in between
+    assert len([r for r in kept if r.tier == "cache"]) <= 2  # no backlog on the cache
+    for row in kept:
+        assert decode_errors(row.path) == "", row.path
+    check_is_clean(config)
+
+
+def test_full_cache_pauses_recording_until_space_returns(tmp_path: Path,
+                                                        cameras: SimCameraServer,
+                                                        mounts: list[Path]) -> None:
+    """The cache's reservation fails (ENOSPC): an alert, the camera waits (no crash loop,
+    no storm guard) and records again within seconds of space coming back."""
+    cache = tmp_path / "cache"
+    mount_tmpfs(cache, "16m")
+    mounts.append(cache)
+    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)},
+                          tables={"storage": {"move_grace_s": 0.0}})
+    ballast = cache / "ballast"
+    with Appliance(config, tmp_path / "appliance.log") as app:
+        wait_for(lambda: [r for r in rows(config) if r.tier == "archive"], 60,
+                 "a segment moved to the archive")
+        before = rows(config)
+        fill(ballast)
+        wait_for(lambda: "alert recording_paused_no_space" in app.log, 60, "recording paused")
+        time.sleep(5)
+        report = status(config)["cameras"]["cam1"]
+        assert report["state"] == "restarting" and "no space" in report["reason"]
+        assert report["space_pauses"] == 1, "it waits for space, it does not crash-loop"
+        ballast.unlink()
+        back = time.monotonic()
+        wait_for(lambda: "alert recording_resumed" in app.log, 5, "recording resumed")
+        wait_for(lambda: status(config)["cameras"]["cam1"]["state"] == "online", 20,
+                 "the camera online again")
+        heal("space back -> camera online", time.monotonic() - back)
+        resumed_ms = time.time() * 1000
+        wait_for(lambda: [r for r in rows(config) if r.start_ms > resumed_ms], 40,
+                 "a segment recorded after space returned")
+        assert app.stop() == 0
+    assert "camera_unstable" not in app.log and "worker crashed" not in app.log
+    now = {r.start_ms: r for r in rows(config)}
+    for row in before:  # what was recorded before the fault: indexed and intact
+        assert row.start_ms in now and decode_errors(now[row.start_ms].path) == ""
+    check_is_clean(config)
+
+
+def test_full_state_folder_spools_into_the_reserve_and_loses_no_row(
+        tmp_path: Path, cameras: SimCameraServer, mounts: list[Path]) -> None:
+    """The state folder (SQLite catalog and spool) fills up: the catalog refuses a write,
+    the spool gives its reserve back and takes it, with an alert (the freed room lets
+    SQLite take the next rows itself); once there is room the reserve is set aside again.
+    Every segment has its row."""
+    state = tmp_path / "state"
+    mount_tmpfs(state, "16m")
+    mounts.append(state)
+    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)},
+                          catalog_url=f"sqlite:///{state / 'catalog.db'}")
+    ballast = state / "ballast"
+    with Appliance(config, tmp_path / "appliance.log") as app:
+        wait_for(lambda: rows(config) and (state / "spool-reserve").exists(), 40,
+                 "a first row and the spool's reserve")
+        fill(ballast)
+        wait_for(lambda: "alert state_folder_full" in app.log, 40, "the reserve in use")
+        time.sleep(12)  # another segment closes into the spool
+        ballast.unlink()
+        back = time.monotonic()
+        wait_for(lambda: not (state / "catalog-spool.jsonl").exists(), 30, "the spool replayed")
+        heal("state folder has room -> spool replayed", time.monotonic() - back)
+        wait_for(lambda: (state / "spool-reserve").exists(), 10, "the reserve back")
+        assert app.stop() == 0
+    assert "catalog_spool_full" not in app.log
+    assert sorted(r.path for r in rows(config)) == [str(p) for p in segment_files(tmp_path)]
+    check_is_clean(config)
 
 
 def test_restart_storm_disables_only_that_camera(tmp_path: Path,
