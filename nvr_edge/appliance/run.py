@@ -12,11 +12,13 @@ from typing import Any
 import pluggy
 
 from nvr_edge.appliance.lock import InstanceLock
+from nvr_edge.appliance.state_folder import usable_state
 from nvr_edge.appliance.supervisor import Supervisor
 from nvr_edge.catalog import Catalog, CatalogError
 from nvr_edge.catalog.pending import PendingCatalog
 from nvr_edge.catalog.spool import SpooledCatalog
 from nvr_edge.config import Config
+from nvr_edge.models import Alert, AlertLevel
 from nvr_edge.plugins import make_plugin_manager
 from nvr_edge.storage.spool_reserve import RESERVE_FILE, ReservedSpool, SpaceReserve
 
@@ -63,6 +65,9 @@ def run_appliance(config: Config, *, pm: pluggy.PluginManager | None = None,
                   stop: threading.Event | None = None) -> None:
     """Record until SIGTERM/SIGINT (or `stop` is set); every open segment is closed on exit."""
     stop = stop or threading.Event()
+    config, state_problem = usable_state(config)
+    if state_problem:
+        log.critical("%s", state_problem)
     previous = _install_stop_signals(stop)
     lock = InstanceLock(config.storage.state_dir)
     lock.acquire()
@@ -76,6 +81,9 @@ def run_appliance(config: Config, *, pm: pluggy.PluginManager | None = None,
                      len(config.cameras), catalog.display_url)
             supervisor = Supervisor(config, pm, catalog, log_level)
             supervisor.start()
+            if state_problem:
+                supervisor.alert(Alert("state_folder_unwritable", AlertLevel.CRITICAL,
+                                       state_problem))
             supervisor.run(stop.is_set, on_tick)
             log.info("stopped cleanly")
         finally:

@@ -581,6 +581,10 @@ class Supervisor:
         self.observers.notify("nvr_camera_state", camera_id=runtime.camera.id, state=state,
                               reason=reason, config=self.config)
 
+    def alert(self, alert: Alert) -> None:
+        """Raise an alert found outside the loop (start-up checks in run.py)."""
+        self._alert(alert)
+
     def _alert(self, alert: Alert) -> None:
         log_fn = log.critical if alert.level == AlertLevel.CRITICAL else log.warning
         log_fn("alert %s: %s", alert.code, alert.message)

@@ -14,6 +14,7 @@ import pluggy
 
 from nvr_edge.appliance.lock import AlreadyRunning, InstanceLock
 from nvr_edge.appliance.observers import Observers
+from nvr_edge.appliance.state_folder import StateFolderError
 from nvr_edge.catalog import CatalogError, SegmentQuery
 from nvr_edge.config import Config, ConfigError
 from nvr_edge.logs import setup_logging
@@ -77,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"nvr-edge: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except (CatalogError, AlreadyRunning) as exc:
+    except (CatalogError, AlreadyRunning, StateFolderError) as exc:
         print(f"nvr-edge: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
 

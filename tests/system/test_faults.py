@@ -349,3 +349,35 @@ def test_camera_killed_and_restarted_twenty_times(tmp_path: Path,
     assert len(segs) >= 20
     for seg in segs:
         assert decode_errors(seg.path) == "", seg.path
+
+
+def test_read_only_state_folder_at_start_records_anyway(tmp_path: Path,
+                                                        cameras: SimCameraServer,
+                                                        mounts: list[Path]) -> None:
+    """Lock, spool and status move to the runtime folder with an alert; the next start with
+    a writable state folder indexes everything recorded meanwhile."""
+    state = tmp_path / "state"
+    mount_tmpfs(state, "16m")
+    mounts.append(state)
+    subprocess.run(["mount", "-o", "remount,ro", str(state)], check=True)
+    config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)})
+    app = Appliance(config, tmp_path / "appliance.log")
+    app.env["RUNTIME_DIRECTORY"] = str(tmp_path / "run")
+    with app:
+        wait_for(lambda: "alert state_folder_unwritable" in app.log, 30, "the alert")
+        assert "Read-only file system" in app.log
+        wait_for(lambda: len(list((tmp_path / "cache").rglob("*.mp4"))) >= 2, 40,
+                 "recording on")
+        assert (tmp_path / "run" / "state" / "status.json").exists()
+        assert app.stop() == 0
+    recorded = {p.name for p in segment_files(tmp_path)}
+    assert len(recorded) >= 2 and list(state.iterdir()) == []
+    subprocess.run(["mount", "-o", "remount,rw", str(state)], check=True)
+    with Appliance(config, tmp_path / "again.log") as again:
+        wait_for(lambda: "cam1: online" in again.log, 30, "online")
+        assert "state_folder_unwritable" not in again.log
+        assert again.stop() == 0
+    assert recorded <= {Path(r.path).name for r in rows(config)}
+    check = subprocess.run([sys.executable, "-m", "nvr_edge", "check", "--config", str(config)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0 and "0 difference(s)" in check.stdout, check.stdout
