@@ -76,6 +76,36 @@ def test_postgres_down_for_a_minute_loses_no_row(tmp_path: Path,
         pg.destroy()
 
 
+def test_postgres_down_at_boot_never_repairs_a_segment_being_written(
+        tmp_path: Path, cameras: SimCameraServer) -> None:
+    """With the catalog down at start-up, recovery retries while workers write: it must
+    leave their `.part` files alone (it once unlinked a live one every 0.5 s)."""
+    pg = PostgresServer().init()
+    pg.start()
+    try:
+        url = pg.new_database("boot")
+        pg.stop()
+        config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)}, catalog_url=url)
+        with Appliance(config, tmp_path / "appliance.log") as app:
+            wait_for(lambda: app.log.count("segment closed") >= 2, 60, "two segments spooled")
+            pg.start()
+            wait_for(lambda: not (tmp_path / "state" / "catalog-spool.jsonl").exists(), 60,
+                     "the spool replayed")
+            time.sleep(2)
+            assert app.stop() == 0
+        assert "worker crashed" not in app.log
+        indexed = rows(config)
+        assert sorted(r.path for r in indexed) == [str(p) for p in segment_files(tmp_path)]
+        for before, after in itertools.pairwise(indexed):
+            assert before.end_ms == after.start_ms  # nothing cut out, nothing doubled
+        for row in indexed:
+            assert row.bytes == Path(row.path).stat().st_size
+            assert decode_errors(row.path) == "", row.path
+        assert "being written by a live worker" in app.log  # recovery did run meanwhile
+    finally:
+        pg.destroy()
+
+
 def test_archive_read_only_then_back(tmp_path: Path, cameras: SimCameraServer,
                                      mounts: list[Path]) -> None:
     archive = tmp_path / "archive"

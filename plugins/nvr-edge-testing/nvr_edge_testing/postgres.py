@@ -66,6 +66,7 @@ class PostgresServer:
 
     def destroy(self) -> None:
         try:
-            self.stop()
+            if (self.data / "postmaster.pid").exists():  # a test may have stopped it
+                self.stop()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
