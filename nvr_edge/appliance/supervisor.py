@@ -58,6 +58,7 @@ from nvr_edge.storage.recovery import reconcile, repair_parts
 from nvr_edge.storage.space import SpaceManager
 from nvr_edge.storage.spool_reserve import ReservedSpool
 from nvr_edge.storage.writer_lock import is_held
+from nvr_edge.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class Supervisor:
         self.live = LiveHub()
         self.observers = Observers(pm, self._alert)
         self.duty_failures: Counter[str] = Counter()
+        self.duty_log = Throttle(60.0)  # one traceback per duty and minute, then counts
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -169,7 +171,12 @@ class Supervisor:
             action(*args)
         except Exception as exc:
             self.duty_failures[name] += 1
-            log.exception("supervisor: %s failed (the loop goes on)", name)
+            skipped = self.duty_log.allow(name)
+            if skipped == 0:
+                log.exception("supervisor: %s failed (the loop goes on)", name)
+            elif skipped is not None:
+                log.error("supervisor: %s failed again: %s: %s (%d more failure(s) not logged)",
+                          name, type(exc).__name__, exc, skipped)
             if self.duty_failures[name] == 1:
                 self._alert(Alert("supervisor_duty_failed", AlertLevel.WARNING,
                                   f"{name} failed: {type(exc).__name__}: {exc}; retried "

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from nvr_edge import DISABLE_AUTOLOAD_ENV, Alert, hookimpl
 from nvr_edge.appliance.run import appliance_catalog
 from nvr_edge.appliance.supervisor import Supervisor
@@ -25,7 +27,8 @@ class Alerts:
         self.seen.append(alert)
 
 
-def test_a_failing_duty_is_counted_alerted_once_and_the_loop_goes_on(tmp_path: Path) -> None:
+def test_a_failing_duty_is_counted_alerted_once_and_the_loop_goes_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     config = load_config(write_config(tmp_path / "nvr.toml", {}))
     pm = make_plugin_manager(load_entry_points=False)
     alerts = Alerts()
@@ -59,6 +62,9 @@ def test_a_failing_duty_is_counted_alerted_once_and_the_loop_goes_on(tmp_path: P
     assert status["duty_failures"] == {"free-space floors": 3}
     failed = [a for a in alerts.seen if a.code == "supervisor_duty_failed"]
     assert len(failed) == 1 and "Too many open files" in failed[0].message
+    # one traceback, not one per tick (a failing duty once wrote hundreds of MB of log)
+    tracebacks = [r for r in caplog.records if r.exc_info and "free-space" in r.getMessage()]
+    assert len(tracebacks) == 1
 
 
 def test_a_loop_that_dies_ends_the_process_for_systemd(tmp_path: Path) -> None:
