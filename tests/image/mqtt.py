@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from nvr_edge_testing.processes import tied
 from nvr_edge_testing.waiting import free_port
 
 
@@ -29,7 +30,7 @@ class Broker:
         conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
                         "persistence false\n")
         with open(self.workdir / "mosquitto.log", "wb") as log:
-            self.process = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log,
+            self.process = subprocess.Popen(tied(["mosquitto", "-c", str(conf)]), stdout=log,
                                             stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -60,8 +61,8 @@ class Subscriber:
         self.messages: list[Message] = []
         self._lock = threading.Lock()
         self.process = subprocess.Popen(
-            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-q", "1",
-             "-F", "%t\t%p"],  # one "topic<TAB>payload" line per message
+            tied(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-q", "1",
+                  "-F", "%t\t%p"]),  # one "topic<TAB>payload" line per message
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()

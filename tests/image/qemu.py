@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from nvr_edge_testing.processes import tied
+
 REPO = Path(__file__).resolve().parents[2]
 BOARD = "qemu_aarch64_virt"
 IMAGES = REPO / "image" / "output" / BOARD / "images"
@@ -106,8 +108,9 @@ class QemuVM:
     def start(self) -> QemuVM:
         log = open(self.workdir / "qemu.log", "ab")  # noqa: SIM115 - the child owns it
         self.started = time.monotonic()
-        self.process = subprocess.Popen(self.command_line(), stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(tied(self.command_line()), stdout=log,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        start_new_session=True)
         log.close()
         return self
 

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from nvr_edge_testing.processes import tied
 from nvr_edge_testing.waiting import free_port
 
 from tests.helpers import wait_for
@@ -41,8 +42,9 @@ rtmp {{
         return f"rtmp://127.0.0.1:{self.port}/live/{stream}"
 
     def start(self) -> NginxRtmp:
-        self.process = subprocess.Popen(["nginx", "-p", str(self.folder), "-c", str(self.conf)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = tied(["nginx", "-p", str(self.folder), "-c", str(self.conf)])
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
         wait_for(lambda: "start worker" in self.log or "using the" in self.log
                  or self.process.poll() is not None, 10, "nginx to start")
         assert self.process.poll() is None, self.log

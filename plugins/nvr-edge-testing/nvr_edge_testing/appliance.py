@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nvr_edge import DISABLE_AUTOLOAD_ENV, SegmentQuery, SegmentRecord
+from nvr_edge_testing.processes import tied
 
 if TYPE_CHECKING:
     from nvr_edge.appliance.supervisor import Supervisor
@@ -48,7 +49,7 @@ class Appliance:
     def start(self) -> Appliance:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "nvr_edge", "run", "--config", str(self.config)],
+            tied([sys.executable, "-m", "nvr_edge", "run", "--config", str(self.config)]),
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=self.env)
         log.close()
         return self

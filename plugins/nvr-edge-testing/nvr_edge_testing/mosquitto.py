@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from nvr_edge_testing.processes import tied
 from nvr_edge_testing.waiting import accepts, free_port, wait_for
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -92,7 +93,7 @@ class Mosquitto:
         return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def start(self) -> Mosquitto:
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
+        self.process = subprocess.Popen(tied([MOSQUITTO, "-c", str(self.conf)]),
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: accepts(self.port), 10, "mosquitto to listen", interval=0.05)
         return self

@@ -32,10 +32,15 @@ from nvr_edge_testing.hooks import HookRecorder
 from nvr_edge_testing.mosquitto import Mosquitto
 from nvr_edge_testing.mqtt_client import Watcher
 from nvr_edge_testing.postgres import PostgresServer
+from nvr_edge_testing.processes import interrupt_on_termination
 from nvr_edge_testing.simcam import Clip, SimCameraServer, ensure_clip
 
 # A real password on the simulated cameras, so that a test can check it never leaks.
 CAMERA_PASSWORD = "pw-Kx93-secret"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    interrupt_on_termination()  # a killed run still stops the servers its fixtures started
 
 
 @pytest.fixture(scope="session")

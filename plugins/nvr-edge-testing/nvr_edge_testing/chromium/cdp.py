@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from nvr_edge_testing.processes import end
+from nvr_edge_testing.processes import end, tied
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -56,7 +56,8 @@ async def chromium_page(url: str, profile: Path, init_script: str = "",
     scripts (a probe that must see the page from its start)."""
     port_file = profile / "DevToolsActivePort"
     port_file.unlink(missing_ok=True)  # an earlier browser's, in a reused profile
-    browser = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+    browser = subprocess.Popen(tied([CHROMIUM, *FLAGS, f"--user-data-dir={profile}",
+                                     "about:blank"]),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import IO, Literal
 from urllib.parse import quote
 
+from nvr_edge_testing.processes import tied
 from nvr_edge_testing.simcam.clip import AudioKind, Clip, ClipError, ensure_clip
 from nvr_edge_testing.waiting import free_port
 
@@ -116,7 +117,7 @@ class SimCameraServer:
             if self.password is not None:
                 env[PASSWORD_ENV] = self.password
             self._proc = subprocess.Popen(
-                self._command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                tied(self._command()), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=log, start_new_session=True, env=env)
         try:
             deadline = time.monotonic() + self.ready_timeout
