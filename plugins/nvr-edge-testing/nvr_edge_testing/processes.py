@@ -1,5 +1,6 @@
-"""Servers a test starts end with the test run, however it ends.
+"""Ending the processes a test or benchmark started, and tying them to the test run.
 
+Servers a test starts end with the test run, however it ends.
 Fixtures stop their servers on a normal exit, but a run killed by a CI time limit or a
 crash ran no teardown, and QEMU guests and camera servers were found running half an hour
 later. `tied(argv)` starts a command with the kernel's parent-death signal set (util-linux
@@ -11,11 +12,22 @@ from __future__ import annotations
 
 import shutil
 import signal
+import subprocess
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 SETPRIV = shutil.which("setpriv")
+
+
+def end(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL if it is still there after `timeout_s`; reaped either way."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def tied(argv: Sequence[str]) -> list[str]:

@@ -10,7 +10,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from nvr_edge_testing.waiting import wait_for
 
 INNER = textwrap.dedent('''
