@@ -20,12 +20,14 @@ from functools import cache, partial
 from pathlib import Path
 from types import UnionType
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
-from urllib.parse import urlsplit
 
+from nvr_edge.config_secrets import Secret, declare_secrets
 from nvr_edge.logs import redact
 from nvr_edge.models import LiveMode
+from nvr_edge.urls import control_problem, split_url, url_problem
 
-SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# \A and \Z, not ^ and $: `$` also matches before a trailing newline ("cam\n").
+SAFE_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 CAMERA_SCHEMES = ("rtsp", "rtsps")
 CATALOG_SCHEMES = ("sqlite", "postgresql", "postgres")
 DEFAULT_ROOT = Path("/var/lib/nvr-edge")
@@ -61,6 +63,7 @@ class ConfigKey:
     choices: tuple[str, ...] = ()    # the allowed strings (a StrEnum: its members)
     read: ValueReader | None = None  # (table, key, default) -> value: what a type cannot say
     shown: str | None = None         # the documented default, when the real one is computed
+    secret: Secret | None = None     # masked wherever the config is shown (config_secrets)
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,8 @@ class ConfigGroup:
 
 def config_key(default: Any = _REQUIRED, *, doc: str, lo: float | None = None,
                hi: float | None = None, choices: tuple[str, ...] = (),
-               read: ValueReader | None = None, shown: str | None = None) -> Any:
+               read: ValueReader | None = None, shown: str | None = None,
+               secret: Secret | None = None) -> Any:
     """Declare a config key as a field of a frozen dataclass; without a default the key is
     required. A plugin declares its section the same way and reads it with `read_section`:
 
@@ -88,8 +92,10 @@ def config_key(default: Any = _REQUIRED, *, doc: str, lo: float | None = None,
         @hookimpl
         def nvr_config_sections():
             return {"greeter": lambda table: read_section(GreeterSettings, table)}
-    """
-    metadata = {_DECLARATION: ConfigKey(doc, lo, hi, tuple(choices), read, shown)}
+
+    `secret` (a `Secret`) masks the value, or its password or stream key, wherever the
+    config is shown."""
+    metadata = {_DECLARATION: ConfigKey(doc, lo, hi, tuple(choices), read, shown, secret)}
     if default is _REQUIRED:
         return field(metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -111,7 +117,7 @@ def config_group(cls: type, prefix: str, **defaults: Any) -> Any:
 def _identifier(what: str) -> ValueReader:
     def read(table: ConfigTable, name: str, default: Any) -> str:
         value = table.string(name, default)
-        if not SAFE_ID.match(value):
+        if not SAFE_ID.match(value):  # repr: a newline or blank shows as such
             raise table.error(
                 name,
                 f"{what} {value!r} must be 1-64 letters, digits, '-' or '_', starting with a "
@@ -121,34 +127,38 @@ def _identifier(what: str) -> ValueReader:
     return read
 
 
-def _camera_url(table: ConfigTable, name: str, default: Any) -> str | None:
+def read_url(table: ConfigTable, name: str, default: Any, schemes: tuple[str, ...],
+             expected: str = "") -> Any:
+    """The URL at `name` (or `default` when absent), checked against `schemes` (any case)
+    and given back with its scheme in lower case, the form FFmpeg and the clients match:
+    what check-config accepts must run. Errors never quote the password."""
     value = table.string(name, default)
     if value is None:
         return None
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError as exc:
-        raise table.error(name, f"is not a valid URL ({exc})") from None
-    if parts.scheme not in CAMERA_SCHEMES:
-        raise table.error(name, f"expected an rtsp:// or rtsps:// URL, got {redact(value)!r}")
-    if not parts.hostname:
-        raise table.error(name, f"has no host: {redact(value)!r}")
-    if port == 0:
-        raise table.error(name, "port 0 is not a camera port")
-    return value
+    problem = url_problem(value, schemes, expected)
+    if problem:
+        raise table.error(name, problem)
+    parts = split_url(value)
+    assert parts is not None  # url_problem checked it
+    return parts.text()
 
 
-def _catalog_url(table: ConfigTable, name: str, default: Any) -> str:
+def _camera_url(table: ConfigTable, name: str, default: Any) -> str | None:
+    return read_url(table, name, default,  # type: ignore[no-any-return]
+                    CAMERA_SCHEMES, "an rtsp:// or rtsps:// URL")
+
+
+def _catalog_url(table: ConfigTable, name: str, default: Any) -> str | None:
     value = table.string(name, default)
-    scheme = value.split(":", 1)[0]
-    if scheme not in CATALOG_SCHEMES or "://" not in value:
-        raise table.error(
-            name, f"expected sqlite:///PATH or postgresql://..., got {redact(value)!r}"
-        )
-    if scheme == "sqlite" and not value.removeprefix("sqlite://").startswith("/"):
+    if value is None or not value.lower().startswith("sqlite:"):
+        return read_url(table, name, default,  # type: ignore[no-any-return]
+                        CATALOG_SCHEMES, "sqlite:///PATH or postgresql://...")
+    problem = control_problem(value)
+    if problem:
+        raise table.error(name, problem)
+    if not value[len("sqlite:"):].startswith("///"):
         raise table.error(name, "sqlite URLs need an absolute path: sqlite:////var/lib/x.db")
-    return value
+    return "sqlite:" + value[len("sqlite:"):]
 
 
 @dataclass(frozen=True)
@@ -253,9 +263,11 @@ class HealthConfig:
 class CameraConfig:
     id: str = config_key(
         doc="1-64 of A-Z a-z 0-9 - _ (names folders)", read=_identifier("camera id"))
-    main: str = config_key(doc="rtsp:// or rtsps:// URL of the stream to record", read=_camera_url)
+    main: str = config_key(doc="rtsp:// or rtsps:// URL of the stream to record",
+                           read=_camera_url, secret=Secret.URL)
     sub: str | None = config_key(
-        None, doc="the live-view stream; without it the main stream is relayed", read=_camera_url)
+        None, doc="the live-view stream; without it the main stream is relayed",
+        read=_camera_url, secret=Secret.URL)
     name: str = config_key("", doc="a display name")
     enabled: bool = config_key(True, doc="false: not recorded, state disabled")
     retention_days: float = config_key(
@@ -281,7 +293,8 @@ class CatalogSection:
         None,
         doc="sqlite:////abs/path.db or postgresql://user[:pw]@host:port/db",
         read=_catalog_url,
-        shown="sqlite:///<state_dir>/catalog.db")
+        shown="sqlite:///<state_dir>/catalog.db",
+        secret=Secret.URL)
 
 
 @dataclass(frozen=True)
@@ -418,11 +431,22 @@ def _show(v: Any) -> str:
 def read_section(cls: type[T], table: ConfigTable, check: Check | None = None) -> T:
     """Read `table` into the dataclass `cls` whose fields are declared with `config_key()`,
     refuse unknown keys, then run `check(table, value)` for rules that span keys."""
+    _declare_secrets_of(cls, table.path)
     value = cls(**_read_fields(cls, table, "", {}))
     table.finish()
     if check is not None:
         check(table, value)
     return value
+
+
+def _declare_secrets_of(cls: type, path: str) -> None:
+    """Hand `cls`'s `secret=` keys to the masking of shown config, under the table's path
+    with array indexes dropped (`cameras[2]` is `cameras[]`)."""
+    secrets = {doc.key.rpartition(".")[2]: doc.declared.secret
+               for doc in describe_section(cls, "x")
+               if doc.declared.secret is not None and doc.key.count(".") == 1}
+    if secrets:
+        declare_secrets(re.sub(r"\[\d+\]", "[]", path), **secrets)
 
 
 def _read_fields(cls: type, table: ConfigTable, prefix: str,
