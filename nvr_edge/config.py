@@ -390,7 +390,13 @@ class ConfigTable:
             return default
         if not value.strip():
             raise self.error(name, "must not be empty")
-        path = Path(value).expanduser()
+        problem = control_problem(value)  # a NUL cannot reach the OS; a newline is a typo
+        if problem:
+            raise self.error(name, problem)
+        try:
+            path = Path(value).expanduser()
+        except RuntimeError:  # ~nosuchuser
+            raise self.error(name, "names the home folder of an unknown user") from None
         return path if path.is_absolute() else (self.base_dir / path).resolve()
 
     def table(self, name: str) -> ConfigTable:
