@@ -21,7 +21,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from nvr_edge.config_secrets import Secret, declare_secrets
+from nvr_edge.config_secrets import Secret, declare_secrets, is_secret_key
 from nvr_edge.logs import redact
 from nvr_edge.models import LiveMode
 from nvr_edge.urls import control_problem, split_url, url_problem
@@ -357,7 +357,8 @@ class ConfigTable:
             return default
         value = self.data[name]
         if not check(value):
-            raise self.error(name, f"expected {kind}, got {_kind(value)} {_show(value)}")
+            shown = "" if is_secret_key(self.path, name) else f" {_show(value)}"
+            raise self.error(name, f"expected {kind}, got {_kind(value)}{shown}")
         return value
 
     def string(self, name: str, default: Any = None) -> Any:
@@ -430,7 +431,7 @@ def _kind(v: Any) -> str:
 
 
 def _show(v: Any) -> str:
-    text = repr(v)
+    text = redact(repr(v))  # before cutting: a cut URL would hide its '@' from redact
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -447,12 +448,12 @@ def read_section(cls: type[T], table: ConfigTable, check: Check | None = None) -
 
 def _declare_secrets_of(cls: type, path: str) -> None:
     """Hand `cls`'s `secret=` keys to the masking of shown config, under the table's path
-    with array indexes dropped (`cameras[2]` is `cameras[]`)."""
+    (`cameras[2]` declares for every `cameras[]`)."""
     secrets = {doc.key.rpartition(".")[2]: doc.declared.secret
                for doc in describe_section(cls, "x")
                if doc.declared.secret is not None and doc.key.count(".") == 1}
     if secrets:
-        declare_secrets(re.sub(r"\[\d+\]", "[]", path), **secrets)
+        declare_secrets(path, **secrets)
 
 
 def _read_fields(cls: type, table: ConfigTable, prefix: str,

@@ -44,14 +44,26 @@ _DECLARED: dict[str, dict[str, SecretKey]] = {}
 
 def declare_secrets(table: str, **keys: Secret | SecretKey) -> None:
     """Declare secret keys of `table` (`mqtt`, `rtmp.push[]`): masked wherever the config
-    is shown; a `SecretKey` with `bound_to` is also dropped when what owns it changes."""
-    declared = _DECLARED.setdefault(table, {})
+    is shown and never quoted in an error; a `SecretKey` with `bound_to` is also dropped
+    when what owns it changes."""
+    declared = _DECLARED.setdefault(_table_path(table), {})
     for name, kind in keys.items():
         declared[name] = kind if isinstance(kind, SecretKey) else SecretKey(kind)
 
 
+def _table_path(path: str) -> str:
+    """A table's path as declarations name it: `cameras[2]` is `cameras[]`."""
+    return re.sub(r"\[\d+\]", "[]", path)
+
+
 def declared_secrets(table: str) -> Mapping[str, SecretKey]:
     return _DECLARED.get(table, {})
+
+
+def is_secret_key(table: str, key: str) -> bool:
+    """Whether `table.key` holds a secret whatever its value (an error must not quote it);
+    `table` may name an array element (`cameras[2]`)."""
+    return key in _DECLARED.get(_table_path(table), {}) or bool(_SECRET_NAME.search(key))
 
 
 def secret_kind(table: str, key: str, value: str) -> Secret | None:

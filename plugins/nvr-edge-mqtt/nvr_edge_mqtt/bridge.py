@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from nvr_edge import Appliance, Config, redact
+from nvr_edge import Appliance, Config
 
 from . import homeassistant, payloads
 from .commands import CommandHandler, RequestError, error, parse_request
@@ -323,10 +323,11 @@ class MqttBridge:
     def _publish(self, topic: str, payload: str | bytes | None, *, retain: bool = False,
                  qos: int = QOS, properties: Properties | None = None,
                  ) -> mqtt.MQTTMessageInfo | None:
-        """Publish now (None if the connection is gone: the caller retries later). Every
-        payload passes the redactor: a password must not leave the box by any mistake."""
+        """Publish now (None if the connection is gone: the caller retries later). JSON
+        payloads were redacted string by string (payloads.dumps); the rest are fixed words
+        (availability, camera states)."""
         if isinstance(payload, str):
-            payload = redact(payload).encode()
+            payload = payload.encode()
         info = self.client.publish(topic, payload, qos=qos, retain=retain,
                                    properties=properties)
         if info.rc == mqtt.MQTT_ERR_NO_CONN and qos == 0:

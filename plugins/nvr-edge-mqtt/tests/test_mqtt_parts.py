@@ -151,6 +151,14 @@ def test_any_json_request_is_parsed_or_refused_with_a_reason(body: object, actio
         assert isinstance(request.args, dict)
 
 
+def test_payloads_are_redacted_string_by_string_and_keep_their_structure() -> None:
+    body = {"config": {"mqtt": {"url": "mqtt://h:1883", "username": "fleet@corp"},
+                       "note": "rtsp://u:p@ss w'rd@h/x"}, "at": Path("/a@b")}
+    assert json.loads(payloads.dumps(body)) == {
+        "config": {"mqtt": {"url": "mqtt://h:1883", "username": "fleet@corp"},
+                   "note": "rtsp://u:***@h/x"}, "at": "/a@b"}
+
+
 def test_events_keep_their_order_and_seq_across_a_restart(tmp_path: Path) -> None:
     spool = EventSpool(tmp_path / "s.db", 1_000_000)
     seqs = [spool.append("t", json.dumps({"n": n})) for n in range(5)]
