@@ -29,6 +29,7 @@ from nvr_edge.config import (
     config_key,
     config_subtable,
     describe_section,
+    nesting_depth,
     read_section,
     read_url,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "load_config",
     "make_dirs_durable",
     "mask_url",
+    "nesting_depth",
     "now_ms",
     "parse_iso_ms",
     "read_section",

@@ -592,6 +592,27 @@ def _read_cameras(root: ConfigTable) -> tuple[CameraConfig, ...]:
     return tuple(cameras)
 
 
+# A config is 4 levels deep ({"rtmp": {"push": [{"url": ...}]}}); deeper is no config, and
+# code that walks documents (masking, patches) recurses.
+MAX_DEPTH = 32
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply tables and arrays nest in `value` (a scalar: 0); iterative, so no
+    document can exhaust the stack here."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, Mapping) else \
+            item if isinstance(item, list | tuple) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 SectionReader = Callable[[ConfigTable], Any]
 CORE_SECTIONS = ("device", "storage", "catalog", "recording", "health", "cameras")
 
@@ -604,6 +625,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>",
     `readers` parse the plugins' sections (`nvr_edge.plugins.section_readers_of(pm)`);
     without them a plugin's table is an unknown key."""
     readers = readers or {}
+    if nesting_depth(data) > MAX_DEPTH:
+        raise ConfigError(source, "", f"nested too deeply (at most {MAX_DEPTH} levels)")
     root = ConfigTable(data, "", source, base_dir or Path.cwd())
     device_id = read_section(DeviceSection, root.table("device")).id
 
@@ -644,4 +667,6 @@ def load_config(path: str | Path,
         raise ConfigError(source, "", "is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, "", f"invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses into nested arrays
+        raise ConfigError(source, "", f"nested too deeply (at most {MAX_DEPTH} levels)") from None
     return parse_config(data, source, path.resolve().parent, readers)

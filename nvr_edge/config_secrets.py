@@ -46,9 +46,11 @@ def declare_secrets(table: str, **keys: Secret | SecretKey) -> None:
     """Declare secret keys of `table` (`mqtt`, `rtmp.push[]`): masked wherever the config
     is shown and never quoted in an error; a `SecretKey` with `bound_to` is also dropped
     when what owns it changes."""
-    declared = _DECLARED.setdefault(_table_path(table), {})
-    for name, kind in keys.items():
-        declared[name] = kind if isinstance(kind, SecretKey) else SecretKey(kind)
+    path = _table_path(table)
+    added = {name: kind if isinstance(kind, SecretKey) else SecretKey(kind)
+             for name, kind in keys.items()}
+    # a new dict, never one changed in place: another thread may be iterating the old one
+    _DECLARED[path] = {**_DECLARED.get(path, {}), **added}
 
 
 def _table_path(path: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import tomli_w
 
+from nvr_edge.config import MAX_DEPTH, ConfigError, nesting_depth
 from nvr_edge.config_secrets import (
     MASK,
     declared_secrets,
@@ -27,8 +28,15 @@ from nvr_edge.config_secrets import (
     secret_kind,
 )
 
-__all__ = ["MASK", "merge_patch", "public_document", "restore_secrets", "to_toml",
-           "unresolved_masks", "write_document"]
+__all__ = ["MASK", "check_depth", "merge_patch", "public_document", "restore_secrets",
+           "to_toml", "unresolved_masks", "write_document"]
+
+
+def check_depth(document: Any) -> None:
+    """ConfigError for a document nested deeper than MAX_DEPTH: the functions here walk
+    documents recursively, so a deeper one from a transport is refused before they start."""
+    if nesting_depth(document) > MAX_DEPTH:
+        raise ConfigError("<config>", "", f"nested too deeply (at most {MAX_DEPTH} levels)")
 
 
 def _child(table: str, key: str) -> str:
@@ -56,17 +64,22 @@ def _mask_value(value: Any, table: str, key: str) -> Any:
     return value
 
 
-def restore_secrets(new: Any, old: Any, table: str = "", key: str = "") -> Any:
+def restore_secrets(new: Any, old: Any) -> Any:
     """`new` with each masked value that matches `old`'s masked value replaced by `old`'s.
 
     Tables are matched by key, arrays of tables by their `id` (cameras may be reordered),
     other arrays by position. A bound secret (declared `bound_to`) whose owner differs
     between `new` and `old` is not restored: the mask stays and the change is refused."""
+    check_depth(new)
+    return _restore(new, old, "", "")
+
+
+def _restore(new: Any, old: Any, table: str, key: str) -> Any:
     if isinstance(new, Mapping):
         path = _child(table, key) if key else table
         old_map = old if isinstance(old, Mapping) else {}
         moved = _moved_secrets(new, old_map, path)
-        return {k: v if k in moved else restore_secrets(v, old_map.get(k), path, str(k))
+        return {k: v if k in moved else _restore(v, old_map.get(k), path, str(k))
                 for k, v in new.items()}
     if isinstance(new, list):
         old_list = old if isinstance(old, list) else []
@@ -78,9 +91,9 @@ def restore_secrets(new: Any, old: Any, table: str = "", key: str = "") -> Any:
             else:
                 match = old_list[index] if index < len(old_list) else None
             if isinstance(item, Mapping):
-                restored.append(restore_secrets(item, match, _child(table, key) + "[]"))
+                restored.append(_restore(item, match, _child(table, key) + "[]", ""))
             else:
-                restored.append(restore_secrets(item, match, table, key))
+                restored.append(_restore(item, match, table, key))
         return restored
     if isinstance(new, str) and isinstance(old, str) and MASK in new \
             and mask_value(secret_kind(table, key, old), old) == new:
@@ -110,11 +123,16 @@ def unresolved_masks(document: Any, path: str = "", table: str = "", key: str = 
     return []
 
 
-def merge_patch(target: Any, patch: Any, table: str = "") -> Any:
+def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch: tables merge, null deletes, anything else replaces.
 
     One exception keeps secrets with their owner: a patch that changes what owns a bound
     secret (`mqtt.url` alone) drops the saved secret unless the patch gives it again."""
+    check_depth(patch)
+    return _merge(target, patch, "")
+
+
+def _merge(target: Any, patch: Any, table: str) -> Any:
     if not isinstance(patch, Mapping):
         return copy.deepcopy(patch)
     before = target if isinstance(target, Mapping) else {}
@@ -123,7 +141,7 @@ def merge_patch(target: Any, patch: Any, table: str = "") -> Any:
         if value is None:
             result.pop(key, None)
         else:
-            result[key] = merge_patch(result.get(key), value, _child(table, str(key)))
+            result[key] = _merge(result.get(key), value, _child(table, str(key)))
     for name in _moved_secrets(result, before, table) - set(patch):
         result.pop(name, None)
     return result

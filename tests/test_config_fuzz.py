@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nvr_edge.config import CORE_SECTIONS, ConfigError, load_config, parse_config
+from nvr_edge.config_store import merge_patch, restore_secrets
 from nvr_edge.plugins import ENTRY_POINT_GROUP, make_plugin_manager, section_readers_of
 from tests.test_config_docs import CONFIG_MD, documented_defaults
 
@@ -144,3 +145,23 @@ def test_trailing_newlines_and_control_characters_are_refused(key: str, value: s
 def test_an_upper_case_scheme_is_accepted_in_the_form_run_uses() -> None:
     config = parse_config(document_with("cameras[].main", "RTSP://u:p@h/x"), readers=READERS)
     assert config.cameras[0].main == "rtsp://u:p@h/x"
+
+
+def deep(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = {"a": [value]}
+    return value
+
+
+def test_a_document_nested_too_deeply_is_one_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        parse_config({"device": {"id": "box"}, "x": deep(20)}, readers=READERS)
+    path = tmp_path / "deep.toml"
+    path.write_text('[device]\nid = "box"\n[x]\na = ' + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_config(path, READERS)
+    with pytest.raises(ConfigError, match="nested too deeply"):  # before any recursion
+        merge_patch({}, deep(5000))
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        restore_secrets(deep(5000), {})

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nvr_edge import nesting_depth
+
 MAX_REQUEST_BYTES = 1_000_000
 # A whole config fits in 6 levels ({"config": {"rtmp": {"push": [{...}]}}}); deeper is no
 # request, and the config code below walks documents recursively.
@@ -46,28 +48,12 @@ def parse_request(action: str, payload: bytes) -> Request:
         raise RequestError(f"payload nested too deeply (at most {MAX_DEPTH} levels)") from None
     except ValueError as exc:  # bad JSON, bad UTF-8, an integer of 5000 digits
         raise RequestError(f"payload is not JSON: {shorten(str(exc))}") from None
-    if depth(body) > MAX_DEPTH:
+    if nesting_depth(body) > MAX_DEPTH:
         raise RequestError(f"payload nested too deeply (at most {MAX_DEPTH} levels)")
     if not isinstance(body, dict):
         raise RequestError(f"payload must be a JSON object, got {type(body).__name__}")
     transaction = body.pop("transaction", None)
     return Request(action, transaction, body)
-
-
-def depth(value: Any) -> int:
-    """How deeply arrays and objects nest in `value` (a scalar: 0); iterative, so no
-    document can exhaust the stack here."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        children = item.values() if isinstance(item, dict) else \
-            item if isinstance(item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, level)
-        stack.extend((child, level + 1) for child in children)
-    return deepest
 
 
 def shorten(text: str, limit: int = 80) -> str:

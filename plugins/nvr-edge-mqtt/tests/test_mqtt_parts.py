@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nvr_edge_mqtt import payloads
 from nvr_edge_mqtt.commands import RequestError, parse_request
-from nvr_edge_mqtt.request_payload import MAX_ACTION_CHARS, MAX_DEPTH, MAX_REQUEST_BYTES, depth
+from nvr_edge_mqtt.request_payload import MAX_ACTION_CHARS, MAX_DEPTH, MAX_REQUEST_BYTES
 from nvr_edge_mqtt.settings import read_mqtt
 from nvr_edge_mqtt.spool import EventSpool, with_seq
 from nvr_edge_mqtt.topics import Topics
 
-from nvr_edge.config import ConfigError, parse_config
+from nvr_edge.config import ConfigError, nesting_depth, parse_config
 from nvr_edge.config_store import MASK, merge_patch, public_document
 
 
@@ -129,8 +129,8 @@ def test_request_limits_answer_with_the_problem(payload: bytes, problem: str) ->
 
 
 def test_the_deepest_allowed_request_parses_and_long_action_names_are_refused() -> None:
-    assert depth(parse_request("x", b'{"a":' * (MAX_DEPTH - 1) + b"1" + b"}" * (MAX_DEPTH - 1)
-                               ).args) == MAX_DEPTH - 1
+    deepest = b'{"a":' * (MAX_DEPTH - 1) + b"1" + b"}" * (MAX_DEPTH - 1)
+    assert nesting_depth(parse_request("x", deepest).args) == MAX_DEPTH - 1
     with pytest.raises(RequestError, match="action name too long"):
         parse_request("a" * (MAX_ACTION_CHARS + 1), b"{}")
 
