@@ -128,10 +128,12 @@ def _identifier(what: str) -> ValueReader:
 
 
 def read_url(table: ConfigTable, name: str, default: Any, schemes: tuple[str, ...],
-             expected: str = "") -> Any:
+             expected: str = "", encode_userinfo: bool = False) -> Any:
     """The URL at `name` (or `default` when absent), checked against `schemes` (any case)
     and given back with its scheme in lower case, the form FFmpeg and the clients match:
-    what check-config accepts must run. Errors never quote the password."""
+    what check-config accepts must run (`encode_userinfo`: user and password
+    percent-encoded too, for clients that split at the first '@'). Errors never quote the
+    password."""
     value = table.string(name, default)
     if value is None:
         return None
@@ -140,7 +142,7 @@ def read_url(table: ConfigTable, name: str, default: Any, schemes: tuple[str, ..
         raise table.error(name, problem)
     parts = split_url(value)
     assert parts is not None  # url_problem checked it
-    return parts.text()
+    return parts.encoded() if encode_userinfo else parts.text()
 
 
 def _camera_url(table: ConfigTable, name: str, default: Any) -> str | None:
@@ -151,8 +153,10 @@ def _camera_url(table: ConfigTable, name: str, default: Any) -> str | None:
 def _catalog_url(table: ConfigTable, name: str, default: Any) -> str | None:
     value = table.string(name, default)
     if value is None or not value.lower().startswith("sqlite:"):
+        # libpq ends the userinfo at the first '@': hand it an encoded password
         return read_url(table, name, default,  # type: ignore[no-any-return]
-                        CATALOG_SCHEMES, "sqlite:///PATH or postgresql://...")
+                        CATALOG_SCHEMES, "sqlite:///PATH or postgresql://...",
+                        encode_userinfo=True)
     problem = control_problem(value)
     if problem:
         raise table.error(name, problem)

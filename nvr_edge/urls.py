@@ -10,7 +10,7 @@ user. Every message here names the problem without quoting the password.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 
@@ -39,6 +39,16 @@ class UrlParts:
         userinfo = "" if self.user is None else (user + ("" if pw is None else f":{pw}") + "@")
         return f"{self.scheme.lower()}://{userinfo}{self.hostport}" \
                f"{self.rest if rest is None else rest}"
+
+
+    def encoded(self) -> str:
+        """`text()` with user and password percent-encoded: for clients that, unlike FFmpeg,
+        end the userinfo at the FIRST '@' (libpq). Encoded input stays as it was."""
+        if self.user is None:
+            return self.text()
+        user = quote(unquote(self.user), safe="")
+        pw = None if self.password is None else quote(unquote(self.password), safe="")
+        return UrlParts(self.scheme, user, pw, self.hostport, self.rest).text()
 
 
 def is_scheme(text: str) -> bool:

@@ -179,3 +179,16 @@ def test_refused_broker_like_urls_never_quote_the_password(password: str) -> Non
     assert message.startswith("<config>: catalog.url: ")
     assert not leaked(password, message, error_for(document(neutral(password))))
 
+
+
+@pytest.mark.parametrize("password", ["p@ss w'rd:x", 'q"u@te', "100%sure", "pl%40in"])
+def test_the_catalog_gets_its_password_in_the_form_libpq_reads(password: str) -> None:
+    """libpq ends the userinfo at the first '@' (FFmpeg at the last): the catalog is handed
+    an encoded password, so what check-config accepts connects with the right one."""
+    conninfo = pytest.importorskip("psycopg.conninfo")
+    url = f"POSTGRESQL://nvr:{password}@db.lan:5432/nvr"
+    config = parse_config({"device": {"id": "box"}, "catalog": {"url": url}})
+    expected = {"p@ss w'rd:x": "p@ss w'rd:x", 'q"u@te': 'q"u@te', "100%sure": "100%sure",
+                "pl%40in": "pl@in"}[password]  # percent-encoding written is decoded
+    assert conninfo.conninfo_to_dict(config.catalog_url) == {
+        "user": "nvr", "password": expected, "host": "db.lan", "port": "5432", "dbname": "nvr"}
