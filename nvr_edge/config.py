@@ -38,7 +38,8 @@ class ConfigError(ValueError):
 
     def __init__(self, source: str, key: str, problem: str) -> None:
         self.source, self.key, self.problem = source, key, redact(problem)
-        where = f"{source}: {key}" if key else source
+        shown = key if len(key) <= 100 else key[:97] + "..."  # a 90 KB typo is no message
+        where = f"{source}: {shown}" if key else source
         super().__init__(f"{where}: {self.problem}")
 
 

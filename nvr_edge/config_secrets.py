@@ -59,18 +59,18 @@ def _table_path(path: str) -> str:
 
 
 def declared_secrets(table: str) -> Mapping[str, SecretKey]:
-    return _DECLARED.get(table, {})
+    return _DECLARED.get(_table_path(table), {})
 
 
 def is_secret_key(table: str, key: str) -> bool:
     """Whether `table.key` holds a secret whatever its value (an error must not quote it);
     `table` may name an array element (`cameras[2]`)."""
-    return key in _DECLARED.get(_table_path(table), {}) or bool(_SECRET_NAME.search(key))
+    return key in declared_secrets(table) or bool(_SECRET_NAME.search(key))
 
 
 def secret_kind(table: str, key: str, value: str) -> Secret | None:
     """How `table.key = value` is masked: as declared, else by its name and shape."""
-    declared = _DECLARED.get(table, {}).get(key)
+    declared = declared_secrets(table).get(key)
     if declared is not None:
         return declared.kind
     if _SECRET_NAME.search(key):
