@@ -118,7 +118,7 @@ def config_group(cls: type, prefix: str, **defaults: Any) -> Any:
 def _identifier(what: str) -> ValueReader:
     def read(table: ConfigTable, name: str, default: Any) -> str:
         value = table.string(name, default)
-        if not SAFE_ID.match(value):  # repr: a newline or blank shows as such
+        if not SAFE_ID.match(value):
             raise table.error(
                 name,
                 f"{what} {value!r} must be 1-64 letters, digits, '-' or '_', starting with a "
