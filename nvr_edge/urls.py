@@ -9,9 +9,12 @@ user. Every message here names the problem without quoting the password.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
+_AUTHORITY_END = re.compile(r"[/?#]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 
 
@@ -40,7 +43,6 @@ class UrlParts:
         return f"{self.scheme.lower()}://{userinfo}{self.hostport}" \
                f"{self.rest if rest is None else rest}"
 
-
     def encoded(self) -> str:
         """`text()` with user and password percent-encoded: for clients that, unlike FFmpeg,
         end the userinfo at the FIRST '@' (libpq). Encoded input stays as it was."""
@@ -61,7 +63,8 @@ def split_url(text: str) -> UrlParts | None:
     scheme, sep, after = text.partition("://")
     if not sep or not is_scheme(scheme):
         return None
-    end = next((i for i, c in enumerate(after) if c in "/?#"), len(after))
+    found = _AUTHORITY_END.search(after)
+    end = found.start() if found else len(after)
     authority, rest = after[:end], after[end:]
     userinfo, at, hostport = authority.rpartition("@")
     if not at:
@@ -73,10 +76,10 @@ def split_url(text: str) -> UrlParts | None:
 def control_problem(text: str) -> str | None:
     """A newline, tab or other control character: refused at check-config rather than
     failing forever in `run` (and a newline would forge lines in logs)."""
-    bad = next((i for i, c in enumerate(text) if ord(c) < 32 or ord(c) == 127), None)
-    if bad is None:
+    found = _CONTROL.search(text)
+    if found is None:
         return None
-    return f"holds a control character (code {ord(text[bad])}) at position {bad}"
+    return f"holds a control character (code {ord(found.group())}) at position {found.start()}"
 
 
 def url_problem(text: str, schemes: tuple[str, ...], expected: str = "") -> str | None:
