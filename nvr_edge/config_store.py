@@ -107,19 +107,26 @@ def _moved_secrets(new: Mapping[str, Any], old: Mapping[str, Any], path: str) ->
             if any(owner(new.get(o)) != owner(old.get(o)) for o in secret.bound_to)}
 
 
-def unresolved_masks(document: Any, path: str = "", table: str = "", key: str = "") -> list[str]:
+def unresolved_masks(document: Any) -> list[str]:
     """Key paths still holding a mask after `restore_secrets` (e.g. a camera added back
     with the password as get_config showed it): writing those would save `***`."""
-    if isinstance(document, Mapping):
+    check_depth(document)
+    return _unresolved(document, "", "", "")
+
+
+def _unresolved(value: Any, where: str, table: str, key: str) -> list[str]:
+    """`where`: the key path reported (`cameras[0].main`); `table`, `key`: the
+    declaration's (`cameras[]`, `main`)."""
+    if isinstance(value, Mapping):
         inner = _child(table, key) if key else table
-        return [hit for k, v in document.items()
-                for hit in unresolved_masks(v, f"{path}.{k}" if path else str(k), inner, str(k))]
-    if isinstance(document, list):
-        return [hit for i, v in enumerate(document)
-                for hit in unresolved_masks(v, f"{path}[{i}]", *(
+        return [hit for k, v in value.items()
+                for hit in _unresolved(v, f"{where}.{k}" if where else str(k), inner, str(k))]
+    if isinstance(value, list):
+        return [hit for i, v in enumerate(value)
+                for hit in _unresolved(v, f"{where}[{i}]", *(
                     (_child(table, key) + "[]", "") if isinstance(v, Mapping) else (table, key)))]
-    if isinstance(document, str) and holds_mask(secret_kind(table, key, document), document):
-        return [path]
+    if isinstance(value, str) and holds_mask(secret_kind(table, key, value), value):
+        return [where]
     return []
 
 
