@@ -29,14 +29,18 @@ from nvr_edge.config import (
     config_key,
     config_subtable,
     describe_section,
+    nesting_depth,
     read_section,
+    read_url,
 )
+from nvr_edge.config_secrets import Secret, SecretKey, declare_secrets, mask_url
 from nvr_edge.fsutil import fsync_dir, make_dirs_durable
 from nvr_edge.hookspecs import hookimpl
 from nvr_edge.live.wire import LivePacket, StreamInfo
 from nvr_edge.logs import redact
 from nvr_edge.models import Alert, CameraState, SegmentRecord, Tier, iso_utc, now_ms, parse_iso_ms
 from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV, core_version, load_config
+from nvr_edge.urls import url_problem
 
 __version__ = core_version()
 
@@ -62,6 +66,8 @@ __all__ = [
     "LiveRelay",
     "LiveViewer",
     "Param",
+    "Secret",
+    "SecretKey",
     "SegmentQuery",
     "SegmentRecord",
     "StorageConfig",
@@ -72,14 +78,19 @@ __all__ = [
     "config_group",
     "config_key",
     "config_subtable",
+    "declare_secrets",
     "describe_section",
     "fsync_dir",
     "hookimpl",
     "iso_utc",
     "load_config",
     "make_dirs_durable",
+    "mask_url",
+    "nesting_depth",
     "now_ms",
     "parse_iso_ms",
     "read_section",
+    "read_url",
     "redact",
+    "url_problem",
 ]

@@ -20,12 +20,14 @@ from functools import cache, partial
 from pathlib import Path
 from types import UnionType
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
-from urllib.parse import urlsplit
 
+from nvr_edge.config_secrets import Secret, declare_secrets, is_secret_key
 from nvr_edge.logs import redact
 from nvr_edge.models import LiveMode
+from nvr_edge.urls import control_problem, split_url, url_problem
 
-SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# \A and \Z, not ^ and $: `$` also matches before a trailing newline ("cam\n").
+SAFE_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 CAMERA_SCHEMES = ("rtsp", "rtsps")
 CATALOG_SCHEMES = ("sqlite", "postgresql", "postgres")
 DEFAULT_ROOT = Path("/var/lib/nvr-edge")
@@ -36,7 +38,8 @@ class ConfigError(ValueError):
 
     def __init__(self, source: str, key: str, problem: str) -> None:
         self.source, self.key, self.problem = source, key, redact(problem)
-        where = f"{source}: {key}" if key else source
+        shown = key if len(key) <= 100 else key[:97] + "..."  # a 90 KB typo is no message
+        where = f"{source}: {shown}" if key else source
         super().__init__(f"{where}: {self.problem}")
 
 
@@ -61,6 +64,7 @@ class ConfigKey:
     choices: tuple[str, ...] = ()    # the allowed strings (a StrEnum: its members)
     read: ValueReader | None = None  # (table, key, default) -> value: what a type cannot say
     shown: str | None = None         # the documented default, when the real one is computed
+    secret: Secret | None = None     # masked wherever the config is shown (config_secrets)
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,8 @@ class ConfigGroup:
 
 def config_key(default: Any = _REQUIRED, *, doc: str, lo: float | None = None,
                hi: float | None = None, choices: tuple[str, ...] = (),
-               read: ValueReader | None = None, shown: str | None = None) -> Any:
+               read: ValueReader | None = None, shown: str | None = None,
+               secret: Secret | None = None) -> Any:
     """Declare a config key as a field of a frozen dataclass; without a default the key is
     required. A plugin declares its section the same way and reads it with `read_section`:
 
@@ -88,8 +93,10 @@ def config_key(default: Any = _REQUIRED, *, doc: str, lo: float | None = None,
         @hookimpl
         def nvr_config_sections():
             return {"greeter": lambda table: read_section(GreeterSettings, table)}
-    """
-    metadata = {_DECLARATION: ConfigKey(doc, lo, hi, tuple(choices), read, shown)}
+
+    `secret` (a `Secret`) masks the value, or its password or stream key, wherever the
+    config is shown."""
+    metadata = {_DECLARATION: ConfigKey(doc, lo, hi, tuple(choices), read, shown, secret)}
     if default is _REQUIRED:
         return field(metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -121,34 +128,42 @@ def _identifier(what: str) -> ValueReader:
     return read
 
 
-def _camera_url(table: ConfigTable, name: str, default: Any) -> str | None:
+def read_url(table: ConfigTable, name: str, default: Any, schemes: tuple[str, ...],
+             expected: str = "", encode_userinfo: bool = False) -> Any:
+    """The URL at `name` (or `default` when absent), checked against `schemes` (any case)
+    and given back with its scheme in lower case, the form FFmpeg and the clients match:
+    what check-config accepts must run (`encode_userinfo`: user and password
+    percent-encoded too, for clients that split at the first '@'). Errors never quote the
+    password."""
     value = table.string(name, default)
     if value is None:
         return None
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError as exc:
-        raise table.error(name, f"is not a valid URL ({exc})") from None
-    if parts.scheme not in CAMERA_SCHEMES:
-        raise table.error(name, f"expected an rtsp:// or rtsps:// URL, got {redact(value)!r}")
-    if not parts.hostname:
-        raise table.error(name, f"has no host: {redact(value)!r}")
-    if port == 0:
-        raise table.error(name, "port 0 is not a camera port")
-    return value
+    problem = url_problem(value, schemes, expected)
+    if problem:
+        raise table.error(name, problem)
+    parts = split_url(value)
+    assert parts is not None  # url_problem checked it
+    return parts.encoded() if encode_userinfo else parts.text()
 
 
-def _catalog_url(table: ConfigTable, name: str, default: Any) -> str:
+def _camera_url(table: ConfigTable, name: str, default: Any) -> str | None:
+    return read_url(table, name, default,  # type: ignore[no-any-return]
+                    CAMERA_SCHEMES, "an rtsp:// or rtsps:// URL")
+
+
+def _catalog_url(table: ConfigTable, name: str, default: Any) -> str | None:
     value = table.string(name, default)
-    scheme = value.split(":", 1)[0]
-    if scheme not in CATALOG_SCHEMES or "://" not in value:
-        raise table.error(
-            name, f"expected sqlite:///PATH or postgresql://..., got {redact(value)!r}"
-        )
-    if scheme == "sqlite" and not value.removeprefix("sqlite://").startswith("/"):
+    if value is None or not value.lower().startswith("sqlite:"):
+        # libpq ends the userinfo at the first '@': hand it an encoded password
+        return read_url(table, name, default,  # type: ignore[no-any-return]
+                        CATALOG_SCHEMES, "sqlite:///PATH or postgresql://...",
+                        encode_userinfo=True)
+    problem = control_problem(value)
+    if problem:
+        raise table.error(name, problem)
+    if not value[len("sqlite:"):].startswith("///"):
         raise table.error(name, "sqlite URLs need an absolute path: sqlite:////var/lib/x.db")
-    return value
+    return "sqlite:" + value[len("sqlite:"):]
 
 
 @dataclass(frozen=True)
@@ -253,9 +268,11 @@ class HealthConfig:
 class CameraConfig:
     id: str = config_key(
         doc="1-64 of A-Z a-z 0-9 - _ (names folders)", read=_identifier("camera id"))
-    main: str = config_key(doc="rtsp:// or rtsps:// URL of the stream to record", read=_camera_url)
+    main: str = config_key(doc="rtsp:// or rtsps:// URL of the stream to record",
+                           read=_camera_url, secret=Secret.URL)
     sub: str | None = config_key(
-        None, doc="the live-view stream; without it the main stream is relayed", read=_camera_url)
+        None, doc="the live-view stream; without it the main stream is relayed",
+        read=_camera_url, secret=Secret.URL)
     name: str = config_key("", doc="a display name")
     enabled: bool = config_key(True, doc="false: not recorded, state disabled")
     retention_days: float = config_key(
@@ -281,7 +298,8 @@ class CatalogSection:
         None,
         doc="sqlite:////abs/path.db or postgresql://user[:pw]@host:port/db",
         read=_catalog_url,
-        shown="sqlite:///<state_dir>/catalog.db")
+        shown="sqlite:///<state_dir>/catalog.db",
+        secret=Secret.URL)
 
 
 @dataclass(frozen=True)
@@ -344,7 +362,8 @@ class ConfigTable:
             return default
         value = self.data[name]
         if not check(value):
-            raise self.error(name, f"expected {kind}, got {_kind(value)} {_show(value)}")
+            shown = "" if is_secret_key(self.path, name) else f" {_show(value)}"
+            raise self.error(name, f"expected {kind}, got {_kind(value)}{shown}")
         return value
 
     def string(self, name: str, default: Any = None) -> Any:
@@ -377,7 +396,13 @@ class ConfigTable:
             return default
         if not value.strip():
             raise self.error(name, "must not be empty")
-        path = Path(value).expanduser()
+        problem = control_problem(value)  # a NUL cannot reach the OS; a newline is a typo
+        if problem:
+            raise self.error(name, problem)
+        try:
+            path = Path(value).expanduser()
+        except RuntimeError:  # ~nosuchuser
+            raise self.error(name, "names the home folder of an unknown user") from None
         return path if path.is_absolute() else (self.base_dir / path).resolve()
 
     def table(self, name: str) -> ConfigTable:
@@ -411,18 +436,29 @@ def _kind(v: Any) -> str:
 
 
 def _show(v: Any) -> str:
-    text = repr(v)
+    text = redact(repr(v))  # before cutting: a cut URL would hide its '@' from redact
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def read_section(cls: type[T], table: ConfigTable, check: Check | None = None) -> T:
     """Read `table` into the dataclass `cls` whose fields are declared with `config_key()`,
     refuse unknown keys, then run `check(table, value)` for rules that span keys."""
+    _declare_secrets_of(cls, table.path)
     value = cls(**_read_fields(cls, table, "", {}))
     table.finish()
     if check is not None:
         check(table, value)
     return value
+
+
+def _declare_secrets_of(cls: type, path: str) -> None:
+    """Hand `cls`'s `secret=` keys to the masking of shown config, under the table's path
+    (`cameras[2]` declares for every `cameras[]`)."""
+    secrets = {doc.key.rpartition(".")[2]: doc.declared.secret
+               for doc in describe_section(cls, "x")
+               if doc.declared.secret is not None and doc.key.count(".") == 1}
+    if secrets:
+        declare_secrets(path, **secrets)
 
 
 def _read_fields(cls: type, table: ConfigTable, prefix: str,
@@ -561,6 +597,27 @@ def _read_cameras(root: ConfigTable) -> tuple[CameraConfig, ...]:
     return tuple(cameras)
 
 
+# A config is 4 levels deep ({"rtmp": {"push": [{"url": ...}]}}); deeper is no config, and
+# code that walks documents (masking, patches) recurses.
+MAX_DEPTH = 32
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply tables and arrays nest in `value` (a scalar: 0); iterative, so no
+    document can exhaust the stack here."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, Mapping) else \
+            item if isinstance(item, list | tuple) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 SectionReader = Callable[[ConfigTable], Any]
 CORE_SECTIONS = ("device", "storage", "catalog", "recording", "health", "cameras")
 
@@ -573,6 +630,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>",
     `readers` parse the plugins' sections (`nvr_edge.plugins.section_readers_of(pm)`);
     without them a plugin's table is an unknown key."""
     readers = readers or {}
+    if nesting_depth(data) > MAX_DEPTH:
+        raise ConfigError(source, "", f"nested too deeply (at most {MAX_DEPTH} levels)")
     root = ConfigTable(data, "", source, base_dir or Path.cwd())
     device_id = read_section(DeviceSection, root.table("device")).id
 
@@ -613,4 +672,6 @@ def load_config(path: str | Path,
         raise ConfigError(source, "", "is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, "", f"invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses into nested arrays
+        raise ConfigError(source, "", f"nested too deeply (at most {MAX_DEPTH} levels)") from None
     return parse_config(data, source, path.resolve().parent, readers)

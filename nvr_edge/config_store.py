@@ -1,15 +1,16 @@
 """The config file as a document that can be shown, patched and rewritten at run time.
 
-Shown without secrets (URL passwords, `password`/`secret`/`token` keys); a changed document
-that still carries those masks gets the real values back from the running one, so a fleet
-tool can fetch, edit and send back a config without ever seeing a password.
+Shown without secrets: each value is masked as its key is declared (nvr_edge.config_secrets)
+or, undeclared, by its name and shape. A changed document that still carries those masks
+gets the real values back from the running one, so a fleet tool can fetch, edit and send
+back a config without ever seeing a password; but a saved secret never follows a change
+of what owns it (another host, user or scheme) unless the change gives it again.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,35 +18,69 @@ from typing import Any
 
 import tomli_w
 
-from nvr_edge.logs import redact
+from nvr_edge.config import MAX_DEPTH, ConfigError, nesting_depth
+from nvr_edge.config_secrets import (
+    MASK,
+    declared_secrets,
+    holds_mask,
+    mask_value,
+    owner,
+    secret_kind,
+)
 
-MASK = "***"
-_SECRET_KEY = re.compile(r"(password|passwd|secret|token)$", re.I)
+__all__ = ["MASK", "check_depth", "merge_patch", "public_document", "restore_secrets",
+           "to_toml", "unresolved_masks", "write_document"]
+
+
+def check_depth(document: Any) -> None:
+    """ConfigError for a document nested deeper than MAX_DEPTH: the functions here walk
+    documents recursively, so a deeper one from a transport is refused before they start."""
+    if nesting_depth(document) > MAX_DEPTH:
+        raise ConfigError("<config>", "", f"nested too deeply (at most {MAX_DEPTH} levels)")
+
+
+def _child(table: str, key: str) -> str:
+    """The path of table `key` inside `table` (declarations are made by these paths)."""
+    return f"{table}.{key}" if table else key
 
 
 def public_document(document: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy of `document` with every secret masked."""
-    return _mask(document)
+    return _mask(document, "")
 
 
-def _mask(value: Any, key: str = "") -> Any:
+def _mask(table: Mapping[str, Any], path: str) -> dict[str, Any]:
+    return {k: _mask_value(v, path, str(k)) for k, v in table.items()}
+
+
+def _mask_value(value: Any, table: str, key: str) -> Any:
     if isinstance(value, Mapping):
-        return {k: _mask(v, k) for k, v in value.items()}
+        return _mask(value, _child(table, key))
     if isinstance(value, list):
-        return [_mask(v) for v in value]
+        return [_mask(v, _child(table, key) + "[]") if isinstance(v, Mapping)
+                else _mask_value(v, table, key) for v in value]
     if isinstance(value, str):
-        return MASK if value and _SECRET_KEY.search(key) else redact(value)
+        return mask_value(secret_kind(table, key, value), value)
     return value
 
 
-def restore_secrets(new: Any, old: Any, key: str = "") -> Any:
+def restore_secrets(new: Any, old: Any) -> Any:
     """`new` with each masked value that matches `old`'s masked value replaced by `old`'s.
 
     Tables are matched by key, arrays of tables by their `id` (cameras may be reordered),
-    other arrays by position."""
+    other arrays by position. A bound secret (declared `bound_to`) whose owner differs
+    between `new` and `old` is not restored: the mask stays and the change is refused."""
+    check_depth(new)
+    return _restore(new, old, "", "")
+
+
+def _restore(new: Any, old: Any, table: str, key: str) -> Any:
     if isinstance(new, Mapping):
+        path = _child(table, key) if key else table
         old_map = old if isinstance(old, Mapping) else {}
-        return {k: restore_secrets(v, old_map.get(k), k) for k, v in new.items()}
+        moved = _moved_secrets(new, old_map, path)
+        return {k: v if k in moved else _restore(v, old_map.get(k), path, str(k))
+                for k, v in new.items()}
     if isinstance(new, list):
         old_list = old if isinstance(old, list) else []
         by_id = {o.get("id"): o for o in old_list if isinstance(o, Mapping) and "id" in o}
@@ -55,38 +90,67 @@ def restore_secrets(new: Any, old: Any, key: str = "") -> Any:
                 match = by_id.get(item["id"])
             else:
                 match = old_list[index] if index < len(old_list) else None
-            restored.append(restore_secrets(item, match))
+            if isinstance(item, Mapping):
+                restored.append(_restore(item, match, _child(table, key) + "[]", ""))
+            else:
+                restored.append(_restore(item, match, table, key))
         return restored
     if isinstance(new, str) and isinstance(old, str) and MASK in new \
-            and _mask(old, key) == new:
+            and mask_value(secret_kind(table, key, old), old) == new:
         return old
     return new
 
 
-def unresolved_masks(document: Any, path: str = "") -> list[str]:
+def _moved_secrets(new: Mapping[str, Any], old: Mapping[str, Any], path: str) -> set[str]:
+    """The bound secrets of table `path` whose owner (a URL's host ...) `new` changed."""
+    return {name for name, secret in declared_secrets(path).items()
+            if any(owner(new.get(o)) != owner(old.get(o)) for o in secret.bound_to)}
+
+
+def unresolved_masks(document: Any) -> list[str]:
     """Key paths still holding a mask after `restore_secrets` (e.g. a camera added back
     with the password as get_config showed it): writing those would save `***`."""
-    if isinstance(document, Mapping):
-        return [hit for k, v in document.items()
-                for hit in unresolved_masks(v, f"{path}.{k}" if path else str(k))]
-    if isinstance(document, list):
-        return [hit for i, v in enumerate(document) for hit in unresolved_masks(v, f"{path}[{i}]")]
-    if isinstance(document, str) and MASK in document and _mask(document, path) == document \
-            and (document == MASK or f":{MASK}@" in document):
-        return [path]
+    check_depth(document)
+    return _unresolved(document, "", "", "")
+
+
+def _unresolved(value: Any, where: str, table: str, key: str) -> list[str]:
+    """`where`: the key path reported (`cameras[0].main`); `table`, `key`: the
+    declaration's (`cameras[]`, `main`)."""
+    if isinstance(value, Mapping):
+        inner = _child(table, key) if key else table
+        return [hit for k, v in value.items()
+                for hit in _unresolved(v, f"{where}.{k}" if where else str(k), inner, str(k))]
+    if isinstance(value, list):
+        return [hit for i, v in enumerate(value)
+                for hit in _unresolved(v, f"{where}[{i}]", *(
+                    (_child(table, key) + "[]", "") if isinstance(v, Mapping) else (table, key)))]
+    if isinstance(value, str) and holds_mask(secret_kind(table, key, value), value):
+        return [where]
     return []
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch: tables merge, null deletes, anything else replaces."""
+    """RFC 7386 JSON merge patch: tables merge, null deletes, anything else replaces.
+
+    One exception keeps secrets with their owner: a patch that changes what owns a bound
+    secret (`mqtt.url` alone) drops the saved secret unless the patch gives it again."""
+    check_depth(patch)
+    return _merge(target, patch, "")
+
+
+def _merge(target: Any, patch: Any, table: str) -> Any:
     if not isinstance(patch, Mapping):
         return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, Mapping) else {}
+    before = target if isinstance(target, Mapping) else {}
+    result = dict(before)
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
         else:
-            result[key] = merge_patch(result.get(key), value)
+            result[key] = _merge(result.get(key), value, _child(table, str(key)))
+    for name in _moved_secrets(result, before, table) - set(patch):
+        result.pop(name, None)
     return result
 
 

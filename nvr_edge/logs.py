@@ -9,10 +9,11 @@ import re
 # errors). Found from each "://" outwards rather than by one regex over the text: a regex
 # that starts with the scheme retries at every letter of a long run (quadratic, seconds
 # for a 100 KB field), and every log line and payload passes through here.
-# Only ASCII blanks and quotes end a password: it may hold any other character, \xa0 too.
+# In free text a password's end is unknown (it may hold blanks, quotes, '@'), so the
+# userinfo runs, as in nvr_edge.urls, to the LAST '@' before the next '/' or line end:
+# more may be masked than the password, never less.
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
-_USER = re.compile(r"[^/ \t\r\n:@'\"]*")
-_PASSWORD = re.compile(r"[^@/ \t\r\n'\"]*")
+_AUTHORITY = re.compile(r"[^/\r\n]*")
 # query-string secrets (?token=..., &password=...)
 _QUERY_SECRET = re.compile(r"(?P<key>[?&](?:token|password|passwd|pwd|secret)=)[^&\s'\"]*", re.I)
 # bearer tokens in headers
@@ -32,15 +33,14 @@ def _mask_url_passwords(text: str) -> str:
     done = 0  # text[:done] is in pieces
     mark = text.find("://")
     while mark != -1:
-        user_end = _USER.match(text, mark + 3).end()
-        if user_end < len(text) and text[user_end] == ":" and _has_scheme(text, mark):
-            pw_end = _PASSWORD.match(text, user_end + 1).end()
-            if pw_end < len(text) and text[pw_end] == "@":
-                pieces += (text[done:user_end + 1], "***")
-                done = pw_end
-                mark = text.find("://", pw_end)
-                continue
-        mark = text.find("://", mark + 3)
+        start = mark + 3
+        end = _AUTHORITY.match(text, start).end()  # stops at the next "://" at the latest
+        at = text.rfind("@", start, end)
+        colon = text.find(":", start, at) if at != -1 else -1
+        if colon != -1 and _has_scheme(text, mark):
+            pieces += (text[done:colon + 1], "***")
+            done = at
+        mark = text.find("://", max(end - 1, mark + 1))
     pieces.append(text[done:])
     return "".join(pieces)
 

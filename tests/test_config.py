@@ -105,6 +105,16 @@ def test_check_config_command_exit_codes(tmp_path: Path) -> None:
     assert f"{bad}: storage.segment_seconds: must be between 10 and 600" in result.stderr
 
 
+def test_check_config_show_prints_the_document_with_secrets_masked(tmp_path: Path) -> None:
+    text = GOOD.replace('main = "rtsp://192.0.2.22:8554/main"',
+                        'main = "rtsp://admin:it\'s a p@ss:word@192.0.2.22/main"')
+    shown = subprocess.run([sys.executable, "-m", "nvr_edge", "check-config", "--show",
+                            str(write(tmp_path, text))], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert 'main = "rtsp://admin:***@192.0.2.22/main"' in shown.stdout
+    assert "p@ss" not in shown.stdout and "word" not in shown.stdout
+
+
 toml_scalars = st.one_of(st.integers(-10**6, 10**6), st.booleans(), st.text(max_size=30),
                          st.floats(allow_nan=True))
 toml_values = st.recursive(toml_scalars, lambda inner: st.one_of(

@@ -17,6 +17,7 @@ from nvr_edge.appliance.observers import Observers
 from nvr_edge.appliance.state_folder import StateFolderError
 from nvr_edge.catalog import CatalogError, SegmentQuery
 from nvr_edge.config import Config, ConfigError
+from nvr_edge.config_store import public_document, to_toml
 from nvr_edge.logs import setup_logging
 from nvr_edge.models import iso_utc, parse_iso_ms
 from nvr_edge.plugins import describe_plugins, load_config, make_plugin_manager
@@ -43,6 +44,8 @@ def build_parser(pm: pluggy.PluginManager | None = None) -> argparse.ArgumentPar
 
     check_config = sub.add_parser("check-config", help="validate a configuration file")
     check_config.add_argument("file", type=Path)
+    check_config.add_argument("--show", action="store_true",
+                              help="then print it as TOML with every secret masked")
 
     plugins = sub.add_parser("plugins", help="list active plugins and their hooks")
     plugins.add_argument("--json", action="store_true")
@@ -91,6 +94,8 @@ def _dispatch(args: argparse.Namespace, level: int, pm: pluggy.PluginManager) ->
     if command == "check-config":
         config = load_config(args.file, pm)
         print(f"{args.file}: ok ({len(config.cameras)} camera(s), device {config.device_id})")
+        if args.show:  # what get_config and /api/config show: secrets masked by structure
+            print(to_toml(public_document(config.document)), end="")
         return 0
     if command == "plugins":
         return _plugins(pm, args.json)

@@ -21,10 +21,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from nvr_edge import Appliance, Config, redact
+from nvr_edge import Appliance, Config
 
 from . import homeassistant, payloads
 from .commands import CommandHandler, RequestError, error, parse_request
+from .request_payload import shorten
 from .settings import MqttSettings
 from .spool import EventSpool, with_seq
 from .topics import Topics
@@ -322,10 +323,11 @@ class MqttBridge:
     def _publish(self, topic: str, payload: str | bytes | None, *, retain: bool = False,
                  qos: int = QOS, properties: Properties | None = None,
                  ) -> mqtt.MQTTMessageInfo | None:
-        """Publish now (None if the connection is gone: the caller retries later). Every
-        payload passes the redactor: a password must not leave the box by any mistake."""
+        """Publish now (None if the connection is gone: the caller retries later). JSON
+        payloads were redacted string by string (payloads.dumps); the rest are fixed words
+        (availability, camera states)."""
         if isinstance(payload, str):
-            payload = redact(payload).encode()
+            payload = payload.encode()
         info = self.client.publish(topic, payload, qos=qos, retain=retain,
                                    properties=properties)
         if info.rc == mqtt.MQTT_ERR_NO_CONN and qos == 0:
@@ -354,18 +356,23 @@ class MqttBridge:
         action = self.topics.action_of(message.topic)
         if action is None:
             return
-        try:
-            request = parse_request(action, message.payload)
-        except RequestError as exc:
-            response = error(None, str(exc))
-        else:
-            if self.commands is None:
-                response = error(request.transaction, "the appliance is not running")
-            else:
-                log.info("mqtt: request %s (transaction %r)", action, request.transaction)
-                response = self.commands.handle(request)
         topic, properties = self._reply_route(message, action)
-        self._publish(topic, payloads.dumps(response), properties=properties)
+        self._publish(topic, payloads.dumps(self._response(action, message.payload)),
+                      properties=properties)
+
+    def _response(self, action: str, payload: bytes) -> dict[str, Any]:
+        """The answer to one request; whatever goes wrong, the requester gets one."""
+        try:
+            request = parse_request(action, payload)
+        except RequestError as exc:
+            return error(None, str(exc))
+        except Exception as exc:  # a bug in reading one request must not cost the answer
+            log.exception("mqtt: reading a request for %s failed", shorten(action))
+            return error(None, f"internal error: {type(exc).__name__}")
+        if self.commands is None:
+            return error(request.transaction, "the appliance is not running")
+        log.info("mqtt: request %s (transaction %s)", action, shorten(repr(request.transaction)))
+        return self.commands.handle(request)
 
     def _reply_route(self, message: mqtt.MQTTMessage,
                      action: str) -> tuple[str, Properties | None]:

@@ -12,45 +12,17 @@ requester must never wait in vain, and the box must never fall over.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from typing import Any
 
 from nvr_edge import Appliance, ConfigError, ControlError, redact
 
+from .request_payload import Request, RequestError, parse_request, shorten
+
+__all__ = ["CommandHandler", "Request", "RequestError", "error", "ok", "parse_request"]
 log = logging.getLogger(__name__)
-MAX_REQUEST_BYTES = 1_000_000
-
-
-class RequestError(Exception):
-    """A request the box understood but cannot honour; the text goes back to the sender."""
-
-
-@dataclass(frozen=True)
-class Request:
-    action: str
-    transaction: Any
-    args: Mapping[str, Any]
-
-
-def parse_request(action: str, payload: bytes) -> Request:
-    """The request in `payload`; RequestError (with what transaction could be read) if bad."""
-    if len(payload) > MAX_REQUEST_BYTES:
-        raise RequestError(f"request too large ({len(payload)} bytes, at most "
-                           f"{MAX_REQUEST_BYTES})")
-    if not payload.strip():
-        return Request(action, None, {})
-    try:
-        body = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestError(f"payload is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise RequestError(f"payload must be a JSON object, got {type(body).__name__}")
-    transaction = body.pop("transaction", None)
-    return Request(action, transaction, body)
 
 
 def ok(transaction: Any, data: Any) -> dict[str, Any]:
@@ -94,7 +66,8 @@ class CommandHandler:
                                               "within 30 s")
         except Exception as exc:  # a bug must cost one error response, not the plugin
             log.exception("request %s failed", request.action)
-            return error(request.transaction, f"internal error: {type(exc).__name__}: {exc}")
+            return error(request.transaction,
+                         f"internal error: {type(exc).__name__}: {shorten(str(exc))}")
 
     # -- actions -------------------------------------------------------------------------
 
@@ -151,7 +124,7 @@ class CommandHandler:
 def _only(args: Mapping[str, Any], *allowed: str) -> None:
     unknown = sorted(set(args) - set(allowed))
     if unknown:
-        raise RequestError(f"unknown argument {unknown[0]!r}"
+        raise RequestError(f"unknown argument {shorten(repr(unknown[0]))}"
                            + (f"; this action takes {', '.join(allowed)}" if allowed else
                               "; this action takes none"))
 

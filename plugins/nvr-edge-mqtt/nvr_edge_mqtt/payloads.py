@@ -1,6 +1,7 @@
 """What each topic carries, built from the core's status snapshot and hook arguments.
 
-Nothing here holds a camera URL: those carry passwords, and payloads leave the box."""
+Nothing here holds a camera URL: those carry passwords, and payloads leave the box; every
+JSON payload is written by `dumps`, which redacts each string once more."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from nvr_edge import Alert, Config, SegmentRecord, iso_utc, now_ms
+from nvr_edge import Alert, Config, SegmentRecord, iso_utc, now_ms, redact
 
 # The retained camera state topic carries one of four words (what Home Assistant and
 # dashboards switch on); the detailed state and reason travel in the event.
@@ -21,7 +22,21 @@ def public_state(state: str) -> str:
 
 
 def dumps(payload: Any) -> str:
-    return json.dumps(payload, separators=(",", ":"), default=str)
+    """JSON for the wire, each string (keys too) through the log redactor: a password must
+    not leave the box by any mistake. String by string, not over the text: in free text a
+    URL's userinfo runs to the last '@' before a '/', which could swallow JSON structure."""
+    return json.dumps(_redacted(payload), separators=(",", ":"),
+                      default=lambda value: redact(str(value)))
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    return value
 
 
 def hardware_model() -> str:

@@ -7,10 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from nvr_edge import ConfigTable, redact
+from nvr_edge import ConfigTable, Secret, SecretKey, declare_secrets, read_url
 
 SCHEMES = {"mqtt": 1883, "mqtts": 8883}
-TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+# \A and \Z, not ^ and $: `$` also matches before a trailing newline.
+TOPIC_PREFIX = re.compile(r"\A[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\Z")
+# The broker password belongs to the broker: a new url (host, user, scheme) or username
+# drops the saved one unless the change gives it again.
+declare_secrets("mqtt", url=Secret.URL,
+                password=SecretKey(Secret.VALUE, bound_to=("url", "username")))
 
 
 @dataclass(frozen=True)
@@ -44,17 +49,12 @@ def read_mqtt(t: ConfigTable) -> MqttSettings | None:
     """None when the file has no [mqtt] table: the plugin then stays idle."""
     if not t.present:
         return None
-    url = t.string("url", None)
+    url = read_url(t, "url", None, tuple(SCHEMES),
+                   "mqtt://host[:port] or mqtts://host[:port]")
     if url is None:
         raise t.error("url", "is required (mqtt://host:1883 or mqtts://host:8883)")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise t.error("url", f"is not a valid URL ({exc})") from None
-    if parts.scheme not in SCHEMES or not parts.hostname:
-        raise t.error("url", f"expected mqtt://host[:port] or mqtts://host[:port], got "
-                             f"{redact(url)!r}")
+    parts = urlsplit(url)  # checked by read_url: the port parses
+    port = parts.port
     if parts.path not in ("", "/") or parts.query:
         raise t.error("url", "must not have a path or query; topics come from topic_prefix")
     prefix = t.string("topic_prefix", "nvr")

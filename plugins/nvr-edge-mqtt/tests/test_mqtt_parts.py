@@ -11,11 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nvr_edge_mqtt import payloads
 from nvr_edge_mqtt.commands import RequestError, parse_request
+from nvr_edge_mqtt.request_payload import MAX_ACTION_CHARS, MAX_DEPTH, MAX_REQUEST_BYTES
 from nvr_edge_mqtt.settings import read_mqtt
 from nvr_edge_mqtt.spool import EventSpool, with_seq
 from nvr_edge_mqtt.topics import Topics
 
-from nvr_edge.config import ConfigError, parse_config
+from nvr_edge.config import ConfigError, nesting_depth, parse_config
+from nvr_edge.config_store import MASK, merge_patch, public_document
 
 
 def mqtt_section(**table: Any) -> Any:
@@ -29,6 +31,20 @@ def test_settings_from_a_url_with_credentials() -> None:
         ("broker.lan", 8883, True, "fleet", "p@ss")
     assert s.display == "mqtts://broker.lan:8883"  # no password in what is logged
     assert mqtt_section(url="mqtt://127.0.0.1").port == 1883
+
+
+def test_scheme_case_and_passwords_of_any_shape() -> None:
+    s = mqtt_section(url="MQTT://fleet:p@ss w'rd:x@broker.lan:1884")
+    assert (s.host, s.port, s.tls, s.username, s.password) == \
+        ("broker.lan", 1884, False, "fleet", "p@ss w'rd:x")
+
+
+def test_the_broker_password_is_masked_and_stays_with_its_broker() -> None:
+    current = {"mqtt": {"url": "mqtt://fleet@broker.lan", "password": "pw",
+                        "username": "fleet"}}
+    assert public_document(current)["mqtt"]["password"] == MASK
+    assert "password" not in merge_patch(current, {"mqtt": {"url": "mqtt://evil.lan"}})["mqtt"]
+    assert merge_patch(current, {"mqtt": {"keepalive_s": 9}})["mqtt"]["password"] == "pw"
 
 
 def test_no_mqtt_table_leaves_the_plugin_idle() -> None:
@@ -50,6 +66,9 @@ def test_no_mqtt_table_leaves_the_plugin_idle() -> None:
     ({"url": "mqtts://h", "cert_file": "c.pem"}, "both cert_file and key_file"),
     ({"url": "mqtt://h", "reconnect_min_s": 5, "reconnect_max_s": 2}, "reconnect_max_s"),
     ({"url": "mqtt://h", "stats_interval": 5}, "mqtt.stats_interval: unknown key"),
+    ({"url": "mqtt://h\n"}, "mqtt.url: holds a control character"),
+    ({"url": "mqtt://h", "topic_prefix": "nvr\n"}, "mqtt.topic_prefix"),
+    ({"url": "mqtt://u:secret/x@h"}, "mqtt.url: holds an '@' after the host"),
 ])
 def test_bad_settings_are_named(table: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("/", "/")) as caught:
@@ -94,6 +113,50 @@ def test_request_parsing_keeps_the_transaction_as_sent() -> None:
     assert parse_request("ping", b"  ").args == {}
     with pytest.raises(RequestError, match="too large"):
         parse_request("ping", b" " * 1_000_001)
+
+
+@pytest.mark.parametrize(("payload", "problem"), [
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),   # past the C parser's stack
+    (b"[" * 40 + b"]" * 40, "nested too deeply"),             # parses, past the limit
+    (b'{"a":' * 33 + b"1" + b"}" * 33, "nested too deeply"),
+    (b'{"x": ' + b"1" * 5000 + b"}", "not JSON"),               # int() digit limit
+    (b" " * (MAX_REQUEST_BYTES + 1), "too large"),
+    (b"\xff\xfe{", "not JSON"),
+])
+def test_request_limits_answer_with_the_problem(payload: bytes, problem: str) -> None:
+    with pytest.raises(RequestError, match=problem):
+        parse_request("ping", payload)
+
+
+def test_the_deepest_allowed_request_parses_and_long_action_names_are_refused() -> None:
+    deepest = b'{"a":' * (MAX_DEPTH - 1) + b"1" + b"}" * (MAX_DEPTH - 1)
+    assert nesting_depth(parse_request("x", deepest).args) == MAX_DEPTH - 1
+    with pytest.raises(RequestError, match="action name too long"):
+        parse_request("a" * (MAX_ACTION_CHARS + 1), b"{}")
+
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=8), children, max_size=4), max_leaves=30)
+
+
+@given(json_like, st.sampled_from(["ping", "get_config", "set_config", "restart_camera"]))
+def test_any_json_request_is_parsed_or_refused_with_a_reason(body: object, action: str) -> None:
+    try:
+        request = parse_request(action, json.dumps(body).encode())
+    except RequestError as exc:
+        assert str(exc)
+    else:
+        assert isinstance(request.args, dict)
+
+
+def test_payloads_are_redacted_string_by_string_and_keep_their_structure() -> None:
+    body = {"config": {"mqtt": {"url": "mqtt://h:1883", "username": "fleet@corp"},
+                       "note": "rtsp://u:p@ss w'rd@h/x"}, "at": Path("/a@b")}
+    assert json.loads(payloads.dumps(body)) == {
+        "config": {"mqtt": {"url": "mqtt://h:1883", "username": "fleet@corp"},
+                   "note": "rtsp://u:***@h/x"}, "at": "/a@b"}
 
 
 def test_events_keep_their_order_and_seq_across_a_restart(tmp_path: Path) -> None:

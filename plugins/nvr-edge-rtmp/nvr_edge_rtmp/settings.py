@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from nvr_edge import ConfigTable, redact
+from nvr_edge import ConfigTable, Secret, declare_secrets, mask_url, url_problem
 
 SCHEMES = ("rtmp", "rtmps")
+# The last path part of a push URL is the stream key: whoever holds it streams as us.
+declare_secrets("rtmp.push[]", url=Secret.STREAM_URL)
 
 
 @dataclass(frozen=True)
 class PushTarget:
     camera: str
     url: str
+
+    def __post_init__(self) -> None:
+        # FFmpeg matches the scheme exactly; check_url accepts any case, so what it
+        # accepts must also push.
+        scheme, sep, rest = self.url.partition("://")
+        if sep and scheme.lower() in SCHEMES:
+            object.__setattr__(self, "url", f"{scheme.lower()}://{rest}")
 
     @property
     def display(self) -> str:
@@ -29,19 +37,16 @@ class RtmpSettings:
 
 
 def display_url(url: str) -> str:
-    """The URL for logs: the last path part is usually the stream key, a secret."""
-    return re.sub(r"/[^/]+$", "/***", redact(url))
+    """The URL for logs and answers: password and stream key masked."""
+    return mask_url(url, stream_key=True)
 
 
 def check_url(url: str) -> str | None:
-    """Why `url` is no RTMP target, or None."""
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        return f"is not a valid URL ({exc})"
-    if parts.scheme not in SCHEMES or not parts.hostname:
-        return f"expected rtmp://host/app/stream or rtmps://..., got {display_url(url)!r}"
-    if len([p for p in parts.path.split("/") if p]) < 2:
+    """Why `url` is no RTMP target, or None (never quoting its password or stream key)."""
+    problem = url_problem(url, SCHEMES, "rtmp://host/app/stream or rtmps://...")
+    if problem:
+        return problem
+    if len([p for p in urlsplit(url).path.split("/") if p]) < 2:
         return "needs an application and a stream name: rtmp://host/app/stream"
     return None
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from nvr_edge import ConfigTable, redact
+from nvr_edge import ConfigTable, Secret, declare_secrets, read_url
 
 MODES = ("local", "jwks")
 # Pinning per mode is the HS/RS confusion guard: a local (shared-secret) verifier never
@@ -18,6 +18,9 @@ ALGORITHMS = {
 }
 DEFAULT_ALGORITHMS = {"local": ("HS256",), "jwks": ("RS256", "ES256")}
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+# The JWKS URL may carry a password or a token in its query; the signing secret itself
+# lives in <state_dir>/auth-secret, never in the config.
+declare_secrets("auth", jwks_url=Secret.URL)
 
 
 @dataclass(frozen=True)
@@ -84,17 +87,10 @@ def _nonempty(t: ConfigTable, name: str) -> str | None:
 
 
 def _jwks_url(t: ConfigTable) -> str | None:
-    value = t.string("jwks_url", None)
+    value = read_url(t, "jwks_url", None, ("http", "https"), "an https:// URL")
     if value is None:
         return None
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise t.error("jwks_url", f"is not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise t.error("jwks_url", f"expected an https:// URL, got {redact(value)!r}")
     # Whoever can swap the keys in transit can mint tokens: plain HTTP only on loopback.
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+    if value.startswith("http:") and urlsplit(value).hostname not in LOOPBACK_HOSTS:
         raise t.error("jwks_url", "must be https:// (http:// only for a loopback host)")
-    return value
+    return value  # type: ignore[no-any-return]

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from nvr_edge import ConfigTable
 
 DEFAULT_LISTEN = "0.0.0.0:8080"
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*$")
+# \A and \Z, not ^ and $: `$` also matches before a trailing newline.
+_HOSTNAME = re.compile(
+    r"\A(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*\Z", re.S)
 
 
 @dataclass(frozen=True)

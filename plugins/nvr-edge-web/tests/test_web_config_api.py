@@ -41,6 +41,18 @@ def test_reading_is_for_admins_and_secrets_stay_masked(box: Box) -> None:
     assert CAMERA_PASSWORD not in reply.body.decode()
 
 
+def test_a_refused_camera_url_never_quotes_its_password(box: Box) -> None:
+    admin = box.token(["admin"], "*")
+    before = Path(box.config.source).read_bytes()
+    for url in ("rtsp://admin:Zq8/x7Kw-pw@192.0.2.9/main", "http://admin:Zq8x7Kw-pw@h/x",
+                "rtsp://admin:Zq8x7Kw-pw@h:port/x", "rtsp://admin:Zq8x7Kw-pw@h/x\n"):
+        body = json.dumps({"cameras": [{"id": "cam1", "main": url}]}).encode()
+        message = error_of(send(box, "PATCH", body, admin), 400)
+        assert "cameras[0].main" in message
+        assert not any(piece in message for piece in ("Zq8", "x7Kw", "7Kw-", "-pw"))
+    assert Path(box.config.source).read_bytes() == before
+
+
 def test_bad_changes_are_refused_with_the_reason_and_change_nothing(box: Box) -> None:
     admin = box.token(["admin"], "*")
     path = Path(box.config.source)
