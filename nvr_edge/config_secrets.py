@@ -90,6 +90,22 @@ def mask_value(kind: Secret | None, value: str) -> str:
     return mask_url(value, stream_key=kind is Secret.STREAM_URL)
 
 
+def hidden_parts(value: str, masked: str) -> list[str]:
+    """The pieces of `value` that `masked` (its mask_value) replaced by `***`."""
+    fragments = masked.split(MASK)
+    if len(fragments) < 2 or not value.startswith(fragments[0]):
+        return []
+    parts, at = [], len(fragments[0])
+    for index, fragment in enumerate(fragments[1:], start=1):
+        last = index == len(fragments) - 1
+        end = len(value) - len(fragment) if last else value.find(fragment, at)
+        if end < at or (last and not value.endswith(fragment)):
+            return parts
+        parts.append(value[at:end])
+        at = end + len(fragment)
+    return parts
+
+
 def mask_url(value: str, stream_key: bool = False) -> str:
     """`value` with its userinfo password, secret query parameters and (`stream_key`) its
     last path part masked."""

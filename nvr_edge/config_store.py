@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import tomli_w
 
@@ -22,6 +23,7 @@ from nvr_edge.config import MAX_DEPTH, ConfigError, nesting_depth
 from nvr_edge.config_secrets import (
     MASK,
     declared_secrets,
+    hidden_parts,
     holds_mask,
     mask_value,
     owner,
@@ -47,6 +49,29 @@ def _child(table: str, key: str) -> str:
 def public_document(document: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy of `document` with every secret masked."""
     return _mask(document, "")
+
+
+MIN_KNOWN_SECRET = 4  # shorter pieces would mask common text everywhere in the log
+
+
+def secret_texts(document: Mapping[str, Any]) -> set[str]:
+    """Every secret text of `document` (URL passwords as written and decoded, stream keys,
+    secret values): logs mask these wherever they appear, however a library quotes them."""
+    found: set[str] = set()
+    _hidden(document, public_document(document), found)
+    decoded = {unquote(text) for text in found}
+    return {text for text in found | decoded if len(text) >= MIN_KNOWN_SECRET}
+
+
+def _hidden(original: Any, masked: Any, found: set[str]) -> None:
+    if isinstance(original, Mapping):
+        for key, value in original.items():
+            _hidden(value, masked[key], found)
+    elif isinstance(original, list):
+        for value, shown in zip(original, masked, strict=True):
+            _hidden(value, shown, found)
+    elif isinstance(original, str) and original != masked:
+        found.update(hidden_parts(original, masked))
 
 
 def _mask(table: Mapping[str, Any], path: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 
 # scheme://user:password@host -> scheme://user:***@host (any scheme: FFmpeg quotes URLs in
 # errors). Found from each "://" outwards rather than by one regex over the text: a regex
@@ -20,12 +21,27 @@ _QUERY_SECRET = re.compile(r"(?P<key>[?&](?:token|password|passwd|pwd|secret)=)[
 _BEARER = re.compile(r"(?P<key>Bearer\s+)[A-Za-z0-9._~+/=-]+")
 
 
+# The running config's own secrets, masked wherever they appear verbatim (a library may
+# quote a URL in a shape the rules above miss). Longest first: one may contain another.
+_known: tuple[str, ...] = ()
+
+
+def mask_known(secrets: Iterable[str]) -> None:
+    """Set the secret texts this process masks in every log line (replaces the last set)."""
+    global _known
+    _known = tuple(sorted(set(secrets), key=len, reverse=True))
+
+
 def redact(text: str) -> str:
-    """Return `text` with URL passwords, query secrets and bearer tokens masked; linear in
-    the length of `text`."""
+    """Return `text` with URL passwords, query secrets, bearer tokens and the registered
+    secrets masked; linear in the length of `text` (for a handful of secrets)."""
     text = _mask_url_passwords(text)
     text = _QUERY_SECRET.sub(r"\g<key>***", text)
-    return _BEARER.sub(r"\g<key>***", text)
+    text = _BEARER.sub(r"\g<key>***", text)
+    for secret in _known:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _mask_url_passwords(text: str) -> str:

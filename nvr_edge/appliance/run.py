@@ -18,6 +18,8 @@ from nvr_edge.catalog import Catalog, CatalogError
 from nvr_edge.catalog.pending import PendingCatalog
 from nvr_edge.catalog.spool import SpooledCatalog
 from nvr_edge.config import Config
+from nvr_edge.config_store import secret_texts
+from nvr_edge.logs import mask_known
 from nvr_edge.models import Alert, AlertLevel
 from nvr_edge.plugins import make_plugin_manager
 from nvr_edge.storage.spool_reserve import RESERVE_FILE, ReservedSpool, SpaceReserve
@@ -65,6 +67,7 @@ def run_appliance(config: Config, *, pm: pluggy.PluginManager | None = None,
                   stop: threading.Event | None = None) -> None:
     """Record until SIGTERM/SIGINT (or `stop` is set); every open segment is closed on exit."""
     stop = stop or threading.Event()
+    mask_known(secret_texts(config.document))
     config, state_problem = usable_state(config)
     if state_problem:
         log.critical("%s", state_problem)

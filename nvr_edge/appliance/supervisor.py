@@ -42,7 +42,9 @@ from nvr_edge.camera.worker import EXIT_FATAL, EXIT_NO_SPACE
 from nvr_edge.catalog import CatalogError
 from nvr_edge.catalog.spool import SpooledCatalog
 from nvr_edge.config import CameraConfig, Config
+from nvr_edge.config_store import secret_texts
 from nvr_edge.live.hub import LiveHub
+from nvr_edge.logs import mask_known
 from nvr_edge.models import (
     Alert,
     AlertLevel,
@@ -349,6 +351,7 @@ class Supervisor:
                                         archive_dir=old.storage.archive_dir,
                                         state_dir=old.storage.state_dir))
         self.config = self.space.config = self.mover.config = new
+        mask_known(secret_texts(new.document))  # workers started from now on get them too
         wanted = {camera.id: camera for camera in self._discover(new)}
         for camera_id, runtime in list(self.cameras.items()):
             if camera_id not in wanted:

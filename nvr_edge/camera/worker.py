@@ -36,8 +36,9 @@ from nvr_edge.camera.recorder import DEFAULT_BYTES_PER_S, SessionRecorder
 from nvr_edge.camera.stall import StallMonitor
 from nvr_edge.camera.sub_relay import SubRelay
 from nvr_edge.config import CameraConfig, Config
+from nvr_edge.config_store import secret_texts
 from nvr_edge.live.forwarder import LiveForwarder, stream_info_of
-from nvr_edge.logs import setup_logging
+from nvr_edge.logs import mask_known, setup_logging
 from nvr_edge.models import AlertLevel, CameraState, LiveMode, SegmentRecord, Tier
 from nvr_edge.plugins import make_plugin_manager
 from nvr_edge.storage.space_policy import SpacePolicy
@@ -317,6 +318,7 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
     `live_sock`: this camera's end of the live relay (None: no live view)."""
     _die_with_parent()
     setup_logging(log_level)
+    mask_known(secret_texts(config.document))
     stop = threading.Event()
     wakers = [stop]  # a stop also ends a backoff wait at once
 
