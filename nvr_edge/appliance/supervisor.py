@@ -548,8 +548,8 @@ class Supervisor:
 
     def _handle(self, runtime: CameraRuntime, message: messages.WorkerMessage) -> None:
         match message:
-            case messages.SegmentClosed(record=record):
-                self._segment_closed(runtime, record)
+            case messages.SegmentClosed(record=record, at=at):
+                self._segment_closed(runtime, record, at)
             case messages.StateChanged(state=state, reason=reason):
                 self._set_state(runtime, state, reason)
             case messages.AlertRaised(code=code, level=level, message=text):
@@ -564,7 +564,8 @@ class Supervisor:
                 log.error("%s: unknown message from the worker: %r", runtime.camera.id,
                           message)
 
-    def _segment_closed(self, runtime: CameraRuntime, record: SegmentRecord) -> None:
+    def _segment_closed(self, runtime: CameraRuntime, record: SegmentRecord,
+                        closed_at: float) -> None:
         # Never raises for a catalog that is down: the row is spooled and replayed later.
         segment_id = self.catalog.add_segment(record)
         record = SegmentRecord.from_dict({**record.to_dict(), "id": segment_id})
@@ -575,7 +576,7 @@ class Supervisor:
         runtime.last_segment = record
         now = time.monotonic()
         runtime.closed_at = [t for t in runtime.closed_at
-                             if now - t <= self.config.health.segments_window_s] + [now]
+                             if now - t <= self.config.health.segments_window_s] + [closed_at]
         self.observers.notify("nvr_segment_closed", segment=record, config=self.config)
 
     def _set_state(self, runtime: CameraRuntime, state: CameraState, reason: str) -> None:

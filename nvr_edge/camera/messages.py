@@ -30,6 +30,8 @@ class AlertRaised:
 class SegmentClosed:
     camera: str
     record: SegmentRecord
+    at: float  # system-wide monotonic clock at the close: health judges by it, not by
+    # when the (possibly busy) main process read the message
 
 
 @dataclass(frozen=True)

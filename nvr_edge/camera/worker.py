@@ -278,7 +278,7 @@ class CameraWorker:
     def segment_closed(self, record: SegmentRecord) -> None:
         log.info("%s: segment closed %s (%.1f s, %d bytes)", self.camera.id, record.path,
                  record.duration_ms / 1000, record.bytes)
-        self.channel.send(SegmentClosed(self.camera.id, record))
+        self.channel.send(SegmentClosed(self.camera.id, record, time.monotonic()))
 
     def maybe_send_stats(self, recorder: SessionRecorder) -> None:
         now = time.monotonic()
