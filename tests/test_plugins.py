@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from nvr_edge import hookimpl, hookspecs
+from nvr_edge import DISABLE_AUTOLOAD_ENV, hookimpl, hookspecs
 from nvr_edge.plugins import DEFAULT_PLUGINS, describe_plugins, make_plugin_manager
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "PLUGINS.md"
@@ -48,3 +49,21 @@ def test_every_hook_is_documented_with_its_signature() -> None:
         assert spec.__doc__, f"{name} has no docstring"
         params = ", ".join(inspect.signature(spec).parameters)
         assert f"{name}({params})" in text, f"docs/PLUGINS.md lacks {name}({params})"
+
+
+def test_a_camera_worker_loads_no_main_process_plugin() -> None:
+    """Workers load only the `nvr_edge.worker` group: none of the web, MQTT or RTMP stacks
+    (every worker once carried aiohttp and aiortc, ~35 MiB each)."""
+    probe = ("import sys\n"
+             "from nvr_edge.plugins import make_plugin_manager, {group}\n"
+             "pm = make_plugin_manager(group={group})\n"
+             "heavy = {{'aiohttp', 'aiortc', 'paho'}} & {{m.split('.')[0] for m in sys.modules}}\n"
+             "print(sorted(heavy), len(pm.get_plugins()))")
+    env = {k: v for k, v in os.environ.items() if k != DISABLE_AUTOLOAD_ENV}
+    outputs = {}
+    for group in ("WORKER_ENTRY_POINT_GROUP", "ENTRY_POINT_GROUP"):
+        run = subprocess.run([sys.executable, "-c", probe.format(group=group)], env=env,
+                             capture_output=True, text=True, check=True)
+        outputs[group] = run.stdout.strip()
+    assert outputs["WORKER_ENTRY_POINT_GROUP"] == f"[] {len(DEFAULT_PLUGINS)}"
+    assert outputs["ENTRY_POINT_GROUP"].startswith("['aiohttp'")  # installed: the probe sees

@@ -40,7 +40,7 @@ from nvr_edge.config_store import secret_texts
 from nvr_edge.live.forwarder import LiveForwarder, stream_info_of
 from nvr_edge.logs import mask_known, setup_logging
 from nvr_edge.models import AlertLevel, CameraState, LiveMode, SegmentRecord, Tier
-from nvr_edge.plugins import make_plugin_manager
+from nvr_edge.plugins import WORKER_ENTRY_POINT_GROUP, make_plugin_manager
 from nvr_edge.storage.space_policy import SpacePolicy
 from nvr_edge.storage.writer_lock import WriterLock
 
@@ -116,7 +116,7 @@ class CameraWorker:
         rec = config.recording
         self.backoff = Backoff(rec.retry)
         self.host, self.port = rtsp_endpoint(camera.main)
-        pm = make_plugin_manager()
+        pm = make_plugin_manager(group=WORKER_ENTRY_POINT_GROUP)
         factory = pm.hook.nvr_segment_writer_factory(camera=camera, config=config)
         self.factory = factory and SpaceCheckedFactory(factory, config, channel)
         # Set by a link coming up: the backoff wait ends and the camera is tried at once.
