@@ -65,6 +65,7 @@ class SessionRecorder:
     fragment_s: float
     first_target_s: float | None = None
     bytes_per_s: float = DEFAULT_BYTES_PER_S
+    not_before_ms: int = 0  # the end of the camera's last row: no segment starts earlier
     counters: Counters = field(default_factory=Counters)
 
     def __post_init__(self) -> None:
@@ -107,7 +108,7 @@ class SessionRecorder:
                 self.counters.before_first_keyframe += 1
                 return
             self._open_segment(packet, wall_s)
-        elif self.jumps.is_jump(stream.index, packet.dts, self._tick(packet), wall_s):
+        elif self.jumps.is_jump(packet, self._tick(packet), wall_s):
             self.counters.jumps += 1
             log.warning("%s: timestamps jumped (%s stream); starting a new segment",
                         self.camera, "video" if is_video else "audio")
@@ -203,9 +204,12 @@ class SessionRecorder:
 
     def _open_segment(self, packet: Any, wall_s: float, start_ms: int | None = None) -> None:
         if self.anchor is None:
-            self.anchor = (round(wall_s * 1000), self._pts_s(packet))
+            # Never before the end of the last row: stream time may have run ahead of the
+            # wall clock, and rows of one camera must not overlap.
+            wall_ms = max(round(wall_s * 1000), self.not_before_ms)
+            self.anchor = (wall_ms, self._pts_s(packet))
             self.jumps.reset()
-            self.jumps.is_jump(packet.stream.index, packet.dts, self._tick(packet), wall_s)
+            self.jumps.is_jump(packet, self._tick(packet), wall_s)
             self.last_video_pts_s = None
         start = start_ms if start_ms is not None else self._utc_ms(packet)
         meta = SegmentMeta(self.camera, self.device, "main", start)
@@ -232,6 +236,7 @@ class SessionRecorder:
             width=self.video.codec_context.width, height=self.video.codec_context.height,
             has_audio="audio" in current.streams)
         self.counters.segments += 1
+        self.not_before_ms = record.end_ms
         self.on_closed(record)
         return record
 

@@ -122,6 +122,7 @@ class CameraWorker:
         self.wake = threading.Event()
         self.first_segment = True
         self.bytes_per_s: float = DEFAULT_BYTES_PER_S
+        self.last_end_ms = 0  # of the last closed row: the next session starts no earlier
         self.last_stats = 0.0
         self.no_space: NoSpace | None = None  # why recording stopped, if for space
 
@@ -272,11 +273,12 @@ class CameraWorker:
             audio=AudioRoute(self.camera.id, opened.audio,
                              self.config.recording.unsupported_audio),
             target_s=seconds, fragment_s=self.config.recording.fragment_ms / 1000,
-            first_target_s=first, bytes_per_s=self.bytes_per_s)
+            first_target_s=first, bytes_per_s=self.bytes_per_s, not_before_ms=self.last_end_ms)
 
     def segment_closed(self, record: SegmentRecord) -> None:
         log.info("%s: segment closed %s (%.1f s, %d bytes)", self.camera.id, record.path,
                  record.duration_ms / 1000, record.bytes)
+        self.last_end_ms = max(self.last_end_ms, record.end_ms)
         self.channel.send(SegmentClosed(self.camera.id, record))
 
     def maybe_send_stats(self, recorder: SessionRecorder) -> None:
