@@ -44,6 +44,31 @@ def closing(conn: socket.socket) -> None:
     pass
 
 
+SDP = ("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\n"
+       "a=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1;"
+       "sprop-parameter-sets=Z2QADayyAoP2AiAAAAMAIAAAB4HihUk=,aOvDyyLA\r\na=control:track1\r\n")
+
+
+def rtsp_then_silent(conn: socket.socket) -> None:
+    """A proper RTSP answer to OPTIONS, DESCRIBE, SETUP and PLAY, then not one packet."""
+    pending = b""
+    while data := conn.recv(4096):
+        pending += data
+        while b"\r\n\r\n" in pending:
+            request, pending = pending.split(b"\r\n\r\n", 1)
+            lines = request.decode().split("\r\n")
+            cseq = next(line.split(":")[1].strip() for line in lines
+                        if line.lower().startswith("cseq"))
+            headers, body = {
+                "DESCRIBE": (f"Content-Type: application/sdp\r\nContent-Length: {len(SDP)}"
+                             "\r\n", SDP),
+                "SETUP": ("Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\nSession: 1\r\n",
+                          ""),
+                "PLAY": ("Session: 1\r\n", ""),
+            }.get(lines[0].split()[0], ("Public: OPTIONS, DESCRIBE, SETUP, PLAY\r\n", ""))
+            conn.sendall(f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n{headers}\r\n{body}".encode())
+
+
 @pytest.fixture
 def server() -> Iterator[Callable[[Behaviour], int]]:
     """Starts TCP servers on 127.0.0.1 that treat each connection with a behaviour."""
@@ -116,7 +141,8 @@ def states_of(port: int, tmp_path: Path, until: Callable[[StateChanged], bool],
     document = appliance_document({"cam1": f"rtsp://127.0.0.1:{port}/stream"},
                                   connect_timeout_s=1.0,
                                   recording={"retry": {"initial_delay_ms": 100,
-                                                       "max_delay_ms": 200}})
+                                                       "max_delay_ms": 200},
+                                             "stall": {"timeout_ms": 200, "max_drops": 2}})
     document["storage"] = {name: str(tmp_path / name)
                            for name in ("cache_dir", "archive_dir", "state_dir")}
     config = parse_config(document)
@@ -147,6 +173,7 @@ def states_of(port: int, tmp_path: Path, until: Callable[[StateChanged], bool],
     (garbage, "not an RTSP server: answered 'HTTP/1.1 400 Bad Request' (3 times)"),
     (closing, "the camera closed the connection right after connecting (3 times)"),
     (silent, "no data for 1 s after connect"),
+    (rtsp_then_silent, "no data for 1 s after connect (2 times)"),
 ])
 def test_a_hostile_camera_connects_with_a_reason(server: Callable[[Behaviour], int],
                                                  tmp_path: Path, behaviour: Behaviour,
