@@ -42,8 +42,9 @@ def diagnose(host: str, port: int, timeout_s: float, rtsp: bool = True) -> Diagn
 
 def _judge_answer(sock: socket.socket, host: str, port: int, timeout_s: float) -> str | None:
     started = time.monotonic()
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 literal
     try:
-        sock.sendall(f"OPTIONS rtsp://{host}:{port}/ RTSP/1.0\r\nCSeq: 1\r\n"
+        sock.sendall(f"OPTIONS rtsp://{shown}:{port}/ RTSP/1.0\r\nCSeq: 1\r\n"
                      "User-Agent: nvr-edge\r\n\r\n".encode())
         answer = sock.recv(ANSWER_BYTES)
     except TimeoutError:
