@@ -176,7 +176,7 @@ class CameraWorker:
                                    "connection attempts failed; retrying every "
                                    f"{self.backoff.delay_s(self.backoff.failures + 1):.0f} s")
             self.wait_before_retry(delay, was_reachable=reachable)
-        self.channel.set_state(CameraState.STOPPED)
+        self.channel.set_state(CameraState.STOPPED, "the worker was asked to stop")
 
     def why_ended(self, end: SessionEnd) -> tuple[bool, str]:
         """(Is the camera reachable, the reason to show.) A session that never got to the
