@@ -45,10 +45,11 @@ class ShapeWatch:
         self.initial = PictureShape(context.width, context.height, None)
         self.current = self.initial
 
-    def observe(self, keyframe: bytes) -> bool:
+    def observe(self, packet: Any) -> bool:
         """Read the size from a keyframe; True when it differs from the last one seen."""
         if self.codec not in PARAMETER_SETS:
             return False
+        keyframe = bytes(packet)
         try:
             parser = av.CodecContext.create(self.codec, "r")
             if self.template_extradata:

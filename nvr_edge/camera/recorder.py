@@ -106,7 +106,7 @@ class SessionRecorder:
         stream = packet.stream
         is_video = stream is self.video
         wall_s = time.time()
-        resized = is_video and packet.is_keyframe and self.shape.observe(bytes(packet))
+        resized = is_video and packet.is_keyframe and self.shape.observe(packet)
         if self.current is None:
             if not (is_video and packet.is_keyframe):
                 self.counters.before_first_keyframe += 1
