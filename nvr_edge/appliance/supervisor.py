@@ -458,7 +458,8 @@ class Supervisor:
             self._set_state(runtime, CameraState.DISABLED, "disabled in the config")
             return
         if runtime.after_exit == AfterExit.RESTART:
-            self._set_state(runtime, CameraState.RESTARTING, runtime.restart_reason or "")
+            self._set_state(runtime, CameraState.RESTARTING,
+                            runtime.restart_reason or "restart requested")
             self._spawn(runtime)
             return
         if code == EXIT_NO_SPACE or (code and short_of_space(self.space.policy, runtime)):

@@ -61,7 +61,7 @@ class CameraRuntime:
     conn: Any = None
     sampler: ProcessSampler | None = None
     state: str = CameraState.STARTING
-    reason: str = ""
+    reason: str = "the worker process is starting"
     restart_at: float | None = None
     previous_writer: bool = False  # a worker we did not start held the camera at spawn
     restart_reason: str | None = None  # set when the supervisor itself stopped the worker

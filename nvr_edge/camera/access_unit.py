@@ -27,12 +27,19 @@ def is_vcl(codec: str, header: int) -> bool:
     return True
 
 
-def annex_b_headers(data: bytes) -> Iterator[int]:
-    """First byte of each NAL unit in start-code (Annex B) framing."""
+def annex_b_units(data: bytes) -> Iterator[bytes]:
+    """Each NAL unit in start-code (Annex B) framing, without its start code."""
     at = data.find(_START)
     while at >= 0 and at + 3 < len(data):
-        yield data[at + 3]
-        at = data.find(_START, at + 3)
+        end = data.find(_START, at + 3)
+        # a 4-byte start code's leading zero belongs to no unit (units end in a stop bit)
+        yield data[at + 3:len(data) if end < 0 else end].rstrip(b"\x00")
+        at = end
+
+
+def annex_b_headers(data: bytes) -> Iterator[int]:
+    """First byte of each NAL unit in start-code (Annex B) framing."""
+    return (unit[0] for unit in annex_b_units(data) if unit)
 
 
 def length_prefixed_headers(data: bytes, size_bytes: int = 4) -> Iterator[int]:

@@ -76,7 +76,7 @@ class RtspReader(threading.Thread):
         try:
             container = av.open(self.url, options=self.options(), timeout=self.timeouts)
         except Exception as exc:  # every FFmpeg failure is a reason to retry, not to crash
-            self.out.put(Ended(_reason(exc)))
+            self.out.put(Ended(f"RTSP: {_reason(exc)}"))
             return
         try:
             self._pump(container)
@@ -105,5 +105,7 @@ class RtspReader(threading.Thread):
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, av.FFmpegError) and exc.strerror:
+        return redact(exc.strerror)  # str() would add the errno and the URL
     text = str(exc) or type(exc).__name__
     return redact(f"{type(exc).__name__}: {text}")

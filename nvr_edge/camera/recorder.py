@@ -18,6 +18,7 @@ from typing import Any
 from nvr_edge.camera.access_unit import has_picture, is_length_prefixed
 from nvr_edge.camera.audio import AudioRoute
 from nvr_edge.camera.cut_policy import should_cut
+from nvr_edge.camera.picture_shape import PictureShape, ShapeWatch
 from nvr_edge.camera.timestamps import Backfill, JumpDetector
 from nvr_edge.models import SegmentRecord, Tier
 from nvr_edge.storage.writer import SegmentMeta, SegmentWriter, SegmentWriterFactory
@@ -51,6 +52,7 @@ class _Open:
     start_ms: int
     start_pts_s: float
     last_sync: float
+    shape: PictureShape
 
 
 @dataclass
@@ -65,6 +67,7 @@ class SessionRecorder:
     fragment_s: float
     first_target_s: float | None = None
     bytes_per_s: float = DEFAULT_BYTES_PER_S
+    not_before_ms: int = 0  # the end of the camera's last row: no segment starts earlier
     counters: Counters = field(default_factory=Counters)
 
     def __post_init__(self) -> None:
@@ -82,6 +85,7 @@ class SessionRecorder:
         context = self.video.codec_context
         self.codec: str = context.name
         self.length_prefixed = is_length_prefixed(context.extradata)
+        self.shape = ShapeWatch(self.video)
         # Seconds per tick by input stream index: PyAV builds a new Fraction for every
         # `packet.time_base`, and Fraction arithmetic was the largest per-packet cost.
         self._tick_s: dict[int, float] = {}
@@ -102,12 +106,13 @@ class SessionRecorder:
         stream = packet.stream
         is_video = stream is self.video
         wall_s = time.time()
+        resized = is_video and packet.is_keyframe and self.shape.observe(packet)
         if self.current is None:
             if not (is_video and packet.is_keyframe):
                 self.counters.before_first_keyframe += 1
                 return
             self._open_segment(packet, wall_s)
-        elif self.jumps.is_jump(stream.index, packet.dts, self._tick(packet), wall_s):
+        elif self.jumps.is_jump(packet, self._tick(packet), wall_s):
             self.counters.jumps += 1
             log.warning("%s: timestamps jumped (%s stream); starting a new segment",
                         self.camera, "video" if is_video else "audio")
@@ -117,7 +122,10 @@ class SessionRecorder:
         elif is_video and packet.is_keyframe:
             elapsed = self._pts_s(packet) - self.current.start_pts_s
             target = self.first_target_s or self.target_s
-            if should_cut(True, elapsed, target, self.frame_s):
+            if resized:
+                log.info("%s: picture size now %dx%d; starting a new segment", self.camera,
+                         self.shape.current.width, self.shape.current.height)
+            if resized or should_cut(True, elapsed, target, self.frame_s):
                 cut_ms = self._utc_ms(packet)
                 self._close_segment(cut_ms)
                 self.first_target_s = None
@@ -203,15 +211,20 @@ class SessionRecorder:
 
     def _open_segment(self, packet: Any, wall_s: float, start_ms: int | None = None) -> None:
         if self.anchor is None:
-            self.anchor = (round(wall_s * 1000), self._pts_s(packet))
+            # Never before the end of the last row: stream time may have run ahead of the
+            # wall clock, and rows of one camera must not overlap.
+            wall_ms = max(round(wall_s * 1000), self.not_before_ms)
+            self.anchor = (wall_ms, self._pts_s(packet))
             self.jumps.reset()
-            self.jumps.is_jump(packet.stream.index, packet.dts, self._tick(packet), wall_s)
+            self.jumps.is_jump(packet, self._tick(packet), wall_s)
             self.last_video_pts_s = None
         start = start_ms if start_ms is not None else self._utc_ms(packet)
         meta = SegmentMeta(self.camera, self.device, "main", start)
         expected = int(self.bytes_per_s * (self.first_target_s or self.target_s) * 1.1)
         writer, streams = self.factory.open(meta, self.video, self.audio.template(), expected)
-        self.current = _Open(writer, streams, start, self._pts_s(packet), time.monotonic())
+        self.shape.apply(streams["video"])
+        self.current = _Open(writer, streams, start, self._pts_s(packet), time.monotonic(),
+                             self.shape.current)
 
     def _close_segment(self, end_ms: int) -> SegmentRecord | None:
         current, self.current = self.current, None
@@ -229,9 +242,10 @@ class SessionRecorder:
             camera=self.camera, stream="main", start_ms=current.start_ms,
             end_ms=max(end_ms, current.start_ms), bytes=closed.bytes, path=str(closed.path),
             tier=Tier.CACHE, video_codec=self.video.codec_context.name,
-            width=self.video.codec_context.width, height=self.video.codec_context.height,
+            width=current.shape.width, height=current.shape.height,
             has_audio="audio" in current.streams)
         self.counters.segments += 1
+        self.not_before_ms = record.end_ms
         self.on_closed(record)
         return record
 

@@ -4,7 +4,8 @@ Cameras (and FFmpeg's RTSP demuxer) are sloppy: the first video packet of a sess
 with no pts/dts; with B-frames the first packets come with a pts but no dts (the parser
 does not know the reorder delay yet); and timestamps can jump, backwards too. Dropping
 the first packets loses a whole GOP; muxing a jump makes the MP4 muxer raise. This module
-fixes the first two and detects the third; the recorder decides what a jump means (a new
+fixes the first two, repairs decode times that stall or step back a little, and
+detects real jumps; the recorder decides what a jump means (a new
 segment).
 """
 
@@ -16,6 +17,8 @@ from typing import Any
 
 # Timestamps may run ahead of the wall clock by this much before it counts as a jump.
 JUMP_TOLERANCE_S = 3.0
+# A decode time that lags the last one by at most this much is repaired, not a jump.
+MAX_NUDGE_S = 1.0
 # Packets with a pts but no dts are held at most this many at a stream's start (a B-frame
 # reorder delay is 1-4 frames); a stream that never gives a dts is then taken as it is.
 MAX_HELD_WITHOUT_DTS = 8
@@ -62,19 +65,30 @@ class Backfill:
 
 @dataclass
 class JumpDetector:
-    """Per stream: is this dts going backwards, or far ahead of the wall clock?"""
+    """Per stream: is this dts going backwards, or far ahead of the wall clock?
+
+    A dts that does not advance but lags the last one by at most `MAX_NUDGE_S` is camera
+    sloppiness, not a clock jump (seen: every keyframe stamped with the dts of the frame
+    before it). Taken as a jump it cut a segment at each keyframe; it is moved one tick past
+    the last dts instead (the MP4 muxer needs strictly increasing decode times)."""
 
     last: dict[int, tuple[int, float]] = field(default_factory=dict)
 
-    def is_jump(self, key: int, dts: int, time_base: Fraction | float, wall_s: float) -> bool:
+    def is_jump(self, packet: Any, time_base: Fraction | float, wall_s: float) -> bool:
+        key = packet.stream.index
         previous = self.last.get(key)
-        self.last[key] = (dts, wall_s)
+        if previous is not None and packet.dts <= previous[0] \
+                and (previous[0] - packet.dts) * time_base <= MAX_NUDGE_S:
+            packet.dts = previous[0] + 1
+            if packet.pts < packet.dts:
+                packet.pts = packet.dts
+        self.last[key] = (packet.dts, wall_s)
         if previous is None:
             return False
         last_dts, last_wall = previous
-        if dts <= last_dts:
+        if packet.dts <= last_dts:
             return True
-        ahead = float((dts - last_dts) * time_base) - (wall_s - last_wall)
+        ahead = float((packet.dts - last_dts) * time_base) - (wall_s - last_wall)
         return ahead > JUMP_TOLERANCE_S
 
     def reset(self) -> None:

@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from nvr_edge.camera.audio import AudioRoute
 from nvr_edge.camera.backoff import Backoff
@@ -33,6 +34,8 @@ from nvr_edge.camera.messages import (
 )
 from nvr_edge.camera.reachability import tcp_reachable
 from nvr_edge.camera.recorder import DEFAULT_BYTES_PER_S, SessionRecorder
+from nvr_edge.camera.rtsp_probe import diagnose
+from nvr_edge.camera.session_end import ReasonStreak, SessionEnd
 from nvr_edge.camera.stall import StallMonitor
 from nvr_edge.camera.sub_relay import SubRelay
 from nvr_edge.config import CameraConfig, Config
@@ -54,6 +57,7 @@ STATS_INTERVAL_S = 5.0
 # per batch instead of one per packet. Stall gaps are measured on the reader's arrival
 # stamps, so batching does not blur them.
 BATCH_S = 0.1
+PROBE_TIMEOUT_S = 5.0  # the longest a failed camera's diagnosis may wait for an answer
 _PR_SET_PDEATHSIG = 1
 
 
@@ -62,7 +66,7 @@ class Channel:
 
     def __init__(self, conn: Any, camera: str, stop: threading.Event) -> None:
         self.conn, self.camera, self.stop = conn, camera, stop
-        self.state: str | None = None
+        self.state: tuple[CameraState, str] | None = None
 
     def send(self, message: WorkerMessage) -> None:
         try:
@@ -71,8 +75,8 @@ class Channel:
             self.stop.set()
 
     def set_state(self, state: CameraState, reason: str = "") -> None:
-        if state != self.state:
-            self.state = state
+        if (state, reason) != self.state:
+            self.state = (state, reason)
             self.send(StateChanged(self.camera, state, reason))
 
     def alert(self, code: str, level: AlertLevel, message: str) -> None:
@@ -116,6 +120,8 @@ class CameraWorker:
         rec = config.recording
         self.backoff = Backoff(rec.retry)
         self.host, self.port = rtsp_endpoint(camera.main)
+        self.plain_rtsp = urlsplit(camera.main).scheme.lower() == "rtsp"
+        self.streak = ReasonStreak()
         pm = make_plugin_manager(group=WORKER_ENTRY_POINT_GROUP)
         factory = pm.hook.nvr_segment_writer_factory(camera=camera, config=config)
         self.factory = factory and SpaceCheckedFactory(factory, config, channel)
@@ -123,6 +129,7 @@ class CameraWorker:
         self.wake = threading.Event()
         self.first_segment = True
         self.bytes_per_s: float = DEFAULT_BYTES_PER_S
+        self.last_end_ms = 0  # of the last closed row: the next session starts no earlier
         self.last_stats = 0.0
         self.no_space: NoSpace | None = None  # why recording stopped, if for space
 
@@ -136,36 +143,50 @@ class CameraWorker:
             watcher.stop()
 
     def _run(self) -> None:
-        self.channel.set_state(CameraState.CONNECTING)
+        self.channel.set_state(CameraState.CONNECTING,
+                               f"first connection to {self.host}:{self.port}")
         reported_offline = False
         while not self.stop.is_set():
             try:
-                recorded = self.record_session()
+                end = self.record_session()
             except NoSpace as exc:
                 self.no_space = exc
                 return
             if self.stop.is_set():
                 break
-            if recorded:
+            if end.recorded:
                 self.backoff.reset()
+                self.streak.reset()
                 reported_offline = False
             delay = self.backoff.record_failure()
-            reachable = tcp_reachable(self.host, self.port)
-            if not reachable and not reported_offline:
-                reported_offline = True
-                self.channel.set_state(CameraState.OFFLINE, "no answer on the RTSP port")
-                self.channel.alert("camera_offline", AlertLevel.WARNING,
-                                   f"camera {self.camera.id} does not answer at "
-                                   f"{self.host}:{self.port}")
-            elif reachable:
-                self.channel.set_state(CameraState.CONNECTING)
+            reachable, reason = self.why_ended(end)
+            reason = self.streak.add(reason)
+            log.warning("%s: %s", self.camera.id, reason)
+            if not reachable:
+                self.channel.set_state(CameraState.OFFLINE, reason)
+                if not reported_offline:
+                    reported_offline = True
+                    self.channel.alert("camera_offline", AlertLevel.WARNING,
+                                       f"camera {self.camera.id} does not answer at "
+                                       f"{self.host}:{self.port}: {reason}")
+            else:
+                self.channel.set_state(CameraState.CONNECTING, reason)
             if self.backoff.just_gave_up:
                 self.channel.alert("camera_connection_failed", AlertLevel.CRITICAL,
                                    f"camera {self.camera.id}: {self.backoff.failures} "
                                    "connection attempts failed; retrying every "
                                    f"{self.backoff.delay_s(self.backoff.failures + 1):.0f} s")
             self.wait_before_retry(delay, was_reachable=reachable)
-        self.channel.set_state(CameraState.STOPPED)
+        self.channel.set_state(CameraState.STOPPED, "the worker was asked to stop")
+
+    def why_ended(self, end: SessionEnd) -> tuple[bool, str]:
+        """(Is the camera reachable, the reason to show.) A session that never got to the
+        streams is diagnosed by asking the camera itself: FFmpeg's error says too little."""
+        if end.opened:
+            return tcp_reachable(self.host, self.port), end.reason
+        timeout_s = min(self.config.recording.connect_timeout_s, PROBE_TIMEOUT_S)
+        found = diagnose(self.host, self.port, timeout_s, rtsp=self.plain_rtsp)
+        return found.reachable, found.reason or end.reason
 
     def wait_before_retry(self, delay_s: float, was_reachable: bool) -> None:
         """Sleep out the backoff, but come back at once when an absent camera answers again
@@ -185,9 +206,8 @@ class CameraWorker:
                 log.info("%s: camera answers again; reconnecting now", self.camera.id)
                 return
 
-    def record_session(self) -> bool:
-        """Connect once and record until the stream ends, stalls or we are stopped.
-        Returns True when at least one packet was recorded."""
+    def record_session(self) -> SessionEnd:
+        """Connect once and record until the stream ends, stalls or we are stopped."""
         rec = self.config.recording
         timeout_s = rec.stall.timeout_ms / 1000
         stall_total = timeout_s * (rec.stall.max_drops + 2)
@@ -202,12 +222,11 @@ class CameraWorker:
                 except queue.Empty:
                     monitor = session.monitor
                     if monitor is not None and monitor.on_silence(time.monotonic()):
-                        log.warning("%s: no packet for %.1f s; reconnecting", self.camera.id,
-                                    time.monotonic() - monitor.last_packet)
-                        return session.recorded
+                        session.silent_for(time.monotonic() - monitor.last_packet)
+                        return session.end()
                     continue
                 if not self.consume(session, item, items):
-                    return session.recorded
+                    return session.end()
                 if session.recorder is not None:
                     if session.recorder.current is not None:
                         self.channel.set_state(CameraState.ONLINE)
@@ -215,7 +234,8 @@ class CameraWorker:
                 if self.live_main is not None:
                     self.live_main.poll_control()
                 self.stop.wait(BATCH_S)
-            return session.recorded
+            session.reason = "stopped"
+            return session.end()
         finally:
             try:
                 if session.recorder is not None:
@@ -233,8 +253,7 @@ class CameraWorker:
                 recorder, monitor = session.recorder, session.monitor
                 assert recorder is not None and monitor is not None
                 if monitor.on_packet(arrival):
-                    log.warning("%s: stream keeps stalling (%d late packets); reconnecting",
-                                self.camera.id, monitor.drops)
+                    session.reason = f"the stream keeps stalling ({monitor.drops} late packets)"
                     return False
                 live = self.live_main
                 if live is not None and live.wanted:  # before the recorder re-stamps it
@@ -247,10 +266,7 @@ class CameraWorker:
                 session.monitor = StallMonitor(self.config.recording.stall, time.monotonic())
             else:
                 assert isinstance(item, Ended)
-                if item.error:
-                    log.warning("%s: stream failed: %s", self.camera.id, item.error)
-                else:
-                    log.warning("%s: camera ended the stream", self.camera.id)
+                session.ended(item)
                 return False
             try:
                 item = items.get_nowait()
@@ -273,11 +289,12 @@ class CameraWorker:
             audio=AudioRoute(self.camera.id, opened.audio,
                              self.config.recording.unsupported_audio),
             target_s=seconds, fragment_s=self.config.recording.fragment_ms / 1000,
-            first_target_s=first, bytes_per_s=self.bytes_per_s)
+            first_target_s=first, bytes_per_s=self.bytes_per_s, not_before_ms=self.last_end_ms)
 
     def segment_closed(self, record: SegmentRecord) -> None:
         log.info("%s: segment closed %s (%.1f s, %d bytes)", self.camera.id, record.path,
                  record.duration_ms / 1000, record.bytes)
+        self.last_end_ms = max(self.last_end_ms, record.end_ms)
         self.channel.send(SegmentClosed(self.camera.id, record, time.monotonic()))
 
     def maybe_send_stats(self, recorder: SessionRecorder) -> None:
@@ -293,14 +310,33 @@ class CameraWorker:
 
 @dataclass
 class _Session:
-    """One RTSP session's recorder and stall monitor (both from its Opened on)."""
+    """One RTSP session's recorder and stall monitor (both from its Opened on), and why
+    it ended."""
 
     recorder: SessionRecorder | None = None
     monitor: StallMonitor | None = None
+    reason: str = "the session ended"
 
     @property
-    def recorded(self) -> bool:
-        return self.recorder is not None and self.recorder.counters.written > 0
+    def received(self) -> bool:
+        return self.recorder is not None and self.recorder.counters.received > 0
+
+    def silent_for(self, seconds: float) -> None:
+        self.reason = (f"the stream stalled: no packet for {seconds:.0f} s" if self.received
+                       else f"no data for {seconds:.0f} s after connect")
+
+    def ended(self, item: Ended) -> None:
+        if item.error:
+            self.reason = item.error if self.recorder is None else \
+                f"the stream failed: {item.error}"
+        elif self.received:
+            self.reason = "the camera ended the stream"
+        else:
+            self.reason = "the camera closed the stream right after connecting"
+
+    def end(self) -> SessionEnd:
+        recorded = self.recorder is not None and self.recorder.counters.written > 0
+        return SessionEnd(self.recorder is not None, recorded, self.reason)
 
 
 def _die_with_parent() -> None:

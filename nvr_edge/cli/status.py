@@ -20,7 +20,8 @@ def collect_status(config: Config) -> dict[str, Any]:
     running = InstanceLock(config.storage.state_dir).held_elsewhere()
     reported = (read_status(config.storage.state_dir) if running else None) or {}
     cameras = reported.get("cameras") or {
-        cam.id: {"state": CameraState.STOPPED, "last_segment": None} for cam in config.cameras}
+        cam.id: {"state": CameraState.STOPPED, "reason": "the appliance is not running",
+                 "last_segment": None} for cam in config.cameras}
     states = {tier: row.get("state") for tier, row in (reported.get("tiers") or {}).items()
               if row.get("state")}
     catalog_info: dict[str, Any] = dict(reported.get("catalog") or {})
@@ -49,7 +50,9 @@ def show_status(config: Config, as_json: bool) -> int:
     print(f"{status['device']}: {'running' if status['running'] else 'not running'}")
     for cam_id, cam in status["cameras"].items():
         last = cam.get("last_segment") or {}
-        print(f"  camera {cam_id:16} {cam['state']:10} last segment {last.get('end', '-')}")
+        reason = cam.get("reason") if cam["state"] != CameraState.ONLINE else ""
+        print(f"  camera {cam_id:16} {cam['state']:10} last segment {last.get('end', '-')}"
+              + (f" ({reason})" if reason else ""))
     for tier, info in status["tiers"].items():
         backlog = info.get("backlog")
         print(f"  tier {tier:8} {info['state']:9} free {info['free_bytes'] / 1e9:.1f} GB"

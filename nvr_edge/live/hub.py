@@ -247,6 +247,7 @@ class LiveHub:
             return {cam: {"viewers": len(f.viewers), "packets_in": f.packets_in,
                           "bytes_in": f.bytes_in, "has_stream": f.info is not None,
                           "b_frames": f.b_frames_seen or bool(f.info and f.info.has_b_frames),
+                          "video_codec": f.info.video_codec if f.info else None,
                           "bytes_out": sum(v.bytes_out for v in f.viewers)}
                     for cam, f in self.feeds.items()}
 

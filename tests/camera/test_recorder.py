@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 from pathlib import Path
 
@@ -124,3 +125,26 @@ def test_stagger_spreads_first_cuts_over_one_segment(count: int, seconds: int) -
     offsets = [stagger_s(i, count, seconds) for i in range(count)]
     assert offsets[0] == 0 and all(0 <= o < seconds for o in offsets)
     assert len(set(offsets)) == count
+
+
+def test_keyframes_with_the_dts_of_the_frame_before_are_not_cut_apart(source: Path,
+                                                                       tmp_path: Path) -> None:
+    """A camera that stamps each keyframe with the previous frame's dts: no jump, no cut at
+    every keyframe, rows that meet exactly, and the MP4 muxer takes every packet."""
+    last_dts: dict[int, int] = {}
+
+    def equal_at_keyframes(index: int, packet: av.Packet) -> None:
+        key = packet.stream.index
+        if packet.stream.type == "video" and packet.is_keyframe and key in last_dts:
+            packet.dts = last_dts[key]
+        last_dts[key] = packet.dts
+
+    recorder, closed = record(source, tmp_path, equal_at_keyframes)
+    c = recorder.counters
+    assert c.jumps == 0 and c.rejected == 0
+    assert [round(s.duration_ms / 1000) for s in closed] == [3, 3, 3]
+    for before, after in itertools.pairwise(closed):
+        assert before.end_ms == after.start_ms
+    assert sum(video_packets(probe(s.path)) for s in closed) == 270
+    for seg in closed:
+        assert decode_errors(seg.path) == "", seg.path

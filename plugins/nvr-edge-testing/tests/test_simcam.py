@@ -148,6 +148,16 @@ def test_ffprobe_sees_h264_1080p_and_aac(cams: SimCameraServer) -> None:
     assert streams["audio"]["sample_rate"] == "48000"
 
 
+@pytest.mark.parametrize("codec", ["hevc", "mjpeg"])
+def test_the_clock_sub_stream_in_other_codecs(cache_dir: Path, small_clip: Clip,
+                                              codec: str) -> None:
+    with SimCameraServer(cache_dir, main=small_clip, sub_clock=(320, 240),
+                         clock_codec=codec) as server:
+        info = probe_json("-rtsp_transport", "tcp", "-show_streams", server.url(1, "sub"))
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    assert (video["codec_name"], video["width"], video["height"]) == (codec, 320, 240)
+
+
 def test_without_credentials_gets_401(cams: SimCameraServer) -> None:
     assert PASSWORD not in cams.url(2, with_credentials=False)
     proc = ffprobe("-rtsp_transport", "tcp", cams.url(2, with_credentials=False))

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from nvr_edge import SegmentQuery, SegmentRecord, iso_utc
 
-from . import params
+from . import live_outputs, params
 from .auth import AuthError, Grant, require
 from .context import CONTEXT, WebContext
 from .errors import ApiError
@@ -53,8 +53,11 @@ async def cameras(request: web.Request) -> web.Response:
     for camera_id, allowed in visible.items():
         camera = configured.get(camera_id)
         state = states.get(camera_id) or {}
-        live = {**live_urls(camera_id), "mode": camera.live if camera else "always",
-                "streaming": bool((feeds.get(camera_id) or {}).get("has_stream"))}
+        outputs = {name: output.as_json()
+                   for name, output in live_outputs.for_camera(ctx, camera_id).items()}
+        live = {**live_urls(camera_id), "mode": ctx.live_mode(camera_id),
+                "streaming": bool((feeds.get(camera_id) or {}).get("has_stream")),
+                "outputs": outputs}
         listed.append({
             "id": camera_id, "name": camera.name if camera else "",
             "enabled": camera.enabled if camera else True,

@@ -43,6 +43,11 @@ class WebContext:
     def status(self) -> dict[str, Any]:
         return self.appliance.status()
 
+    def live_mode(self, camera: str) -> str:
+        """The camera's `live` setting; a camera only discovery knows of streams always."""
+        found = next((c for c in self.config.cameras if c.id == camera), None)
+        return str(found.live) if found is not None else "always"
+
     def camera_ids(self) -> list[str]:
         """Configured cameras in file order, then any that only discovery knows of."""
         configured = [camera.id for camera in self.config.cameras]

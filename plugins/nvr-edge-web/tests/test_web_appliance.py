@@ -107,11 +107,14 @@ def test_cameras_and_status_list_what_the_token_covers(box: Box) -> None:
     assert listed(box.token(["admin"], "*")) == {"cam1": ["view", "playback"],
                                                  "cam2": ["view", "playback"]}
     camera = box.get("/api/cameras", box.token(["view"], ["cam1"])).json()["cameras"][0]
-    assert camera["live"] | {"streaming": None} == {
+    assert camera["live"] | {"streaming": None, "outputs": None} == {
         "whep": "/live/cam1/whep", "hls": "/live/cam1/index.m3u8", "mode": "always",
-        "streaming": None}
+        "streaming": None, "outputs": None}
     wait_for(lambda: box.get("/api/cameras", box.token(["view"], ["cam1"])).json()
              ["cameras"][0]["live"]["streaming"] is True, 60, "cam1's live stream listed")
+    live = box.get("/api/cameras", box.token(["view"], ["cam1"])).json()["cameras"][0]["live"]
+    assert live["outputs"] == {"whep": {"available": True, "reason": ""},
+                               "hls": {"available": True, "reason": ""}}
     wait_for(lambda: box.get("/api/status", box.token(["view"], "*")).json()["cameras"]
              .get("cam1", {}).get("state") == "online", 60, "cam1 online in /api/status")
     status = box.get("/api/status", box.token(["view"], ["cam1"])).json()

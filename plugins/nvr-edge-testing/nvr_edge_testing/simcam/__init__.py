@@ -48,7 +48,8 @@ class SimCameraServer:
     ``main``/``sub`` default to a 1080p30 4 Mbit/s clip and a 640x360 500 kbit/s clip
     with ``audio``; pass clips from ``ensure_clip`` to use other parameters.
     ``sub_clock=(width, height)`` makes every sub stream a live 30 fps H.264 camera
-    showing the wall-clock time (``clockface``), for latency measurements.
+    showing the wall-clock time (``clockface``), for latency measurements;
+    ``clock_codec`` ("hevc", "mjpeg") encodes it to another codec instead.
     """
 
     def __init__(
@@ -64,6 +65,7 @@ class SimCameraServer:
         main: Clip | None = None,
         sub: Clip | None = None,
         sub_clock: tuple[int, int] | None = None,
+        clock_codec: str = "h264",
         log_path: Path | None = None,
         python: str | None = None,
         ready_timeout: float = 30.0,
@@ -78,6 +80,7 @@ class SimCameraServer:
         self.password = password
         self.main = main or ensure_clip(self.cache_dir, audio=audio)
         self.sub_clock = sub_clock
+        self.clock_codec = clock_codec
         self.sub = None if sub_clock else sub or ensure_clip(
             self.cache_dir, width=640, height=360, bitrate_kbps=500, audio=audio)
         self.log_path = Path(log_path) if log_path else None
@@ -149,7 +152,8 @@ class SimCameraServer:
         cmd = [self.python, str(SERVER_SCRIPT), "--host", self.host, "--port", str(self.port),
                "--cameras", str(self.cameras), "--main", str(self.main.index_path)]
         if self.sub_clock:
-            cmd += ["--sub-clock", "{}x{}".format(*self.sub_clock)]
+            cmd += ["--sub-clock", "{}x{}".format(*self.sub_clock),
+                    "--clock-codec", self.clock_codec]
         elif self.sub is not None:
             cmd += ["--sub", str(self.sub.index_path)]
         if self.user is not None:

@@ -24,6 +24,7 @@ Design:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import heapq
 import json
 import os
@@ -276,25 +277,39 @@ def launch_line(clip: ClipData) -> str:
     return "( " + " ".join(parts) + " )"
 
 
+CLOCK_CODECS = ("h264", "hevc", "mjpeg")
+
+
 @dataclass(frozen=True)
 class ClockSpec:
     width: int
     height: int
     fps: int = 30
     bitrate_kbps: int = 2000
+    codec: str = "h264"  # one of CLOCK_CODECS: cameras the live view cannot carry too
+
+
+def clock_encoder(spec: ClockSpec) -> str:
+    """Encoder and payloader for the clock's codec. zerolatency: no lookahead, no
+    B-frames, no frame-threading delay, like a camera's own low-latency encoder; a 1 s
+    GOP like the clips."""
+    if spec.codec == "hevc":
+        return (f"x265enc tune=zerolatency speed-preset=ultrafast key-int-max={spec.fps} "
+                f"bitrate={spec.bitrate_kbps} ! video/x-h265,stream-format=byte-stream "
+                "! rtph265pay name=pay0 pt=96 config-interval=-1")
+    if spec.codec == "mjpeg":
+        return "jpegenc quality=70 ! rtpjpegpay name=pay0 pt=26"
+    return (f"x264enc tune=zerolatency speed-preset=ultrafast threads=1 "
+            f"key-int-max={spec.fps} bitrate={spec.bitrate_kbps} "
+            "! video/x-h264,profile=constrained-baseline,stream-format=byte-stream "
+            "! rtph264pay name=pay0 pt=96 config-interval=-1")
 
 
 def clock_launch_line(spec: ClockSpec) -> str:
     caps = (f"video/x-raw,format=I420,width={spec.width},height={spec.height},"
             f"framerate={spec.fps}/1")
-    # zerolatency: no lookahead, no B-frames, no frame-threading delay, like a camera's
-    # own low-latency encoder; a 1 s GOP like the clips.
     return (f"( appsrc name=vsrc is-live=true format=time do-timestamp=false "
-            f"stream-type=stream max-bytes=0 caps=\"{caps}\" "
-            f"! x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max={spec.fps} "
-            f"bitrate={spec.bitrate_kbps} "
-            "! video/x-h264,profile=constrained-baseline,stream-format=byte-stream "
-            "! rtph264pay name=pay0 pt=96 config-interval=-1 )")
+            f"stream-type=stream max-bytes=0 caps=\"{caps}\" ! {clock_encoder(spec)} )")
 
 
 Source = ClipData | ClockSpec
@@ -361,6 +376,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--sub", type=Path, help="JSON index of the sub clip (default: main)")
     p.add_argument("--sub-clock", type=_clock_spec, metavar="WxH",
                    help="sub streams are a live clock face of this size instead of a clip")
+    p.add_argument("--clock-codec", choices=CLOCK_CODECS, default="h264",
+                   help="what the clock face is encoded to")
     p.add_argument("--user")
     p.add_argument("--password", default=os.environ.get("NVR_SIMCAM_PASSWORD"),
                    help="default: $NVR_SIMCAM_PASSWORD (argv is visible to every local user)")
@@ -384,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     Gst.init(None)
     main_clip = load_clip(args.main)
-    sub_source: Source = args.sub_clock or (load_clip(args.sub) if args.sub else main_clip)
+    clock = args.sub_clock and dataclasses.replace(args.sub_clock, codec=args.clock_codec)
+    sub_source: Source = clock or (load_clip(args.sub) if args.sub else main_clip)
     scheduler = Scheduler(Gst.SystemClock.obtain())
 
     server = GstRtspServer.RTSPServer()

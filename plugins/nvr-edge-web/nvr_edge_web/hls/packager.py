@@ -35,6 +35,16 @@ class Packager:
     def closed(self) -> str | None:
         return self.viewer.closed
 
+    def waiting_for(self) -> str:
+        """What the packager still needs before it can serve a playlist."""
+        if self.closed:
+            return f"the live stream ended ({self.closed})"
+        if self.info is None:
+            return "no stream parameters from the relay yet"
+        if self.init is None:
+            return "no SPS/PPS from the camera yet (the init segment needs them)"
+        return "the first segment is not complete yet (it ends at the next keyframe)"
+
     def touch(self) -> None:
         self.last_request = self.loop.time()
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from ..context import CONTEXT, GRANT
 from ..errors import ApiError
 from ..guard import authorize
+from ..live_outputs import for_camera
 from ..live_paths import CAMERA, HLS_ROUTE
 from .muxer import PART_TARGET_S
 from .packager import Packager
@@ -36,8 +37,13 @@ def add_routes(app: web.Application) -> None:
     add_player_route(app)  # hls.js for the page, when setup-js.sh installed it
 
 
-def _unavailable(camera: str) -> ApiError:
-    return ApiError(503, f"camera {camera!r} has no live stream now; try again shortly",
+def _unavailable(request: web.Request, camera: str, packager: Packager) -> ApiError:
+    """Why there is nothing to serve: the camera's stream is not there (and why not) or
+    cannot be packaged (409), or the packager still waits for something from it."""
+    output = for_camera(request.app[CONTEXT], camera)["hls"]
+    if output.available is not True:
+        return output.error()
+    return ApiError(503, f"camera {camera!r}: {packager.waiting_for()}; try again shortly",
                     {"Retry-After": "2"})
 
 
@@ -45,12 +51,16 @@ async def _packager(request: web.Request) -> tuple[str, Packager]:
     """Authorized, an existing camera, and its packager with a first segment made."""
     camera = request.match_info["camera"]
     await authorize(request, "view", camera)
-    if camera not in request.app[CONTEXT].camera_ids():
+    ctx = request.app[CONTEXT]
+    if camera not in ctx.camera_ids():
         raise ApiError(404, f"there is no camera {camera!r}")
+    output = for_camera(ctx, camera)["hls"]
+    if output.available is False:
+        output.refuse()  # a stream LL-HLS cannot carry: waiting would not help
     packager = request.app[PACKAGERS].get(camera)
     if not await packager.wait_until(lambda: packager.init is not None
                                      and packager.window.ready, READY_S):
-        raise _unavailable(camera)
+        raise _unavailable(request, camera, packager)
     return camera, packager
 
 
@@ -84,7 +94,7 @@ async def playlist(request: web.Request) -> web.Response:
         # ... and a request not satisfiable within 3 target durations a 503.
         if not await packager.wait_until(lambda: window.has(msn, part),
                                          3 * _target_s(packager)):
-            raise _unavailable(camera)
+            raise _unavailable(request, camera, packager)
     text = render(window, PART_TARGET_S, request.query.get("token"))
     return web.Response(text=text, content_type=PLAYLIST_TYPE,
                         headers={"Cache-Control": "no-cache"})

@@ -2,7 +2,7 @@
 // DELETE that URL to stop). The appliance sends the camera's H.264 as it is: no audio.
 //
 // `tile` is the camera's `.live` element; `camera` is the entry from GET /api/cameras:
-// {id, name, state, allowed, live: {whep, hls, mode, streaming}}. The app calls startLive once per camera
+// {id, name, state, allowed, live: {whep, hls, mode, streaming, outputs}}. The app calls startLive once per camera
 // whose token allows "view". `/?live=hls` skips WebRTC (a network that blocks its UDP,
 // or comparing the two).
 import { bearer, mediaUrl } from "./api.js";
@@ -15,8 +15,16 @@ export function startLive(tile, camera) {
     show(tile, "live view is off for this camera (cameras[].live)");
     return;
   }
-  if (FORCED_HLS) {
-    fallbackToHls(tile, camera, "LL-HLS chosen by ?live=hls");
+  // An output that cannot carry the camera's stream (its codec) says so: not tried.
+  const outputs = (camera.live && camera.live.outputs) || {};
+  const refused = (name) => (outputs[name] && outputs[name].available === false
+    ? outputs[name].reason : null);
+  if (refused("whep") && refused("hls")) {
+    show(tile, `live view unavailable: ${refused("hls")}`);
+    return;
+  }
+  if (FORCED_HLS || refused("whep")) {
+    fallbackToHls(tile, camera, refused("whep") || "LL-HLS chosen by ?live=hls");
     return;
   }
   play(tile, camera).catch((error) => fallbackToHls(tile, camera, error.message));

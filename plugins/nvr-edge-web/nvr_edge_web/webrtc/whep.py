@@ -16,6 +16,7 @@ from ..body import read_body
 from ..context import CONTEXT, WebContext
 from ..errors import ApiError
 from ..guard import authorize
+from ..live_outputs import Output, for_camera
 from ..live_paths import WHEP_ROUTE
 from . import ice
 from .sessions import Session, Sessions
@@ -26,9 +27,6 @@ SDP = "application/sdp"
 SESSIONS = web.AppKey("nvr_whep_sessions", Sessions)
 GATHER_TIMEOUT_S = 5.0
 STREAM_WAIT_S = 5.0  # an on-demand camera's RTSP connection (measured ~1.3 s)
-B_FRAMES = ("this camera's stream has B-frames, which browsers cannot play passed through "
-            "(Chromium drops frames); set the camera's encoder to a profile without B-frames "
-            "(e.g. Baseline or Main with no B-frames) for its sub stream")
 
 
 def add_routes(app: web.Application) -> None:
@@ -75,12 +73,13 @@ async def post(request: web.Request) -> web.Response:
 
 
 def _reserve_viewer(ctx: WebContext, sessions: Sessions, camera: str) -> None:
-    """404/422 for the camera, else a viewer slot, or 503 when its limit is taken."""
+    """404 for the camera, 409/422 for a stream WebRTC cannot carry, else a viewer slot,
+    or 503 when its limit is taken."""
     if camera not in ctx.camera_ids():
         raise ApiError(404, f"there is no camera {camera!r}")
-    feed = ctx.appliance.live.stats().get(camera) or {}
-    if feed.get("b_frames"):
-        raise ApiError(422, B_FRAMES)
+    output = _judge(ctx, camera)
+    if output.available is False:
+        output.refuse()
     limit = ctx.webrtc.max_viewers_per_camera
     if not sessions.reserve(camera, limit):
         raise ApiError(503, f"camera {camera!r} has its maximum of {limit} live viewers "
@@ -88,12 +87,13 @@ def _reserve_viewer(ctx: WebContext, sessions: Sessions, camera: str) -> None:
 
 
 def _check_stream(ctx: WebContext, camera: str) -> None:
-    feed = ctx.appliance.live.stats().get(camera) or {}
-    if not feed.get("has_stream"):
-        raise ApiError(503, f"camera {camera!r} has no live stream now; try again shortly",
-                       {"Retry-After": "2"})
-    if feed.get("b_frames"):  # known only once the stream is there
-        raise ApiError(422, B_FRAMES)
+    """The stream is there and WebRTC can carry it (its codec and B-frames are known only
+    once it is there)."""
+    _judge(ctx, camera).refuse()
+
+
+def _judge(ctx: WebContext, camera: str) -> Output:
+    return for_camera(ctx, camera)["whep"]
 
 
 async def _wake_stream(hub: LiveRelay, camera: str) -> LiveViewer | None:
