@@ -22,6 +22,7 @@ from nvr_edge.camera.picture_shape import PictureShape, ShapeWatch
 from nvr_edge.camera.timestamps import Backfill, JumpDetector
 from nvr_edge.models import SegmentRecord, Tier
 from nvr_edge.storage.writer import SegmentMeta, SegmentWriter, SegmentWriterFactory
+from nvr_edge.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class SessionRecorder:
 
     def __post_init__(self) -> None:
         self.backfill = Backfill()
+        self.refusal_log = Throttle(60.0)
         self.jumps = JumpDetector()
         self.current: _Open | None = None
         self.anchor: tuple[int, float] | None = None  # (wall ms, pts seconds)
@@ -161,7 +163,11 @@ class SessionRecorder:
             self.counters.bytes += packet.size
         except Exception as exc:  # a muxer refusal must never end the recording
             self.counters.rejected += 1
-            log.warning("%s: muxer refused a packet (%s); packet skipped", self.camera, exc)
+            # A full disk refuses every packet until the next cut: say it once a minute.
+            skipped = self.refusal_log.allow(type(exc).__name__)
+            if skipped is not None:
+                log.warning("%s: muxer refused a packet (%s); packet skipped%s", self.camera,
+                            exc, f" ({skipped} more refused, not logged)" if skipped else "")
 
     def _track_frame(self, packet: Any) -> None:
         pts_s = self._pts_s(packet)
