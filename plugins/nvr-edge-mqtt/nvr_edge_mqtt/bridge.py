@@ -53,6 +53,7 @@ class MqttBridge:
         self.inflight: dict[int, int] = {}   # paho mid -> event seq
         self.sent_up_to = 0                  # events up to this seq are handed to paho
         self.camera_states: dict[str, str] = {}
+        self.camera_reasons: dict[str, str] = {}  # why a camera is not online ("" when it is)
         self.dirty_cameras: set[str] = set()
         self.cleared_cameras: set[str] = set()
         self.status: dict[str, Any] | None = None
@@ -106,9 +107,10 @@ class MqttBridge:
         self.spool.append(self.topics.event, payloads.dumps(body))
         self._notify()
 
-    def camera_state(self, camera: str, state: str) -> None:
+    def camera_state(self, camera: str, state: str, reason: str = "") -> None:
         with self.wake:
             self.camera_states[camera] = payloads.public_state(state)
+            self.camera_reasons[camera] = payloads.shown_reason(state, reason)
             self.dirty_cameras.add(camera)
             self.wake.notify()
 
@@ -118,6 +120,8 @@ class MqttBridge:
             for camera, detail in status.get("cameras", {}).items():
                 if camera not in self.camera_states:  # hooks report changes only
                     self.camera_states[camera] = payloads.public_state(detail["state"])
+                    self.camera_reasons[camera] = payloads.shown_reason(
+                        detail["state"], detail.get("reason", ""))
                     self.dirty_cameras.add(camera)
             self.wake.notify()
 
@@ -126,6 +130,7 @@ class MqttBridge:
             kept = {c.id for c in config.cameras}
             for camera in set(self.camera_states) - kept:
                 del self.camera_states[camera]
+                self.camera_reasons.pop(camera, None)
                 self.cleared_cameras.add(camera)
             self.config = config
             self.resync_needed = True
@@ -237,10 +242,10 @@ class MqttBridge:
             dirty, self.dirty_cameras = self.dirty_cameras, set()
             cleared, self.cleared_cameras = self.cleared_cameras, set()
         for camera in sorted(dirty):
-            self._publish(self.topics.camera_state(camera), self.camera_states.get(camera),
-                          retain=True)
+            self._publish_camera(camera)
         for camera in sorted(cleared):
             self._publish(self.topics.camera_state(camera), b"", retain=True)
+            self._publish(self.topics.camera_reason(camera), b"", retain=True)
         self._send_events()
         self._maybe_health()
         self._maybe_stats()
@@ -249,19 +254,27 @@ class MqttBridge:
         """Everything retained, each acknowledged, then `online`: a subscriber that sees
         `online` has the box's whole state."""
         with self.wake:
-            states = dict(self.camera_states)
+            cameras = sorted(self.camera_states)
             self.dirty_cameras.clear()
         sent = [self._publish(self.topics.info, payloads.dumps(
             payloads.info(self.config, self.version, self.plugins())), retain=True)]
         if self.status is not None:
             sent.append(self._publish_health(payloads.health(self.status)))
-        for camera, state in sorted(states.items()):
-            sent.append(self._publish(self.topics.camera_state(camera), state, retain=True))
+        for camera in cameras:
+            sent.extend(self._publish_camera(camera))
         if self.settings.homeassistant:
             sent.append(self._publish_discovery())
         for info in sent:
             _wait(info, STATE_ACK_TIMEOUT_S)
         self._publish(self.topics.availability, "online", retain=True)
+
+    def _publish_camera(self, camera: str) -> list[mqtt.MQTTMessageInfo | None]:
+        """The camera's retained state word (what Home Assistant reads) and its reason."""
+        with self.wake:
+            state = self.camera_states.get(camera)
+            reason = self.camera_reasons.get(camera, "")
+        return [self._publish(self.topics.camera_state(camera), state, retain=True),
+                self._publish(self.topics.camera_reason(camera), reason, retain=True)]
 
     def _publish_discovery(self) -> mqtt.MQTTMessageInfo | None:
         body = homeassistant.discovery(self.config, self.topics, self.version,

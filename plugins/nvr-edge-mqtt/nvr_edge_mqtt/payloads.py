@@ -21,6 +21,16 @@ def public_state(state: str) -> str:
     return PUBLIC_STATE.get(state, "offline")
 
 
+MAX_REASON = 300  # a retained topic holds one line, not an essay quoted from a camera
+
+
+def shown_reason(state: str, reason: str) -> str:
+    """What the retained reason topic says: why the camera is not online ("" when it is)."""
+    if public_state(state) == "online":
+        return ""
+    return redact(reason)[:MAX_REASON]
+
+
 def dumps(payload: Any) -> str:
     """JSON for the wire, each string (keys too) through the log redactor: a password must
     not leave the box by any mistake. String by string, not over the text: in free text a

@@ -60,7 +60,7 @@ class MqttPlugin:
     @hookimpl
     def nvr_camera_state(self, camera_id: str, state: str, reason: str, config: Config) -> None:
         if self.bridge is not None:
-            self.bridge.camera_state(camera_id, state)
+            self.bridge.camera_state(camera_id, state, reason)
             self.bridge.event(payloads.state_event(camera_id, state, reason))
 
     @hookimpl
@@ -93,6 +93,7 @@ class MqttPlugin:
             return
         old, self.bridge = self.bridge, None
         states = dict(old.camera_states) if old is not None else {}
+        reasons = dict(old.camera_reasons) if old is not None else {}
 
         def reconnect() -> None:
             if old is not None:
@@ -100,7 +101,7 @@ class MqttPlugin:
             self._start(config)
             if self.bridge is not None:
                 for camera, state in states.items():
-                    self.bridge.camera_state(camera, state)
+                    self.bridge.camera_state(camera, state, reasons.get(camera, ""))
 
         threading.Thread(target=reconnect, name="mqtt-reconfigure", daemon=True).start()
 

@@ -37,6 +37,9 @@ class Topics:
     def camera_state(self, camera: str) -> str:
         return f"{self.base}/camera/{camera}/state"
 
+    def camera_reason(self, camera: str) -> str:
+        return f"{self.base}/camera/{camera}/reason"
+
     def response(self, action: str) -> str:
         return f"{self.base}/response/{action}"
 

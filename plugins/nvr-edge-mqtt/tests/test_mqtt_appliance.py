@@ -89,6 +89,8 @@ def test_availability_retained_state_and_last_will(tmp_path: Path, cameras: SimC
                 assert late.last(f"{BASE}/availability").text == "online"
                 assert late.last(f"{BASE}/camera/cam2/state").text == "online"
                 assert late.last(f"{BASE}/camera/cam2/state").retain
+                # online: the retained reason is cleared (an empty retained message)
+                assert late.last(f"{BASE}/camera/cam2/reason") is None
                 assert late.last(f"{BASE}/health").json()["overall"] in ("ok", "warning")
                 assert late.last(f"{BASE}/info").retain
                 assert late.last(f"{BASE}/event") is None  # events are never retained
@@ -163,6 +165,8 @@ def test_every_request_round_trips(tmp_path: Path, cameras: SimCameraServer,
         reply = watcher.request(BASE, "set_recording", {"camera": "cam2", "recording": False})
         assert reply["status"] == "ok", reply
         watcher.wait_text(f"{BASE}/camera/cam2/state", "disabled", 20, after=mark)
+        watcher.wait_text(f"{BASE}/camera/cam2/reason", "disabled in the config", 20,
+                          after=mark)
         assert tomllib.loads(config.read_text())["cameras"][1]["enabled"] is False
         reply = watcher.request(BASE, "set_recording", {"camera": "cam2", "recording": True})
         assert reply["status"] == "ok", reply
@@ -175,6 +179,7 @@ def test_every_request_round_trips(tmp_path: Path, cameras: SimCameraServer,
         reply = watcher.request(BASE, "set_config", {"patch": only_cam1})
         assert reply["status"] == "ok" and reply["data"]["removed"] == ["cam2"], reply
         watcher.wait_text(f"{BASE}/camera/cam2/state", "", 20, after=mark)
+        watcher.wait_text(f"{BASE}/camera/cam2/reason", "", 20, after=mark)
         reply = watcher.request(BASE, "set_config", {"patch": {"cameras": shown["cameras"]}})
         assert reply["status"] == "error", reply  # cam2's password is masked: unknown now
         assert "cameras[1].main: holds a masked secret" in reply["error"]

@@ -204,3 +204,11 @@ def test_health_is_critical_for_storage_and_warns_for_a_camera() -> None:
     assert payloads.health_signature(noisy) == payloads.health_signature(calm)
     busy = payloads.health({**status, "system": {"cpu_percent": 85.0}})
     assert payloads.health_signature(busy) != payloads.health_signature(calm)
+
+
+def test_the_retained_reason_says_why_a_camera_is_not_online() -> None:
+    assert payloads.shown_reason("online", "connected") == ""
+    assert payloads.shown_reason("offline", "RTSP: connection refused") == \
+        "RTSP: connection refused"
+    shown = payloads.shown_reason("connecting", "rtsp://admin:Hunter2@10.0.0.5/ said 'x'" * 50)
+    assert "Hunter2" not in shown and len(shown) <= payloads.MAX_REASON
