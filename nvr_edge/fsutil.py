@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import os
 from pathlib import Path
 
@@ -66,3 +67,19 @@ def finish_path(part: Path, length: int, final: Path) -> None:
         finish_file(fd, length, part, final)
     finally:
         os.close(fd)
+
+
+def flock_held(path: Path) -> bool:
+    """True while another open file of `path` holds an exclusive `flock` on it (this
+    process's own count too: flock is per open file). Creates nothing."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock this probe may have taken

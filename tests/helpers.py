@@ -15,13 +15,25 @@ from nvr_edge_testing.appliance import Appliance, running_supervisor
 from nvr_edge_testing.configs import write_config as _write_config
 from nvr_edge_testing.waiting import wait_for
 
+from nvr_edge import Alert, hookimpl
 from nvr_edge.appliance.run import opened_catalog
 from nvr_edge.catalog import SegmentQuery
 from nvr_edge.models import SegmentRecord
 from nvr_edge.plugins import load_config
 
-__all__ = ["Appliance", "files", "fill", "mount_tmpfs", "rows", "running_supervisor",
+__all__ = ["Alerts", "Appliance", "files", "fill", "mount_tmpfs", "rows", "running_supervisor",
            "segment_files", "wait_for", "write_config"]
+
+
+class Alerts:
+    """A plugin that keeps every alert the appliance raises."""
+
+    def __init__(self) -> None:
+        self.seen: list[Alert] = []
+
+    @hookimpl
+    def nvr_alert(self, alert: Alert) -> None:
+        self.seen.append(alert)
 
 
 def write_config(path: Path, cameras: dict[str, str], *, extra: str = "",

@@ -6,6 +6,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from nvr_edge.fsutil import flock_held
+
 
 class AlreadyRunning(RuntimeError):
     pass
@@ -35,13 +37,4 @@ class InstanceLock:
 
     def held_elsewhere(self) -> bool:
         """True when a running appliance holds the lock (for read-only tools)."""
-        if not self.path.exists():
-            return False
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            return False
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
+        return flock_held(self.path)

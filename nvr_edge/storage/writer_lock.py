@@ -16,6 +16,8 @@ import os
 import threading
 from pathlib import Path
 
+from nvr_edge.fsutil import flock_held
+
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2
@@ -31,19 +33,8 @@ def _open(path: Path) -> int:
 
 
 def is_held(state_dir: Path, camera: str) -> bool:
-    """True while a live process writes `camera`'s files (this process's own locks count:
-    flock is per open file, and this opens a new one)."""
-    path = lock_path(state_dir, camera)
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # closing drops a lock this probe may have taken
+    """True while a live process writes `camera`'s files."""
+    return flock_held(lock_path(state_dir, camera))
 
 
 class WriterLock:

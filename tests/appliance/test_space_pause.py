@@ -9,22 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from nvr_edge import Alert, hookimpl
 from nvr_edge.appliance.run import appliance_catalog
 from nvr_edge.appliance.supervisor import Supervisor
 from nvr_edge.camera.worker import EXIT_NO_SPACE
 from nvr_edge.plugins import load_config, make_plugin_manager
 
-from ..helpers import fill, mount_tmpfs, write_config
-
-
-class Alerts:
-    def __init__(self) -> None:
-        self.seen: list[Alert] = []
-
-    @hookimpl
-    def nvr_alert(self, alert: Alert) -> None:
-        self.seen.append(alert)
+from ..helpers import Alerts, fill, mount_tmpfs, write_config
 
 
 class ExitedProcess:

@@ -10,21 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from nvr_edge import DISABLE_AUTOLOAD_ENV, Alert, hookimpl
+from nvr_edge import DISABLE_AUTOLOAD_ENV
 from nvr_edge.appliance.run import appliance_catalog
 from nvr_edge.appliance.supervisor import Supervisor
 from nvr_edge.plugins import load_config, make_plugin_manager
 
-from ..helpers import write_config
-
-
-class Alerts:
-    def __init__(self) -> None:
-        self.seen: list[Alert] = []
-
-    @hookimpl
-    def nvr_alert(self, alert: Alert) -> None:
-        self.seen.append(alert)
+from ..helpers import Alerts, write_config
 
 
 def test_a_failing_duty_is_counted_alerted_once_and_the_loop_goes_on(
