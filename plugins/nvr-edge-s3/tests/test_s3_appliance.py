@@ -1,0 +1,149 @@
+"""The S3 plugin in the real appliance, recording a simulated camera, against a real
+SeaweedFS S3 gateway: copies verified and byte-identical, found out by `check` when
+damaged, kept through a store outage and an appliance restart, and wrong credentials
+alerted without the secret."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nvr_edge_s3.keys import object_key
+from nvr_edge_s3.plugin import QUEUE_FILE, S3Plugin
+from nvr_edge_s3.queue import UploadQueue
+from nvr_edge_testing.appliance import running_supervisor
+from nvr_edge_testing.configs import write_toml
+from nvr_edge_testing.hooks import HookRecorder
+from nvr_edge_testing.s3 import ACCESS_KEY, SECRET_KEY, SeaweedS3
+from nvr_edge_testing.waiting import wait_for
+
+from nvr_edge import SegmentRecord
+from nvr_edge.appliance.run import opened_catalog
+
+pytestmark = pytest.mark.slow
+WRONG_SECRET = "Wrong-Secret-Zq81"
+
+
+@pytest.fixture
+def nvr_plugins() -> dict[str, Any]:
+    return {"s3": S3Plugin()}  # a fresh object per test: no state between appliances
+
+
+def s3_table(store: SeaweedS3, **kw: Any) -> dict[str, Any]:
+    return {"endpoint": store.url, "bucket": "nvr", "prefix": "site", "access_key": ACCESS_KEY,
+            "secret_key": SECRET_KEY, "retry_min_s": 0.2, "retry_max_s": 1.0,
+            "rate_mb_s": 0.25, **kw}  # ~4 s per segment: a kill lands mid-upload
+
+
+@pytest.fixture
+def nvr_config(nvr_config: dict[str, Any], nvr_s3: SeaweedS3) -> dict[str, Any]:
+    nvr_config["s3"] = s3_table(nvr_s3)
+    return nvr_config
+
+
+def keyed(segments: list[SegmentRecord]) -> dict[str, SegmentRecord]:
+    return {object_key("site", "test-box", s): s for s in segments}
+
+
+def assert_copies_identical(store: SeaweedS3, segments: list[SegmentRecord]) -> None:
+    """Every segment has exactly one object, byte for byte its file; nothing else is there."""
+    objects = store.objects("nvr", "site/")
+    expected = keyed(segments)
+    assert sorted(objects) == sorted(expected)
+    for key, segment in expected.items():
+        assert objects[key] == Path(segment.path).read_bytes(), key
+
+
+def copied(config: Any) -> list[Any]:
+    with opened_catalog(config) as catalog:
+        return catalog.object_copies()
+
+
+def test_segments_are_copied_verified_and_checked(nvr_appliance: Any, nvr_s3: SeaweedS3) -> None:
+    wait_for(lambda: len(copied(nvr_appliance.config)) >= 2, 90, "two verified copies")
+    copies = copied(nvr_appliance.config)
+    assert_copies_identical(nvr_s3, [c.segment for c in copies])
+    assert [c.object_key for c in copies] == [
+        object_key("site", "test-box", c.segment) for c in copies]
+    assert all(c.object_key.startswith("site/test-box/cam1/") for c in copies)
+    result = nvr_appliance.cli("check", "--json")
+    assert not [f for f in json.loads(result.stdout)["findings"]
+                if f["kind"].startswith("object")], result.stdout
+
+    # the store loses one copy and another is overwritten with other bytes of its size
+    first, second = copies[0], copies[1]
+    client = nvr_s3.client()
+    client.remove_object("nvr", second.object_key)
+    damaged = bytearray(Path(first.segment.path).read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    client.put_object("nvr", first.object_key, io.BytesIO(bytes(damaged)), len(damaged))
+    result = nvr_appliance.cli("check", "--json")
+    found = {(f["kind"], f["path"]) for f in json.loads(result.stdout)["findings"]}
+    assert result.returncode == 1
+    assert ("object-checksum", first.segment.path) in found
+    assert ("object-missing", second.segment.path) in found
+
+
+def test_a_store_outage_queues_and_drains_in_order(nvr_appliance: Any, nvr_s3: SeaweedS3,
+                                                   nvr_hooks: HookRecorder) -> None:
+    wait_for(lambda: copied(nvr_appliance.config), 90, "a first verified copy")
+    closed = len(nvr_hooks.getcalls("nvr_segment_closed"))
+    nvr_hooks.wait_for("nvr_segment_closed", closed + 1, 30)
+    time.sleep(1.0)  # the upload of that segment is under way (~4 s at the cap)
+    nvr_s3.kill()
+    nvr_hooks.wait_for("nvr_segment_closed", closed + 3, 60)  # recording goes on
+    alerts = [c.alert for c in nvr_hooks.getcalls("nvr_alert")]
+    assert any(a.code == "s3_unreachable" for a in alerts), alerts
+    nvr_s3.start()
+    recorded = nvr_appliance.segments("cam1")
+    wait_for(lambda: {c.segment.start_ms for c in copied(nvr_appliance.config)}
+             >= {s.start_ms for s in recorded}, 120, "every segment copied after the outage")
+    copies = copied(nvr_appliance.config)
+    assert [c.segment.start_ms for c in sorted(copies, key=lambda c: c.archived_ms)] == sorted(
+        c.segment.start_ms for c in copies)  # drained oldest first
+    assert_copies_identical(nvr_s3, [c.segment for c in copies])
+
+
+def test_wrong_credentials_alert_without_the_secret(tmp_path: Path, nvr_config: dict[str, Any],
+                                                    nvr_s3: SeaweedS3, nvr_plugins: Any,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    nvr_config["s3"] = s3_table(nvr_s3, secret_key=WRONG_SECRET)
+    hooks = HookRecorder()
+    caplog.set_level(logging.DEBUG)
+    with running_supervisor(write_toml(tmp_path / "nvr-edge.toml", nvr_config), nvr_plugins,
+                            installed=True, hooks=hooks) as supervisor:
+        alert = wait_for(lambda: [c.alert for c in hooks.getcalls("nvr_alert")
+                                  if c.alert.code == "s3_credentials"], 60,
+                         "the credentials alert")[0]
+        assert "refused the credentials (SignatureDoesNotMatch)" in alert.message
+        assert "access_key and secret_key" in alert.message
+        hooks.wait_for("nvr_segment_closed", 2, 60)  # recording goes on
+        assert supervisor.config.storage.state_dir.joinpath(QUEUE_FILE).exists()
+    for text in (alert.message, caplog.text):
+        assert WRONG_SECRET not in text and SECRET_KEY not in text
+    assert nvr_s3.objects("nvr") == {}
+
+
+def test_the_queue_survives_an_appliance_restart(tmp_path: Path, nvr_config: dict[str, Any],
+                                                 nvr_s3: SeaweedS3) -> None:
+    path = write_toml(tmp_path / "nvr-edge.toml", nvr_config)
+    nvr_s3.kill()  # every segment of the first run waits in the queue
+    hooks = HookRecorder()
+    with running_supervisor(path, {"s3": S3Plugin()}, installed=True, hooks=hooks) as first:
+        hooks.wait_for("nvr_segment_closed", 2, 60)
+        state = first.config.storage.state_dir
+    queue = UploadQueue(state / QUEUE_FILE)
+    waiting = queue.pending()
+    queue.close()
+    assert len(waiting) >= 2
+    nvr_s3.start()
+    with running_supervisor(path, {"s3": S3Plugin()}, installed=True) as second:
+        wait_for(lambda: {c.object_key for c in copied(second.config)}
+                 >= {u.key for u in waiting}, 120, "the first run's queue drained")
+        copies = copied(second.config)
+    assert_copies_identical(nvr_s3, [c.segment for c in copies])
