@@ -147,7 +147,7 @@ def nvr_check(config: Config, catalog: Catalog) -> list[tuple[str, str, str]]:
     """Compare what this plugin keeps elsewhere with the catalog, for `nvr-edge check`:
     return differences as `(kind, path, detail)` (e.g. `("object-missing", path, key)`),
     each counted as an unrepaired difference. Read-only: never change catalog or store.
-    The CLI process. Added in 0.4.
+    The CLI process. Added in 0.3.
     """
 
 

@@ -100,7 +100,7 @@ class Catalog(ABC):
 
     def set_object_copy(self, path: str, object_key: str, archived_ms: int) -> None:
         """The segment at `path` has a verified copy at `object_key` since `archived_ms`.
-        Not abstract: a third-party backend written before 0.4 keeps loading."""
+        Not abstract: a third-party backend written before 0.3 keeps loading."""
         raise CatalogError(f"{type(self).__name__} cannot record object copies")
 
     def object_copies(self, camera: str | None = None) -> list[ObjectCopy]:

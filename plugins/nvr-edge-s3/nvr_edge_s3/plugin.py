@@ -4,15 +4,16 @@ Idle when the config has no [s3] table."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nvr_edge import Alert, Appliance, Catalog, Config, SegmentRecord, hookimpl
 
-from .check import check_copies
 from .keys import object_key
 from .queue import Upload, UploadQueue
 from .settings import S3Settings, read_s3
-from .uploader import Uploader
+
+if TYPE_CHECKING:
+    from .uploader import Uploader
 
 QUEUE_FILE = "s3-uploads.db"
 
@@ -29,6 +30,8 @@ class S3Plugin:
         settings: S3Settings | None = config.sections.get("s3")
         if settings is None or self.catalog is None:
             return
+        from .uploader import Uploader  # the S3 client loads only where [s3] is set
+
         queue = UploadQueue(config.storage.state_dir / QUEUE_FILE)
         self.uploader = Uploader(settings, queue, self.catalog, self._alert)
         self.uploader.start()
@@ -70,7 +73,11 @@ class S3Plugin:
     @hookimpl
     def nvr_check(self, config: Config, catalog: Catalog) -> list[tuple[str, str, str]]:
         settings: S3Settings | None = config.sections.get("s3")
-        return check_copies(settings, catalog) if settings is not None else []
+        if settings is None:
+            return []
+        from .check import check_copies
+
+        return check_copies(settings, catalog)
 
     @hookimpl
     def nvr_config_changed(self, config: Config, previous: Config) -> None:
