@@ -53,18 +53,21 @@ class Uploader:
 
     def _run(self) -> None:
         while not self.stop_event.is_set():
-            upload = self.queue.first()
-            if upload is None:
-                self.wake.wait(5.0)
-                self.wake.clear()
-                continue
+            upload = None
             try:
+                upload = self.queue.first()
+                if upload is None:
+                    self.wake.wait(5.0)
+                    self.wake.clear()
+                    continue
                 self.step(upload)
             except (StoreError, CatalogError) as exc:
+                if self.stop_event.is_set():
+                    break  # an upload cut short by stop stays queued for the next start
                 self._failed(upload, exc)
                 self.stop_event.wait(self._backoff_s())
-            except Exception:  # a bug must not end the thread: the queue would stall
-                log.exception("s3: unexpected error on %s", upload.key)
+            except Exception:  # a bug or a full disk must not end the thread
+                log.exception("s3: unexpected error on %s", upload.key if upload else "queue")
                 self.failures += 1
                 self.stop_event.wait(self._backoff_s())
 
@@ -99,7 +102,7 @@ class Uploader:
                 return row
         return self.catalog.segment_by_path(upload.source)
 
-    def _failed(self, upload: Upload, exc: Exception) -> None:
+    def _failed(self, upload: Upload | None, exc: Exception) -> None:
         self.failures += 1
         credentials = isinstance(exc, StoreError) and exc.credentials
         code = ALERT_CREDENTIALS if credentials else ALERT_UNREACHABLE

@@ -16,7 +16,7 @@ import pytest
 from nvr_edge_s3.keys import object_key
 from nvr_edge_s3.plugin import QUEUE_FILE, S3Plugin
 from nvr_edge_s3.queue import UploadQueue
-from nvr_edge_testing.appliance import running_supervisor
+from nvr_edge_testing.appliance import Appliance, running_supervisor
 from nvr_edge_testing.configs import write_toml
 from nvr_edge_testing.hooks import HookRecorder
 from nvr_edge_testing.s3 import ACCESS_KEY, SECRET_KEY, SeaweedS3
@@ -24,6 +24,7 @@ from nvr_edge_testing.waiting import wait_for
 
 from nvr_edge import SegmentRecord
 from nvr_edge.appliance.run import opened_catalog
+from nvr_edge.plugins import load_config
 
 pytestmark = pytest.mark.slow
 WRONG_SECRET = "Wrong-Secret-Zq81"
@@ -137,9 +138,7 @@ def test_the_queue_survives_an_appliance_restart(tmp_path: Path, nvr_config: dic
     with running_supervisor(path, {"s3": S3Plugin()}, installed=True, hooks=hooks) as first:
         hooks.wait_for("nvr_segment_closed", 2, 60)
         state = first.config.storage.state_dir
-    queue = UploadQueue(state / QUEUE_FILE)
-    waiting = queue.pending()
-    queue.close()
+    waiting = pending(state)
     assert len(waiting) >= 2
     nvr_s3.start()
     with running_supervisor(path, {"s3": S3Plugin()}, installed=True) as second:
@@ -147,3 +146,40 @@ def test_the_queue_survives_an_appliance_restart(tmp_path: Path, nvr_config: dic
                  >= {u.key for u in waiting}, 120, "the first run's queue drained")
         copies = copied(second.config)
     assert_copies_identical(nvr_s3, [c.segment for c in copies])
+
+
+def test_a_power_cut_mid_upload_counts_nothing_half_done(tmp_path: Path,
+                                                         nvr_config: dict[str, Any],
+                                                         nvr_s3: SeaweedS3) -> None:
+    """`nvr-edge run` SIGKILLed with its process group while an upload is under way: no
+    copy is recorded that the bucket does not hold whole, and the next start uploads
+    every queued segment exactly once."""
+    nvr_config["s3"] = s3_table(nvr_s3, rate_mb_s=0.05)  # ~20 s per segment: always mid-upload
+    path = write_toml(tmp_path / "nvr-edge.toml", nvr_config)
+    state = tmp_path / "state"
+    with Appliance(path, tmp_path / "run1.log", plugins=True) as run:
+        wait_for(lambda: len(pending(state)) >= 2, 90, "two queued segments")
+        time.sleep(2.0)
+        run.kill_all()
+    waiting = pending(state)
+    config = load_config(path)
+    for copy in copied(config):  # whatever was recorded as copied is whole in the bucket
+        assert nvr_s3.objects("nvr", copy.object_key)[copy.object_key] == Path(
+            copy.segment.path).read_bytes()
+    nvr_config["s3"]["rate_mb_s"] = 20.0
+    write_toml(path, nvr_config)
+    with Appliance(path, tmp_path / "run2.log", plugins=True):
+        wait_for(lambda: {c.object_key for c in copied(config)} >= {u.key for u in waiting},
+                 120, "the queue of the killed run drained")
+        copies = copied(config)
+    assert_copies_identical(nvr_s3, [c.segment for c in copies])
+
+
+def pending(state: Path) -> list[Any]:
+    if not (state / QUEUE_FILE).exists():
+        return []
+    queue = UploadQueue(state / QUEUE_FILE)
+    try:
+        return queue.pending()
+    finally:
+        queue.close()
