@@ -183,3 +183,26 @@ def pending(state: Path) -> list[Any]:
         return queue.pending()
     finally:
         queue.close()
+
+
+def test_revoked_credentials_alert_and_uploads_resume_when_restored(
+        nvr_appliance: Any, nvr_s3: SeaweedS3, nvr_hooks: HookRecorder) -> None:
+    wait_for(lambda: copied(nvr_appliance.config), 90, "a first verified copy")
+    nvr_s3.stop()
+    nvr_s3.users = {"other-access": "other-Secret-41"}  # the box's key is revoked
+    nvr_s3.write_config()
+    nvr_s3.start()
+    alert = wait_for(lambda: [c.alert for c in nvr_hooks.getcalls("nvr_alert")
+                              if c.alert.code == "s3_credentials"], 90,
+                     "the credentials alert")[0]
+    assert "InvalidAccessKeyId" in alert.message and SECRET_KEY not in alert.message
+    closed = len(nvr_hooks.getcalls("nvr_segment_closed"))
+    nvr_hooks.wait_for("nvr_segment_closed", closed + 1, 30)  # recording goes on
+    nvr_s3.stop()
+    nvr_s3.users = {ACCESS_KEY: SECRET_KEY}
+    nvr_s3.write_config()
+    nvr_s3.start()
+    recorded = nvr_appliance.segments("cam1")
+    wait_for(lambda: {c.segment.start_ms for c in copied(nvr_appliance.config)}
+             >= {s.start_ms for s in recorded}, 120, "every segment copied once restored")
+    assert_copies_identical(nvr_s3, [c.segment for c in copied(nvr_appliance.config)])
