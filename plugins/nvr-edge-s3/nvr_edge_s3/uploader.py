@@ -87,8 +87,10 @@ class Uploader:
             return
         crc = file_crc32(path)
         self.bucket.upload(path, upload.key, crc, self.limiter, self.stop_event)
-        # by path: a spooled catalog applies it after the segment's own spooled row
-        self.catalog.set_object_copy(str(path), upload.key, now_ms())
+        # Looked up again: the tier mover may have moved the file during the upload. By
+        # path: a spooled catalog applies it after the segment's own spooled row.
+        moved = self._segment(upload) if segment is not None else None
+        self.catalog.set_object_copy(moved.path if moved else str(path), upload.key, now_ms())
         self.queue.done(upload)
         self.uploaded += 1
         self._recovered()
