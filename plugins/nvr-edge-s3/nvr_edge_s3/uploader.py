@@ -29,7 +29,6 @@ class Uploader:
                  alert: Callable[[Alert], None], bucket: Bucket | None = None) -> None:
         self.settings, self.queue, self.catalog, self.alert = settings, queue, catalog, alert
         self.bucket = bucket or Bucket(settings)
-        self.limiter = RateLimiter(settings.rate_mb_s * 1e6)
         self.stop_event = threading.Event()
         self.wake = threading.Event()
         self.thread: threading.Thread | None = None
@@ -86,7 +85,9 @@ class Uploader:
             self.queue.done(upload)
             return
         crc = file_crc32(path)
-        self.bucket.upload(path, upload.key, crc, self.limiter, self.stop_event)
+        # a limiter per upload: one kept across idle hours would let the next burst through
+        limiter = RateLimiter(self.settings.rate_mb_s * 1e6)
+        self.bucket.upload(path, upload.key, crc, limiter, self.stop_event)
         # Looked up again: the tier mover may have moved the file during the upload. By
         # path: a spooled catalog applies it after the segment's own spooled row.
         moved = self._segment(upload) if segment is not None else None

@@ -110,3 +110,22 @@ def test_the_section_is_checked() -> None:
         with pytest.raises(Exception, match=words):
             read_s3(table({**good, **bad}))
     assert read_s3(table({}, present=False)) is None
+
+
+def test_reads_keep_to_the_bandwidth_cap() -> None:
+    import io
+    import time
+
+    from nvr_edge_s3.store import PacedReader
+
+    reader = PacedReader(io.BytesIO(b"\0" * MB), RateLimiter(4 * MB), threading.Event())
+    started = time.monotonic()
+    got = 0
+    while block := reader.read(5 * MB):  # the client asks for a whole part at once
+        assert len(block) <= 256 * 1024
+        got += len(block)
+    assert got == MB and time.monotonic() - started >= 0.2  # 1 MB at 4 MB/s: 0.25 s
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(StoreError):
+        PacedReader(io.BytesIO(b"x"), RateLimiter(1.0), stop).read()
