@@ -16,7 +16,7 @@ from nvr_edge.api import (
     Param,
     WebRoute,
 )
-from nvr_edge.catalog import Catalog, CatalogError, SegmentQuery
+from nvr_edge.catalog import Catalog, CatalogError, ObjectCopy, SegmentQuery
 from nvr_edge.config import (
     SAFE_ID,
     CameraConfig,
@@ -40,6 +40,7 @@ from nvr_edge.live.wire import LivePacket, StreamInfo
 from nvr_edge.logs import redact
 from nvr_edge.models import Alert, CameraState, SegmentRecord, Tier, iso_utc, now_ms, parse_iso_ms
 from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV, core_version, load_config
+from nvr_edge.transfer import RateLimiter, file_crc32
 from nvr_edge.urls import url_problem
 
 __version__ = core_version()
@@ -65,7 +66,9 @@ __all__ = [
     "LivePacket",
     "LiveRelay",
     "LiveViewer",
+    "ObjectCopy",
     "Param",
+    "RateLimiter",
     "Secret",
     "SecretKey",
     "SegmentQuery",
@@ -80,6 +83,7 @@ __all__ = [
     "config_subtable",
     "declare_secrets",
     "describe_section",
+    "file_crc32",
     "fsync_dir",
     "hookimpl",
     "iso_utc",

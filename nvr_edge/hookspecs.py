@@ -143,6 +143,15 @@ def nvr_web_routes(appliance: Appliance) -> list[WebRoute]:
 
 
 @hookspec
+def nvr_check(config: Config, catalog: Catalog) -> list[tuple[str, str, str]]:
+    """Compare what this plugin keeps elsewhere with the catalog, for `nvr-edge check`:
+    return differences as `(kind, path, detail)` (e.g. `("object-missing", path, key)`),
+    each counted as an unrepaired difference. Read-only: never change catalog or store.
+    The CLI process. Added in 0.3.
+    """
+
+
+@hookspec
 def nvr_config_changed(config: Config, previous: Config) -> None:
     """A new configuration was applied at run time (e.g. through a fleet command); plugins
     whose own section changed should take it up. Main process. Added in 0.2.

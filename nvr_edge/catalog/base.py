@@ -41,6 +41,15 @@ ALL_SEGMENTS = SegmentQuery()
 
 
 @dataclass(frozen=True)
+class ObjectCopy:
+    """A segment with a verified copy in object storage (`Catalog.set_object_copy`)."""
+
+    segment: SegmentRecord
+    object_key: str
+    archived_ms: int
+
+
+@dataclass(frozen=True)
 class TierUsage:
     segments: int
     bytes: int
@@ -88,6 +97,15 @@ class Catalog(ABC):
         """The row with this id (how the HTTP API names a segment). Not abstract: a
         third-party backend written before 0.3 keeps loading."""
         raise CatalogError(f"{type(self).__name__} cannot look a segment up by its id")
+
+    def set_object_copy(self, path: str, object_key: str, archived_ms: int) -> None:
+        """The segment at `path` has a verified copy at `object_key` since `archived_ms`.
+        Not abstract: a third-party backend written before 0.3 keeps loading."""
+        raise CatalogError(f"{type(self).__name__} cannot record object copies")
+
+    def object_copies(self, camera: str | None = None) -> list[ObjectCopy]:
+        """Segments with an object copy, oldest first."""
+        raise CatalogError(f"{type(self).__name__} cannot record object copies")
 
     @abstractmethod
     def usage(self, tier: str) -> TierUsage: ...
@@ -237,6 +255,19 @@ class SqlCatalog(Catalog):
     def segment_by_id(self, segment_id: int) -> SegmentRecord | None:
         rows = self._execute(f"{_SELECT} WHERE id = ?", (segment_id,))
         return _record(rows[0]) if rows else None
+
+    def set_object_copy(self, path: str, object_key: str, archived_ms: int) -> None:
+        self._execute("UPDATE segments SET object_key = ?, archived_ms = ? WHERE path = ?",
+                      (object_key, archived_ms, path))
+
+    def object_copies(self, camera: str | None = None) -> list[ObjectCopy]:
+        where, params = "object_key IS NOT NULL", []
+        if camera is not None:
+            where += " AND camera = ?"
+            params.append(camera)
+        columns = _SELECT.replace(" FROM segments", ", object_key, archived_ms FROM segments")
+        rows = self._execute(f"{columns} WHERE {where} ORDER BY start_ms, camera, id", params)
+        return [ObjectCopy(_record(row[:-2]), row[-2], int(row[-1])) for row in rows]
 
     def usage(self, tier: str) -> TierUsage:
         rows = self._execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM segments "

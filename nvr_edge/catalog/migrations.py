@@ -33,6 +33,11 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "ALTER TABLE segments ADD COLUMN checksum TEXT",
         "CREATE INDEX segments_tier_start ON segments (tier, start_ms)",
     ]),
+    # Version 3: where a verified off-box copy lives (an object store's key) and since when.
+    (3, [
+        "ALTER TABLE segments ADD COLUMN object_key TEXT",
+        "ALTER TABLE segments ADD COLUMN archived_ms BIGINT",
+    ]),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

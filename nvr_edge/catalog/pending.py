@@ -8,7 +8,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from nvr_edge.catalog.base import ALL_SEGMENTS, Catalog, CatalogError, SegmentQuery, TierUsage
+from nvr_edge.catalog.base import (
+    ALL_SEGMENTS,
+    Catalog,
+    CatalogError,
+    ObjectCopy,
+    SegmentQuery,
+    TierUsage,
+)
 from nvr_edge.logs import redact
 from nvr_edge.models import SegmentRecord
 
@@ -63,6 +70,12 @@ class PendingCatalog(Catalog):
 
     def segment_by_id(self, segment_id: int) -> SegmentRecord | None:
         return self._get().segment_by_id(segment_id)
+
+    def set_object_copy(self, path: str, object_key: str, archived_ms: int) -> None:
+        self._get().set_object_copy(path, object_key, archived_ms)
+
+    def object_copies(self, camera: str | None = None) -> list[ObjectCopy]:
+        return self._get().object_copies(camera)
 
     def usage(self, tier: str) -> TierUsage:
         return self._get().usage(tier)

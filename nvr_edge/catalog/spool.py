@@ -18,7 +18,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from nvr_edge.catalog.base import ALL_SEGMENTS, Catalog, CatalogError, SegmentQuery, TierUsage
+from nvr_edge.catalog.base import (
+    ALL_SEGMENTS,
+    Catalog,
+    CatalogError,
+    ObjectCopy,
+    SegmentQuery,
+    TierUsage,
+)
 from nvr_edge.fsutil import fsync_dir
 from nvr_edge.models import SegmentRecord
 
@@ -104,6 +111,8 @@ class SpooledCatalog(Catalog):
             return self.backend.set_status_by_path(op["path"], op["status"])
         if kind == "delete":
             return self.backend.delete_by_path(op["path"])
+        if kind == "object":
+            return self.backend.set_object_copy(op["path"], op["key"], op["at"])
         raise ValueError(f"unknown spool operation {kind!r}")
 
     def heal_storage(self) -> str | None:
@@ -144,6 +153,9 @@ class SpooledCatalog(Catalog):
     def delete_by_path(self, path: str) -> None:
         self._write({"op": "delete", "path": path})
 
+    def set_object_copy(self, path: str, object_key: str, archived_ms: int) -> None:
+        self._write({"op": "object", "path": path, "key": object_key, "at": archived_ms})
+
     # reads: straight to the backend (they may raise CatalogError)
     def segments(self, query: SegmentQuery = ALL_SEGMENTS) -> list[SegmentRecord]:
         return self.backend.segments(query)
@@ -153,6 +165,9 @@ class SpooledCatalog(Catalog):
 
     def segment_by_id(self, segment_id: int) -> SegmentRecord | None:
         return self.backend.segment_by_id(segment_id)
+
+    def object_copies(self, camera: str | None = None) -> list[ObjectCopy]:
+        return self.backend.object_copies(camera)
 
     def usage(self, tier: str) -> TierUsage:
         return self.backend.usage(tier)

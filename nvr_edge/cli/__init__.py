@@ -115,7 +115,7 @@ def _dispatch(args: argparse.Namespace, level: int, pm: pluggy.PluginManager) ->
             os._exit(EXIT_RUNTIME)
         return 0
     if command == "check":
-        return _check(config, args.repair, args.json)
+        return _check(config, args.repair, args.json, pm)
     if command == "segments":
         return _segments(config, args)
     if command == "status":
@@ -136,9 +136,9 @@ def _plugins(pm: pluggy.PluginManager, as_json: bool) -> int:
     return 0
 
 
-def _check(config: Config, repair: bool, as_json: bool) -> int:
+def _check(config: Config, repair: bool, as_json: bool, pm: pluggy.PluginManager) -> int:
     from nvr_edge.appliance.run import opened_catalog
-    from nvr_edge.storage.recovery import reconcile
+    from nvr_edge.storage.recovery import Finding, reconcile
 
     lock = InstanceLock(config.storage.state_dir)
     running = lock.held_elsewhere()
@@ -146,6 +146,12 @@ def _check(config: Config, repair: bool, as_json: bool) -> int:
         raise AlreadyRunning("the appliance is running; stop it before `check --repair`")
     with opened_catalog(config, create=repair) as catalog:  # plain `check` changes nothing
         report = reconcile(config, catalog, repair=repair)
+        # a plugin that fails here is reported as a difference, not a crash of `check`
+        observers = Observers(pm, alert=lambda alert: report.add(
+            Finding("plugin-failed", alert.camera or "-", alert.message)))
+        for found in observers.notify("nvr_check", config=config, catalog=catalog):
+            for kind, path, detail in found or ():
+                report.add(Finding(kind, path, detail))
     if as_json:
         print(json.dumps({"differences": len(report.differences),
                           "findings": report.to_dicts()}, indent=2))

@@ -32,26 +32,13 @@ from nvr_edge.fsutil import fsync_dir, make_dirs_durable
 from nvr_edge.models import SegmentRecord, SegmentStatus, Tier
 from nvr_edge.storage.layout import moving_of
 from nvr_edge.storage.space import SpaceManager
+from nvr_edge.transfer import CHUNK, RateLimiter, crc32_text, file_crc32
 
 log = logging.getLogger(__name__)
-
-CHUNK = 1 << 20
 
 
 class MoveError(RuntimeError):
     pass
-
-
-def crc32_text(value: int) -> str:
-    return f"crc32:{value:08x}"
-
-
-def file_crc32(path: Path) -> str:
-    crc = 0
-    with open(path, "rb") as f:
-        while block := f.read(CHUNK):
-            crc = zlib.crc32(block, crc)
-    return crc32_text(crc)
 
 
 class MoverEventKind(enum.StrEnum):
@@ -65,22 +52,6 @@ class MoverEvent:
     kind: MoverEventKind
     detail: str
     segment: SegmentRecord | None = None
-
-
-class RateLimiter:
-    """Spreads `rate` bytes per second evenly, so a move never bursts past it."""
-
-    def __init__(self, bytes_per_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.bytes_per_s, self.clock = bytes_per_s, clock
-        self.start = clock()
-        self.sent = 0
-
-    def pace(self, n: int, stop: threading.Event) -> None:
-        self.sent += n
-        ahead = self.sent / self.bytes_per_s - (self.clock() - self.start)
-        if ahead > 0:
-            stop.wait(ahead)
 
 
 def archive_problem(config: Config, space: SpaceManager, needed_bytes: int,

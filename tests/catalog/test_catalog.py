@@ -71,6 +71,21 @@ def test_the_same_path_twice_updates_instead_of_duplicating(catalog_url: str) ->
     catalog.close()
 
 
+def test_object_copies_are_recorded_and_follow_a_move(catalog_url: str) -> None:
+    catalog = open_catalog(catalog_url)
+    catalog.add_segment(seg("front", 0))
+    catalog.add_segment(seg("yard", 5))
+    assert catalog.object_copies() == []
+    catalog.set_object_copy("/c/front/0.mp4", "box/dev/front/x.mp4", 1234)
+    catalog.move_segment("/c/front/0.mp4", "/a/front/0.mp4", "archive")
+    catalog.add_segment(seg("front", 0, path="/a/front/0.mp4", tier="archive"))  # re-index
+    [copy] = catalog.object_copies()
+    assert (copy.segment.path, copy.object_key, copy.archived_ms) == (
+        "/a/front/0.mp4", "box/dev/front/x.mp4", 1234)
+    assert catalog.object_copies(camera="yard") == []
+    catalog.close()
+
+
 def test_unreachable_postgres_is_a_clear_error_without_password() -> None:
     from nvr_edge.catalog import CatalogError
 
@@ -96,7 +111,7 @@ def test_an_old_catalog_is_upgraded_in_place(catalog_url: str,
                      "'h264', 1, 1, 0, 'ok', 0)")
         old.close()
     upgraded = open_catalog(catalog_url)
-    assert upgraded.schema_version() == LATEST_VERSION == 2
+    assert upgraded.schema_version() == LATEST_VERSION == 3
     row = upgraded.segment_by_path("/p.mp4")
     assert row is not None and row.checksum is None and row.bytes == 5
     upgraded.move_segment("/p.mp4", "/a/p.mp4", "archive", "crc32:00000002")

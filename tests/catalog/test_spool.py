@@ -27,6 +27,7 @@ def test_spooled_writes_replay_in_order_and_twice_is_harmless(tmp_path: Path,
            {"op": "move", "old": "/cache/a.mp4", "new": "/archive/a.mp4", "tier": "archive",
             "checksum": "crc32:00000001"},
            {"op": "add", "record": seg("b.mp4", 10).to_dict()},
+           {"op": "object", "path": "/archive/a.mp4", "key": "p/a.mp4", "at": 7},
            {"op": "add", "record": seg("c.mp4", 20).to_dict()},
            {"op": "delete", "path": "/cache/c.mp4"}]
     for op in ops:
@@ -34,13 +35,15 @@ def test_spooled_writes_replay_in_order_and_twice_is_harmless(tmp_path: Path,
     with open(spool.path, "a") as f:
         f.write('{"op": "add", "rec')  # a crash in the middle of an append
     catalog = SpooledCatalog(catalog.backend, spool)
-    assert catalog.spooled == 5 and not catalog.healthy
+    assert catalog.spooled == 6 and not catalog.healthy
 
-    assert catalog.drain() == 5
+    assert catalog.drain() == 6
     assert catalog.healthy and not spool.path.exists()
     state = [(r.path, r.tier, r.checksum) for r in catalog.segments()]
     assert state == [("/archive/a.mp4", "archive", "crc32:00000001"),
                      ("/cache/b.mp4", "cache", None)]
+    assert [(c.segment.path, c.object_key) for c in catalog.object_copies()] == [
+        ("/archive/a.mp4", "p/a.mp4")]
 
     # a crash after applying entry k but before taking it off the spool: on restart the
     # spool still holds entries k.. and entry k is applied a second time

@@ -13,7 +13,7 @@ Override two fixtures in your conftest to put your plugin in the appliance:
         return nvr_config
 
 then take `nvr_appliance` (running), `nvr_hooks` (every hook call), `nvr_camera(s)`,
-`nvr_mqtt_broker`, `nvr_mqtt_client`, `nvr_postgres` and `nvr_catalog_url`.
+`nvr_mqtt_broker`, `nvr_mqtt_client`, `nvr_postgres`, `nvr_catalog_url` and `nvr_s3`.
 See docs/PLUGINS.md, "Your first plugin".
 """
 
@@ -103,6 +103,20 @@ def nvr_appliance(tmp_path: Path, nvr_config: dict[str, Any], nvr_plugins: dict[
     path = write_toml(tmp_path / "nvr-edge.toml", nvr_config)
     with running_supervisor(path, nvr_plugins, installed=True, hooks=nvr_hooks) as supervisor:
         yield RunningAppliance(supervisor, path)
+
+
+@pytest.fixture
+def nvr_s3(tmp_path: Path) -> Iterator[Any]:
+    """A SeaweedFS S3 gateway of its own on free loopback ports, with real credentials
+    (`nvr_edge_testing.s3.ACCESS_KEY`/`SECRET_KEY`) and a bucket `nvr` (`.url`, `.kill()`,
+    `.start()`, `.objects(bucket)`)."""
+    from nvr_edge_testing.s3 import SeaweedS3  # minio loads only for the tests that use it
+
+    store = SeaweedS3(tmp_path / "seaweedfs").start(buckets=("nvr",))
+    try:
+        yield store
+    finally:
+        store.stop()
 
 
 @pytest.fixture
