@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from nvr_edge.models import SegmentRecord
 from nvr_edge.plugins import load_config
 
 __all__ = ["Alerts", "Appliance", "files", "fill", "mount_tmpfs", "rows", "running_supervisor",
-           "segment_files", "wait_for", "write_config"]
+           "segment_files", "tmpfs", "wait_for", "write_config"]
 
 
 class Alerts:
@@ -63,6 +64,16 @@ def mount_tmpfs(path: Path, size: str) -> None:
                             capture_output=True, text=True)
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()}): needs root")
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """`path` as a small tmpfs while the block runs, unmounted after."""
+    mount_tmpfs(path, size)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def fill(path: Path) -> None:

@@ -11,6 +11,15 @@ import av
 from nvr_edge.live.wire import LivePacket
 
 
+def fragmented_mp4(path: Path, seconds: int) -> bytes:
+    """A real fMP4 like the recorder writes (H.264, ~1 s fragments), its bytes."""
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=30",
+                    "-t", str(seconds), "-c:v", "libx264", "-g", "30", "-movflags",
+                    "empty_moov+default_base_moof", "-frag_duration", "1000000", str(path)],
+                   check=True)
+    return path.read_bytes()
+
+
 def probe(path: Path | str) -> dict:
     out = subprocess.run(["ffprobe", "-v", "error", "-count_packets", "-show_format",
                           "-show_streams", "-of", "json", str(path)],

@@ -5,9 +5,9 @@ flushes what it holds as one last packet: an access unit without a picture (seen
 start code + AUD). Muxed into a segment it makes every decoder report "missing picture in
 access unit", so the recorder drops such packets instead of writing them.
 
-Only the first `WINDOW` bytes are read: parameter sets, SEIs and delimiters come before the
-first slice and are small, so a picture shows up early; a larger packet whose slice lies
-beyond the window is taken to hold one (a picture-less unit that big is implausible).
+Only packets of at most `WINDOW` bytes are read (the hot path sees one comparison for the
+rest): a picture-less unit is a delimiter, parameter sets or an SEI, all small; a larger
+packet is taken to hold a picture.
 """
 
 from __future__ import annotations
@@ -54,13 +54,11 @@ def length_prefixed_headers(data: bytes, size_bytes: int = 4) -> Iterator[int]:
 
 
 def has_picture(packet_data: bytes | memoryview, codec: str, length_prefixed: bool) -> bool:
-    if codec not in ("h264", "hevc"):
-        return True
-    window = bytes(packet_data[:WINDOW])
-    headers = length_prefixed_headers(window) if length_prefixed else annex_b_headers(window)
-    if any(is_vcl(codec, header) for header in headers):
-        return True
-    return len(packet_data) > WINDOW  # the slice may lie beyond what was read
+    if codec not in ("h264", "hevc") or len(packet_data) > WINDOW:
+        return True  # a larger unit is taken to hold its picture: nothing to read
+    data = bytes(packet_data)
+    headers = length_prefixed_headers(data) if length_prefixed else annex_b_headers(data)
+    return any(is_vcl(codec, header) for header in headers)
 
 
 def is_length_prefixed(extradata: bytes | None) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from nvr_edge.camera.access_unit import has_picture, is_length_prefixed
+from nvr_edge.camera.access_unit import WINDOW, has_picture, is_length_prefixed
 from nvr_edge.camera.audio import AudioRoute
 from nvr_edge.camera.cut_policy import should_cut
 from nvr_edge.camera.picture_shape import PictureShape, ShapeWatch
@@ -97,7 +97,8 @@ class SessionRecorder:
     def handle(self, packet: Any) -> None:
         self.counters.received += 1
         is_video = packet.stream is self.video
-        if is_video and not has_picture(memoryview(packet), self.codec, self.length_prefixed):
+        if is_video and packet.size <= WINDOW and not has_picture(
+                memoryview(packet), self.codec, self.length_prefixed):
             self.counters.no_picture += 1
             return
         default = self.default_video_duration if is_video else 1024

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +22,8 @@ from nvr_edge.storage.recovery import reconcile
 from nvr_edge.storage.space import SpaceManager
 from nvr_edge.storage.space_policy import SpacePolicy
 
-from ..helpers import mount_tmpfs
+from ..helpers import tmpfs
+from ..media import fragmented_mp4
 
 NAME = Path("cam1/2026-01-01/120000.mp4")
 
@@ -46,12 +46,7 @@ def open_catalog(config: Config) -> SpooledCatalog:
 
 @pytest.fixture(scope="module")
 def segment_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    path = tmp_path_factory.mktemp("seg") / "seg.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=30",
-                    "-t", "3", "-c:v", "libx264", "-g", "30", "-movflags",
-                    "empty_moov+default_base_moof", "-frag_duration", "1000000", str(path)],
-                   check=True)
-    return path.read_bytes()
+    return fragmented_mp4(tmp_path_factory.mktemp("seg") / "seg.mp4", 3)
 
 
 def new_mover(config: Config, catalog: SpooledCatalog,
@@ -173,12 +168,8 @@ def test_rate_limit_spreads_the_copy() -> None:
 
 @pytest.fixture
 def small_archive(tmp_path: Path) -> Iterator[Path]:
-    archive = tmp_path / "archive"
-    mount_tmpfs(archive, "8m")
-    try:
+    with tmpfs(tmp_path / "archive", "8m") as archive:
         yield archive
-    finally:
-        subprocess.run(["umount", "-l", str(archive)], check=False)
 
 
 def test_a_full_archive_is_cleaned_and_the_move_goes_on(

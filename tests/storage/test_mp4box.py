@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from nvr_edge.storage.mp4box import ZERO_TAIL, iter_boxes, playable_length, playable_length_of
 from nvr_edge.storage.recovery import repair_part
 
+from ..media import fragmented_mp4
+
 
 def box(kind: bytes, payload: bytes = b"", large: bool = False) -> bytes:
     if large:
@@ -65,11 +67,7 @@ def test_a_fragment_without_its_header_is_not_playable() -> None:
 
 def test_real_fmp4_cut_mid_fragment_is_repaired_to_a_playable_file(tmp_path: Path) -> None:
     src = tmp_path / "src.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=30",
-                    "-t", "6", "-c:v", "libx264", "-g", "30", "-movflags",
-                    "empty_moov+default_base_moof", "-frag_duration", "1000000", str(src)],
-                   check=True)
-    data = src.read_bytes()
+    data = fragmented_mp4(src, 6)
     part = tmp_path / "cam" / "2026-01-01" / "120000.mp4.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(data[: len(data) * 2 // 3] + b"\0" * 4096)

@@ -3,7 +3,6 @@ it never loses or tears an entry silently."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,17 +10,13 @@ import pytest
 
 from nvr_edge.storage.spool_reserve import ReservedSpool, SpaceReserve, SpoolFull
 
-from ..helpers import fill, mount_tmpfs
+from ..helpers import fill, tmpfs
 
 
 @pytest.fixture
 def state(tmp_path: Path) -> Iterator[Path]:
-    folder = tmp_path / "state"
-    mount_tmpfs(folder, "1m")
-    try:
+    with tmpfs(tmp_path / "state", "1m") as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def alert_codes(spool: ReservedSpool) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import subprocess
 import threading
 from pathlib import Path
 
@@ -14,6 +13,8 @@ from nvr_edge.config import Config, parse_config
 from nvr_edge.plugins import make_plugin_manager
 from nvr_edge.storage.recovery import reconcile, repair_parts
 from nvr_edge.storage.writer_lock import WriterLock, is_held
+
+from ..media import fragmented_mp4
 
 
 def make_config(tmp_path: Path) -> Config:
@@ -29,11 +30,7 @@ def make_config(tmp_path: Path) -> Config:
 def partial(tmp_path: Path) -> tuple[Config, Path, bytes]:
     """A camera's `.part` file: two complete fragments and a third cut short."""
     source = tmp_path / "src.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=30",
-                    "-t", "3", "-c:v", "libx264", "-g", "30", "-movflags",
-                    "empty_moov+default_base_moof", "-frag_duration", "1000000", str(source)],
-                   check=True)
-    data = source.read_bytes()
+    data = fragmented_mp4(source, 3)
     config = make_config(tmp_path)
     part = config.storage.cache_dir / "cam1" / "2026-11-28" / "080000.mp4.part"
     part.parent.mkdir(parents=True)
