@@ -4,7 +4,9 @@ section, the object key."""
 
 from __future__ import annotations
 
+import io
 import os
+import socket
 import threading
 from pathlib import Path
 
@@ -129,3 +131,23 @@ def test_reads_keep_to_the_bandwidth_cap() -> None:
     stop.set()
     with pytest.raises(StoreError):
         PacedReader(io.BytesIO(b"x"), RateLimiter(1.0), stop).read()
+
+
+@pytest.mark.slow
+def test_the_test_store_starts_although_a_port_of_its_own_was_taken(tmp_path: Path) -> None:
+    """weed dies when any of its eight ports is taken while it comes up (free_port picks are
+    not reservations; a CI setup met it): the kit starts it again on fresh ports."""
+    store = SeaweedS3(tmp_path / "weed")
+    taken = store.ports["volume.port"]
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        try:
+            store.start(buckets=("nvr",))
+            assert store.process is not None and store.process.poll() is None
+            assert store.ports["volume.port"] != taken
+            store.client().put_object("nvr", "probe", io.BytesIO(b"x"), 1)
+            assert store.objects("nvr") == {"probe": b"x"}
+        finally:
+            store.stop()
+    assert b"address already in use" in (tmp_path / "weed" / "weed.log").read_bytes()

@@ -11,13 +11,15 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from minio import Minio
 from minio.error import MinioException
+from urllib3.exceptions import HTTPError
 
 from nvr_edge_testing.processes import end, tied
-from nvr_edge_testing.waiting import accepts, free_port, wait_for
+from nvr_edge_testing.waiting import accepts, free_port
 
 # pip puts `weed` beside the interpreter; a system-wide install is on PATH.
 WEED = str(Path(sys.executable).with_name("weed")) if Path(sys.executable).with_name(
@@ -25,6 +27,8 @@ WEED = str(Path(sys.executable).with_name("weed")) if Path(sys.executable).with_
 ACCESS_KEY = "nvr-test-access"
 SECRET_KEY = "nvr-test-Secret-93kx"  # a test checks it never reaches a log
 SERVICES = ("master", "volume", "filer", "s3")
+STARTS = 3  # launches before a start gives up (each failed one lost a port race)
+READY_S = 60  # one launch: until every bucket takes a write
 
 
 class SeaweedS3:
@@ -38,6 +42,8 @@ class SeaweedS3:
         self.ports = {f"{name}.port{suffix}": free_port()  # weed's flag -> its port
                       for name in SERVICES for suffix in ("", ".grpc")}
         self.process: subprocess.Popen[bytes] | None = None
+        self.started = False  # once true, restarts keep the S3 port callers know
+        self.last_error: Exception | None = None
         (folder / "data").mkdir(parents=True, exist_ok=True)
         self.config = folder / "s3.json"
         self.write_config()
@@ -62,7 +68,33 @@ class SeaweedS3:
                      secure=False)
 
     def start(self, buckets: tuple[str, ...] = ()) -> SeaweedS3:
-        """Start and wait until an object can be written (every service is up)."""
+        """Start and wait until an object can be written (every service is up).
+
+        weed binds eight ports, some only seconds after the S3 gateway listens; one taken
+        meanwhile by another test (free_port's pick is not a reservation) kills the whole
+        server (a CI run's setup met "connection refused" after the gateway had answered).
+        So a server that dies while coming up starts again on fresh ports, keeping only the
+        S3 port once a caller has it (a restart must answer where it did)."""
+        for attempt in range(1, STARTS + 1):
+            self._launch()
+            if self._serving(buckets or ("nvr-probe",)):
+                self.started = True
+                return self
+            log_tail = (self.folder / "weed.log").read_bytes()[-800:].decode(errors="replace")
+            if self.process is not None and self.process.poll() is None:
+                self.kill()
+                raise AssertionError(f"weed did not accept writes within {READY_S} s "
+                                     f"(last: {self.last_error!r}); its log ends:\n{log_tail}")
+            self.process = None
+            if attempt == STARTS:
+                raise AssertionError(f"weed exited {STARTS} times while starting; its log "
+                                     f"ends:\n{log_tail}")
+            keep = {"s3.port"} if self.started else set()
+            self.ports = {flag: port if flag in keep else free_port()
+                          for flag, port in self.ports.items()}
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _launch(self) -> None:
         args = [WEED, "server", f"-dir={self.folder / 'data'}", "-ip=127.0.0.1",
                 "-ip.bind=127.0.0.1", "-filer", "-s3", f"-s3.config={self.config}",
                 "-s3.port.iceberg=0", "-s3.port.lance=0", "-metricsPort=0",
@@ -72,11 +104,20 @@ class SeaweedS3:
         log = open(self.folder / "weed.log", "ab")  # noqa: SIM115 - the child owns it
         self.process = subprocess.Popen(tied(args), stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        wait_for(lambda: accepts(self.port), 30, "weed's S3 gateway to listen", interval=0.1)
-        for bucket in buckets or ("nvr-probe",):
-            wait_for(lambda b=bucket: self._ensure_bucket(b), 60,
-                     f"weed to accept writes to {bucket}", interval=0.25)
-        return self
+
+    def _serving(self, buckets: tuple[str, ...]) -> bool:
+        """Whether every bucket takes a write before READY_S pass; False at once when weed
+        exits."""
+        pending = list(buckets)
+        deadline = time.monotonic() + READY_S
+        while pending and time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                return False
+            if accepts(self.port) and self._ensure_bucket(pending[0]):
+                pending.pop(0)
+                continue
+            time.sleep(0.25)
+        return not pending
 
     def _ensure_bucket(self, bucket: str) -> bool:
         try:
@@ -87,8 +128,9 @@ class SeaweedS3:
             client.remove_object(bucket, ".nvr-probe")
             return True
         # MinioException: also a non-XML answer, e.g. a 404 "volume id nvr not found" while
-        # weed's filer has no volume for the bucket yet (it failed a CI run's setup)
-        except (MinioException, OSError, ValueError) as exc:
+        # weed's filer has no volume for the bucket yet; urllib3's errors: the gateway went
+        # away between two requests
+        except (MinioException, HTTPError, OSError, ValueError) as exc:
             self.last_error = exc
             return False
 
