@@ -152,6 +152,18 @@ def nvr_check(config: Config, catalog: Catalog) -> list[tuple[str, str, str]]:
 
 
 @hookspec
+def nvr_object_store(config: Config) -> str | None:
+    """Name the off-box store this plugin copies closed segments to under `config` (e.g.
+    "s3://bucket/prefix"), or None.
+
+    While any plugin names one, `storage.delete_policy = "archived"` means "verified in
+    object storage": emergency cleanup deletes only segments whose copy the plugin has
+    recorded (`Catalog.set_object_copy`), from either tier. Asked at start-up and after a
+    config change. Main process. Added in 0.3.
+    """
+
+
+@hookspec
 def nvr_config_changed(config: Config, previous: Config) -> None:
     """A new configuration was applied at run time (e.g. through a fleet command); plugins
     whose own section changed should take it up. Main process. Added in 0.2.

@@ -122,6 +122,7 @@ class Supervisor:
                 self.cameras[camera.id] = self._runtime(camera)
             self.observers.notify("nvr_startup", config=self.config, catalog=self.catalog,
                                   appliance=self.control)
+            self._ask_object_store(self.config)
             for runtime in self.cameras.values():
                 if runtime.camera.enabled:
                     self._spawn(runtime)
@@ -383,7 +384,18 @@ class Supervisor:
                     self._disable(runtime)
         log.info("configuration applied: %s", change.as_dict())
         self.observers.notify("nvr_config_changed", config=new, previous=old)
+        self._ask_object_store(new)
         return change
+
+    def _ask_object_store(self, config: Config) -> None:
+        """Whether a plugin copies segments off the box: it changes what cleanup may delete."""
+        stores = [name for name in self.observers.notify("nvr_object_store", config=config)
+                  if name]
+        store = ", ".join(sorted(stores)) or None
+        if store != self.space.object_store:
+            log.info("delete_policy %r: %s", config.storage.delete_policy,
+                     f"copies verified in {store}" if store else "no object store")
+        self.space.object_store = store
 
     def _discover(self, config: Config) -> list[CameraConfig]:
         found: dict[str, CameraConfig] = {}

@@ -35,6 +35,8 @@ class SegmentQuery:
     status: str | None = None
     tier: str | None = None
     limit: int | None = None     # oldest first
+    # True: only segments with a verified object-storage copy; False: only those without
+    copied: bool | None = None
 
 
 ALL_SEGMENTS = SegmentQuery()
@@ -243,6 +245,8 @@ class SqlCatalog(Catalog):
         if query.until_ms is not None:
             where.append("start_ms < ?")
             params.append(query.until_ms)
+        if query.copied is not None:
+            where.append(f"object_key IS {'NOT ' if query.copied else ''}NULL")
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         limit = f" LIMIT {int(query.limit)}" if query.limit is not None else ""
         rows = self._execute(f"{_SELECT}{clause} ORDER BY start_ms, camera, id{limit}", params)

@@ -65,6 +65,9 @@ class SpaceManager:
         self.critical: dict[str, int] = {}
         # The supervisor's floors and the tier mover's make_room run on two threads.
         self.lock = threading.Lock()
+        # Where a plugin copies segments off the box (hook nvr_object_store), if anywhere:
+        # then "archived" means verified there, not moved to the HDD.
+        self.object_store: str | None = None
 
     @property
     def policy(self) -> SpacePolicy:
@@ -124,37 +127,48 @@ class SpaceManager:
                              f"{space.floor_bytes / 1e9:.2f} GB"
                              f"{f' plus {incoming / 1e6:.1f} MB' if incoming else ''} "
                              "cannot be restored "
-                             f"(delete_policy = {self.config.storage.delete_policy!r})"))
+                             f"(delete_policy = {self.config.storage.delete_policy!r}"
+                             f"{f', copies in {self.object_store}' if self.object_store else ''})"))
 
     def _policy_word(self, tier: str) -> str:
-        return "archived" if self.config.storage.delete_policy == "archived" else "any"
+        if self.config.storage.delete_policy != "archived":
+            return "any"
+        return f"verified in {self.object_store}" if self.object_store else "archived"
 
     def _candidates(self, full_tier: str) -> Iterator[str]:
         """Oldest first, from every tier that lives on the full file system (on a one-disk
         box cache and archive share it). With delete_policy "archived", only segments on
-        the archive tier may go: a cache segment is the only copy until it is moved."""
+        the archive tier may go: a cache segment is the only copy until it is moved. With an
+        object store as well, only segments verified there may go, from either tier."""
         roots = {t.tier: Path(t.path) for t in self.tiers()}
         device = _device(roots[full_tier])
         # archived segments go first, even where the policy lets cache segments go too
         tiers = sorted((t for t, root in roots.items() if _device(root) == device),
                        key=lambda t: t != Tier.ARCHIVE)
+        copied = None
         if self.config.storage.delete_policy == "archived":
-            tiers = [t for t in tiers if t == Tier.ARCHIVE]
+            if self.object_store:
+                copied = True
+            else:
+                tiers = [t for t in tiers if t == Tier.ARCHIVE]
         seen: set[str] = set()
         for tier in tiers:
             try:
-                yield from self._oldest_rows(tier, seen)
+                yield from self._oldest_rows(tier, seen, copied)
             except CatalogError:
+                if copied:
+                    return  # only the catalog knows what is verified: nothing may go
                 # the catalog is down: the files themselves say what is oldest
                 yield from (str(p) for p in oldest_first(roots[tier]) if str(p) not in seen)
 
-    def _oldest_rows(self, tier: str, seen: set[str]) -> Iterator[str]:
+    def _oldest_rows(self, tier: str, seen: set[str],
+                     copied: bool | None = None) -> Iterator[str]:
         """Page through the oldest rows. A yielded row may still read "ok" afterwards (its
         deletion spooled while the catalog is down), so pages skip what was seen and the
         walk ends when a page brings nothing new."""
         while True:
             rows = self.catalog.segments(SegmentQuery(tier=tier, status=SegmentStatus.OK,
-                                                      limit=len(seen) + 20))
+                                                      limit=len(seen) + 20, copied=copied))
             fresh = [r.path for r in rows if r.path not in seen]
             if not fresh:
                 return

@@ -83,6 +83,9 @@ def test_object_copies_are_recorded_and_follow_a_move(catalog_url: str) -> None:
     assert (copy.segment.path, copy.object_key, copy.archived_ms) == (
         "/a/front/0.mp4", "box/dev/front/x.mp4", 1234)
     assert catalog.object_copies(camera="yard") == []
+    # what cleanup asks when "archived" means verified in object storage
+    assert [r.camera for r in catalog.segments(SegmentQuery(copied=True))] == ["front"]
+    assert [r.camera for r in catalog.segments(SegmentQuery(copied=False))] == ["yard"]
     catalog.close()
 
 

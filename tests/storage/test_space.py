@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from nvr_edge.catalog import CatalogError
 from nvr_edge.catalog.spool import Spool, SpooledCatalog
 from nvr_edge.config import Config, parse_config
 from nvr_edge.models import Alert, SegmentRecord, Tier, iso_utc
@@ -97,3 +98,36 @@ def test_a_deletion_cut_short_is_finished_by_recovery(tmp_path: Path, catalog) -
     reconcile(config, catalog, repair=True)
     assert catalog.segments() == [] and not Path(row.path).exists()
     assert oldest_first(config.storage.archive_dir) == []
+
+
+def test_with_an_object_store_archived_means_verified_there_on_either_tier(
+        tmp_path: Path, catalog) -> None:
+    config = config_for(tmp_path, delete_policy="archived")
+    rows = [add_file(config, catalog, "keep", tier, age)
+            for tier, age in ((Tier.CACHE, 9), (Tier.ARCHIVE, 8), (Tier.ARCHIVE, 7),
+                              (Tier.CACHE, 6), (Tier.CACHE, 5))]
+    for row in (rows[0], rows[2], rows[3]):
+        catalog.set_object_copy(row.path, f"nvr/box/{Path(row.path).name}", 1)
+    manager = SpaceManager(config, catalog, lambda a: None)
+    manager.object_store = "s3://nvr/site"
+    # the archive tier first (as always), then the cache: only verified copies, oldest first
+    assert list(manager._candidates(Tier.CACHE)) == [rows[2].path, rows[0].path, rows[3].path]
+    assert "verified in s3://nvr/site" in manager._policy_word(Tier.CACHE)
+
+
+def test_with_an_object_store_nothing_goes_while_the_catalog_is_down(
+        tmp_path: Path, catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = config_for(tmp_path, delete_policy="archived")
+    row = add_file(config, catalog, "keep", Tier.ARCHIVE, 3)
+    catalog.set_object_copy(row.path, "nvr/box/a.mp4", 1)
+    add_file(config, catalog, "keep", Tier.ARCHIVE, 2)
+    manager = SpaceManager(config, catalog, lambda a: None)
+    manager.object_store = "s3://nvr"
+
+    def down(*_args: object) -> None:
+        raise CatalogError("the catalog server is gone")
+
+    monkeypatch.setattr(catalog, "segments", down)
+    assert list(manager._candidates(Tier.ARCHIVE)) == []
+    manager.object_store = None  # without one the files say what is oldest, as before
+    assert len(list(manager._candidates(Tier.ARCHIVE))) == 2
