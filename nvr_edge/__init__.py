@@ -38,7 +38,16 @@ from nvr_edge.fsutil import fsync_dir, make_dirs_durable
 from nvr_edge.hookspecs import hookimpl
 from nvr_edge.live.wire import LivePacket, StreamInfo
 from nvr_edge.logs import redact
-from nvr_edge.models import Alert, CameraState, SegmentRecord, Tier, iso_utc, now_ms, parse_iso_ms
+from nvr_edge.models import (
+    Alert,
+    CameraState,
+    SegmentRecord,
+    SegmentStatus,
+    Tier,
+    iso_utc,
+    now_ms,
+    parse_iso_ms,
+)
 from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV, core_version, load_config
 from nvr_edge.transfer import RateLimiter, file_crc32
 from nvr_edge.urls import url_problem
@@ -73,6 +82,7 @@ __all__ = [
     "SecretKey",
     "SegmentQuery",
     "SegmentRecord",
+    "SegmentStatus",
     "StorageConfig",
     "StreamInfo",
     "Tier",

@@ -232,7 +232,8 @@ class StorageConfig:
     archive_floor: FloorConfig = config_group(FloorConfig, "archive_", min_free_percent=5.0)
     delete_policy: str = config_key(
         "archived", choices=("archived", "any"),
-        doc="what emergency cleanup may delete: archived segments only, or any")
+        doc="what emergency cleanup may delete: archived segments only (with an object store: "
+            "verified there), or any")
     move_rate_mb_s: float = config_key(20.0, lo=0.1, hi=10_000.0, doc="tier mover copy rate")
     move_grace_s: float = config_key(
         30.0, lo=0.0, hi=3600.0,

@@ -112,6 +112,15 @@ def nvr_status(status: dict[str, Any], config: Config) -> None:
 
 
 @hookspec
+def nvr_status_part(config: Config) -> dict[str, Any] | None:
+    """This plugin's part of the status snapshot, e.g. `{"s3": {"queued": 3, ...}}`: merged
+    into the status's "plugins" table beside "failures", so `nvr-edge status --json`, the
+    status file, MQTT health and `nvr_status` carry it. Asked every 2 s: answer from
+    memory, never block. Main process. Added in 0.3.
+    """
+
+
+@hookspec
 def nvr_commands(appliance: Appliance) -> list[Command]:
     """Name the commands this plugin answers (`nvr_edge.Command`: name, summary, argument
     schema, the token action that may call it, the function that runs it).

@@ -641,8 +641,15 @@ class Supervisor:
             system=self.system.sample(),
             catalog={"url": self.catalog.display_url, "healthy": self.catalog.healthy,
                      "spooled_writes": self.catalog.spooled},
-            plugins={"failures": self.observers.status()},
+            plugins=self._plugin_status(),
             duty_failures=dict(self.duty_failures))
+
+    def _plugin_status(self) -> dict[str, Any]:
+        parts: dict[str, Any] = {}
+        for part in self.observers.notify("nvr_status_part", config=self.config):
+            if isinstance(part, dict):
+                parts.update({k: v for k, v in part.items() if k != "failures"})
+        return {**parts, "failures": self.observers.status()}
 
     def _write_status(self) -> None:
         status = self.status()

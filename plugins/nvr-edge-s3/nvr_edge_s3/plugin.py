@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nvr_edge import Alert, Appliance, Catalog, Config, SegmentRecord, hookimpl
+from nvr_edge import Alert, Appliance, Catalog, Config, SegmentRecord, hookimpl, now_ms
 
-from .keys import object_key
-from .queue import Upload, UploadQueue
+from .queue import UploadQueue
 from .settings import S3Settings, read_s3
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ class S3Plugin:
         from .uploader import Uploader  # the S3 client loads only where [s3] is set
 
         queue = UploadQueue(config.storage.state_dir / QUEUE_FILE)
-        self.uploader = Uploader(settings, queue, self.catalog, self._alert)
+        self.uploader = Uploader(settings, queue, self.catalog, self._alert, config.device_id)
         self.uploader.start()
 
     def _stop(self) -> None:
@@ -64,11 +63,18 @@ class S3Plugin:
     def nvr_segment_closed(self, segment: SegmentRecord, config: Config) -> None:
         """Queued on disk here (a few ms, fsynced); the upload happens in the thread."""
         uploader = self.uploader
-        if uploader is None or not uploader.settings.archives(segment.camera):
-            return
-        key = object_key(uploader.settings.prefix, config.device_id, segment)
-        uploader.enqueue(Upload(source=segment.path, key=key, camera=segment.camera,
-                                segment_id=segment.id))
+        if uploader is not None and uploader.settings.archives(segment.camera):
+            uploader.enqueue([uploader.upload_for(segment, closed_ms=now_ms())])
+
+    @hookimpl
+    def nvr_object_store(self, config: Config) -> str | None:
+        settings: S3Settings | None = config.sections.get("s3")
+        return f"s3://{settings.bucket}/{settings.prefix}" if settings else None
+
+    @hookimpl
+    def nvr_status_part(self, config: Config) -> dict[str, Any] | None:
+        uploader = self.uploader
+        return {"s3": uploader.status()} if uploader is not None else None
 
     @hookimpl
     def nvr_check(self, config: Config, catalog: Catalog) -> list[tuple[str, str, str]]:

@@ -22,6 +22,8 @@ class Upload:
     key: str
     camera: str
     segment_id: int | None = None
+    start_ms: int = 0  # the segment's start (entries queued by 0.3.0 lack it)
+    closed_ms: int = 0  # when it was queued, i.e. closed: "close to verified" is measured
     seq: int = 0  # the queue's order, set by the queue
 
 
@@ -34,14 +36,32 @@ class UploadQueue:
         self.db.execute("PRAGMA synchronous=FULL")  # an acknowledged entry survives a power cut
         self.db.execute("CREATE TABLE IF NOT EXISTS uploads (seq INTEGER PRIMARY KEY "
                         "AUTOINCREMENT, source TEXT NOT NULL UNIQUE, item TEXT NOT NULL)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, "
+                        "value INTEGER NOT NULL)")
+
+    def meta(self, name: str, default: int) -> int:
+        """A number kept with the queue (`created_ms`, `dropped_until_ms`); the first
+        reading stores `default`."""
+        with self.lock:
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (name, default))
+            row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return int(row[0])
 
     def put(self, upload: Upload) -> bool:
         """Queue `upload` durably; False if its segment is queued already."""
-        item = json.dumps({k: v for k, v in asdict(upload).items() if k != "seq"})
-        with self.lock:
-            cur = self.db.execute("INSERT OR IGNORE INTO uploads (source, item) VALUES (?, ?)",
-                                  (upload.source, item))
-            return cur.rowcount == 1
+        return self.put_many([upload]) == 1
+
+    def put_many(self, uploads: list[Upload]) -> int:
+        """Queue `uploads` in their order, in one transaction (one fsync, not one each);
+        returns how many were new."""
+        rows = [(u.source, json.dumps({k: v for k, v in asdict(u).items() if k != "seq"}))
+                for u in uploads]
+        with self.lock, self.db:
+            self.db.execute("BEGIN")
+            before = self.db.total_changes
+            self.db.executemany("INSERT OR IGNORE INTO uploads (source, item) VALUES (?, ?)",
+                                rows)
+            return self.db.total_changes - before
 
     def pending(self, limit: int | None = None) -> list[Upload]:
         """Queued uploads, oldest first."""
@@ -57,6 +77,25 @@ class UploadQueue:
     def done(self, upload: Upload) -> None:
         with self.lock:
             self.db.execute("DELETE FROM uploads WHERE seq = ?", (upload.seq,))
+
+    def drop_oldest(self, keep: int) -> list[Upload]:
+        """Take the oldest entries off until `keep` remain; returns them. The start-up scan
+        then starts after the newest dropped segment (`dropped_until_ms`)."""
+        dropped = self.pending(max(0, len(self) - keep)) if len(self) > keep else []
+        if dropped:
+            with self.lock, self.db:
+                self.db.execute("BEGIN")
+                self.db.executemany("DELETE FROM uploads WHERE seq = ?",
+                                    [(u.seq,) for u in dropped])
+                # the start-up scan must not queue them again
+                self.db.execute(
+                    "INSERT INTO meta VALUES ('dropped_until_ms', ?) ON CONFLICT(name) DO "
+                    "UPDATE SET value = MAX(value, excluded.value)",
+                    (max(u.start_ms for u in dropped) + 1,))
+        return dropped
+
+    def segment_ids(self) -> set[int]:
+        return {u.segment_id for u in self.pending() if u.segment_id is not None}
 
     def __len__(self) -> int:
         with self.lock:

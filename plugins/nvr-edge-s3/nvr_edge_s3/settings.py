@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from nvr_edge import ConfigTable, Secret, SecretKey, declare_secrets, read_url
 
+from .window import Window
+
 # The keys belong to the endpoint: a config that points the box at another store drops the
 # saved ones unless it gives them again.
 declare_secrets("s3", access_key=SecretKey(Secret.VALUE, bound_to=("endpoint",)),
@@ -31,6 +33,9 @@ class S3Settings:
     part_size_mb: int = 16
     retry_min_s: float = 2.0
     retry_max_s: float = 300.0
+    window: Window | None = None  # None: upload at any time
+    queue_max: int = 50_000  # ~100 camera-days of 3-minute segments
+    backfill: bool = False  # also copy what was recorded before [s3] was configured
 
     @property
     def secure(self) -> bool:
@@ -74,7 +79,20 @@ def read_s3(t: ConfigTable) -> S3Settings | None:
         part_size_mb=t.integer("part_size_mb", 16, MIN_PART_MB, 5 * 1024),
         retry_min_s=t.number("retry_min_s", 2.0, 0.05, 3600.0),
         retry_max_s=t.number("retry_max_s", 300.0, 0.05, 86_400.0),
+        window=_window(t),
+        queue_max=t.integer("queue_max", 50_000, 10, 10_000_000),
+        backfill=t.boolean("backfill", False),
     )
     if settings.retry_max_s < settings.retry_min_s:
         raise t.error("retry_max_s", "must not be smaller than retry_min_s")
     return settings
+
+
+def _window(t: ConfigTable) -> Window | None:
+    text = t.string("window", None)
+    if text is None:
+        return None
+    try:
+        return Window.parse(text)
+    except ValueError as exc:
+        raise t.error("window", str(exc)) from None

@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,11 @@ def s3_table(store: SeaweedS3, **kw: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def nvr_config(nvr_config: dict[str, Any], nvr_s3: SeaweedS3) -> dict[str, Any]:
+def nvr_config(nvr_config: dict[str, Any], nvr_s3: SeaweedS3,
+               request: pytest.FixtureRequest) -> dict[str, Any]:
     nvr_config["s3"] = s3_table(nvr_s3)
+    if request.node.name == "test_outside_the_window_nothing_is_uploaded_until_it_opens":
+        nvr_config["s3"]["window"] = window_around_now(120, 180)
     return nvr_config
 
 
@@ -208,3 +212,52 @@ def test_revoked_credentials_alert_and_uploads_resume_when_restored(
     wait_for(lambda: {c.segment.start_ms for c in copied(nvr_appliance.config)}
              >= {s.start_ms for s in recorded}, 120, "every segment copied once restored")
     assert_copies_identical(nvr_s3, nvr_appliance.config, copied(nvr_appliance.config))
+
+
+def test_cleanup_deletes_only_segments_verified_in_the_bucket(
+        nvr_appliance: Any, nvr_s3: SeaweedS3, nvr_hooks: HookRecorder) -> None:
+    """delete_policy "archived" with the S3 tier: "archived" means verified in the bucket.
+    The store goes away, then both tiers run out of room: cleanup deletes every verified
+    segment and not one of those that wait for their upload."""
+    wait_for(lambda: len(copied(nvr_appliance.config)) >= 2, 90, "two verified copies")
+    nvr_s3.kill()
+    closed = len(nvr_hooks.getcalls("nvr_segment_closed"))
+    nvr_hooks.wait_for("nvr_segment_closed", closed + 2, 60)
+    status = wait_for(lambda: nvr_appliance.status()["plugins"].get("s3", {}).get(
+        "last_error") and nvr_appliance.status()["plugins"]["s3"], 30, "the outage in status")
+    assert status["state"] == "retrying" and status["queued"] >= 1, status
+    verified = {c.segment.path for c in copied(nvr_appliance.config)}
+    waiting = {s.path for s in nvr_appliance.segments()} - verified
+    assert len(waiting) >= 2
+    nvr_appliance.handle.patch_config({"storage": {"cache_min_free_gb": 100_000.0,
+                                                   "archive_min_free_gb": 100_000.0}})
+    alert = wait_for(lambda: [c.alert for c in nvr_hooks.getcalls("nvr_alert")
+                              if c.alert.code == "disk_space_critical"], 60,
+                     "cleanup to give up")[0]
+    assert "copies in s3://nvr/site" in alert.message
+    left = {s.path for s in nvr_appliance.segments()}
+    assert not verified & left, "a verified segment survived cleanup"
+    assert waiting <= left and all(Path(p).exists() for p in waiting)
+
+
+def test_outside_the_window_nothing_is_uploaded_until_it_opens(
+        nvr_appliance: Any, nvr_s3: SeaweedS3, nvr_hooks: HookRecorder) -> None:
+    """nvr_config (below) sets a window that opens in two hours."""
+    nvr_hooks.wait_for("nvr_segment_closed", 2, 60)
+    status = wait_for(lambda: nvr_appliance.status()["plugins"]["s3"], 10, "the s3 status")
+    assert status["state"].startswith("waiting for the window"), status
+    assert status["queued"] >= 2 and nvr_s3.objects("nvr") == {}
+    nvr_appliance.handle.patch_config({"s3": {"window": window_around_now(-60, 60)}})
+    wait_for(lambda: len(copied(nvr_appliance.config)) >= 2, 90, "uploads once it is open")
+    assert_copies_identical(nvr_s3, nvr_appliance.config, copied(nvr_appliance.config))
+
+
+def window_around_now(from_min: int, to_min: int) -> str:
+    now = datetime.now()
+    minute = now.hour * 60 + now.minute
+
+    def hhmm(offset: int) -> str:
+        at = (minute + offset) % (24 * 60)
+        return f"{at // 60:02d}:{at % 60:02d}"
+
+    return f"{hhmm(from_min)}-{hhmm(to_min)}"
