@@ -14,6 +14,7 @@ from nvr_edge.api import (
     LiveRelay,
     LiveViewer,
     Param,
+    RemoteSegment,
     WebRoute,
 )
 from nvr_edge.catalog import Catalog, CatalogError, ObjectCopy, SegmentQuery
@@ -78,6 +79,7 @@ __all__ = [
     "ObjectCopy",
     "Param",
     "RateLimiter",
+    "RemoteSegment",
     "Secret",
     "SecretKey",
     "SegmentQuery",

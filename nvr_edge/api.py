@@ -6,7 +6,7 @@ never reaches into the supervisor: the appliance implements them, a test may fak
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -53,6 +53,18 @@ class LiveRelay(Protocol):
     def unsubscribe(self, viewer: Any) -> None: ...
 
     def stats(self) -> dict[str, dict[str, object]]: ...
+
+
+class RemoteSegment(Protocol):
+    """A segment's copy off the box, read by byte range (hook `nvr_segment_reader`): its
+    size is the segment's `bytes`, which the copy was verified to have."""
+
+    where: str  # for messages: "s3://bucket/key"
+
+    def chunks(self, first: int, length: int) -> Iterator[bytes]:
+        """Bytes `first` .. `first + length - 1`, in pieces as they arrive. Blocks on the
+        network (the caller runs it in a thread); OSError when the store cannot serve."""
+        ...
 
 
 class Appliance(Protocol):

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from nvr_edge.api import Appliance, Command, WebRoute
+    from nvr_edge.api import Appliance, Command, RemoteSegment, WebRoute
     from nvr_edge.catalog import Catalog
     from nvr_edge.config import CameraConfig, Config, ConfigTable
     from nvr_edge.models import Alert, SegmentRecord
@@ -169,6 +169,15 @@ def nvr_object_store(config: Config) -> str | None:
     object storage": emergency cleanup deletes only segments whose copy the plugin has
     recorded (`Catalog.set_object_copy`), from either tier. Asked at start-up and after a
     config change. Main process. Added in 0.3.
+    """
+
+
+@hookspec(firstresult=True)
+def nvr_segment_reader(segment: SegmentRecord, config: Config) -> RemoteSegment | None:
+    """A segment whose file left the box (status "remote", see `nvr_object_store`): return
+    a reader of its copy (`nvr_edge.RemoteSegment`), or None if it is not yours. Build it
+    without touching the network (failures belong in its `chunks`). The web plugin's
+    playback and download call it. Main process. Added in 0.3.
     """
 
 

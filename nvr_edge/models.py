@@ -33,6 +33,7 @@ class SegmentStatus(enum.StrEnum):
     OK = "ok"
     MISSING = "missing"    # the file is gone
     DELETING = "deleting"  # removal under way
+    REMOTE = "remote"      # the file left the box; a verified copy is in object storage
 
 
 class AlertLevel(enum.StrEnum):

@@ -20,6 +20,7 @@ COLUMNS = ("camera", "stream", "start_ms", "end_ms", "duration_ms", "bytes", "pa
            "video_codec", "width", "height", "has_audio", "status", "checksum", "indexed_ms")
 _SELECT = ("SELECT id, camera, stream, start_ms, end_ms, bytes, path, tier, video_codec, width, "
            "height, has_audio, status, checksum FROM segments")
+_SELECT_COPIES = _SELECT.replace(" FROM segments", ", object_key, archived_ms FROM segments")
 
 
 class CatalogError(RuntimeError):
@@ -32,7 +33,7 @@ class SegmentQuery:
     stream: str | None = None
     since_ms: int | None = None  # segments that end after this
     until_ms: int | None = None  # segments that start before this
-    status: str | None = None
+    status: str | tuple[str, ...] | None = None  # one status or any of several
     tier: str | None = None
     limit: int | None = None     # oldest first
     # True: only segments with a verified object-storage copy; False: only those without
@@ -107,6 +108,10 @@ class Catalog(ABC):
 
     def object_copies(self, camera: str | None = None) -> list[ObjectCopy]:
         """Segments with an object copy, oldest first."""
+        raise CatalogError(f"{type(self).__name__} cannot record object copies")
+
+    def object_copy(self, path: str) -> ObjectCopy | None:
+        """The object copy of the segment at `path`, if it has one."""
         raise CatalogError(f"{type(self).__name__} cannot record object copies")
 
     @abstractmethod
@@ -235,10 +240,14 @@ class SqlCatalog(Catalog):
     def segments(self, query: SegmentQuery = ALL_SEGMENTS) -> list[SegmentRecord]:
         where, params = [], []
         for column, value in (("camera", query.camera), ("stream", query.stream),
-                              ("status", query.status), ("tier", query.tier)):
+                              ("tier", query.tier)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
+        if query.status is not None:
+            statuses = (query.status,) if isinstance(query.status, str) else query.status
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            params.extend(statuses)
         if query.since_ms is not None:
             where.append("end_ms > ?")
             params.append(query.since_ms)
@@ -269,9 +278,14 @@ class SqlCatalog(Catalog):
         if camera is not None:
             where += " AND camera = ?"
             params.append(camera)
-        columns = _SELECT.replace(" FROM segments", ", object_key, archived_ms FROM segments")
-        rows = self._execute(f"{columns} WHERE {where} ORDER BY start_ms, camera, id", params)
-        return [ObjectCopy(_record(row[:-2]), row[-2], int(row[-1])) for row in rows]
+        rows = self._execute(f"{_SELECT_COPIES} WHERE {where} ORDER BY start_ms, camera, id",
+                             params)
+        return [_copy(row) for row in rows]
+
+    def object_copy(self, path: str) -> ObjectCopy | None:
+        rows = self._execute(f"{_SELECT_COPIES} WHERE object_key IS NOT NULL AND path = ?",
+                             (path,))
+        return _copy(rows[0]) if rows else None
 
     def usage(self, tier: str) -> TierUsage:
         rows = self._execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM segments "
@@ -283,6 +297,10 @@ class SqlCatalog(Catalog):
             if self.conn is not None:
                 self.conn.close()
                 self.conn = None
+
+
+def _copy(row: Sequence[Any]) -> ObjectCopy:
+    return ObjectCopy(_record(row[:-2]), row[-2], int(row[-1]))
 
 
 def _record(row: Sequence[Any]) -> SegmentRecord:

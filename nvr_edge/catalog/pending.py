@@ -77,6 +77,9 @@ class PendingCatalog(Catalog):
     def object_copies(self, camera: str | None = None) -> list[ObjectCopy]:
         return self._get().object_copies(camera)
 
+    def object_copy(self, path: str) -> ObjectCopy | None:
+        return self._get().object_copy(path)
+
     def usage(self, tier: str) -> TierUsage:
         return self._get().usage(tier)
 

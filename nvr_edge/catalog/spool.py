@@ -169,6 +169,9 @@ class SpooledCatalog(Catalog):
     def object_copies(self, camera: str | None = None) -> list[ObjectCopy]:
         return self.backend.object_copies(camera)
 
+    def object_copy(self, path: str) -> ObjectCopy | None:
+        return self.backend.object_copy(path)
+
     def usage(self, tier: str) -> TierUsage:
         return self.backend.usage(tier)
 

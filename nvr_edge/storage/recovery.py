@@ -92,6 +92,12 @@ def reconcile(config: Config, catalog: Catalog, *, repair: bool,
                 _index(catalog, path, tier, report, repair)
             elif row.status == SegmentStatus.DELETING:
                 continue  # finished below: the deletion was decided, never undo it
+            elif row.status == SegmentStatus.REMOTE:
+                # an offload cut short: the copy was verified before the row said so
+                if repair:
+                    path.unlink(missing_ok=True)
+                report.add(Finding("half-offloaded", str(path), "file of a segment kept in "
+                                   "object storage", repaired=repair))
             elif row.bytes != path.stat().st_size or row.status != SegmentStatus.OK:
                 detail = f"catalog says {row.bytes} bytes/{row.status}, file has " \
                          f"{path.stat().st_size} bytes"
@@ -106,7 +112,8 @@ def reconcile(config: Config, catalog: Catalog, *, repair: bool,
             report.add(Finding("half-deleted", row.path, "deletion interrupted",
                                repaired=repair))
             continue
-        if Path(row.path).exists() or row.status == SegmentStatus.MISSING:
+        if row.status in (SegmentStatus.MISSING, SegmentStatus.REMOTE) \
+                or Path(row.path).exists():
             continue
         if repair:
             catalog.set_status_by_path(row.path, SegmentStatus.MISSING)

@@ -20,7 +20,8 @@ from nvr_edge.models import Alert, AlertLevel, SegmentStatus, Tier
 from nvr_edge.storage.layout import oldest_first
 from nvr_edge.storage.space_policy import SpacePolicy, TierSpace
 
-__all__ = ["SpaceManager", "TierSpace", "delete_segment", "free_until", "tier_spaces"]
+__all__ = ["SpaceManager", "TierSpace", "delete_segment", "free_until", "offload_segment",
+           "tier_spaces"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,19 @@ def delete_segment(catalog: Catalog, path: str) -> int:
     except FileNotFoundError:
         size = 0
     catalog.delete_by_path(path)
+    return size
+
+
+def offload_segment(catalog: Catalog, path: str) -> int:
+    """Remove the file of a segment verified in object storage; its row stays, status
+    `remote`, so the timeline keeps it and playback reads the copy. Row first: a crash
+    before the unlink leaves a `remote` row with a file, which recovery removes."""
+    catalog.set_status_by_path(path, SegmentStatus.REMOTE)
+    try:
+        size = os.stat(path).st_size
+        os.unlink(path)
+    except FileNotFoundError:
+        size = 0
     return size
 
 
@@ -111,8 +125,10 @@ class SpaceManager:
             return None if now is None else now.free_bytes
 
         candidates = (p for p in self._candidates(space.tier) if p != spare)
+        # verified copies leave only the box: their rows stay for playback from the store
+        remove = offload_segment if self._only_verified() else delete_segment
         deleted, freed = free_until(target, free_now,
-                                    candidates, lambda p: delete_segment(self.catalog, p))
+                                    candidates, lambda p: remove(self.catalog, p))
         after = policy.measure(space.tier)
         if deleted:
             self.alert(Alert("disk_space_cleanup", AlertLevel.WARNING,
@@ -135,6 +151,9 @@ class SpaceManager:
             return "any"
         return f"verified in {self.object_store}" if self.object_store else "archived"
 
+    def _only_verified(self) -> bool:
+        return self.config.storage.delete_policy == "archived" and bool(self.object_store)
+
     def _candidates(self, full_tier: str) -> Iterator[str]:
         """Oldest first, from every tier that lives on the full file system (on a one-disk
         box cache and archive share it). With delete_policy "archived", only segments on
@@ -145,12 +164,9 @@ class SpaceManager:
         # archived segments go first, even where the policy lets cache segments go too
         tiers = sorted((t for t, root in roots.items() if _device(root) == device),
                        key=lambda t: t != Tier.ARCHIVE)
-        copied = None
-        if self.config.storage.delete_policy == "archived":
-            if self.object_store:
-                copied = True
-            else:
-                tiers = [t for t in tiers if t == Tier.ARCHIVE]
+        copied = True if self._only_verified() else None
+        if self.config.storage.delete_policy == "archived" and not copied:
+            tiers = [t for t in tiers if t == Tier.ARCHIVE]
         seen: set[str] = set()
         for tier in tiers:
             try:

@@ -86,6 +86,11 @@ def test_object_copies_are_recorded_and_follow_a_move(catalog_url: str) -> None:
     # what cleanup asks when "archived" means verified in object storage
     assert [r.camera for r in catalog.segments(SegmentQuery(copied=True))] == ["front"]
     assert [r.camera for r in catalog.segments(SegmentQuery(copied=False))] == ["yard"]
+    assert catalog.object_copy("/a/front/0.mp4") == copy
+    assert catalog.object_copy("/c/yard/5.mp4") is None
+    catalog.set_status_by_path("/a/front/0.mp4", "remote")
+    assert len(catalog.segments(SegmentQuery(status=("ok", "remote")))) == 2
+    assert [r.camera for r in catalog.segments(SegmentQuery(status="remote"))] == ["front"]
     catalog.close()
 
 

@@ -131,3 +131,35 @@ def test_with_an_object_store_nothing_goes_while_the_catalog_is_down(
     assert list(manager._candidates(Tier.ARCHIVE)) == []
     manager.object_store = None  # without one the files say what is oldest, as before
     assert len(list(manager._candidates(Tier.ARCHIVE))) == 2
+
+
+def test_verified_segments_leave_the_box_but_keep_their_rows(tmp_path: Path, catalog) -> None:
+    """Both tiers below an unreachable floor: every verified segment's file goes, its row
+    stays `remote` (playback reads the copy); the unverified ones are untouched."""
+    config = config_for(tmp_path, delete_policy="archived", cache_min_free_gb=100_000.0,
+                        archive_min_free_gb=100_000.0)
+    rows = [add_file(config, catalog, "keep", tier, age)
+            for tier, age in ((Tier.CACHE, 9), (Tier.ARCHIVE, 8), (Tier.CACHE, 7))]
+    for row in rows[:2]:
+        catalog.set_object_copy(row.path, f"k/{Path(row.path).name}", 1)
+    alerts: list[Alert] = []
+    manager = SpaceManager(config, catalog, alerts.append)
+    manager.object_store = "s3://nvr"
+    manager.enforce_floors()
+    status = {r.path: r.status for r in catalog.segments()}
+    assert status == {rows[0].path: "remote", rows[1].path: "remote", rows[2].path: "ok"}
+    assert [Path(r.path).exists() for r in rows] == [False, False, True]
+    assert "disk_space_critical" in [a.code for a in alerts]
+    # check and recovery see no difference in a remote row without its file
+    assert reconcile(config, catalog, repair=False).findings == []
+
+
+def test_an_offload_cut_short_is_finished_by_recovery(tmp_path: Path, catalog) -> None:
+    config = config_for(tmp_path)
+    row = add_file(config, catalog, "keep", Tier.ARCHIVE, 1)
+    catalog.set_object_copy(row.path, "k/a.mp4", 1)
+    catalog.set_status_by_path(row.path, "remote")  # the crash came before the unlink
+    report = reconcile(config, catalog, repair=True)
+    assert [f.kind for f in report.findings] == ["half-offloaded"]
+    assert not Path(row.path).exists()
+    assert [(r.path, r.status) for r in catalog.segments()] == [(row.path, "remote")]

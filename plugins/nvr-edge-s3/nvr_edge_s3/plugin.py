@@ -72,6 +72,19 @@ class S3Plugin:
         return f"s3://{settings.bucket}/{settings.prefix}" if settings else None
 
     @hookimpl
+    def nvr_segment_reader(self, segment: SegmentRecord, config: Config) -> Any:
+        """The bucket copy of a segment whose file left the box."""
+        uploader, catalog = self.uploader, self.catalog
+        if uploader is None or catalog is None:
+            return None
+        copy = catalog.object_copy(segment.path)
+        if copy is None:
+            return None
+        from .readback import BucketSegment
+
+        return BucketSegment(uploader.bucket.client, uploader.settings.bucket, copy.object_key)
+
+    @hookimpl
     def nvr_status_part(self, config: Config) -> dict[str, Any] | None:
         uploader = self.uploader
         return {"s3": uploader.status()} if uploader is not None else None

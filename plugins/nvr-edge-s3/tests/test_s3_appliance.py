@@ -217,8 +217,8 @@ def test_revoked_credentials_alert_and_uploads_resume_when_restored(
 def test_cleanup_deletes_only_segments_verified_in_the_bucket(
         nvr_appliance: Any, nvr_s3: SeaweedS3, nvr_hooks: HookRecorder) -> None:
     """delete_policy "archived" with the S3 tier: "archived" means verified in the bucket.
-    The store goes away, then both tiers run out of room: cleanup deletes every verified
-    segment and not one of those that wait for their upload."""
+    The store goes away, then both tiers run out of room: cleanup removes the file of every
+    verified segment and not one of those that wait for their upload."""
     wait_for(lambda: len(copied(nvr_appliance.config)) >= 2, 90, "two verified copies")
     nvr_s3.kill()
     closed = len(nvr_hooks.getcalls("nvr_segment_closed"))
@@ -235,9 +235,11 @@ def test_cleanup_deletes_only_segments_verified_in_the_bucket(
                               if c.alert.code == "disk_space_critical"], 60,
                      "cleanup to give up")[0]
     assert "copies in s3://nvr/site" in alert.message
-    left = {s.path for s in nvr_appliance.segments()}
-    assert not verified & left, "a verified segment survived cleanup"
-    assert waiting <= left and all(Path(p).exists() for p in waiting)
+    rows = {s.path: s.status for s in nvr_appliance.segments()}
+    # the verified left the box, their rows stay for playback from the bucket
+    assert {rows.get(p) for p in verified} == {"remote"}, rows
+    assert not any(Path(p).exists() for p in verified)
+    assert {rows.get(p) for p in waiting} == {"ok"} and all(Path(p).exists() for p in waiting)
 
 
 def test_outside_the_window_nothing_is_uploaded_until_it_opens(

@@ -6,11 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
-from nvr_edge import SegmentQuery, SegmentRecord, iso_utc
+from nvr_edge import SegmentQuery, SegmentRecord, SegmentStatus, iso_utc
 
 from . import live_outputs, params
 from .auth import AuthError, Grant, require
 from .context import CONTEXT, WebContext
+from .download import PLAYABLE
 from .errors import ApiError
 from .guard import authenticate
 
@@ -102,7 +103,7 @@ async def segments(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     # one more than asked: tells whether the answer was cut short
     rows = await ctx.read_catalog(ctx.catalog.segments, SegmentQuery(
-        camera=camera, since_ms=since, until_ms=until, status="ok", limit=limit + 1))
+        camera=camera, since_ms=since, until_ms=until, status=PLAYABLE, limit=limit + 1))
     return web.json_response({
         "camera": camera,
         "from": iso_utc(since) if since is not None else None,
@@ -120,6 +121,8 @@ def segment_json(segment: SegmentRecord) -> dict[str, Any]:
         "start": segment.start, "end": iso_utc(segment.end_ms),
         "start_ms": segment.start_ms, "end_ms": segment.end_ms,
         "duration_ms": segment.duration_ms, "bytes": segment.bytes, "tier": segment.tier,
+        # where the bytes come from: this box's disk, or the copy in object storage
+        "location": "object-store" if segment.status == SegmentStatus.REMOTE else "box",
         "video_codec": segment.video_codec, "width": segment.width, "height": segment.height,
         "has_audio": segment.has_audio, "url": segment_url(segment.id),
     }
