@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,30 @@ WINDOW_POLL_S = 60.0  # outside the window: how often the clock is looked at aga
 ALERT_AFTER_FAILURES = 3  # a blip is logged; an outage that outlasts this many tries alerts
 
 
+@dataclass
+class UploadWork:
+    """What the uploads cost and how fresh the copies are (the figures in docs/STORAGE.md
+    come from here, through the status)."""
+
+    bytes: int = 0
+    wall_s: float = 0.0  # reading, sending and verifying
+    cpu_s: float = 0.0  # of the upload thread alone
+    delays_s: deque[float] = field(default_factory=lambda: deque(maxlen=500))
+
+    def add(self, size: int, wall_s: float, cpu_s: float) -> None:
+        self.bytes += size
+        self.wall_s += wall_s
+        self.cpu_s += cpu_s
+
+    def figures(self) -> dict[str, Any]:
+        delays = sorted(self.delays_s)
+        return {"bytes": self.bytes, "upload_s": round(self.wall_s, 3),
+                "cpu_s": round(self.cpu_s, 3),
+                "close_to_verified_s": round(self.delays_s[-1], 3) if delays else None,
+                "close_to_verified_p50_s": round(delays[len(delays) // 2], 3) if delays else None,
+                "close_to_verified_max_s": round(delays[-1], 3) if delays else None}
+
+
 class Uploader:
     def __init__(self, settings: S3Settings, queue: UploadQueue, catalog: Catalog,
                  alert: Callable[[Alert], None], device_id: str,
@@ -63,7 +90,7 @@ class Uploader:
         self.state = "starting"
         self.last_error: str | None = None
         self.last_verified_ms: int | None = None
-        self.last_delay_s: float | None = None  # segment close to copy verified
+        self.work = UploadWork()
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._run, name="s3-upload", daemon=True)
@@ -104,8 +131,9 @@ class Uploader:
                 "uploaded": self.uploaded, "dropped": self.dropped,
                 "last_verified": iso_utc(self.last_verified_ms) if self.last_verified_ms
                 else None,
-                "close_to_verified_s": self.last_delay_s, "last_error": self.last_error,
-                "window": str(self.settings.window) if self.settings.window else None}
+                "last_error": self.last_error,
+                "window": str(self.settings.window) if self.settings.window else None,
+                **self.work.figures()}
 
     def _run(self) -> None:
         while not self.stop_event.is_set():
@@ -182,10 +210,12 @@ class Uploader:
             self.queue.done(upload)
             self.queued = len(self.queue)
             return
+        cpu, wall = time.thread_time(), time.monotonic()
         crc = file_crc32(path)
         # a limiter per upload: one kept across idle hours would let the next burst through
         limiter = RateLimiter(self.settings.rate_mb_s * 1e6)
         self.bucket.upload(path, upload.key, crc, limiter, self.stop_event)
+        self.work.add(path.stat().st_size, time.monotonic() - wall, time.thread_time() - cpu)
         # Looked up again: the tier mover may have moved the file during the upload. By
         # path: a spooled catalog applies it after the segment's own spooled row.
         moved = self._segment(upload) if segment is not None else None
@@ -195,7 +225,7 @@ class Uploader:
         self.uploaded += 1
         self.last_verified_ms = now_ms()
         if upload.closed_ms:
-            self.last_delay_s = round((self.last_verified_ms - upload.closed_ms) / 1000, 3)
+            self.work.delays_s.append((self.last_verified_ms - upload.closed_ms) / 1000)
         self._recovered()
         log.info("s3: %s verified at %s", path.name, upload.key)
 

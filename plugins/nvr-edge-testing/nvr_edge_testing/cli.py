@@ -1,4 +1,4 @@
-"""`nvr-edge demo`, `nvr-edge simcam` and `nvr-edge bench record|live|mqtt`: the tools'
+"""`nvr-edge demo`, `nvr-edge simcam` and `nvr-edge bench record|live|mqtt|s3`: the tools'
 subcommands, added through `nvr_cli_commands`.
 
 Loaded by every `nvr-edge` command on a machine with this distribution: the tools
@@ -53,6 +53,13 @@ def nvr_cli_commands(subparsers: argparse._SubParsersAction) -> None:
     mqtt.add_argument("--stats-interval", type=float, default=60.0)
     mqtt.set_defaults(nvr_run=_bench_mqtt)
 
+    s3 = kinds.add_parser("s3", help="the object-storage tier per camera-hour, and a drain")
+    s3.add_argument("--cameras", type=int, default=4)
+    s3.add_argument("--seconds", type=float, default=300)
+    s3.add_argument("--segment-seconds", type=int, default=60)
+    s3.add_argument("--outage", type=float, default=120.0, help="seconds the store is away")
+    s3.set_defaults(nvr_run=_bench_s3)
+
 
 def _demo(args: argparse.Namespace, _pm: Any) -> int:
     from nvr_edge_testing.demo import run_demo
@@ -74,3 +81,9 @@ def _bench_mqtt(args: argparse.Namespace, _pm: Any) -> int:
     from nvr_edge_testing.bench.mqtt import run_bench
 
     return run_bench(args.cameras, args.seconds, args.segment_seconds, args.stats_interval)
+
+
+def _bench_s3(args: argparse.Namespace, _pm: Any) -> int:
+    from nvr_edge_testing.bench.s3 import run_bench
+
+    return run_bench(args.cameras, args.seconds, args.segment_seconds, args.outage)
