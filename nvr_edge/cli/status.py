@@ -57,7 +57,18 @@ def show_status(config: Config, as_json: bool) -> int:
         backlog = info.get("backlog")
         print(f"  tier {tier:8} {info['state']:9} free {info['free_bytes'] / 1e9:.1f} GB"
               + (f", backlog {backlog['segments']} segment(s)" if backlog else ""))
+    for name, part in status["plugins"].items():
+        if name != "failures" and isinstance(part, dict):  # a plugin's own part
+            print(f"  {name:13} " + ", ".join(f"{k} {v}" for k, v in _headline(part)))
     for plugin, hooks in status["plugins"]["failures"].items():
         print(f"  plugin {plugin} failed: "
               + ", ".join(f"{hook} x{count}" for hook, count in hooks.items()))
     return 0
+
+
+def _headline(part: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A plugin's part in one line: its state and counts first, no nested tables."""
+    first = [k for k in ("state", "queued") if k in part]
+    rest = [k for k in part if k not in first and part[k] is not None
+            and not isinstance(part[k], dict | list)]
+    return [(k, part[k]) for k in first + rest][:8]

@@ -17,7 +17,7 @@ import pytest
 from nvr_edge_s3.keys import object_key
 from nvr_edge_s3.plugin import QUEUE_FILE, S3Plugin
 from nvr_edge_s3.queue import UploadQueue
-from nvr_edge_testing.appliance import Appliance, running_supervisor
+from nvr_edge_testing.appliance import Appliance, nvr_edge_cli, running_supervisor
 from nvr_edge_testing.configs import write_toml
 from nvr_edge_testing.hooks import HookRecorder
 from nvr_edge_testing.s3 import ACCESS_KEY, SECRET_KEY, SeaweedS3
@@ -164,7 +164,9 @@ def test_a_power_cut_mid_upload_counts_nothing_half_done(tmp_path: Path,
     state = tmp_path / "state"
     with Appliance(path, tmp_path / "run1.log", plugins=True) as run:
         wait_for(lambda: len(pending(state)) >= 2, 90, "two queued segments")
-        time.sleep(2.0)
+        # the operator's one-line view of the queue
+        wait_for(lambda: "s3            state uploading, queued " in nvr_edge_cli(
+            "status", "--config", path).stdout, 10, "the s3 line in `nvr-edge status`")
         run.kill_all()
     waiting = pending(state)
     pm = make_plugin_manager(load_entry_points=False)  # the suite turns autoload off
