@@ -50,7 +50,7 @@ from nvr_edge.models import (
     parse_iso_ms,
 )
 from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV, core_version, load_config
-from nvr_edge.transfer import RateLimiter, file_crc32
+from nvr_edge.transfer import RateLimiter, crc32_text, file_crc32
 from nvr_edge.urls import url_problem
 
 __version__ = core_version()
@@ -93,6 +93,7 @@ __all__ = [
     "config_group",
     "config_key",
     "config_subtable",
+    "crc32_text",
     "declare_secrets",
     "describe_section",
     "file_crc32",

@@ -3,12 +3,20 @@
 Proof is the ETag the store computes from the bytes it received, compared with the same
 digest computed here from the local file: MD5 for a single PUT, the MD5 of the parts' MD5s
 and `-<parts>` for a multipart upload. The crc32 the catalog keeps rides along as
-`x-amz-meta-crc32`, so `check` can compare a copy without reading it back."""
+`x-amz-meta-crc32`, so `check` can compare a copy without reading it back.
+
+A store whose ETag is not that MD5 (SSE-KMS or SSE-C encryption, some gateways) is found
+out on the first copy whose size is right but whose ETag is not: the copy is read back and
+its crc32 compared with the file's. If they agree, the bucket's ETags are taken for what
+they are and every later copy is proven by reading it back (twice the traffic, said once
+in the log); if not, the copy is damaged and uploaded again."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -17,9 +25,11 @@ import urllib3
 from minio import Minio
 from minio.error import S3Error
 
-from nvr_edge import RateLimiter
+from nvr_edge import RateLimiter, crc32_text
 
 from .settings import S3Settings
+
+log = logging.getLogger("nvr_edge_s3")
 
 PACE_CHUNK = 256 * 1024  # the pace is kept per this much read, not per part
 # S3 error codes that no retry will fix until an operator acts.
@@ -97,6 +107,7 @@ class Bucket:
                                 # our own backoff retries; the client's would hide an outage
                                 retries=urllib3.Retry(total=0),
                                 timeout=urllib3.Timeout(connect=10, read=120)))
+        self.etags_are_md5 = True  # until a copy proves otherwise (see the module's doc)
 
     @property
     def where(self) -> str:
@@ -118,16 +129,42 @@ class Bucket:
             raise
         except Exception as exc:  # urllib3's connection errors and the like
             raise StoreError(f"upload of {key} to {self.where} failed: "
-                             f"{type(exc).__name__}") from None
+                             f"{network_reason(exc)}") from None
         stored = self.stat(key)
         if stored is None:
             raise VerifyError(f"{key} is not in {self.where} after its upload")
-        want = expected_etag(path, self.part_size)
-        if stored.size != size or stored.etag != want:
+        if stored.size != size:
             raise VerifyError(f"{key} in {self.where} differs from the local file "
-                              f"({stored.size} bytes, ETag {stored.etag}; here {size} bytes, "
-                              f"{want})")
+                              f"({stored.size} bytes; here {size})")
+        if self.etags_are_md5 and stored.etag == expected_etag(path, self.part_size):
+            return stored
+        read_back = self.read_crc32(key)
+        if read_back != crc32:
+            raise VerifyError(f"{key} in {self.where} differs from the local file (read "
+                              f"back: {read_back}; here {crc32})")
+        if self.etags_are_md5:  # the bytes are right, so the ETag is no MD5 of them
+            self.etags_are_md5 = False
+            log.warning("s3: %s answers ETags that are not the MD5 of the content "
+                        "(encryption?): copies are proven by reading them back", self.where)
         return stored
+
+    def read_crc32(self, key: str) -> str:
+        """The crc32 of the object at `key`, read whole."""
+        crc = 0
+        try:
+            response = self.client.get_object(self.settings.bucket, key)
+            try:
+                for block in response.stream(PACE_CHUNK):
+                    crc = zlib.crc32(block, crc)
+            finally:
+                response.close()
+                response.release_conn()
+        except S3Error as exc:
+            raise self._error("read-back", key, exc) from None
+        except Exception as exc:
+            raise StoreError(f"read-back of {key} from {self.where} failed: "
+                             f"{network_reason(exc)}") from None
+        return crc32_text(crc)
 
     def stat(self, key: str) -> StoredObject | None:
         """What the store holds at `key`, or None if nothing."""
@@ -139,7 +176,7 @@ class Bucket:
             raise self._error("look-up", key, exc) from None
         except Exception as exc:
             raise StoreError(f"look-up of {key} in {self.where} failed: "
-                             f"{type(exc).__name__}") from None
+                             f"{network_reason(exc)}") from None
         meta = {k.lower(): v for k, v in (info.metadata or {}).items()}
         return StoredObject(int(info.size or 0), (info.etag or "").strip('"'),
                             meta.get("x-amz-meta-crc32"))
@@ -156,3 +193,11 @@ class Bucket:
             return StoreError(f"{self.where}: the bucket does not exist ({exc.code})",
                               credentials=True)
         return StoreError(f"{what} of {key} in {self.where} failed: {exc.code}")
+
+
+def network_reason(exc: Exception) -> str:
+    """What went wrong on the way, in a few words: urllib3 wraps the socket's error (e.g.
+    "[Errno 111] Connection refused") in a MaxRetryError whose text repeats the URL."""
+    reason = getattr(exc, "reason", None) or exc
+    words = str(reason).rsplit(": ", 1)[-1].strip()
+    return f"{type(exc).__name__} ({words})" if words else type(exc).__name__

@@ -4,6 +4,7 @@ section, the object key."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import socket
@@ -13,8 +14,16 @@ from pathlib import Path
 import pytest
 from nvr_edge_s3.keys import object_key
 from nvr_edge_s3.settings import S3Settings, read_s3
-from nvr_edge_s3.store import Bucket, StoreError, expected_etag
+from nvr_edge_s3.store import (
+    Bucket,
+    StoredObject,
+    StoreError,
+    VerifyError,
+    expected_etag,
+    network_reason,
+)
 from nvr_edge_testing.s3 import ACCESS_KEY, SECRET_KEY, SeaweedS3
+from nvr_edge_testing.waiting import free_port
 
 from nvr_edge import ConfigTable, RateLimiter, SegmentRecord, file_crc32
 
@@ -45,6 +54,49 @@ def test_single_and_multipart_uploads_are_proven_by_the_store(nvr_s3: SeaweedS3,
     assert stored.etag.endswith("-3")  # the large one went in three parts
     assert nvr_s3.objects("nvr", "t/") == {f"t/{n}": d for n, d in files.items()}
     assert bucket.stat("t/none.mp4") is None
+
+
+class OpaqueEtags(Bucket):
+    """The real bucket, but answering ETags that are not the content's MD5, as an
+    encrypting store (SSE-KMS, SSE-C) does; SeaweedFS here does not encrypt, so this one
+    answer is the only thing made up. `damage` overwrites the object in the real store
+    just before the proof, as a store that lost bytes would."""
+
+    damage: bytes | None = None
+
+    def stat(self, key: str) -> StoredObject | None:
+        if self.damage is not None:
+            self.client.put_object(self.settings.bucket, key, io.BytesIO(self.damage),
+                                   len(self.damage))
+        found = super().stat(key)
+        return None if found is None else dataclasses.replace(found, etag="kms-" + found.etag)
+
+
+@pytest.mark.slow
+def test_a_store_with_opaque_etags_is_proven_by_reading_back(
+        nvr_s3: SeaweedS3, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    bucket = OpaqueEtags(settings_for(nvr_s3))
+    data = os.urandom(700_000)
+    (tmp_path / "a.mp4").write_bytes(data)
+    stored = upload(bucket, tmp_path / "a.mp4", "opaque/a.mp4")
+    assert stored.size == len(data) and not bucket.etags_are_md5
+    assert "copies are proven by reading them back" in caplog.text
+    # a damaged copy of the right size is still caught, by its bytes
+    bucket.damage = os.urandom(len(data))
+    with pytest.raises(VerifyError, match="read back"):
+        upload(bucket, tmp_path / "a.mp4", "opaque/b.mp4")
+
+
+def test_network_errors_are_named_in_a_few_words() -> None:
+    import urllib3
+
+    try:
+        urllib3.PoolManager(retries=urllib3.Retry(total=0)).request(
+            "GET", f"http://127.0.0.1:{free_port()}/")
+    except Exception as exc:
+        assert network_reason(exc) == "MaxRetryError ([Errno 111] Connection refused)"
+    else:
+        pytest.fail("nothing listens there")
 
 
 @pytest.mark.slow
