@@ -16,6 +16,7 @@ from nvr_edge.api import (
     Param,
     WebRoute,
 )
+from nvr_edge.candidates import CameraCandidate, CandidateStream, DiscoveryRequest
 from nvr_edge.catalog import Catalog, CatalogError, ObjectCopy, SegmentQuery
 from nvr_edge.config import (
     SAFE_ID,
@@ -51,8 +52,10 @@ __all__ = [
     "SAFE_ID",
     "Alert",
     "Appliance",
+    "CameraCandidate",
     "CameraConfig",
     "CameraState",
+    "CandidateStream",
     "Catalog",
     "CatalogError",
     "Command",
@@ -63,6 +66,7 @@ __all__ = [
     "ConfigKeyDoc",
     "ConfigTable",
     "ControlError",
+    "DiscoveryRequest",
     "LivePacket",
     "LiveRelay",
     "LiveViewer",

@@ -1,0 +1,65 @@
+"""From a ProbeMatch to a candidate: ask the camera who it is and what it streams."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+from nvr_edge import CameraCandidate, CandidateStream
+from nvr_edge_onvif.client import OnvifClient, main_and_sub
+from nvr_edge_onvif.probe import ProbeMatch
+from nvr_edge_onvif.soap import AuthError, Credentials, OnvifError
+
+log = logging.getLogger(__name__)
+
+MAX_PARALLEL = 8
+
+
+def describe_all(matches: list[ProbeMatch], credentials: Credentials | None,
+                 timeout_s: float) -> list[CameraCandidate]:
+    """Every match as a candidate, cameras asked in parallel (a slow one delays no other)."""
+    if not matches:
+        return []
+    with ThreadPoolExecutor(min(MAX_PARALLEL, len(matches))) as pool:
+        return list(pool.map(lambda m: describe(m, credentials, timeout_s), matches))
+
+
+def describe(match: ProbeMatch, credentials: Credentials | None,
+             timeout_s: float) -> CameraCandidate:
+    """A candidate for `match`; what the camera would not tell is named in `problem`."""
+    base = CameraCandidate(id=match.urn, kind="onvif",
+                           address=urlsplit(match.xaddrs[0]).hostname or match.sender,
+                           name=match.scope("name"), model=match.scope("hardware"))
+    problem = ""
+    for xaddr in match.xaddrs:  # the first that answers; IPv4 ones come first
+        try:
+            return _ask(base, OnvifClient(xaddr, credentials, timeout_s))
+        except AuthError as exc:
+            problem = f"wrong user or password: {exc}" if credentials else \
+                f"credentials needed (--user, --password-file): {exc}"
+            break  # another address of the same camera refuses them alike
+        except OnvifError as exc:
+            problem = str(exc)
+    log.info("discovery: %s at %s: %s", match.urn, base.address, problem)
+    return replace(base, problem=problem)
+
+
+def _ask(base: CameraCandidate, client: OnvifClient) -> CameraCandidate:
+    client.sync_clock()
+    info = client.device_information()
+    try:
+        client.find_media_service()
+    except AuthError:
+        raise
+    except OnvifError:
+        pass  # many cameras serve media on the device address too
+    profiles = client.profiles()
+    roles = main_and_sub(profiles)
+    streams = tuple(
+        CandidateStream(p.name, roles.get(p.token, ""), p.codec, p.width, p.height, p.fps,
+                        client.stream_uri(p.token))
+        for p in profiles)
+    return replace(base, manufacturer=info.manufacturer, model=info.model or base.model,
+                    streams=streams)

@@ -1,0 +1,137 @@
+"""An ONVIF camera's device and media services (Media1): identity, profiles, stream URIs.
+
+`GetSystemDateAndTime` needs no credentials and comes first: its answer sets the clock
+offset every signed call is made with.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape
+
+from nvr_edge_onvif import soap
+from nvr_edge_onvif import untrusted_xml as ux
+from nvr_edge_onvif.soap import Credentials, OnvifError
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    manufacturer: str
+    model: str
+    firmware: str
+    serial: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    token: str
+    name: str
+    codec: str
+    width: int
+    height: int
+    fps: float | None
+
+
+class OnvifClient:
+    def __init__(self, device_url: str, credentials: Credentials | None,
+                 timeout_s: float = soap.TIMEOUT_S) -> None:
+        self.device_url = device_url
+        self.media_url = device_url  # until GetCapabilities names the media service
+        self.credentials = credentials
+        self.timeout_s = timeout_s
+        self.clock_offset_s = 0.0  # the camera's clock minus ours
+
+    def sync_clock(self) -> float:
+        """Measure the camera's clock offset (unsigned `GetSystemDateAndTime`)."""
+        sent = time.time()
+        body = self._call(self.device_url, "<tds:GetSystemDateAndTime/>", signed=False)
+        camera = camera_utc(body)
+        if camera is not None:  # half the round trip: when the camera read its clock
+            self.clock_offset_s = camera.timestamp() - (sent + time.time()) / 2
+        return self.clock_offset_s
+
+    def device_information(self) -> DeviceInfo:
+        body = self._call(self.device_url, "<tds:GetDeviceInformation/>")
+        return DeviceInfo(*(ux.text(body, n)[:128] for n in
+                            ("Manufacturer", "Model", "FirmwareVersion", "SerialNumber")))
+
+    def find_media_service(self) -> None:
+        body = self._call(self.device_url,
+                          "<tds:GetCapabilities><tds:Category>Media</tds:Category>"
+                          "</tds:GetCapabilities>")
+        xaddr = ux.text(ux.find(body, "Media"), "XAddr")
+        if xaddr.startswith(("http://", "https://")):
+            self.media_url = xaddr
+
+    def profiles(self) -> list[Profile]:
+        body = self._call(self.media_url, "<trt:GetProfiles/>")
+        return [p for p in map(parse_profile, ux.find_all(body, "Profiles")) if p][:64]
+
+    def stream_uri(self, profile_token: str) -> str:
+        body = self._call(
+            self.media_url,
+            "<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream>"
+            "<tt:Transport><tt:Protocol>RTSP</tt:Protocol></tt:Transport></trt:StreamSetup>"
+            f"<trt:ProfileToken>{escape(profile_token)}</trt:ProfileToken>"
+            "</trt:GetStreamUri>")
+        uri = ux.text(body, "Uri")
+        if not uri.lower().startswith(("rtsp://", "rtsps://")) or len(uri) > 2048:
+            raise OnvifError(f"profile {profile_token!r} has no RTSP stream URI")
+        return uri
+
+    def _call(self, url: str, body: str, signed: bool = True) -> ET.Element:
+        header = ""
+        if signed and self.credentials is not None:
+            header = soap.username_token(self.credentials, self.clock_offset_s)
+        return soap.call(url, soap.envelope(body, header), self.timeout_s)
+
+
+def camera_utc(body: ET.Element) -> datetime | None:
+    """The camera's UTC time from a GetSystemDateAndTime reply, or None."""
+    utc = ux.find(body, "UTCDateTime")
+    if utc is None:
+        return None
+    try:
+        d, t = ux.find(utc, "Date"), ux.find(utc, "Time")
+        return datetime(int(ux.text(d, "Year")), int(ux.text(d, "Month")), int(ux.text(d, "Day")),
+                        int(ux.text(t, "Hour")), int(ux.text(t, "Minute")),
+                        int(ux.text(t, "Second")), tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def parse_profile(profile: ET.Element) -> Profile | None:
+    """A media profile with a video encoder, or None (audio-only, metadata, malformed)."""
+    token = profile.get("token", "")[:64]
+    encoder = ux.find(profile, "VideoEncoderConfiguration")
+    if not token or encoder is None:
+        return None
+    resolution = ux.find(encoder, "Resolution")
+    try:
+        width = int(ux.text(resolution, "Width", "0"))
+        height = int(ux.text(resolution, "Height", "0"))
+        fps_text = ux.text(ux.find(encoder, "RateControl"), "FrameRateLimit")
+        fps = float(fps_text) if fps_text else None
+    except ValueError:
+        return None
+    if fps is not None and not (math.isfinite(fps) and 0 < fps <= 1000):
+        fps = None
+    if not (0 < width <= 16384 and 0 < height <= 16384):
+        return None
+    return Profile(token, ux.text(profile, "Name")[:64] or token,
+                   ux.text(encoder, "Encoding")[:16] or "?", width, height, fps)
+
+
+def main_and_sub(profiles: list[Profile]) -> dict[str, str]:
+    """Profile token -> role: "main" is the most pixels, "sub" the fewest (if another)."""
+    if not profiles:
+        return {}
+    ranked = sorted(profiles, key=lambda p: p.width * p.height)
+    roles = {ranked[-1].token: "main"}
+    if ranked[0].token != ranked[-1].token:
+        roles[ranked[0].token] = "sub"
+    return roles

@@ -1,0 +1,117 @@
+"""Sending Probes and collecting ProbeMatches for a while.
+
+One UDP socket per IPv4 interface sends the multicast Probe out of that interface
+(`IP_MULTICAST_IF`: without it the kernel picks one interface by route and the other LANs
+never hear us); one more sends directed unicast Probes to named hosts. Cameras answer
+unicast to the socket that asked. Probes are repeated (UDP is lossy; SOAP-over-UDP sends
+multicast messages several times) and replies are read until the deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import socket
+import time
+from collections.abc import Iterable
+
+from nvr_edge_onvif.interfaces import Interface
+from nvr_edge_onvif.probe import (
+    MAX_DATAGRAM,
+    MULTICAST_GROUP,
+    PORT,
+    ProbeMatch,
+    parse_probe_matches,
+    probe_message,
+)
+from nvr_edge_onvif.untrusted_xml import UntrustedXmlError
+
+log = logging.getLogger(__name__)
+
+REPEAT_AT_S = (0.0, 0.25, 0.75)  # after the start: three sends, as python-ws-discovery does
+MAX_REPLIES = 4096  # a flood of junk ends the search, not the box
+
+
+class Prober:
+    """Probes `interfaces` (multicast) and `hosts` (unicast) for `timeout_s` seconds."""
+
+    def __init__(self, interfaces: Iterable[Interface], hosts: Iterable[str],
+                 timeout_s: float, port: int = PORT) -> None:
+        self.interfaces = list(interfaces)
+        self.hosts = list(hosts)
+        self.timeout_s = timeout_s
+        self.port = port
+        self.first_seen_s: dict[str, float] = {}  # urn -> seconds after the first Probe
+
+    def run(self) -> dict[str, ProbeMatch]:
+        """Every camera that answered, keyed by endpoint URN (the first answer wins)."""
+        found: dict[str, ProbeMatch] = {}
+        with selectors.DefaultSelector() as selector:
+            targets = self._open(selector)
+            try:
+                self._loop(selector, targets, found)
+            finally:
+                for key in list(selector.get_map().values()):
+                    key.fileobj.close()  # type: ignore[union-attr]
+        return found
+
+    def _open(self, selector: selectors.BaseSelector) -> list[tuple[socket.socket, str]]:
+        """The sockets and where each sends its Probe."""
+        targets = []
+        for interface in self.interfaces:
+            try:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sock.bind((interface.address, 0))
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
+                                socket.inet_aton(interface.address))
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)  # this LAN only
+            except OSError as exc:
+                log.warning("discovery: interface %s (%s) skipped: %s", interface.name,
+                            interface.address, exc)
+                continue
+            selector.register(sock, selectors.EVENT_READ)
+            targets.append((sock, MULTICAST_GROUP))
+        if self.hosts:
+            unicast = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            selector.register(unicast, selectors.EVENT_READ)
+            targets += [(unicast, host) for host in self.hosts]
+        return targets
+
+    def _loop(self, selector: selectors.BaseSelector, targets: list[tuple[socket.socket, str]],
+              found: dict[str, ProbeMatch]) -> None:
+        start = time.monotonic()
+        deadline = start + self.timeout_s
+        sends = [start + at for at in REPEAT_AT_S if at < self.timeout_s]
+        replies = 0
+        while (now := time.monotonic()) < deadline and replies < MAX_REPLIES:
+            while sends and sends[0] <= now:
+                sends.pop(0)
+                self._send_all(targets)
+            wake = min([deadline, *sends[:1]])
+            for key, _ in selector.select(max(0.0, wake - time.monotonic())):
+                sock: socket.socket = key.fileobj  # type: ignore[assignment]
+                try:
+                    data, (sender, _port) = sock.recvfrom(MAX_DATAGRAM + 1)
+                except OSError:
+                    continue  # an ICMP error for an earlier send (unicast to a dead host)
+                replies += 1
+                for match in _matches(data, sender):
+                    if match.urn not in found:
+                        found[match.urn] = match
+                        self.first_seen_s[match.urn] = time.monotonic() - start
+
+    def _send_all(self, targets: list[tuple[socket.socket, str]]) -> None:
+        _message_id, probe = probe_message()
+        for sock, host in targets:
+            try:
+                sock.sendto(probe, (host, self.port))
+            except OSError as exc:  # no route to a named host, interface went down
+                log.warning("discovery: probe to %s failed: %s", host, exc)
+
+
+def _matches(data: bytes, sender: str) -> list[ProbeMatch]:
+    try:
+        return parse_probe_matches(data, sender)
+    except UntrustedXmlError as exc:
+        log.debug("discovery: reply from %s ignored: %s", sender, exc)
+        return []
