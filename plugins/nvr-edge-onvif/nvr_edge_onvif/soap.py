@@ -80,7 +80,7 @@ def call(url: str, payload: bytes, timeout_s: float = TIMEOUT_S) -> ET.Element:
         raise OnvifError(f"{_where(url)}: HTTP {status}, {exc}") from None
     fault = ux.find(root, "Fault")
     if fault is not None:
-        codes = {ux.local(v.text or "").strip() for v in ux.find_all(fault, "Value")}
+        codes = {(v.text or "").strip().rpartition(":")[2] for v in ux.find_all(fault, "Value")}
         reason = ux.text(fault, "Text")[:200] or "no reason given"
         if status == 401 or codes & _AUTH_FAULTS:
             raise AuthError(f"the camera refused the user or password ({reason})")

@@ -1,0 +1,351 @@
+"""The simulated camera's ONVIF face: a WS-Discovery responder and the SOAP device and
+media services, whose stream URIs point at the RTSP server's streams.
+
+Stdlib only, written apart from the nvr-edge-onvif plugin (a fake that shared the
+client's code would agree with its bugs). Knobs for the field's failures: a clock offset
+(tokens are checked against the camera's clock), an XAddr of `0.0.0.0`, a password.
+Run it in a network namespace with ``python -m nvr_edge_testing.simcam.onvif``::
+
+    with OnvifFace(OnvifCamera(rtsp="rtsp://10.0.0.2:8554/cam1"), advertise="10.0.0.2"):
+        ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import os
+import re
+import signal
+import socket
+import struct
+import sys
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from xml.sax.saxutils import escape
+
+PASSWORD_ENV = "NVR_SIMCAM_PASSWORD"
+MULTICAST_GROUP = "239.255.255.250"
+DISCOVERY_PORT = 3702
+TOKEN_TOLERANCE_S = 5.0  # as strict as the cameras that say "time check failed"
+MAX_REQUEST = 64 * 1024
+
+
+@dataclass(frozen=True)
+class SimProfile:
+    token: str
+    width: int
+    height: int
+    fps: int
+    stream: str  # the RTSP path under the camera's URL: "main" or "sub"
+    codec: str = "H264"
+
+
+@dataclass
+class OnvifCamera:
+    """What the face says about itself. `rtsp` is the camera's RTSP URL without a stream
+    (``rtsp://host:port/cam1``); `user` None serves every call without credentials."""
+
+    rtsp: str
+    urn: str = field(default_factory=lambda: f"urn:uuid:{uuid.uuid4()}")
+    name: str = "SimCam"
+    manufacturer: str = "nvr-edge"
+    model: str = "simcam"
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    clock_offset_s: float = 0.0
+    zero_xaddr: bool = False  # advertise http://0.0.0.0:port/ like some firmware does
+    profiles: tuple[SimProfile, ...] = (SimProfile("main", 1920, 1080, 30, "main"),
+                                        SimProfile("sub", 640, 360, 30, "sub"))
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
+
+
+class OnvifFace:
+    """Serves `camera` over HTTP on `http_host:http_port` (0: any free port) and answers
+    Probes on UDP `discovery_port`; multicast ones too when `advertise` is an interface
+    address of this namespace (the group is joined there)."""
+
+    def __init__(self, camera: OnvifCamera, *, advertise: str = "127.0.0.1",
+                 http_host: str = "0.0.0.0", http_port: int = 0,
+                 discovery_port: int = DISCOVERY_PORT, multicast: bool = True) -> None:
+        self.camera = camera
+        self.advertise = advertise
+        self.discovery_port = discovery_port
+        self.multicast = multicast
+        self.http = ThreadingHTTPServer((http_host, http_port), _handler_for(camera))
+        self.http.daemon_threads = True
+        self.udp = self._discovery_socket()
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    @property
+    def http_port(self) -> int:
+        return int(self.http.server_address[1])
+
+    @property
+    def device_url(self) -> str:
+        return f"http://{self.advertise}:{self.http_port}/onvif/device_service"
+
+    def start(self) -> OnvifFace:
+        for target in (self.http.serve_forever, self._answer_probes):
+            thread = threading.Thread(target=target, daemon=True, name="simcam-onvif")
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.http.shutdown()
+        self.http.server_close()
+        self.udp.close()
+        for thread in self._threads:
+            thread.join(5)
+
+    def __enter__(self) -> OnvifFace:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _discovery_socket(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # the group's datagrams reach only a socket bound to the wildcard address
+        sock.bind(("" if self.multicast else self.advertise, self.discovery_port))
+        if self.multicast:
+            membership = struct.pack("4s4s", socket.inet_aton(MULTICAST_GROUP),
+                                     socket.inet_aton(self.advertise))
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+        sock.settimeout(0.2)
+        return sock
+
+    def _answer_probes(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                data, sender = self.udp.recvfrom(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # closed by stop()
+            message_id = _probe_for_cameras(data)
+            if message_id is not None:
+                self.udp.sendto(self._probe_match(message_id), sender)
+
+    def _probe_match(self, relates_to: str) -> bytes:
+        cam = self.camera
+        host = "0.0.0.0" if cam.zero_xaddr else self.advertise
+        scopes = " ".join([
+            "onvif://www.onvif.org/Profile/Streaming",
+            f"onvif://www.onvif.org/name/{_scope_text(cam.name)}",
+            f"onvif://www.onvif.org/hardware/{_scope_text(cam.model)}"])
+        return _PROBE_MATCHES.format(
+            message_id=f"urn:uuid:{uuid.uuid4()}", relates_to=escape(relates_to),
+            urn=escape(cam.urn), scopes=escape(scopes),
+            xaddrs=f"http://{host}:{self.http_port}/onvif/device_service").encode()
+
+
+def _scope_text(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._~-]", lambda m: f"%{ord(m.group()):02X}", text)
+
+
+def _probe_for_cameras(data: bytes) -> str | None:
+    """The MessageID of a Probe whose Types are empty or name NetworkVideoTransmitter."""
+    text = data[:MAX_REQUEST].decode("utf-8", "replace")
+    if not re.search(r"<(\w+:)?Probe[\s>/]", text):
+        return None
+    types = re.search(r"<(?:\w+:)?Types[^>]*>([^<]*)<", text)
+    if types and types.group(1).strip() and "NetworkVideoTransmitter" not in types.group(1):
+        return None
+    message_id = re.search(r"<(?:\w+:)?MessageID[^>]*>([^<]+)<", text)
+    return message_id.group(1).strip() if message_id else ""
+
+
+# ------------------------------------------------------------------ SOAP services
+
+_ANONYMOUS = {"GetSystemDateAndTime", "GetCapabilities"}  # as on Dahua, Reolink, TP-Link
+
+
+def _handler_for(camera: OnvifCamera) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_REQUEST:
+                self._reply(413, b"")
+                return
+            request = self.rfile.read(length).decode("utf-8", "replace")
+            action = re.search(r"<(?:\w+:)?Body[^>]*>\s*<(?:\w+:)?(\w+)", request)
+            name = action.group(1) if action else ""
+            if name not in _ANONYMOUS and camera.user is not None:
+                problem = token_problem(request, camera)
+                if problem:
+                    self._reply(400, _fault("ter:NotAuthorized", problem))
+                    return
+            body = _answer(name, request, camera, self._base())
+            if body is None:
+                self._reply(400, _fault("ter:ActionNotSupported", f"no action {name}"))
+            else:
+                self._reply(200, _envelope(body))
+
+        def _base(self) -> str:
+            host, port = self.connection.getsockname()[:2]
+            return f"http://{host}:{port}"
+
+        def _reply(self, status: int, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/soap+xml; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # quiet: tests read their own output
+
+    return Handler
+
+
+def token_problem(request: str, camera: OnvifCamera) -> str | None:
+    """Why the request's UsernameToken is refused, or None: user, digest, and Created
+    within TOKEN_TOLERANCE_S of the camera's (offset) clock."""
+    def field_of(name: str) -> str:
+        found = re.search(rf"<(?:\w+:)?{name}\b[^>]*>([^<]*)<", request)
+        return found.group(1).strip() if found else ""
+
+    user, digest, nonce, created = (field_of(n) for n in
+                                    ("Username", "Password", "Nonce", "Created"))
+    if not user:
+        return "sender not authorized: no UsernameToken"
+    try:
+        at = datetime.strptime(created.replace("Z", "+0000").split(".")[0].split("+")[0],
+                               "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        raw_nonce = base64.b64decode(nonce, validate=True)
+    except ValueError:
+        return "sender not authorized: malformed token"
+    expected = base64.b64encode(hashlib.sha1(
+        raw_nonce + created.encode() + (camera.password or "").encode()).digest()).decode()
+    if user != camera.user or digest != expected:
+        return "sender not authorized"
+    if abs((at - camera.now()).total_seconds()) > TOKEN_TOLERANCE_S:
+        return "sender not authorized: time check failed"
+    return None
+
+
+def _answer(action: str, request: str, camera: OnvifCamera, base: str) -> str | None:
+    """The Body of the answer to `action`; `base` is the HTTP address the call came to."""
+    if action == "GetSystemDateAndTime":
+        now = camera.now()
+        return ("<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
+                "<tt:DateTimeType>Manual</tt:DateTimeType><tt:DaylightSavings>false"
+                "</tt:DaylightSavings><tt:UTCDateTime>"
+                f"<tt:Time><tt:Hour>{now.hour}</tt:Hour><tt:Minute>{now.minute}</tt:Minute>"
+                f"<tt:Second>{now.second}</tt:Second></tt:Time>"
+                f"<tt:Date><tt:Year>{now.year}</tt:Year><tt:Month>{now.month}</tt:Month>"
+                f"<tt:Day>{now.day}</tt:Day></tt:Date></tt:UTCDateTime>"
+                "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>")
+    if action == "GetCapabilities":
+        return ("<tds:GetCapabilitiesResponse><tds:Capabilities><tt:Media>"
+                f"<tt:XAddr>{base}/onvif/media_service</tt:XAddr>"
+                "</tt:Media></tds:Capabilities></tds:GetCapabilitiesResponse>")
+    if action == "GetDeviceInformation":
+        return ("<tds:GetDeviceInformationResponse>"
+                f"<tds:Manufacturer>{escape(camera.manufacturer)}</tds:Manufacturer>"
+                f"<tds:Model>{escape(camera.model)}</tds:Model>"
+                "<tds:FirmwareVersion>1.0</tds:FirmwareVersion>"
+                f"<tds:SerialNumber>{escape(camera.urn[-12:])}</tds:SerialNumber>"
+                "<tds:HardwareId>sim</tds:HardwareId></tds:GetDeviceInformationResponse>")
+    if action == "GetProfiles":
+        return "<trt:GetProfilesResponse>" + "".join(
+            f'<trt:Profiles token="{p.token}" fixed="true"><tt:Name>{p.token}</tt:Name>'
+            f'<tt:VideoEncoderConfiguration token="enc_{p.token}"><tt:Name>enc</tt:Name>'
+            f"<tt:Encoding>{p.codec}</tt:Encoding><tt:Resolution><tt:Width>{p.width}"
+            f"</tt:Width><tt:Height>{p.height}</tt:Height></tt:Resolution><tt:RateControl>"
+            f"<tt:FrameRateLimit>{p.fps}</tt:FrameRateLimit></tt:RateControl>"
+            "</tt:VideoEncoderConfiguration></trt:Profiles>"
+            for p in camera.profiles) + "</trt:GetProfilesResponse>"
+    if action == "GetStreamUri":
+        token = re.search(r"<(?:\w+:)?ProfileToken>([^<]*)<", request)
+        profile = next((p for p in camera.profiles if token and p.token == token.group(1)),
+                       None)
+        if profile is None:
+            return None
+        return ("<trt:GetStreamUriResponse><trt:MediaUri>"
+                f"<tt:Uri>{escape(camera.rtsp)}/{profile.stream}</tt:Uri>"
+                "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect>"
+                "<tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></trt:GetStreamUriResponse>")
+    return None
+
+
+def _envelope(body: str) -> bytes:
+    return ('<?xml version="1.0" encoding="UTF-8"?>'
+            '<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" '
+            'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
+            'xmlns:trt="http://www.onvif.org/ver10/media/wsdl" '
+            'xmlns:tt="http://www.onvif.org/ver10/schema">'
+            f"<SOAP-ENV:Body>{body}</SOAP-ENV:Body></SOAP-ENV:Envelope>").encode()
+
+
+def _fault(subcode: str, reason: str) -> bytes:
+    return ('<?xml version="1.0" encoding="UTF-8"?>'
+            '<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" '
+            'xmlns:ter="http://www.onvif.org/ver10/error"><env:Body><env:Fault>'
+            "<env:Code><env:Value>env:Sender</env:Value><env:Subcode>"
+            f"<env:Value>{subcode}</env:Value></env:Subcode></env:Code>"
+            f'<env:Reason><env:Text xml:lang="en">{escape(reason)}</env:Text></env:Reason>'
+            "</env:Fault></env:Body></env:Envelope>").encode()
+
+
+_PROBE_MATCHES = """<?xml version="1.0" encoding="UTF-8"?>
+<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" \
+xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing" \
+xmlns:wsdd="http://schemas.xmlsoap.org/ws/2005/04/discovery" \
+xmlns:tdn="http://www.onvif.org/ver10/network/wsdl">
+<SOAP-ENV:Header><wsa:MessageID>{message_id}</wsa:MessageID>
+<wsa:RelatesTo>{relates_to}</wsa:RelatesTo>
+<wsa:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</wsa:To>
+<wsa:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/ProbeMatches</wsa:Action>
+</SOAP-ENV:Header><SOAP-ENV:Body><wsdd:ProbeMatches><wsdd:ProbeMatch>
+<wsa:EndpointReference><wsa:Address>{urn}</wsa:Address></wsa:EndpointReference>
+<wsdd:Types>tdn:NetworkVideoTransmitter</wsdd:Types><wsdd:Scopes>{scopes}</wsdd:Scopes>
+<wsdd:XAddrs>{xaddrs}</wsdd:XAddrs><wsdd:MetadataVersion>1</wsdd:MetadataVersion>
+</wsdd:ProbeMatch></wsdd:ProbeMatches></SOAP-ENV:Body></SOAP-ENV:Envelope>"""
+
+
+# ------------------------------------------------------------------ command line
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="a simulated camera's ONVIF face")
+    p.add_argument("--rtsp", required=True, help="the camera's RTSP URL without the stream")
+    p.add_argument("--advertise", required=True, help="this namespace's address")
+    p.add_argument("--urn")
+    p.add_argument("--name", default="SimCam")
+    p.add_argument("--user", help="the password comes in $" + PASSWORD_ENV)
+    p.add_argument("--clock-offset", type=float, default=0.0)
+    p.add_argument("--zero-xaddr", action="store_true")
+    p.add_argument("--no-multicast", action="store_true")
+    p.add_argument("--http-port", type=int, default=0)
+    p.add_argument("--discovery-port", type=int, default=DISCOVERY_PORT)
+    args = p.parse_args(argv)
+    camera = OnvifCamera(rtsp=args.rtsp, name=args.name, user=args.user,
+                         password=os.environ.get(PASSWORD_ENV) if args.user else None,
+                         clock_offset_s=args.clock_offset, zero_xaddr=args.zero_xaddr)
+    if args.urn:
+        camera.urn = args.urn
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
+    with OnvifFace(camera, advertise=args.advertise, http_port=args.http_port,
+                   discovery_port=args.discovery_port, multicast=not args.no_multicast) as face:
+        print(f"READY {face.http_port} {camera.urn}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
