@@ -95,7 +95,7 @@ class Prober:
                 except OSError:
                     continue  # an ICMP error for an earlier send (unicast to a dead host)
                 replies += 1
-                for match in _matches(data, sender):
+                for match in matches_in(data, sender):
                     if match.urn not in found:
                         found[match.urn] = match
                         self.first_seen_s[match.urn] = time.monotonic() - start
@@ -109,7 +109,8 @@ class Prober:
                 log.warning("discovery: probe to %s failed: %s", host, exc)
 
 
-def _matches(data: bytes, sender: str) -> list[ProbeMatch]:
+def matches_in(data: bytes, sender: str) -> list[ProbeMatch]:
+    """The cameras in a datagram; [] (logged at debug) for anything unreadable."""
     try:
         return parse_probe_matches(data, sender)
     except UntrustedXmlError as exc:

@@ -72,6 +72,11 @@ def call(url: str, payload: bytes, timeout_s: float = TIMEOUT_S) -> ET.Element:
     """POST `payload` to `url`; the reply's Body. Raises `OnvifError` (`AuthError` for a
     refused token) for every failure, network or reply."""
     status, data = _post(url, payload, timeout_s)
+    return body_of(status, data, url)
+
+
+def body_of(status: int, data: bytes, url: str) -> ET.Element:
+    """The SOAP Body of an HTTP reply, or the `OnvifError` it amounts to."""
     try:
         root = ux.parse(data, MAX_REPLY)
     except ux.UntrustedXmlError as exc:
