@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -13,18 +12,6 @@ from nvr_edge_onvif.probe import ProbeMatch
 from nvr_edge_onvif.soap import AuthError, Credentials, OnvifError
 
 log = logging.getLogger(__name__)
-
-MAX_PARALLEL = 8
-
-
-def describe_all(matches: list[ProbeMatch], credentials: Credentials | None,
-                 timeout_s: float) -> list[CameraCandidate]:
-    """Every match as a candidate, cameras asked in parallel (a slow one delays no other)."""
-    if not matches:
-        return []
-    with ThreadPoolExecutor(min(MAX_PARALLEL, len(matches))) as pool:
-        return list(pool.map(lambda m: describe(m, credentials, timeout_s), matches))
-
 
 def describe(match: ProbeMatch, credentials: Credentials | None,
              timeout_s: float) -> CameraCandidate:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from nvr_edge import CameraCandidate, DiscoveryRequest, hookimpl
-from nvr_edge_onvif.candidates import describe_all
+from nvr_edge_onvif.candidates import describe
 from nvr_edge_onvif.interfaces import Interface, multicast_interfaces
-from nvr_edge_onvif.probe import PORT
+from nvr_edge_onvif.probe import PORT, ProbeMatch
 from nvr_edge_onvif.prober import Prober
-from nvr_edge_onvif.soap import Credentials
+from nvr_edge_onvif.soap import TIMEOUT_S, Credentials
 
 log = logging.getLogger(__name__)
+
+MAX_PARALLEL = 8  # cameras asked at once; a slow one delays no other
 
 
 class OnvifDiscovery:
@@ -26,14 +30,22 @@ class OnvifDiscovery:
 
     @hookimpl
     def nvr_camera_candidates(self, request: DiscoveryRequest) -> list[CameraCandidate]:
-        prober = Prober(self.interfaces(), request.hosts, request.timeout_s, self.port)
-        matches = prober.run()
-        for urn, seconds in prober.first_seen_s.items():
-            log.info("discovery: %s answered %.3f s after the first probe", urn, seconds)
         credentials = None
         if request.user is not None and request.password is not None:
             credentials = Credentials(request.user, request.password)
-        return describe_all(list(matches.values()), credentials, request.timeout_s)
+        prober = Prober(self.interfaces(), request.hosts, request.timeout_s, self.port)
+
+        def proposed(match: ProbeMatch) -> CameraCandidate:
+            candidate = describe(match, credentials, min(request.timeout_s, TIMEOUT_S))
+            log.info("discovery: %s proposed %.3f s after the first probe", match.urn,
+                     time.monotonic() - prober.started)
+            return candidate
+
+        # each camera is asked as soon as it answers, while the probing goes on
+        with ThreadPoolExecutor(MAX_PARALLEL, thread_name_prefix="onvif") as pool:
+            futures: list[Future[CameraCandidate]] = []
+            prober.run(on_new=lambda match: futures.append(pool.submit(proposed, match)))
+            return [future.result() for future in futures]
 
 
 plugin = OnvifDiscovery()

@@ -13,7 +13,7 @@ import logging
 import selectors
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from nvr_edge_onvif.interfaces import Interface
 from nvr_edge_onvif.probe import (
@@ -41,15 +41,17 @@ class Prober:
         self.hosts = list(hosts)
         self.timeout_s = timeout_s
         self.port = port
-        self.first_seen_s: dict[str, float] = {}  # urn -> seconds after the first Probe
+        self.started = 0.0  # time.monotonic() of the first Probe
 
-    def run(self) -> dict[str, ProbeMatch]:
-        """Every camera that answered, keyed by endpoint URN (the first answer wins)."""
+    def run(self, on_new: Callable[[ProbeMatch], None] = lambda _match: None
+            ) -> dict[str, ProbeMatch]:
+        """Every camera that answered, keyed by endpoint URN (the first answer wins);
+        `on_new` is called at once with each new one (the caller may ask it meanwhile)."""
         found: dict[str, ProbeMatch] = {}
         with selectors.DefaultSelector() as selector:
             targets = self._open(selector)
             try:
-                self._loop(selector, targets, found)
+                self._loop(selector, targets, found, on_new)
             finally:
                 for key in list(selector.get_map().values()):
                     key.fileobj.close()  # type: ignore[union-attr]
@@ -78,10 +80,10 @@ class Prober:
         return targets
 
     def _loop(self, selector: selectors.BaseSelector, targets: list[tuple[socket.socket, str]],
-              found: dict[str, ProbeMatch]) -> None:
-        start = time.monotonic()
-        deadline = start + self.timeout_s
-        sends = [start + at for at in REPEAT_AT_S if at < self.timeout_s]
+              found: dict[str, ProbeMatch], on_new: Callable[[ProbeMatch], None]) -> None:
+        self.started = time.monotonic()
+        deadline = self.started + self.timeout_s
+        sends = [self.started + at for at in REPEAT_AT_S if at < self.timeout_s]
         replies = 0
         while (now := time.monotonic()) < deadline and replies < MAX_REPLIES:
             while sends and sends[0] <= now:
@@ -98,7 +100,9 @@ class Prober:
                 for match in matches_in(data, sender):
                     if match.urn not in found:
                         found[match.urn] = match
-                        self.first_seen_s[match.urn] = time.monotonic() - start
+                        log.info("discovery: %s answered %.3f s after the first probe",
+                                 match.urn, time.monotonic() - self.started)
+                        on_new(match)
 
     def _send_all(self, targets: list[tuple[socket.socket, str]]) -> None:
         _message_id, probe = probe_message()
