@@ -127,10 +127,12 @@ def parse_profile(profile: ET.Element) -> Profile | None:
 
 
 def main_and_sub(profiles: list[Profile]) -> dict[str, str]:
-    """Profile token -> role: "main" is the most pixels, "sub" the fewest (if another)."""
+    """Profile token -> role: "main" is the most pixels, "sub" the fewest (if another).
+    Between equal sizes, the earlier profile ranks higher: cameras list their main first."""
     if not profiles:
         return {}
-    ranked = sorted(profiles, key=lambda p: p.width * p.height)
+    order = {p.token: i for i, p in reversed(list(enumerate(profiles)))}
+    ranked = sorted(profiles, key=lambda p: (p.width * p.height, -order[p.token]))
     roles = {ranked[-1].token: "main"}
     if ranked[0].token != ranked[-1].token:
         roles[ranked[0].token] = "sub"

@@ -10,7 +10,8 @@ from nvr_edge_onvif.client import OnvifClient
 from nvr_edge_onvif.plugin import OnvifDiscovery
 from nvr_edge_onvif.probe import ProbeMatch
 from nvr_edge_onvif.soap import AuthError, Credentials
-from nvr_edge_testing.simcam.onvif import OnvifCamera, OnvifFace
+from nvr_edge_testing.simcam import SimCameraServer
+from nvr_edge_testing.simcam.onvif import OnvifCamera, OnvifFace, onvif_camera_of
 from nvr_edge_testing.waiting import free_port
 
 from nvr_edge import DiscoveryRequest
@@ -83,3 +84,24 @@ def test_an_unreachable_camera_is_a_problem_not_an_error() -> None:
     match = ProbeMatch("urn:uuid:dead", (dead,), (), "127.0.0.1")
     candidate = describe(match, None, timeout_s=1)
     assert "refused" in candidate.problem.lower()
+
+
+@pytest.mark.slow
+def test_the_proposed_main_stream_plays(nvr_camera: SimCameraServer) -> None:
+    """The simulated camera's ONVIF face names its own RTSP streams: the proposed main
+    stream, with the credentials added, gives video."""
+    import av
+
+    sim = onvif_camera_of(nvr_camera)
+    with OnvifFace(sim, http_host="127.0.0.1", discovery_port=free_port("127.0.0.1"),
+                   multicast=False) as face:
+        [found] = OnvifDiscovery(interfaces=list, port=face.discovery_port) \
+            .nvr_camera_candidates(DiscoveryRequest(timeout_s=1.0, user=nvr_camera.user,
+                                                    password=nvr_camera.password,
+                                                    hosts=("127.0.0.1",)))
+    main = next(s for s in found.streams if s.role == "main")
+    assert main.url == nvr_camera.url(1, with_credentials=False)
+    assert (main.width, main.height) == (nvr_camera.main.width, nvr_camera.main.height)
+    with av.open(nvr_camera.url(1), options={"rtsp_transport": "tcp"}, timeout=10) as media:
+        packet = next(p for p in media.demux(video=0) if p.size)
+    assert packet.stream.codec_context.name == "h264"

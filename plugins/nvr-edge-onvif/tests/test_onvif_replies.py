@@ -4,6 +4,7 @@ for what a device sent."""
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -160,6 +161,8 @@ def test_profiles_become_main_and_sub_by_resolution() -> None:
         ("p0", "Main", 2560, 25.0), ("p1", "p1", 704, None), ("nan", "nan", 320, None)]
     assert main_and_sub(profiles) == {"p0": "main", "nan": "sub"}
     assert main_and_sub(profiles[:1]) == {"p0": "main"}
+    twins = [replace(profiles[1], token="a"), replace(profiles[1], token="b")]
+    assert main_and_sub(twins) == {"a": "main", "b": "sub"}  # the earlier one is main
 
 
 @settings(max_examples=300, deadline=None)

@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 from xml.sax.saxutils import escape
 
-PASSWORD_ENV = "NVR_SIMCAM_PASSWORD"
+from nvr_edge_testing.simcam import PASSWORD_ENV, SimCameraServer
+
 MULTICAST_GROUP = "239.255.255.250"
 DISCOVERY_PORT = 3702
 TOKEN_TOLERANCE_S = 5.0  # as strict as the cameras that say "time check failed"
@@ -65,6 +67,19 @@ class OnvifCamera:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
+
+
+def onvif_camera_of(server: SimCameraServer, camera: int = 1, **fields: Any) -> OnvifCamera:
+    """The ONVIF identity of `server`'s camera `camera`: its URL, user, password and the
+    sizes of its main and sub clips (a live clock sub stream is left out)."""
+    url = server.url(camera, with_credentials=False).rsplit("/", 1)[0]
+    profiles = [SimProfile("main", server.main.width, server.main.height, server.main.fps,
+                           "main")]
+    if server.sub is not None:
+        profiles.append(SimProfile("sub", server.sub.width, server.sub.height, server.sub.fps,
+                                   "sub"))
+    fields = {"user": server.user, "password": server.password, **fields}
+    return OnvifCamera(rtsp=url, profiles=tuple(profiles), **fields)
 
 
 class OnvifFace:
