@@ -56,7 +56,7 @@ class ProbeMatch:
         prefix = f"{_SCOPE_PREFIX}{kind}/"
         for scope in self.scopes:
             if scope.startswith(prefix):
-                return unquote(scope[len(prefix):]).strip()
+                return unquote(scope[len(prefix):]).strip()[:128]
         return ""
 
 
