@@ -9,6 +9,7 @@ multicast messages several times) and replies are read until the deadline.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import selectors
 import socket
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 REPEAT_AT_S = (0.0, 0.25, 0.75)  # after the start: three sends, as python-ws-discovery does
 MAX_REPLIES = 4096  # a flood of junk ends the search, not the box
+MAX_SUBNET_HOSTS = 1024  # a /22: a directed sweep, not a scan of the internet
 
 
 class Prober:
@@ -73,10 +75,11 @@ class Prober:
                 continue
             selector.register(sock, selectors.EVENT_READ)
             targets.append((sock, MULTICAST_GROUP))
-        if self.hosts:
+        addresses = unicast_targets(self.hosts)
+        if addresses:
             unicast = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             selector.register(unicast, selectors.EVENT_READ)
-            targets += [(unicast, host) for host in self.hosts]
+            targets += [(unicast, address) for address in addresses]
         return targets
 
     def _loop(self, selector: selectors.BaseSelector, targets: list[tuple[socket.socket, str]],
@@ -111,6 +114,29 @@ class Prober:
                 sock.sendto(probe, (host, self.port))
             except OSError as exc:  # no route to a named host, interface went down
                 log.warning("discovery: probe to %s failed: %s", host, exc)
+
+
+def unicast_targets(hosts: Iterable[str]) -> list[str]:
+    """IPv4 addresses for the named hosts: an address, a subnet (`10.1.2.0/24`, at most
+    MAX_SUBNET_HOSTS addresses) or a name, resolved once here, not at every repeat."""
+    addresses: list[str] = []
+    for host in hosts:
+        try:
+            network = ipaddress.IPv4Network(host, strict=False)
+        except ValueError:
+            try:
+                infos = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_DGRAM)
+            except (OSError, ValueError) as exc:  # unknown name, NUL, bad IDNA
+                log.warning("discovery: host %r skipped: %s", host, exc)
+                continue
+            addresses.append(str(infos[0][4][0]))
+            continue
+        if network.num_addresses > MAX_SUBNET_HOSTS:
+            log.warning("discovery: subnet %s skipped: more than %d addresses", host,
+                        MAX_SUBNET_HOSTS)
+            continue
+        addresses += [str(a) for a in (network.hosts() if network.prefixlen < 31 else network)]
+    return list(dict.fromkeys(addresses))
 
 
 def matches_in(data: bytes, sender: str) -> list[ProbeMatch]:

@@ -5,7 +5,8 @@
     nsC  10.80.0.2 camera 3 ── nsR (router) ─────┘   (10.77.0.1, 10.78.0.1, 10.79.0.1)
 
 Cameras 1 and 2 answer the multicast Probe sent out of each of nsB's interfaces; camera
-3 sits behind a router that multicast does not cross and is found only by `--host`.
+3 sits behind a router that multicast does not cross and is found only by `--host`
+(a subnet sweep here).
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def discover(lan: Lan, tmp_path: Path, *args: str, password: str = PASSWORD
 
 
 def test_multicast_on_every_interface_and_a_directed_probe(lan: Lan, tmp_path: Path) -> None:
-    found, log, seconds = discover(lan, tmp_path, "--host", "10.80.0.2")
+    # a subnet sweep: the router at .1 answers with ICMP port-unreachable, .3-.6 with nothing
+    found, log, seconds = discover(lan, tmp_path, "--host", "10.80.0.0/29")
     by_address = {c["address"]: c for c in found}
     assert sorted(by_address) == ["10.77.0.2", "10.78.0.2", "10.80.0.2"]
     for address, candidate in by_address.items():

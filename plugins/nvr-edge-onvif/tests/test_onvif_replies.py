@@ -13,7 +13,7 @@ from nvr_edge_onvif import soap
 from nvr_edge_onvif import untrusted_xml as ux
 from nvr_edge_onvif.client import camera_utc, main_and_sub, parse_profile
 from nvr_edge_onvif.probe import parse_probe_matches, probe_message
-from nvr_edge_onvif.prober import matches_in
+from nvr_edge_onvif.prober import matches_in, unicast_targets
 
 SENDER = "192.0.2.7"
 
@@ -136,6 +136,12 @@ def test_fuzz_mangled_matches_never_raise(urn: str, types: str, xaddrs: list[str
     for candidate in (data, data[:cut], data.replace(b"ProbeMatch>", b"ProbeMatch/>", 1)):
         for match in matches_in(candidate, SENDER):
             assert match.urn and match.xaddrs
+
+
+def test_directed_probe_targets_from_addresses_subnets_and_names() -> None:
+    assert unicast_targets(["192.0.2.9", "10.1.2.0/30", "192.0.2.9", "localhost",
+                            "10.0.0.0/8", "bad\x00host"]) == [
+        "192.0.2.9", "10.1.2.1", "10.1.2.2", "127.0.0.1"]
 
 
 def test_profiles_become_main_and_sub_by_resolution() -> None:
