@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -13,16 +14,20 @@ from nvr_edge_onvif.soap import AuthError, Credentials, OnvifError
 
 log = logging.getLogger(__name__)
 
+BUDGET_S = 10.0  # per camera, for its six calls: a slow one still ends the command soon
+
 def describe(match: ProbeMatch, credentials: Credentials | None,
-             timeout_s: float) -> CameraCandidate:
-    """A candidate for `match`; what the camera would not tell is named in `problem`."""
+             budget_s: float = BUDGET_S) -> CameraCandidate:
+    """A candidate for `match`, asked for at most `budget_s` seconds in all; what the camera
+    would not tell is named in `problem`."""
+    deadline = time.monotonic() + budget_s
     base = CameraCandidate(id=match.urn, kind="onvif",
                            address=urlsplit(match.xaddrs[0]).hostname or match.sender,
                            name=match.scope("name"), model=match.scope("hardware"))
     problem = ""
     for xaddr in match.xaddrs:  # the first that answers; IPv4 ones come first
         try:
-            return _ask(base, OnvifClient(xaddr, credentials, timeout_s))
+            return _ask(base, OnvifClient(xaddr, credentials, deadline))
         except AuthError as exc:
             problem = f"wrong user or password: {exc}" if credentials else \
                 f"credentials needed (--user, --password-file): {exc}"

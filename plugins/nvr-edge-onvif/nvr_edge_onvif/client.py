@@ -37,12 +37,15 @@ class Profile:
 
 
 class OnvifClient:
+    """Calls to one camera; none runs past `deadline` (time.monotonic()), so a camera
+    that answers slowly costs at most its budget, not 5 s per call."""
+
     def __init__(self, device_url: str, credentials: Credentials | None,
-                 timeout_s: float = soap.TIMEOUT_S) -> None:
+                 deadline: float) -> None:
         self.device_url = device_url
         self.media_url = device_url  # until GetCapabilities names the media service
         self.credentials = credentials
-        self.timeout_s = timeout_s
+        self.deadline = deadline
         self.clock_offset_s = 0.0  # the camera's clock minus ours
 
     def sync_clock(self) -> float:
@@ -87,7 +90,10 @@ class OnvifClient:
         header = ""
         if signed and self.credentials is not None:
             header = soap.username_token(self.credentials, self.clock_offset_s)
-        return soap.call(url, soap.envelope(body, header), self.timeout_s)
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise OnvifError("the camera answers too slowly: gave up")
+        return soap.call(url, soap.envelope(body, header), min(soap.TIMEOUT_S, left))
 
 
 def camera_utc(body: ET.Element) -> datetime | None:

@@ -12,7 +12,7 @@ from nvr_edge_onvif.candidates import describe
 from nvr_edge_onvif.interfaces import Interface, multicast_interfaces
 from nvr_edge_onvif.probe import PORT, ProbeMatch
 from nvr_edge_onvif.prober import Prober
-from nvr_edge_onvif.soap import TIMEOUT_S, Credentials
+from nvr_edge_onvif.soap import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class OnvifDiscovery:
         prober = Prober(self.interfaces(), request.hosts, request.timeout_s, self.port)
 
         def proposed(match: ProbeMatch) -> CameraCandidate:
-            candidate = describe(match, credentials, min(request.timeout_s, TIMEOUT_S))
+            candidate = describe(match, credentials)
             log.info("discovery: %s proposed %.3f s after the first probe", match.urn,
                      time.monotonic() - prober.started)
             return candidate

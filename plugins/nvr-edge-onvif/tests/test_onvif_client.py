@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -33,7 +35,7 @@ def face() -> Iterator[OnvifFace]:
 
 
 def test_profiles_and_stream_uris_with_digest_auth(face: OnvifFace) -> None:
-    client = OnvifClient(face.device_url, Credentials("admin", PASSWORD))
+    client = OnvifClient(face.device_url, Credentials("admin", PASSWORD), time.monotonic() + 10)
     client.sync_clock()
     info = client.device_information()
     client.find_media_service()
@@ -47,7 +49,7 @@ def test_profiles_and_stream_uris_with_digest_auth(face: OnvifFace) -> None:
 
 def test_a_camera_clock_hours_off_is_corrected() -> None:
     with face_for(clock_offset_s=-3 * 3600 + 17) as face:
-        client = OnvifClient(face.device_url, Credentials("admin", PASSWORD))
+        client = OnvifClient(face.device_url, Credentials("admin", PASSWORD), time.monotonic() + 10)
         with pytest.raises(AuthError, match="time check failed"):
             client.device_information()  # signed with our clock: refused
         offset = client.sync_clock()
@@ -57,11 +59,11 @@ def test_a_camera_clock_hours_off_is_corrected() -> None:
 
 def test_a_wrong_password_is_named_and_never_shown(face: OnvifFace) -> None:
     match = ProbeMatch(face.camera.urn, (face.device_url,), (), "127.0.0.1")
-    candidate = describe(match, Credentials("admin", "not-it"), timeout_s=2)
+    candidate = describe(match, Credentials("admin", "not-it"), budget_s=2)
     assert candidate.problem.startswith("wrong user or password")
     assert candidate.streams == ()
     assert "not-it" not in repr(candidate)
-    anonymous = describe(match, None, timeout_s=2)
+    anonymous = describe(match, None, budget_s=2)
     assert anonymous.problem.startswith("credentials needed")
 
 
@@ -82,8 +84,19 @@ def test_the_hook_finds_a_camera_by_a_directed_probe(face: OnvifFace) -> None:
 def test_an_unreachable_camera_is_a_problem_not_an_error() -> None:
     dead = f"http://127.0.0.1:{free_port('127.0.0.1')}/onvif/device_service"
     match = ProbeMatch("urn:uuid:dead", (dead,), (), "127.0.0.1")
-    candidate = describe(match, None, timeout_s=1)
+    candidate = describe(match, None, budget_s=1)
     assert "refused" in candidate.problem.lower()
+
+
+def test_a_camera_that_never_answers_costs_its_budget_only() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/onvif/device_service"
+        match = ProbeMatch("urn:uuid:silent", (url, url.replace("/onvif", "/x")), (),
+                           "127.0.0.1")
+        started = time.monotonic()
+        candidate = describe(match, None, budget_s=1.0)
+    assert time.monotonic() - started < 2.0
+    assert "timed out" in candidate.problem or "too slowly" in candidate.problem
 
 
 @pytest.mark.slow
