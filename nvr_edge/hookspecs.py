@@ -51,8 +51,9 @@ def nvr_discover_cameras(config: Config) -> list[CameraConfig]:
 def nvr_camera_candidates(request: DiscoveryRequest) -> list[CameraCandidate]:
     """Look for cameras not yet adopted (ONVIF on the LAN, USB, a vendor's API) for
     `request.timeout_s`, then return what was found (asking each found camera may take a
-    bounded while longer), with `request`'s credentials tried on each. Never raise for what a device sent. `nvr-edge discover`; blocking, so call it
-    off any event loop. Added in 0.3.
+    bounded while longer), with `request`'s credentials tried on each. Never raise for
+    what a device sent. `nvr-edge discover`; blocking, so call it off any event loop.
+    Added in 0.3.
     """
 
 

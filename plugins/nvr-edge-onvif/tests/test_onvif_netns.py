@@ -12,6 +12,7 @@ Cameras 1 and 2 answer the multicast Probe sent out of each of nsB's interfaces;
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -24,6 +25,8 @@ import pytest
 from nvr_edge_testing.netns import Namespaces, can_make_namespaces
 from nvr_edge_testing.processes import end, tied
 from nvr_edge_testing.simcam.onvif import PASSWORD_ENV
+
+from nvr_edge import DISABLE_AUTOLOAD_ENV
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip")]
@@ -83,7 +86,8 @@ def discover(lan: Lan, tmp_path: Path, *args: str, password: str = PASSWORD
         lan.namespaces.argv(lan.prober, [
             sys.executable, "-m", "nvr_edge", "discover", "--json", "--timeout", "1.5",
             "--user", "admin", "--password-file", str(password_file), *args]),
-        capture_output=True, text=True, timeout=60, check=True)
+        capture_output=True, text=True, timeout=60, check=True,
+        env={k: v for k, v in os.environ.items() if k != DISABLE_AUTOLOAD_ENV})  # load onvif
     return json.loads(run.stdout), run.stderr, time.monotonic() - started
 
 
