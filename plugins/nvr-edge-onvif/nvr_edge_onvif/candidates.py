@@ -14,7 +14,8 @@ from nvr_edge_onvif.soap import AuthError, Credentials, OnvifError
 
 log = logging.getLogger(__name__)
 
-BUDGET_S = 10.0  # per camera, for its six calls: a slow one still ends the command soon
+BUDGET_S = 10.0  # per camera, for all its calls: a slow one still ends the command soon
+
 
 def describe(match: ProbeMatch, credentials: Credentials | None,
              budget_s: float = BUDGET_S) -> CameraCandidate:
@@ -30,7 +31,7 @@ def describe(match: ProbeMatch, credentials: Credentials | None,
             return _ask(base, OnvifClient(xaddr, credentials, deadline))
         except AuthError as exc:
             problem = f"wrong user or password: {exc}" if credentials else \
-                f"credentials needed (--user, --password-file): {exc}"
+                f"credentials needed: {exc}"
             break  # another address of the same camera refuses them alike
         except OnvifError as exc:
             problem = str(exc)
@@ -47,11 +48,16 @@ def _ask(base: CameraCandidate, client: OnvifClient) -> CameraCandidate:
         raise
     except OnvifError:
         pass  # many cameras serve media on the device address too
-    profiles = client.profiles()
-    roles = main_and_sub(profiles)
-    streams = tuple(
-        CandidateStream(p.name, roles.get(p.token, ""), p.codec, p.width, p.height, p.fps,
-                        client.stream_uri(p.token))
-        for p in profiles)
+    uris = {}
+    for profile in client.profiles():
+        try:
+            uris[profile] = client.stream_uri(profile.token)
+        except AuthError:
+            raise
+        except OnvifError as exc:  # one odd profile (no RTSP, say) costs only itself
+            log.info("discovery: %s profile %r left out: %s", base.id, profile.token, exc)
+    roles = main_and_sub(list(uris))
+    streams = tuple(CandidateStream(p.name, roles.get(p.token, ""), p.codec, p.width,
+                                    p.height, p.fps, uri) for p, uri in uris.items())
     return replace(base, manufacturer=info.manufacturer, model=info.model or base.model,
-                    streams=streams)
+                   streams=streams)
