@@ -93,7 +93,8 @@ class OnvifClient:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise OnvifError("the camera answers too slowly: gave up")
-        return soap.call(url, soap.envelope(body, header), min(soap.TIMEOUT_S, left))
+        return soap.call(url, soap.envelope(body, header), min(soap.TIMEOUT_S, left),
+                         http_auth=self.credentials)
 
 
 def camera_utc(body: ET.Element) -> datetime | None:

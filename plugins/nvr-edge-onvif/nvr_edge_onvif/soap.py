@@ -15,9 +15,10 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 from xml.sax.saxutils import escape
 
+from nvr_edge_onvif import http_digest
 from nvr_edge_onvif import untrusted_xml as ux
 
 MAX_REPLY = 1 << 20  # GetProfiles of a 16-channel NVR is ~200 KB
@@ -68,10 +69,19 @@ def envelope(body: str, header: str = "") -> bytes:
             f"<s:Header>{header}</s:Header><s:Body>{body}</s:Body></s:Envelope>").encode()
 
 
-def call(url: str, payload: bytes, timeout_s: float = TIMEOUT_S) -> ET.Element:
-    """POST `payload` to `url`; the reply's Body. Raises `OnvifError` (`AuthError` for a
-    refused token) for every failure, network or reply."""
-    status, data = _post(url, payload, timeout_s)
+def call(url: str, payload: bytes, timeout_s: float = TIMEOUT_S,
+         http_auth: Credentials | None = None) -> ET.Element:
+    """POST `payload` to `url`; the reply's Body. A 401 with a Digest challenge is
+    answered once with `http_auth` (cameras that want HTTP Digest, not a WS token).
+    Raises `OnvifError` (`AuthError` for refused credentials) for every failure."""
+    deadline = time.monotonic() + timeout_s
+    status, challenge, data = _post(url, payload, deadline)
+    params = http_digest.parse_challenge(challenge) if status == 401 and http_auth else None
+    if params is not None and http_auth is not None:
+        path = _path(urlsplit(url))
+        header = http_digest.authorization(params, http_auth.user, http_auth.password,
+                                           "POST", path)
+        status, _challenge, data = _post(url, payload, deadline, header)
     return body_of(status, data, url)
 
 
@@ -98,7 +108,9 @@ def body_of(status: int, data: bytes, url: str) -> ET.Element:
     return body
 
 
-def _post(url: str, payload: bytes, timeout_s: float) -> tuple[int, bytes]:
+def _post(url: str, payload: bytes, deadline: float, authorization: str = ""
+          ) -> tuple[int, str, bytes]:
+    """Status, Digest challenge (or '') and body of one POST that ends by `deadline`."""
     parts = urlsplit(url)
     try:
         port = parts.port
@@ -108,14 +120,19 @@ def _post(url: str, payload: bytes, timeout_s: float) -> tuple[int, bytes]:
         parts.scheme)
     if kind is None or not parts.hostname:
         raise OnvifError(f"not an HTTP service address: {parts.scheme}://{parts.hostname}")
-    deadline = time.monotonic() + timeout_s
+    timeout_s = deadline - time.monotonic()
+    if timeout_s <= 0:
+        raise OnvifError(f"{_where(url)}: no time left for the call")
     conn = kind(parts.hostname, port, timeout=timeout_s)
+    headers = {"Content-Type": "application/soap+xml; charset=utf-8"}
+    if authorization:
+        headers["Authorization"] = authorization
     try:
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        conn.request("POST", path, payload,
-                     {"Content-Type": "application/soap+xml; charset=utf-8"})
+        conn.request("POST", _path(parts), payload, headers)
         response = conn.getresponse()
-        return response.status, _read_bounded(response, deadline)
+        challenge = next((v for v in response.headers.get_all("WWW-Authenticate") or ()
+                          if v.lstrip().lower().startswith("digest")), "")
+        return response.status, challenge, _read_bounded(response, deadline)
     except (OSError, http.client.HTTPException) as exc:
         raise OnvifError(f"{_where(url)}: {exc or type(exc).__name__}") from None
     finally:
@@ -133,6 +150,10 @@ def _read_bounded(response: http.client.HTTPResponse, deadline: float) -> bytes:
             raise OnvifError("reply took longer than the call's time limit")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _path(parts: SplitResult) -> str:
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def _where(url: str) -> str:

@@ -57,6 +57,18 @@ def test_a_camera_clock_hours_off_is_corrected() -> None:
         assert client.device_information().model == "simcam"
 
 
+@pytest.mark.parametrize("password", [PASSWORD, "wrong"])
+def test_a_camera_that_wants_http_digest(password: str) -> None:
+    with face_for(auth="http-digest") as face:
+        match = ProbeMatch(face.camera.urn, (face.device_url,), (), "127.0.0.1")
+        candidate = describe(match, Credentials("admin", password), budget_s=3)
+    if password == PASSWORD:
+        assert candidate.problem == ""
+        assert [s.url for s in candidate.streams] == [f"{RTSP}/main", f"{RTSP}/sub"]
+    else:
+        assert candidate.problem.startswith("wrong user or password")
+
+
 def test_a_wrong_password_is_named_and_never_shown(face: OnvifFace) -> None:
     match = ProbeMatch(face.camera.urn, (face.device_url,), (), "127.0.0.1")
     candidate = describe(match, Credentials("admin", "not-it"), budget_s=2)

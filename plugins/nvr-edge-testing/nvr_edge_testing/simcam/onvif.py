@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 from xml.sax.saxutils import escape
 
 from nvr_edge_testing.simcam import PASSWORD_ENV, SimCameraServer
@@ -62,6 +62,7 @@ class OnvifCamera:
     password: str | None = field(default=None, repr=False)
     clock_offset_s: float = 0.0
     zero_xaddr: bool = False  # advertise http://0.0.0.0:port/ like some firmware does
+    auth: Literal["ws", "http-digest"] = "ws"  # WS-UsernameToken, or HTTP Digest only
     profiles: tuple[SimProfile, ...] = (SimProfile("main", 1920, 1080, 30, "main"),
                                         SimProfile("sub", 640, 360, 30, "sub"))
 
@@ -198,7 +199,15 @@ def _handler_for(camera: OnvifCamera) -> type[BaseHTTPRequestHandler]:
             request = self.rfile.read(length).decode("utf-8", "replace")
             action = re.search(r"<(?:\w+:)?Body[^>]*>\s*<(?:\w+:)?(\w+)", request)
             name = action.group(1) if action else ""
-            if name not in _ANONYMOUS and camera.user is not None:
+            if camera.auth == "http-digest" and camera.user is not None \
+                    and not http_digest_ok(self.headers.get("Authorization", ""), camera):
+                self.send_response(401)
+                self.send_header("WWW-Authenticate",
+                                 f'Digest realm="simcam", nonce="{_NONCE}", qop="auth"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if name not in _ANONYMOUS and camera.user is not None and camera.auth == "ws":
                 problem = token_problem(request, camera)
                 if problem:
                     self._reply(400, _fault("ter:NotAuthorized", problem))
@@ -250,6 +259,24 @@ def token_problem(request: str, camera: OnvifCamera) -> str | None:
     if abs((at - camera.now()).total_seconds()) > TOKEN_TOLERANCE_S:
         return "sender not authorized: time check failed"
     return None
+
+
+_NONCE = uuid.uuid4().hex
+
+
+def http_digest_ok(header: str, camera: OnvifCamera) -> bool:
+    """Whether `header` answers this face's MD5 Digest challenge with the camera's
+    credentials (qop auth, the POST method)."""
+    fields = dict(re.findall(r'(\w+)="?([^",]*)"?', header.removeprefix("Digest ")))
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    ha1 = md5(f"{camera.user}:simcam:{camera.password}")
+    ha2 = md5(f"POST:{fields.get('uri', '')}")
+    expected = md5(f"{ha1}:{_NONCE}:{fields.get('nc', '')}:{fields.get('cnonce', '')}:auth:{ha2}")
+    return (header.startswith("Digest ") and fields.get("username") == camera.user
+            and fields.get("nonce") == _NONCE and fields.get("response") == expected)
 
 
 def _answer(action: str, request: str, camera: OnvifCamera, base: str) -> str | None:
@@ -343,13 +370,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--user", help="the password comes in $" + PASSWORD_ENV)
     p.add_argument("--clock-offset", type=float, default=0.0)
     p.add_argument("--zero-xaddr", action="store_true")
+    p.add_argument("--auth", choices=("ws", "http-digest"), default="ws")
     p.add_argument("--no-multicast", action="store_true")
     p.add_argument("--http-port", type=int, default=0)
     p.add_argument("--discovery-port", type=int, default=DISCOVERY_PORT)
     args = p.parse_args(argv)
     camera = OnvifCamera(rtsp=args.rtsp, name=args.name, user=args.user,
                          password=os.environ.get(PASSWORD_ENV) if args.user else None,
-                         clock_offset_s=args.clock_offset, zero_xaddr=args.zero_xaddr)
+                         clock_offset_s=args.clock_offset, zero_xaddr=args.zero_xaddr,
+                         auth=args.auth)
     if args.urn:
         camera.urn = args.urn
     stop = threading.Event()
