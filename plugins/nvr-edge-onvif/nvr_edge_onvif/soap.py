@@ -111,11 +111,11 @@ def body_of(status: int, data: bytes, url: str) -> ET.Element:
 def _post(url: str, payload: bytes, deadline: float, authorization: str = ""
           ) -> tuple[int, str, bytes]:
     """Status, Digest challenge (or '') and body of one POST that ends by `deadline`."""
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise OnvifError("the camera gave a service address with a bad port") from None
+        raise OnvifError("the camera gave a malformed service address") from None
     kind = {"http": http.client.HTTPConnection, "https": http.client.HTTPSConnection}.get(
         parts.scheme)
     if kind is None or not parts.hostname:
@@ -157,5 +157,9 @@ def _path(parts: SplitResult) -> str:
 
 
 def _where(url: str) -> str:
-    parts = urlsplit(url)
+    """Host and path of a service address, for messages (never its userinfo)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "a malformed address"
     return f"{parts.hostname}{parts.path}"

@@ -4,15 +4,20 @@ for what a device sent."""
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nvr_edge_onvif import soap
 from nvr_edge_onvif import untrusted_xml as ux
+from nvr_edge_onvif.candidates import describe
 from nvr_edge_onvif.client import camera_utc, main_and_sub, parse_profile
-from nvr_edge_onvif.probe import parse_probe_matches, probe_message
+from nvr_edge_onvif.probe import ProbeMatch, parse_probe_matches, probe_message
 from nvr_edge_onvif.prober import matches_in, unicast_targets
 
 SENDER = "192.0.2.7"
@@ -193,3 +198,54 @@ def test_camera_time_is_read_from_utc_and_nonsense_is_none() -> None:
                    b"</UTCDateTime></r>", 4096)
     assert camera_utc(bad) is None
     assert camera_utc(ux.parse(b"<r/>", 64)) is None
+
+
+_BODY_PARTS = st.sampled_from([
+    "<tt:UTCDateTime><tt:Date><tt:Year>99999999999999999999</tt:Year></tt:Date></tt:UTCDateTime>",
+    "<tds:Manufacturer>" + "m" * 500 + "</tds:Manufacturer>",
+    '<trt:Profiles token="p"><tt:VideoEncoderConfiguration><tt:Resolution><tt:Width>1e9'
+    "</tt:Width><tt:Height>-1</tt:Height></tt:Resolution></tt:VideoEncoderConfiguration>"
+    "</trt:Profiles>",
+    '<trt:Profiles token="q"><tt:VideoEncoderConfiguration><tt:Resolution><tt:Width>64'
+    "</tt:Width><tt:Height>64</tt:Height></tt:Resolution></tt:VideoEncoderConfiguration>"
+    "</trt:Profiles>",
+    "<tt:Media><tt:XAddr>http://[::1</tt:XAddr></tt:Media>",
+    "<tt:Uri>javascript:alert(1)</tt:Uri>", "<tt:Uri>rtsp://h/s</tt:Uri>",
+    "<s:Fault><s:Reason><s:Text>no</s:Text></s:Reason></s:Fault>", "&amp;", "<x/>",
+])
+
+
+@settings(max_examples=60, deadline=None)
+@given(parts=st.lists(_BODY_PARTS, max_size=5), status=st.sampled_from([200, 400, 500]))
+def test_fuzz_a_camera_answering_nonsense_gives_a_candidate(parts: list[str],
+                                                           status: int) -> None:
+    """Whatever a camera answers to every call, `describe` returns a candidate."""
+    body = ('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tt="t" '
+            'xmlns:tds="d" xmlns:trt="m"><s:Body>' + "".join(parts) + "</s:Body></s:Envelope>")
+    with canned_http(status, body.encode()) as url:
+        candidate = describe(ProbeMatch("urn:uuid:x", (url,), (), "127.0.0.1"), None, 3)
+    assert candidate.id == "urn:uuid:x"
+    assert all(s.url.startswith("rtsp://") for s in candidate.streams)
+
+
+@contextmanager
+def canned_http(status: int, body: bytes) -> Iterator[str]:
+    class Canned(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Canned)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/onvif/device_service"
+    finally:
+        server.shutdown()
+        server.server_close()
