@@ -14,12 +14,14 @@ from nvr_edge.urls import UrlParts, split_url
 @dataclass(frozen=True)
 class DiscoveryRequest:
     """What the operator asked for: how long to look, which credentials to try on what is
-    found, and hosts that multicast does not reach (behind a router, a VPN)."""
+    found, hosts that multicast does not reach (behind a router, a VPN), and the network
+    interfaces to search (empty: every one; the viewers' LAN may be left out)."""
 
     timeout_s: float = 3.0
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     hosts: tuple[str, ...] = ()
+    interfaces: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ def test_candidates_of_every_plugin_merged_by_id_password_never_shown(
     # pluggy calls the last registered first: `first` answers first and wins urn:uuid:1
     code = run(tmp_path, second, Broken(), first,
                args=("--json", "--user", "admin", "--password-file", str(password),
-                     "--host", "10.0.0.9", "--timeout", "1.5"))
+                     "--host", "10.0.0.9", "--timeout", "1.5", "--interface", "eth1"))
     out = capsys.readouterr()
     assert code == 0
     found = json.loads(out.out)
@@ -59,8 +59,8 @@ def test_candidates_of_every_plugin_merged_by_id_password_never_shown(
     assert found[1]["streams"][0]["url"] == "rtsp://admin:***@192.0.2.5:554/Streaming/101"
     assert "hunter2" not in out.out + out.err
     [request] = first.requests
-    assert (request.user, request.password, request.hosts, request.timeout_s) == (
-        "admin", "hunter2:@x", ("10.0.0.9",), 1.5)
+    assert (request.user, request.password, request.hosts, request.timeout_s,
+            request.interfaces) == ("admin", "hunter2:@x", ("10.0.0.9",), 1.5, ("eth1",))
     assert "hunter2" not in repr(request)
 
 

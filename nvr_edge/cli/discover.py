@@ -26,7 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--password-file", type=Path, metavar="F",
                    help="file holding that user's password (never on the command line)")
     p.add_argument("--host", action="append", default=[], metavar="H",
-                   help="also ask this host directly (multicast does not cross routers)")
+                   help="also ask this host, name or subnet (10.1.2.0/24) directly: "
+                        "multicast does not cross routers")
+    p.add_argument("--interface", action="append", default=[], metavar="IF",
+                   help="search only on this network interface (default: every one)")
 
 
 def run(args: argparse.Namespace, pm: pluggy.PluginManager) -> int:
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace, pm: pluggy.PluginManager) -> int:
                   file=sys.stderr)
             return 2
     request = DiscoveryRequest(timeout_s=args.timeout, user=args.user, password=password,
-                               hosts=tuple(args.host))
+                               hosts=tuple(args.host), interfaces=tuple(args.interface))
     # a plugin that raises loses its candidates, not the command
     observers = Observers(pm, alert=lambda alert: log.warning("%s", alert.message))
     found = merged(observers.notify("nvr_camera_candidates", request=request))

@@ -33,7 +33,9 @@ class OnvifDiscovery:
         credentials = None
         if request.user is not None and request.password is not None:
             credentials = Credentials(request.user, request.password)
-        prober = Prober(self.interfaces(), request.hosts, request.timeout_s, self.port)
+        interfaces = [i for i in self.interfaces()
+                      if not request.interfaces or i.name in request.interfaces]
+        prober = Prober(interfaces, request.hosts, request.timeout_s, self.port)
 
         def proposed(match: ProbeMatch) -> CameraCandidate:
             candidate = describe(match, credentials)

@@ -116,6 +116,11 @@ def test_without_the_host_the_routed_camera_stays_unseen(lan: Lan, tmp_path: Pat
     assert sorted(c["address"] for c in found) == ["10.77.0.2", "10.78.0.2"]  # type: ignore[type-var]
 
 
+def test_only_the_named_interface_is_searched(lan: Lan, tmp_path: Path) -> None:
+    found, _log, _seconds = discover(lan, tmp_path, "--interface", "veth2a")  # to nsA2
+    assert [c["address"] for c in found] == ["10.78.0.2"]
+
+
 def test_a_wrong_password_is_named_per_camera(lan: Lan, tmp_path: Path) -> None:
     found, log, _seconds = discover(lan, tmp_path, password="wrong-one")
     assert len(found) == 2
