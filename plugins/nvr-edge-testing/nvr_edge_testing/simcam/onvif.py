@@ -14,7 +14,9 @@ Run it in a network namespace with ``python -m nvr_edge_testing.simcam.onvif``::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import random
 import re
 import signal
 import socket
@@ -34,6 +36,7 @@ from nvr_edge_testing.simcam.onvif_soap import MAX_REQUEST, handler_for
 
 MULTICAST_GROUP = "239.255.255.250"
 DISCOVERY_PORT = 3702
+APP_MAX_DELAY_S = 0.5  # SOAP-over-UDP: a device waits up to this before answering multicast
 
 
 @dataclass(frozen=True)
@@ -83,19 +86,22 @@ def onvif_camera_of(server: SimCameraServer, camera: int = 1, **fields: Any) -> 
 
 class OnvifFace:
     """Serves `camera` over HTTP on `http_host:http_port` (0: any free port) and answers
-    Probes on UDP `discovery_port`; multicast ones too when `advertise` is an interface
-    address of this namespace (the group is joined there)."""
+    Probes on UDP `discovery_port` at `advertise`; multicast ones too when `multicast`
+    (the group is joined on the interface whose address is `advertise`), those after a
+    random wait of up to `reply_delay_max_s`, as WS-Discovery devices do (APP_MAX_DELAY)."""
 
     def __init__(self, camera: OnvifCamera, *, advertise: str = "127.0.0.1",
                  http_host: str = "0.0.0.0", http_port: int = 0,
-                 discovery_port: int = DISCOVERY_PORT, multicast: bool = True) -> None:
+                 discovery_port: int = DISCOVERY_PORT, multicast: bool = True,
+                 reply_delay_max_s: float = APP_MAX_DELAY_S) -> None:
         self.camera = camera
         self.advertise = advertise
         self.discovery_port = discovery_port
-        self.multicast = multicast
+        self.reply_delay_max_s = reply_delay_max_s
         self.http = ThreadingHTTPServer((http_host, http_port), handler_for(camera))
         self.http.daemon_threads = True
-        self.udp = self._discovery_socket()
+        self.udp = self._udp_socket(advertise)
+        self.group = self._udp_socket(MULTICAST_GROUP) if multicast else None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
 
@@ -108,7 +114,11 @@ class OnvifFace:
         return f"http://{self.advertise}:{self.http_port}/onvif/device_service"
 
     def start(self) -> OnvifFace:
-        for target in (self._serve_http, self._answer_probes):
+        targets = [self._serve_http, lambda: self._answer_probes(self.udp, 0.0)]
+        if self.group is not None:
+            group = self.group
+            targets.append(lambda: self._answer_probes(group, self.reply_delay_max_s))
+        for target in targets:
             thread = threading.Thread(target=target, daemon=True, name="simcam-onvif")
             thread.start()
             self._threads.append(thread)
@@ -119,6 +129,8 @@ class OnvifFace:
         self.http.shutdown()
         self.http.server_close()
         self.udp.close()
+        if self.group is not None:
+            self.group.close()
         for thread in self._threads:
             thread.join(5)
 
@@ -132,29 +144,38 @@ class OnvifFace:
     def _serve_http(self) -> None:
         self.http.serve_forever(poll_interval=0.05)  # stop() returns in 50 ms, not 500
 
-    def _discovery_socket(self) -> socket.socket:
+    def _udp_socket(self, address: str) -> socket.socket:
+        """Bound to `address`: this face's own (unicast Probes) or the group's (multicast
+        ones only: a socket bound to a group address gets nothing else)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # the group's datagrams reach only a socket bound to the wildcard address
-        sock.bind(("" if self.multicast else self.advertise, self.discovery_port))
-        if self.multicast:
+        sock.bind((address, self.discovery_port))
+        if address == MULTICAST_GROUP:
             membership = struct.pack("4s4s", socket.inet_aton(MULTICAST_GROUP),
                                      socket.inet_aton(self.advertise))
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
         sock.settimeout(0.2)
         return sock
 
-    def _answer_probes(self) -> None:
+    def _answer_probes(self, sock: socket.socket, delay_max_s: float) -> None:
         while not self._stopping.is_set():
             try:
-                data, sender = self.udp.recvfrom(65535)
+                data, sender = sock.recvfrom(65535)
             except TimeoutError:
                 continue
             except OSError:
                 return  # closed by stop()
             message_id = _probe_for_cameras(data)
             if message_id is not None:
-                self.udp.sendto(self._probe_match(message_id), sender)
+                reply = self._probe_match(message_id)
+                timer = threading.Timer(random.uniform(0, delay_max_s), self._send,
+                                        (reply, sender))
+                timer.daemon = True
+                timer.start()
+
+    def _send(self, reply: bytes, to: tuple[str, int]) -> None:
+        with contextlib.suppress(OSError):  # stopped meanwhile
+            self.udp.sendto(reply, to)  # from our own address, as the client expects
 
     def _probe_match(self, relates_to: str) -> bytes:
         cam = self.camera
@@ -214,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--zero-xaddr", action="store_true")
     p.add_argument("--auth", choices=("ws", "http-digest"), default="ws")
     p.add_argument("--no-multicast", action="store_true")
+    p.add_argument("--reply-delay-max", type=float, default=APP_MAX_DELAY_S,
+                   help="seconds; multicast Probes are answered after a random wait")
     p.add_argument("--http-port", type=int, default=0)
     p.add_argument("--discovery-port", type=int, default=DISCOVERY_PORT)
     args = p.parse_args(argv)
@@ -226,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
     with OnvifFace(camera, advertise=args.advertise, http_port=args.http_port,
-                   discovery_port=args.discovery_port, multicast=not args.no_multicast) as face:
+                   discovery_port=args.discovery_port, multicast=not args.no_multicast,
+                   reply_delay_max_s=args.reply_delay_max) as face:
         print(f"READY {face.http_port} {camera.urn}", flush=True)
         while not stop.wait(0.5):
             pass
