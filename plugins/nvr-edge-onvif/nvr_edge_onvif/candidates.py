@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -39,15 +40,21 @@ def describe(match: ProbeMatch, credentials: Credentials | None,
     return replace(base, problem=problem)
 
 
+def _optional(step: Callable[[], None]) -> None:
+    """A step some cameras do not support; refused credentials still end the camera."""
+    try:
+        step()
+    except AuthError:
+        raise
+    except OnvifError as exc:
+        log.debug("discovery: %s skipped: %s", step.__name__, exc)
+
+
 def _ask(base: CameraCandidate, client: OnvifClient) -> CameraCandidate:
     client.sync_clock()
     info = client.device_information()
-    try:
-        client.find_media_service()
-    except AuthError:
-        raise
-    except OnvifError:
-        pass  # many cameras serve media on the device address too
+    _optional(client.find_media_service)  # else media on the device address, as many do
+    _optional(client.find_media2_service)  # else Media1 only
     uris = {}
     for profile in client.profiles():
         try:

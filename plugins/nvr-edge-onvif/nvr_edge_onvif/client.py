@@ -15,7 +15,9 @@ from xml.sax.saxutils import escape
 
 from nvr_edge_onvif import soap
 from nvr_edge_onvif import untrusted_xml as ux
-from nvr_edge_onvif.soap import Credentials, OnvifError
+from nvr_edge_onvif.soap import AuthError, Credentials, OnvifError
+
+MEDIA2 = "http://www.onvif.org/ver20/media/wsdl"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class OnvifClient:
                  deadline: float) -> None:
         self.device_url = device_url
         self.media_url = device_url  # until GetCapabilities names the media service
+        self.media2_url: str | None = None  # Media2, where the camera has it
         self.credentials = credentials
         self.deadline = deadline
         self.clock_offset_s = 0.0  # the camera's clock minus ours
@@ -70,17 +73,47 @@ class OnvifClient:
         if xaddr.startswith(("http://", "https://")):
             self.media_url = xaddr
 
+    def find_media2_service(self) -> None:
+        """Media2's address, if the camera has it: only Media2 can say H.265 (Media1's
+        encodings are JPEG, MPEG4 and H264)."""
+        body = self._call(self.device_url, "<tds:GetServices><tds:IncludeCapability>false"
+                                           "</tds:IncludeCapability></tds:GetServices>")
+        for service in ux.find_all(body, "Service"):
+            xaddr = ux.text(service, "XAddr")
+            if ux.text(service, "Namespace") == MEDIA2 and \
+                    xaddr.startswith(("http://", "https://")):
+                self.media2_url = xaddr
+
     def profiles(self) -> list[Profile]:
-        body = self._call(self.media_url, "<trt:GetProfiles/>")
+        body = self._media2_profiles() if self.media2_url is not None else None
+        if body is None:
+            body = self._call(self.media_url, "<trt:GetProfiles/>")
         return [p for p in map(parse_profile, ux.find_all(body, "Profiles")) if p][:64]
 
+    def _media2_profiles(self) -> ET.Element | None:
+        assert self.media2_url is not None
+        try:
+            return self._call(self.media2_url,
+                              "<tr2:GetProfiles><tr2:Type>VideoEncoder</tr2:Type></tr2:GetProfiles>")
+        except AuthError:
+            raise
+        except OnvifError:
+            self.media2_url = None  # advertised but broken: Media1 it is
+            return None
+
     def stream_uri(self, profile_token: str) -> str:
-        body = self._call(
-            self.media_url,
-            "<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream>"
-            "<tt:Transport><tt:Protocol>RTSP</tt:Protocol></tt:Transport></trt:StreamSetup>"
-            f"<trt:ProfileToken>{escape(profile_token)}</trt:ProfileToken>"
-            "</trt:GetStreamUri>")
+        token = escape(profile_token)
+        if self.media2_url is not None:
+            body = self._call(self.media2_url, "<tr2:GetStreamUri><tr2:Protocol>RTSP"
+                              f"</tr2:Protocol><tr2:ProfileToken>{token}</tr2:ProfileToken>"
+                              "</tr2:GetStreamUri>")
+        else:
+            body = self._call(
+                self.media_url,
+                "<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream>"
+                "<tt:Transport><tt:Protocol>RTSP</tt:Protocol></tt:Transport>"
+                f"</trt:StreamSetup><trt:ProfileToken>{token}</trt:ProfileToken>"
+                "</trt:GetStreamUri>")
         uri = ux.text(body, "Uri")
         if not uri.lower().startswith(("rtsp://", "rtsps://")) or len(uri) > 2048:
             raise OnvifError(f"profile {profile_token!r} has no RTSP stream URI")
@@ -114,7 +147,9 @@ def camera_utc(body: ET.Element) -> datetime | None:
 def parse_profile(profile: ET.Element) -> Profile | None:
     """A media profile with a video encoder, or None (audio-only, metadata, malformed)."""
     token = profile.get("token", "")[:64]
-    encoder = ux.find(profile, "VideoEncoderConfiguration")
+    encoder = ux.find(profile, "VideoEncoderConfiguration")  # Media1
+    if encoder is None:
+        encoder = ux.find(profile, "VideoEncoder")  # Media2
     if not token or encoder is None:
         return None
     resolution = ux.find(encoder, "Resolution")

@@ -65,6 +65,7 @@ def envelope(body: str, header: str = "") -> bytes:
             '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
             'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
             'xmlns:trt="http://www.onvif.org/ver10/media/wsdl" '
+            'xmlns:tr2="http://www.onvif.org/ver20/media/wsdl" '
             'xmlns:tt="http://www.onvif.org/ver10/schema">'
             f"<s:Header>{header}</s:Header><s:Body>{body}</s:Body></s:Envelope>").encode()
 

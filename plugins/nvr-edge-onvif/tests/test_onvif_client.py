@@ -13,7 +13,7 @@ from nvr_edge_onvif.plugin import OnvifDiscovery
 from nvr_edge_onvif.probe import ProbeMatch
 from nvr_edge_onvif.soap import AuthError, Credentials
 from nvr_edge_testing.simcam import SimCameraServer
-from nvr_edge_testing.simcam.onvif import OnvifCamera, OnvifFace, onvif_camera_of
+from nvr_edge_testing.simcam.onvif import OnvifCamera, OnvifFace, SimProfile, onvif_camera_of
 from nvr_edge_testing.waiting import free_port
 
 from nvr_edge import DiscoveryRequest
@@ -45,6 +45,24 @@ def test_profiles_and_stream_uris_with_digest_auth(face: OnvifFace) -> None:
     assert [(p.token, p.width, p.height, p.fps, p.codec) for p in profiles] == [
         ("main", 1920, 1080, 30.0, "H264"), ("sub", 640, 360, 30.0, "H264")]
     assert client.stream_uri("sub") == f"{RTSP}/sub"
+
+
+H265_MAIN = (SimProfile("main", 2560, 1440, 25, "main", codec="H265"),
+             SimProfile("sub", 640, 360, 15, "sub"))
+
+
+@pytest.mark.parametrize("media2", [True, False])
+def test_h265_profiles_come_through_media2(media2: bool) -> None:
+    """Media1 cannot say H.265 (the face leaves such profiles out of it, as cameras do)."""
+    with face_for(profiles=H265_MAIN, media2=media2) as face:
+        match = ProbeMatch(face.camera.urn, (face.device_url,), (), "127.0.0.1")
+        candidate = describe(match, Credentials("admin", PASSWORD), budget_s=3)
+    streams = {s.name: (s.role, s.codec, s.width, s.fps, s.url) for s in candidate.streams}
+    sub = ("sub", "H264", 640, 15.0, f"{RTSP}/sub")
+    if media2:
+        assert streams == {"main": ("main", "H265", 2560, 25.0, f"{RTSP}/main"), "sub": sub}
+    else:
+        assert streams == {"sub": ("main", *sub[1:])}  # the only one left: main
 
 
 def test_a_camera_clock_hours_off_is_corrected() -> None:

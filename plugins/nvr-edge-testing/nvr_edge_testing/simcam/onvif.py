@@ -64,6 +64,7 @@ class OnvifCamera:
     clock_offset_s: float = 0.0
     zero_xaddr: bool = False  # advertise http://0.0.0.0:port/ like some firmware does
     auth: Literal["ws", "http-digest"] = "ws"  # WS-UsernameToken, or HTTP Digest only
+    media2: bool = True  # offer the Media2 service (the only one that can say H.265)
     profiles: tuple[SimProfile, ...] = (SimProfile("main", 1920, 1080, 30, "main"),
                                         SimProfile("sub", 640, 360, 30, "sub"))
 

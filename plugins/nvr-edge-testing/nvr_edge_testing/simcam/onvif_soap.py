@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 if TYPE_CHECKING:
-    from nvr_edge_testing.simcam.onvif import OnvifCamera
+    from nvr_edge_testing.simcam.onvif import OnvifCamera, SimProfile
 
 MAX_REQUEST = 64 * 1024
+MEDIA1_CODECS = {"JPEG", "MPEG4", "H264"}  # Media1's whole encoding enum
 TOKEN_TOLERANCE_S = 5.0  # as strict as the cameras that say "time check failed"
 
 
@@ -33,6 +34,8 @@ def handler_for(camera: OnvifCamera) -> type[BaseHTTPRequestHandler]:
             request = self.rfile.read(length).decode("utf-8", "replace")
             action = re.search(r"<(?:\w+:)?Body[^>]*>\s*<(?:\w+:)?(\w+)", request)
             name = action.group(1) if action else ""
+            if self.path.endswith("/media2_service"):  # same action names, other service
+                name = f"Media2.{name}"
             if camera.auth == "http-digest" and camera.user is not None \
                     and not http_digest_ok(self.headers.get("Authorization", ""), camera):
                 self.send_response(401)
@@ -136,26 +139,47 @@ def _answer(action: str, request: str, camera: OnvifCamera, base: str) -> str | 
                 "<tds:FirmwareVersion>1.0</tds:FirmwareVersion>"
                 f"<tds:SerialNumber>{escape(camera.urn[-12:])}</tds:SerialNumber>"
                 "<tds:HardwareId>sim</tds:HardwareId></tds:GetDeviceInformationResponse>")
-    if action == "GetProfiles":
+    if action == "GetServices":
+        services = [("ver10/device", "device_service"), ("ver10/media", "media_service")]
+        services += [("ver20/media", "media2_service")] if camera.media2 else []
+        return "<tds:GetServicesResponse>" + "".join(
+            f"<tds:Service><tds:Namespace>http://www.onvif.org/{ns}/wsdl</tds:Namespace>"
+            f"<tds:XAddr>{base}/onvif/{path}</tds:XAddr></tds:Service>"
+            for ns, path in services) + "</tds:GetServicesResponse>"
+    if action == "GetProfiles":  # Media1 cannot name H.265: such profiles are left out
         return "<trt:GetProfilesResponse>" + "".join(
             f'<trt:Profiles token="{p.token}" fixed="true"><tt:Name>{p.token}</tt:Name>'
-            f'<tt:VideoEncoderConfiguration token="enc_{p.token}"><tt:Name>enc</tt:Name>'
-            f"<tt:Encoding>{p.codec}</tt:Encoding><tt:Resolution><tt:Width>{p.width}"
-            f"</tt:Width><tt:Height>{p.height}</tt:Height></tt:Resolution><tt:RateControl>"
-            f"<tt:FrameRateLimit>{p.fps}</tt:FrameRateLimit></tt:RateControl>"
+            f'<tt:VideoEncoderConfiguration token="enc_{p.token}">{_encoder(p)}'
             "</tt:VideoEncoderConfiguration></trt:Profiles>"
-            for p in camera.profiles) + "</trt:GetProfilesResponse>"
-    if action == "GetStreamUri":
-        token = re.search(r"<(?:\w+:)?ProfileToken>([^<]*)<", request)
-        profile = next((p for p in camera.profiles if token and p.token == token.group(1)),
-                       None)
-        if profile is None:
-            return None
+            for p in camera.profiles if p.codec in MEDIA1_CODECS) + "</trt:GetProfilesResponse>"
+    if action == "Media2.GetProfiles":
+        return "<tr2:GetProfilesResponse>" + "".join(
+            f'<tr2:Profiles token="{p.token}" fixed="true"><tr2:Name>{p.token}</tr2:Name>'
+            f'<tr2:Configurations><tr2:VideoEncoder token="enc_{p.token}">{_encoder(p)}'
+            "</tr2:VideoEncoder></tr2:Configurations></tr2:Profiles>"
+            for p in camera.profiles) + "</tr2:GetProfilesResponse>"
+    uri = _stream_uri(request, camera)
+    if action == "GetStreamUri" and uri:
         return ("<trt:GetStreamUriResponse><trt:MediaUri>"
-                f"<tt:Uri>{escape(camera.rtsp)}/{profile.stream}</tt:Uri>"
+                f"<tt:Uri>{escape(uri)}</tt:Uri>"
                 "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect>"
                 "<tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></trt:GetStreamUriResponse>")
+    if action == "Media2.GetStreamUri" and uri:
+        return (f"<tr2:GetStreamUriResponse><tr2:Uri>{escape(uri)}</tr2:Uri>"
+                "</tr2:GetStreamUriResponse>")
     return None
+
+
+def _encoder(p: SimProfile) -> str:
+    return (f"<tt:Name>enc</tt:Name><tt:Encoding>{p.codec}</tt:Encoding><tt:Resolution>"
+            f"<tt:Width>{p.width}</tt:Width><tt:Height>{p.height}</tt:Height></tt:Resolution>"
+            f"<tt:RateControl><tt:FrameRateLimit>{p.fps}</tt:FrameRateLimit></tt:RateControl>")
+
+
+def _stream_uri(request: str, camera: OnvifCamera) -> str | None:
+    token = re.search(r"<(?:\w+:)?ProfileToken>([^<]*)<", request)
+    profile = next((p for p in camera.profiles if token and p.token == token.group(1)), None)
+    return f"{camera.rtsp}/{profile.stream}" if profile else None
 
 
 def _envelope(body: str) -> bytes:
@@ -163,6 +187,7 @@ def _envelope(body: str) -> bytes:
             '<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" '
             'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
             'xmlns:trt="http://www.onvif.org/ver10/media/wsdl" '
+            'xmlns:tr2="http://www.onvif.org/ver20/media/wsdl" '
             'xmlns:tt="http://www.onvif.org/ver10/schema">'
             f"<SOAP-ENV:Body>{body}</SOAP-ENV:Body></SOAP-ENV:Envelope>").encode()
 
