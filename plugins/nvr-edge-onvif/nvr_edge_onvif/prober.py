@@ -63,13 +63,14 @@ class Prober:
         """The sockets and where each sends its Probe."""
         targets = []
         for interface in self.interfaces:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             try:
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 sock.bind((interface.address, 0))
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
                                 socket.inet_aton(interface.address))
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)  # this LAN only
             except OSError as exc:
+                sock.close()
                 log.warning("discovery: interface %s (%s) skipped: %s", interface.name,
                             interface.address, exc)
                 continue
