@@ -17,6 +17,7 @@ from nvr_edge.api import (
     RemoteSegment,
     WebRoute,
 )
+from nvr_edge.candidates import CameraCandidate, CandidateStream, DiscoveryRequest
 from nvr_edge.catalog import Catalog, CatalogError, ObjectCopy, SegmentQuery
 from nvr_edge.config import (
     SAFE_ID,
@@ -61,8 +62,10 @@ __all__ = [
     "SAFE_ID",
     "Alert",
     "Appliance",
+    "CameraCandidate",
     "CameraConfig",
     "CameraState",
+    "CandidateStream",
     "Catalog",
     "CatalogError",
     "Command",
@@ -73,6 +76,7 @@ __all__ = [
     "ConfigKeyDoc",
     "ConfigTable",
     "ControlError",
+    "DiscoveryRequest",
     "LivePacket",
     "LiveRelay",
     "LiveViewer",

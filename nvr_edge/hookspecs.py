@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from nvr_edge.api import Appliance, Command, RemoteSegment, WebRoute
+    from nvr_edge.candidates import CameraCandidate, DiscoveryRequest
     from nvr_edge.catalog import Catalog
     from nvr_edge.config import CameraConfig, Config, ConfigTable
     from nvr_edge.models import Alert, SegmentRecord
@@ -43,6 +44,16 @@ def nvr_discover_cameras(config: Config) -> list[CameraConfig]:
 
     Main process, at start-up. Results of all plugins are merged; the first plugin to
     name a camera id wins. Added in 0.1.
+    """
+
+
+@hookspec
+def nvr_camera_candidates(request: DiscoveryRequest) -> list[CameraCandidate]:
+    """Look for cameras not yet adopted (ONVIF on the LAN, USB, a vendor's API) for
+    `request.timeout_s`, then return what was found (asking each found camera may take a
+    bounded while longer), with `request`'s credentials tried on each. Never raise for
+    what a device sent. `nvr-edge discover`; blocking, so call it off any event loop.
+    Added in 0.3.
     """
 
 

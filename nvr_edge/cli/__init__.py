@@ -16,6 +16,7 @@ from nvr_edge.appliance.lock import AlreadyRunning, InstanceLock
 from nvr_edge.appliance.observers import Observers
 from nvr_edge.appliance.state_folder import StateFolderError
 from nvr_edge.catalog import CatalogError, SegmentQuery
+from nvr_edge.cli import discover
 from nvr_edge.config import Config, ConfigError
 from nvr_edge.config_store import public_document, to_toml
 from nvr_edge.logs import setup_logging
@@ -66,6 +67,8 @@ def build_parser(pm: pluggy.PluginManager | None = None) -> argparse.ArgumentPar
     segments.add_argument("--until", help="ISO 8601 time (UTC when no zone is given)")
     segments.add_argument("--json", action="store_true")
 
+    discover.add_parser(sub)
+
     if pm is not None:  # a plugin that fails here loses its subcommands, not the CLI
         Observers(pm, alert=lambda _alert: None).notify("nvr_cli_commands", subparsers=sub)
     return parser
@@ -99,6 +102,8 @@ def _dispatch(args: argparse.Namespace, level: int, pm: pluggy.PluginManager) ->
         return 0
     if command == "plugins":
         return _plugins(pm, args.json)
+    if command == "discover":
+        return discover.run(args, pm)
     config = load_config(args.config, pm)
     if command == "run":
         from nvr_edge.appliance.run import run_appliance

@@ -1,0 +1,262 @@
+"""The simulated camera's ONVIF face: a WS-Discovery responder and the SOAP device and
+media services (onvif_soap.py), whose stream URIs point at the RTSP server's streams.
+
+Stdlib only, written apart from the nvr-edge-onvif plugin (a fake that shared the
+client's code would agree with its bugs). Knobs for the field's failures: a clock offset
+(tokens are checked against the camera's clock), an XAddr of `0.0.0.0`, a password,
+HTTP Digest instead of WS-UsernameToken.
+Run it in a network namespace with ``python -m nvr_edge_testing.simcam.onvif``::
+
+    with OnvifFace(OnvifCamera(rtsp="rtsp://10.0.0.2:8554/cam1"), advertise="10.0.0.2"):
+        ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import re
+import signal
+import socket
+import struct
+import sys
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Literal
+from xml.sax.saxutils import escape
+
+from nvr_edge_testing.simcam import PASSWORD_ENV, SimCameraServer
+from nvr_edge_testing.simcam.onvif_soap import MAX_REQUEST, handler_for
+
+MULTICAST_GROUP = "239.255.255.250"
+DISCOVERY_PORT = 3702
+APP_MAX_DELAY_S = 0.5  # SOAP-over-UDP: a device waits up to this before answering multicast
+
+
+@dataclass(frozen=True)
+class SimProfile:
+    token: str
+    width: int
+    height: int
+    fps: int
+    stream: str  # the RTSP path under the camera's URL: "main" or "sub"
+    codec: str = "H264"
+
+
+@dataclass
+class OnvifCamera:
+    """What the face says about itself. `rtsp` is the camera's RTSP URL without a stream
+    (``rtsp://host:port/cam1``); `user` None serves every call without credentials."""
+
+    rtsp: str
+    urn: str = field(default_factory=lambda: f"urn:uuid:{uuid.uuid4()}")
+    name: str = "SimCam"
+    manufacturer: str = "nvr-edge"
+    model: str = "simcam"
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    clock_offset_s: float = 0.0
+    zero_xaddr: bool = False  # advertise http://0.0.0.0:port/ like some firmware does
+    auth: Literal["ws", "http-digest"] = "ws"  # WS-UsernameToken, or HTTP Digest only
+    media2: bool = True  # offer the Media2 service (the only one that can say H.265)
+    profiles: tuple[SimProfile, ...] = (SimProfile("main", 1920, 1080, 30, "main"),
+                                        SimProfile("sub", 640, 360, 30, "sub"))
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
+
+
+def onvif_camera_of(server: SimCameraServer, camera: int = 1, **fields: Any) -> OnvifCamera:
+    """The ONVIF identity of `server`'s camera `camera`: its URL, user, password and the
+    sizes of its main and sub clips (a live clock sub stream is left out)."""
+    url = server.url(camera, with_credentials=False).rsplit("/", 1)[0]
+    profiles = [SimProfile("main", server.main.width, server.main.height, server.main.fps,
+                           "main")]
+    if server.sub is not None:
+        profiles.append(SimProfile("sub", server.sub.width, server.sub.height, server.sub.fps,
+                                   "sub"))
+    fields = {"user": server.user, "password": server.password, **fields}
+    return OnvifCamera(rtsp=url, profiles=tuple(profiles), **fields)
+
+
+class OnvifFace:
+    """Serves `camera` over HTTP on `http_host:http_port` (0: any free port) and answers
+    Probes on UDP `discovery_port` at `advertise`; multicast ones too when `multicast`
+    (the group is joined on the interface whose address is `advertise`), those after a
+    random wait of up to `reply_delay_max_s`, as WS-Discovery devices do (APP_MAX_DELAY)."""
+
+    def __init__(self, camera: OnvifCamera, *, advertise: str = "127.0.0.1",
+                 http_host: str = "0.0.0.0", http_port: int = 0,
+                 discovery_port: int = DISCOVERY_PORT, multicast: bool = True,
+                 reply_delay_max_s: float = APP_MAX_DELAY_S) -> None:
+        self.camera = camera
+        self.advertise = advertise
+        self.discovery_port = discovery_port
+        self.reply_delay_max_s = reply_delay_max_s
+        self.http = ThreadingHTTPServer((http_host, http_port), handler_for(camera))
+        self.http.daemon_threads = True
+        self.udp = self._udp_socket(advertise)
+        self.group = self._udp_socket(MULTICAST_GROUP) if multicast else None
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    @property
+    def http_port(self) -> int:
+        return int(self.http.server_address[1])
+
+    @property
+    def device_url(self) -> str:
+        return f"http://{self.advertise}:{self.http_port}/onvif/device_service"
+
+    def start(self) -> OnvifFace:
+        targets = [self._serve_http, lambda: self._answer_probes(self.udp, 0.0)]
+        if self.group is not None:
+            group = self.group
+            targets.append(lambda: self._answer_probes(group, self.reply_delay_max_s))
+        for target in targets:
+            thread = threading.Thread(target=target, daemon=True, name="simcam-onvif")
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.http.shutdown()
+        self.http.server_close()
+        self.udp.close()
+        if self.group is not None:
+            self.group.close()
+        for thread in self._threads:
+            thread.join(5)
+
+    def __enter__(self) -> OnvifFace:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _serve_http(self) -> None:
+        self.http.serve_forever(poll_interval=0.05)  # stop() returns in 50 ms, not 500
+
+    def _udp_socket(self, address: str) -> socket.socket:
+        """Bound to `address`: this face's own (unicast Probes) or the group's (multicast
+        ones only: a socket bound to a group address gets nothing else)."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, self.discovery_port))
+        if address == MULTICAST_GROUP:
+            membership = struct.pack("4s4s", socket.inet_aton(MULTICAST_GROUP),
+                                     socket.inet_aton(self.advertise))
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+        sock.settimeout(0.2)
+        return sock
+
+    def _answer_probes(self, sock: socket.socket, delay_max_s: float) -> None:
+        while not self._stopping.is_set():
+            try:
+                data, sender = sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # closed by stop()
+            message_id = _probe_for_cameras(data)
+            if message_id is not None:
+                reply = self._probe_match(message_id)
+                timer = threading.Timer(random.uniform(0, delay_max_s), self._send,
+                                        (reply, sender))
+                timer.daemon = True
+                timer.start()
+
+    def _send(self, reply: bytes, to: tuple[str, int]) -> None:
+        with contextlib.suppress(OSError):  # stopped meanwhile
+            self.udp.sendto(reply, to)  # from our own address, as the client expects
+
+    def _probe_match(self, relates_to: str) -> bytes:
+        cam = self.camera
+        host = "0.0.0.0" if cam.zero_xaddr else self.advertise
+        scopes = " ".join([
+            "onvif://www.onvif.org/Profile/Streaming",
+            f"onvif://www.onvif.org/name/{_scope_text(cam.name)}",
+            f"onvif://www.onvif.org/hardware/{_scope_text(cam.model)}"])
+        return _PROBE_MATCHES.format(
+            message_id=f"urn:uuid:{uuid.uuid4()}", relates_to=escape(relates_to),
+            urn=escape(cam.urn), scopes=escape(scopes),
+            xaddrs=f"http://{host}:{self.http_port}/onvif/device_service").encode()
+
+
+def _scope_text(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._~-]", lambda m: f"%{ord(m.group()):02X}", text)
+
+
+def _probe_for_cameras(data: bytes) -> str | None:
+    """The MessageID of a Probe whose Types are empty or name NetworkVideoTransmitter."""
+    text = data[:MAX_REQUEST].decode("utf-8", "replace")
+    if not re.search(r"<(\w+:)?Probe[\s>/]", text):
+        return None
+    types = re.search(r"<(?:\w+:)?Types[^>]*>([^<]*)<", text)
+    if types and types.group(1).strip() and "NetworkVideoTransmitter" not in types.group(1):
+        return None
+    message_id = re.search(r"<(?:\w+:)?MessageID[^>]*>([^<]+)<", text)
+    return message_id.group(1).strip() if message_id else ""
+
+
+_PROBE_MATCHES = """<?xml version="1.0" encoding="UTF-8"?>
+<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" \
+xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing" \
+xmlns:wsdd="http://schemas.xmlsoap.org/ws/2005/04/discovery" \
+xmlns:tdn="http://www.onvif.org/ver10/network/wsdl">
+<SOAP-ENV:Header><wsa:MessageID>{message_id}</wsa:MessageID>
+<wsa:RelatesTo>{relates_to}</wsa:RelatesTo>
+<wsa:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</wsa:To>
+<wsa:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/ProbeMatches</wsa:Action>
+</SOAP-ENV:Header><SOAP-ENV:Body><wsdd:ProbeMatches><wsdd:ProbeMatch>
+<wsa:EndpointReference><wsa:Address>{urn}</wsa:Address></wsa:EndpointReference>
+<wsdd:Types>tdn:NetworkVideoTransmitter</wsdd:Types><wsdd:Scopes>{scopes}</wsdd:Scopes>
+<wsdd:XAddrs>{xaddrs}</wsdd:XAddrs><wsdd:MetadataVersion>1</wsdd:MetadataVersion>
+</wsdd:ProbeMatch></wsdd:ProbeMatches></SOAP-ENV:Body></SOAP-ENV:Envelope>"""
+
+
+# ------------------------------------------------------------------ command line
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="a simulated camera's ONVIF face")
+    p.add_argument("--rtsp", required=True, help="the camera's RTSP URL without the stream")
+    p.add_argument("--advertise", required=True, help="this namespace's address")
+    p.add_argument("--urn")
+    p.add_argument("--name", default="SimCam")
+    p.add_argument("--user", help="the password comes in $" + PASSWORD_ENV)
+    p.add_argument("--clock-offset", type=float, default=0.0)
+    p.add_argument("--zero-xaddr", action="store_true")
+    p.add_argument("--auth", choices=("ws", "http-digest"), default="ws")
+    p.add_argument("--no-multicast", action="store_true")
+    p.add_argument("--reply-delay-max", type=float, default=APP_MAX_DELAY_S,
+                   help="seconds; multicast Probes are answered after a random wait")
+    p.add_argument("--http-port", type=int, default=0)
+    p.add_argument("--discovery-port", type=int, default=DISCOVERY_PORT)
+    args = p.parse_args(argv)
+    camera = OnvifCamera(rtsp=args.rtsp, name=args.name, user=args.user,
+                         password=os.environ.get(PASSWORD_ENV) if args.user else None,
+                         clock_offset_s=args.clock_offset, zero_xaddr=args.zero_xaddr,
+                         auth=args.auth)
+    if args.urn:
+        camera.urn = args.urn
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
+    with OnvifFace(camera, advertise=args.advertise, http_port=args.http_port,
+                   discovery_port=args.discovery_port, multicast=not args.no_multicast,
+                   reply_delay_max_s=args.reply_delay_max) as face:
+        print(f"READY {face.http_port} {camera.urn}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
