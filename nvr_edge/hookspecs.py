@@ -184,11 +184,13 @@ def nvr_object_store(config: Config) -> str | None:
 
 
 @hookspec(firstresult=True)
-def nvr_segment_reader(segment: SegmentRecord, config: Config) -> RemoteSegment | None:
+def nvr_segment_reader(segment: SegmentRecord, catalog: Catalog,
+                       config: Config) -> RemoteSegment | None:
     """A segment whose file left the box (status "remote", see `nvr_object_store`): return
     a reader of its copy (`nvr_edge.RemoteSegment`), or None if it is not yours. Build it
-    without touching the network (failures belong in its `chunks`). The web plugin's
-    playback and download call it. Main process. Added in 0.3.
+    without touching the network (failures belong in its `chunks`); `catalog` says where
+    the copy is (`catalog.object_copy(segment.path)`). The web plugin's playback and
+    download call it (main process), and `nvr-edge export` (the CLI process). Added in 0.3.
     """
 
 

@@ -17,6 +17,7 @@ from nvr_edge.appliance.observers import Observers
 from nvr_edge.appliance.state_folder import StateFolderError
 from nvr_edge.catalog import CatalogError, SegmentQuery
 from nvr_edge.cli import discover
+from nvr_edge.cli import export as export_cli
 from nvr_edge.config import Config, ConfigError
 from nvr_edge.config_store import public_document, to_toml
 from nvr_edge.logs import setup_logging
@@ -68,6 +69,10 @@ def build_parser(pm: pluggy.PluginManager | None = None) -> argparse.ArgumentPar
     segments.add_argument("--json", action="store_true")
 
     discover.add_parser(sub)
+
+    export = sub.add_parser("export", help="one MP4 of a camera between two times")
+    _config_arg(export)
+    export_cli.add_arguments(export)
 
     if pm is not None:  # a plugin that fails here loses its subcommands, not the CLI
         Observers(pm, alert=lambda _alert: None).notify("nvr_cli_commands", subparsers=sub)
@@ -123,6 +128,8 @@ def _dispatch(args: argparse.Namespace, level: int, pm: pluggy.PluginManager) ->
         return _check(config, args.repair, args.json, pm)
     if command == "segments":
         return _segments(config, args)
+    if command == "export":
+        return export_cli.run_export(config, pm, args)
     if command == "status":
         from nvr_edge.cli.status import show_status
 

@@ -72,17 +72,21 @@ class S3Plugin:
         return f"s3://{settings.bucket}/{settings.prefix}" if settings else None
 
     @hookimpl
-    def nvr_segment_reader(self, segment: SegmentRecord, config: Config) -> Any:
-        """The bucket copy of a segment whose file left the box."""
-        uploader, catalog = self.uploader, self.catalog
-        if uploader is None or catalog is None:
-            return None
-        copy = catalog.object_copy(segment.path)
-        if copy is None:
+    def nvr_segment_reader(self, segment: SegmentRecord, catalog: Catalog,
+                           config: Config) -> Any:
+        """The bucket copy of a segment whose file left the box (also in the CLI process,
+        where no uploader runs)."""
+        settings: S3Settings | None = config.sections.get("s3")
+        copy = catalog.object_copy(segment.path) if settings is not None else None
+        if settings is None or copy is None:
             return None
         from .readback import BucketSegment
+        from .store import Bucket
 
-        return BucketSegment(uploader.bucket.client, uploader.settings.bucket, copy.object_key)
+        uploader = self.uploader
+        bucket = uploader.bucket if uploader is not None and uploader.settings == settings \
+            else Bucket(settings)
+        return BucketSegment(bucket.client, settings.bucket, copy.object_key)
 
     @hookimpl
     def nvr_status_part(self, config: Config) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ that cannot serve is a clear 502. The real appliance, web plugin and SeaweedFS."
 from __future__ import annotations
 
 import json
+import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,6 +16,8 @@ from nvr_edge_s3.plugin import S3Plugin
 from nvr_edge_testing.s3 import SeaweedS3
 from nvr_edge_testing.waiting import free_port, wait_for
 from nvr_edge_web.auth import authenticator_for
+
+from nvr_edge import iso_utc
 
 pytestmark = pytest.mark.slow
 
@@ -45,12 +48,13 @@ def get(base: str, path: str, token: str, method: str = "GET",
 
 
 def test_a_segment_offloaded_for_space_plays_from_the_bucket(nvr_appliance: Any,
-                                                              nvr_s3: SeaweedS3) -> None:
+                                                              nvr_s3: SeaweedS3,
+                                                              tmp_path: Path) -> None:
     config = nvr_appliance.config
     base = f"http://{config.sections['web'].listen}"
     token = authenticator_for(config).issue("tester", ["playback"], "*", 600)
-    wait_for(lambda: [s for s in nvr_appliance.segments() if s.status == "ok"], 60,
-             "a first segment")
+    # three verified copies first: with no room left, recording pauses (space floors)
+    wait_for(lambda: len(_copies(nvr_appliance)) >= 3, 90, "three verified copies")
     # room runs out: verified segments leave the box, the rest stay (delete_policy archived)
     nvr_appliance.handle.patch_config({"storage": {"cache_min_free_gb": 100_000.0,
                                                    "archive_min_free_gb": 100_000.0}})
@@ -75,6 +79,23 @@ def test_a_segment_offloaded_for_space_plays_from_the_bucket(nvr_appliance: Any,
     assert (status, body) == (206, expected[-500:])
     status, _, _ = get(base, url, token, Range=f"bytes={len(expected)}-")
     assert status == 416
+
+    # export: three segments joined, the oldest read back from the bucket
+    rows = sorted((r for r in nvr_appliance.segments("cam1") if r.status in ("ok", "remote")),
+                  key=lambda r: r.start_ms)
+    assert len(rows) >= 3 and rows[0].status == "remote", rows
+    first, last = rows[0], rows[2]
+    out = tmp_path / "export.mp4"
+    done = nvr_appliance.cli("export", "--camera", "cam1", "--from", iso_utc(first.start_ms),
+                             "--to", iso_utc(last.end_ms), "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert "3/3 segment(s)" in done.stderr
+    info = json.loads(subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(out)],
+        capture_output=True, text=True, check=True).stdout)
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    assert float(video["duration"]) == pytest.approx((last.end_ms - first.start_ms) / 1000,
+                                                     abs=0.1), video
 
     nvr_s3.kill()
     status, headers, body = get(base, url, token, method="HEAD")  # the catalog knows the size

@@ -56,7 +56,8 @@ async def _remote_copy(request: web.Request, segment: SegmentRecord) -> web.Stre
     the headers go out, so a store that cannot serve is a 502, not a cut-off 200."""
     ctx = request.app[CONTEXT]
     readers = await asyncio.to_thread(ctx.appliance.call_hook, "nvr_segment_reader",
-                                      segment=segment, config=ctx.config)
+                                      segment=segment, catalog=ctx.catalog,
+                                      config=ctx.config)
     reader: RemoteSegment | None = next((r for r in readers if r is not None), None)
     if reader is None:
         raise ApiError(404, f"segment {segment.id} left this box and no plugin can read its "
