@@ -59,7 +59,11 @@ def export_clip(segments: Iterable[SegmentRecord], from_ms: int, to_ms: int, out
                 raise ExportError(f"segment {segment.start} of {segment.camera} cannot be "
                                   f"read: {exc}") from None
             inputs.append(source)
-            joiner.add(source, segment)
+            try:
+                joiner.add(source, segment)
+            except (av.FFmpegError, OSError) as exc:  # damaged, or its store went away
+                raise ExportError(f"segment {segment.start} of {segment.camera} broke off "
+                                  f"while read: {exc}") from None
             if progress is not None:
                 progress(done, len(chosen))
         return joiner.close(len(chosen))

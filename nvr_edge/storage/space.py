@@ -34,11 +34,7 @@ def tier_spaces(config: Config) -> list[TierSpace]:
 def delete_segment(catalog: Catalog, path: str) -> int:
     """Remove one segment, catalog first; returns the bytes freed."""
     catalog.set_status_by_path(path, SegmentStatus.DELETING)
-    try:
-        size = os.stat(path).st_size
-        os.unlink(path)
-    except FileNotFoundError:
-        size = 0
+    size = _unlink(path)
     catalog.delete_by_path(path)
     return size
 
@@ -48,11 +44,16 @@ def offload_segment(catalog: Catalog, path: str) -> int:
     `remote`, so the timeline keeps it and playback reads the copy. Row first: a crash
     before the unlink leaves a `remote` row with a file, which recovery removes."""
     catalog.set_status_by_path(path, SegmentStatus.REMOTE)
+    return _unlink(path)
+
+
+def _unlink(path: str) -> int:
+    """Remove the file; the bytes it held (0 when it was gone already)."""
     try:
         size = os.stat(path).st_size
         os.unlink(path)
     except FileNotFoundError:
-        size = 0
+        return 0
     return size
 
 

@@ -95,6 +95,31 @@ def test_an_unreadable_segment_is_named_and_leaves_no_file(tmp_path: Path,
     assert not (tmp_path / "x.mp4").exists()
 
 
+class BreaksOff(FileCopy):
+    """A copy whose store goes away in the middle of the file (the demuxer may meet it on
+    opening, while it indexes the fragments, or while reading packets)."""
+
+    def chunks(self, first: int, length: int) -> Iterator[bytes]:
+        if 64 * 1024 <= first < len(self.data) - 32 * 1024:
+            raise ConnectionError("test://copy cannot be read: connection refused")
+        yield from super().chunks(first, length)
+
+
+def test_a_copy_that_breaks_off_is_named_and_leaves_no_file(tmp_path: Path,
+                                                            four_seconds: Path) -> None:
+    rows = segments(tmp_path, four_seconds, 2)
+    remote = BreaksOff(Path(rows[1].path).read_bytes())
+
+    def opener(segment: SegmentRecord):
+        return RangeFile(remote, segment.bytes, block=16 * 1024) if segment is rows[1] \
+            else segment.path
+
+    named = r"(cannot be read|broke off while read): .*connection refused"
+    with pytest.raises(ExportError, match=named):
+        export_clip(rows, T0, T0 + 8000, tmp_path / "x.mp4", opener)
+    assert not (tmp_path / "x.mp4").exists()
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.binary(max_size=5000),
        st.lists(st.tuples(st.integers(0, 6000), st.integers(0, 3000)), max_size=20))
