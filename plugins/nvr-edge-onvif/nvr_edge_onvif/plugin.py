@@ -9,8 +9,17 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from nvr_edge import Appliance, CameraCandidate, Catalog, Config, DiscoveryRequest, hookimpl
+from nvr_edge import (
+    Appliance,
+    CameraCandidate,
+    Catalog,
+    Command,
+    Config,
+    DiscoveryRequest,
+    hookimpl,
+)
 from nvr_edge_onvif.candidates import describe
+from nvr_edge_onvif.commands import onvif_commands
 from nvr_edge_onvif.interfaces import Interface, multicast_interfaces
 from nvr_edge_onvif.listener import Listener
 from nvr_edge_onvif.probe import PORT, ProbeMatch
@@ -57,6 +66,10 @@ class OnvifDiscovery:
     def nvr_shutdown(self, config: Config) -> None:
         self._listen(OnvifSettings())
         self.appliance = None
+
+    @hookimpl
+    def nvr_commands(self, appliance: Appliance) -> list[Command]:
+        return onvif_commands(appliance, self.registry, self.nvr_camera_candidates)
 
     @hookimpl
     def nvr_status_part(self, config: Config) -> dict[str, Any] | None:
