@@ -20,6 +20,7 @@ from nvr_edge import (
 )
 from nvr_edge_onvif.candidates import describe
 from nvr_edge_onvif.commands import onvif_commands
+from nvr_edge_onvif.follow import follow
 from nvr_edge_onvif.interfaces import Interface, multicast_interfaces
 from nvr_edge_onvif.listener import Listener
 from nvr_edge_onvif.probe import PORT, ProbeMatch
@@ -79,6 +80,12 @@ class OnvifDiscovery:
         return {"onvif": {"listening_on": list(listener.joined) if listener else [],
                           **self.registry.status()}}
 
+    def _moved(self, old: ProbeMatch, new: ProbeMatch) -> None:
+        """A camera seen at a new address: an adopted one's URLs follow (running box only)."""
+        appliance = self.appliance
+        if appliance is not None:
+            follow(appliance, old, new)
+
     def _listen(self, settings: OnvifSettings) -> None:
         """(Re)start the listener as `settings` say; stop it when they say no."""
         if self.listener is not None:
@@ -90,7 +97,8 @@ class OnvifDiscovery:
         interfaces = [i for i in self.interfaces()
                       if not settings.interfaces or i.name in settings.interfaces]
         try:
-            self.listener = Listener(self.registry, interfaces, self.port).start()
+            self.listener = Listener(self.registry, interfaces, self.port,
+                                     on_moved=self._moved).start()
         except OSError as exc:  # the port taken by a listener that does not share it
             log.warning("discovery: cannot listen for Hellos on port %d: %s", self.port, exc)
             return
@@ -107,7 +115,9 @@ class OnvifDiscovery:
         prober = Prober(interfaces, request.hosts, request.timeout_s, self.port)
 
         def proposed(match: ProbeMatch) -> CameraCandidate:
-            self.registry.saw(match, "probe")
+            moved_from = self.registry.saw(match, "probe")
+            if moved_from is not None:
+                self._moved(moved_from, match)
             candidate = describe(match, credentials)
             log.info("discovery: %s proposed %.3f s after the first probe", match.urn,
                      time.monotonic() - prober.started)
