@@ -68,6 +68,7 @@ def test_discover_then_adopt_records_the_camera(
                                             "password": "not-it"})
     assert [c.id for c in nvr_appliance.config.cameras] == ["cam1"]
 
+    started = time.monotonic()
     adopted = handle.run_command("adopt_camera", {"id": face.camera.urn, **credentials})
     assert adopted["camera"] == "Front-door" and adopted["added"] == ["Front-door"]
     camera = nvr_appliance.config.camera("Front-door")
@@ -78,8 +79,10 @@ def test_discover_then_adopt_records_the_camera(
     assert [c["id"] for c in written["cameras"]] == ["cam1", "Front-door"]
 
     segments = wait_for(lambda: nvr_appliance.segments("Front-door"), 60,
-                        "a closed segment of the adopted camera")
+                        "a closed segment of the adopted camera", interval=0.05)
     assert segments[0].duration_ms > 0
+    print(f"adopt to the first closed segment: {time.monotonic() - started:.2f} s "
+          f"({segments[0].duration_ms} ms of video)")
 
     with pytest.raises(ControlError, match="adopted already"):
         handle.run_command("adopt_camera", {"id": face.camera.urn, **credentials})
