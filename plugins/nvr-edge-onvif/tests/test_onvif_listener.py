@@ -186,6 +186,15 @@ def test_hellos_and_byes_on_the_chosen_interfaces(lan: tuple[Namespaces, dict[st
         everywhere.wait(lambda s: ids(s) == ["urn:uuid:cam-a2"], 5, "camera a's Bye")
         one.wait(lambda s: ids(s) == [], 5, "camera a's Bye on veth1a")
         assert ids(one.latest) == []  # camera a2's Hello never reached veth1a's listener
+
+        # camera a2 loses power (no Bye) and comes back on a new lease, same URN
+        faces[1].kill()
+        faces[1].wait()
+        ns.run(names["a2"], "ip", "addr", "add", "10.78.0.3/24", "dev", "veth2b")
+        faces.append(face(ns, names["a2"], "10.78.0.3", "urn:uuid:cam-a2"))
+        moved = everywhere.wait(lambda s: [c["address"] for c in s["candidates"]] ==
+                                ["10.78.0.3"], 10, "camera a2 at its new address")
+        assert ids(moved) == ["urn:uuid:cam-a2"]
     finally:
         for process in (*faces, everywhere.process, one.process):
             end(process, 5)
