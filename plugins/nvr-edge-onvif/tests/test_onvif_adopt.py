@@ -45,8 +45,14 @@ def face(nvr_camera: SimCameraServer) -> Iterator[OnvifFace]:
 
 @pytest.fixture
 def nvr_plugins(face: OnvifFace) -> dict[str, Any]:
-    # loopback carries no multicast: the box finds the face by a directed probe
+    # loopback carries no multicast: the box finds the face by a directed probe, and its
+    # listener (bound to the port, in no group) gets Hellos sent to it unicast
     return {"onvif": OnvifDiscovery(interfaces=list, port=face.discovery_port)}
+
+
+@pytest.fixture
+def nvr_config(nvr_config: dict[str, Any]) -> dict[str, Any]:
+    return {**nvr_config, "onvif": {"listen": True}}
 
 
 @pytest.mark.slow
@@ -139,9 +145,10 @@ def tcp_relay(listen: tuple[str, int], target: tuple[str, int]) -> Iterator[list
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("seen_by", ["probe", "hello"])
 def test_an_adopted_camera_that_moved_keeps_its_id_and_records(
         nvr_appliance: RunningAppliance, nvr_camera: SimCameraServer, face: OnvifFace,
-        nvr_hooks: HookRecorder) -> None:
+        nvr_hooks: HookRecorder, seen_by: str) -> None:
     handle = nvr_appliance.handle
     credentials = {"user": nvr_camera.user, "password": nvr_camera.password}
     handle.run_command("discover", {**credentials, "hosts": ["127.0.0.1"], "timeout_s": 1.0})
@@ -156,7 +163,11 @@ def test_an_adopted_camera_that_moved_keeps_its_id_and_records(
     with moved, tcp_relay(("127.0.0.2", nvr_camera.port),
                           ("127.0.0.1", nvr_camera.port)) as relayed:
         at_ms = time.time() * 1000
-        handle.run_command("discover", {"hosts": ["127.0.0.2"], "timeout_s": 1.0})
+        if seen_by == "probe":
+            handle.run_command("discover", {"hosts": ["127.0.0.2"], "timeout_s": 1.0})
+        else:  # to an address only the listener's wildcard socket is bound to
+            moved.hello(to=("127.0.0.3", face.discovery_port))
+            wait_for(lambda: nvr_hooks.getcalls("nvr_alert"), 30, "the move's alert")
         camera = nvr_appliance.config.camera("door")
         assert camera.main == nvr_camera.url(1).replace("127.0.0.1", "127.0.0.2")
         assert camera.sub == nvr_camera.url(1, "sub").replace("127.0.0.1", "127.0.0.2")

@@ -182,9 +182,10 @@ class OnvifFace:
                 timer.daemon = True
                 timer.start()
 
-    def hello(self) -> None:
-        """Announce this camera (type, scopes, XAddrs) to the multicast group."""
-        self._announce(_HELLO.format(body=self._match_body(), **self._headers("Hello")))
+    def hello(self, to: tuple[str, int] | None = None) -> None:
+        """Announce this camera (type, scopes, XAddrs) to the multicast group, or to `to`
+        only (a test on loopback, which carries no multicast)."""
+        self._announce(_HELLO.format(body=self._match_body(), **self._headers("Hello")), to)
 
     def bye(self) -> None:
         urn = escape(self.camera.urn)
@@ -195,12 +196,12 @@ class OnvifFace:
         return {"message_id": f"urn:uuid:{uuid.uuid4()}", "action": action,
                 "sequence": str(self._sequence)}
 
-    def _announce(self, text: str) -> None:
+    def _announce(self, text: str, to: tuple[str, int] | None = None) -> None:
         """Out of the interface whose address is `advertise`, from our own socket."""
         with contextlib.suppress(OSError):
             self.udp.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
                                 socket.inet_aton(self.advertise))
-            self.udp.sendto(text.encode(), (MULTICAST_GROUP, self.discovery_port))
+            self.udp.sendto(text.encode(), to or (MULTICAST_GROUP, self.discovery_port))
 
     def _send(self, reply: bytes, to: tuple[str, int]) -> None:
         with contextlib.suppress(OSError):  # stopped meanwhile
