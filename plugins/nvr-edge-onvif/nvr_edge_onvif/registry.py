@@ -13,6 +13,7 @@ from typing import Any
 from nvr_edge_onvif.probe import ProbeMatch
 
 EXPIRE_S = 600.0  # ~10 min: cameras re-announce on boot and answer every probe
+MAX_CAMERAS = 1024  # a flood of forged Hellos fills this, not the box's memory
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,13 @@ class Registry:
         self._seen: dict[str, Seen] = {}
 
     def saw(self, camera: ProbeMatch, how: str) -> ProbeMatch | None:
-        """Record `camera`; the previous sighting if its first XAddr changed (a new
-        address: DHCP), else None."""
+        """Record `camera` (a new one only below MAX_CAMERAS); the previous sighting if its
+        first XAddr changed (a new address: DHCP), else None."""
         now, wall = self._monotonic(), time.time()
         with self._lock:
             before = self._seen.get(camera.urn)
+            if before is None and len(self._seen) >= MAX_CAMERAS:
+                return None
             first = before.first_seen if before else wall
             self._seen[camera.urn] = Seen(camera, first, wall, now, how)
         if before is not None and before.camera.xaddrs[:1] != camera.xaddrs[:1]:

@@ -18,10 +18,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from nvr_edge_onvif.announce import Bye, Hello, parse_announcements
 from nvr_edge_onvif.listener import Listener
 from nvr_edge_onvif.probe import ProbeMatch
-from nvr_edge_onvif.registry import Registry
+from nvr_edge_onvif.registry import MAX_CAMERAS, Registry
+from nvr_edge_onvif.untrusted_xml import UntrustedXmlError
 from nvr_edge_testing.netns import Namespaces, can_make_namespaces
 from nvr_edge_testing.processes import end, tied
 
@@ -58,6 +61,22 @@ def test_hello_and_bye_are_read_and_a_printer_hello_is_not() -> None:
     assert parse_announcements(no_xaddrs, "10.0.0.9") == []
 
 
+@given(cut=st.integers(min_value=0, max_value=len(HELLO)), junk=st.binary(max_size=64))
+def test_fuzz_mangled_announcements_raise_only_untrusted_xml(cut: int, junk: bytes) -> None:
+    registry = Registry()
+    listener = Listener(registry, [], port=0)
+    try:
+        for data in (HELLO[:cut] + junk, BYE[:cut] + junk, junk + HELLO[cut:]):
+            try:
+                announcements = parse_announcements(data, "10.0.0.9")
+            except UntrustedXmlError:
+                continue
+            for announcement in announcements:
+                listener.heard(announcement)
+    finally:
+        listener.stop()
+
+
 def test_unseen_cameras_expire_and_a_bye_forgets_at_once() -> None:
     now = [1000.0]
     registry = Registry(expire_s=600, monotonic=lambda: now[0])
@@ -70,6 +89,15 @@ def test_unseen_cameras_expire_and_a_bye_forgets_at_once() -> None:
     assert [c["id"] for c in registry.status()["candidates"]] == ["urn:b"]
     assert registry.bye("urn:b") and not registry.bye("urn:b")
     assert registry.status() == {"candidates": []}
+
+
+def test_a_flood_of_hellos_is_bounded_and_known_cameras_still_refresh() -> None:
+    registry = Registry()
+    for n in range(MAX_CAMERAS + 50):
+        registry.saw(camera(f"urn:{n}", "10.0.0.2"), "hello")
+    assert len(registry.status()["candidates"]) == MAX_CAMERAS
+    assert registry.get(f"urn:{MAX_CAMERAS}") is None
+    assert registry.saw(camera("urn:0", "10.0.0.3"), "hello") == camera("urn:0", "10.0.0.2")
 
 
 def test_a_new_address_is_reported_once_with_the_old_one() -> None:
