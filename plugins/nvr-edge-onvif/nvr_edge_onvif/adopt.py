@@ -27,16 +27,17 @@ def adopt(appliance: Appliance, registry: Registry, urn: str, camera_id: str | N
     if match is None:
         raise ControlError(f"no camera {urn!r} was heard of: run discover first (or wait "
                            "for its Hello)")
+    config = appliance.config
+    taken = {c.id for c in config.cameras}
+    earlier = [c for c, u in config.sections["onvif"].adopted.items() if u == urn]
+    if any(c in taken for c in earlier):
+        raise ControlError(f"{urn} is adopted already")
     candidate = describe(match, credentials)
     if candidate.problem:
         raise ControlError(f"{urn} at {candidate.address}: {candidate.problem}")
     roles = {s.role: s.url for s in candidate.streams if s.role}
     if "main" not in roles:
         raise ControlError(f"{urn} at {candidate.address} offers no RTSP stream")
-    config = appliance.config
-    if urn in config.sections["onvif"].adopted.values():
-        raise ControlError(f"{urn} is adopted already")
-    taken = {c.id for c in config.cameras}
     camera_id = camera_id or free_id(candidate, taken)
     if camera_id in taken:
         raise ControlError(f"camera id {camera_id!r} is taken")
@@ -46,8 +47,9 @@ def adopt(appliance: Appliance, registry: Registry, urn: str, camera_id: str | N
         entry["sub"] = with_credentials(roles["sub"], credentials)
     # the whole camera list (a merge patch replaces arrays), from the running document
     cameras = [*config.document.get("cameras", []), entry]
-    change = appliance.patch_config({"cameras": cameras,
-                                     "onvif": {"adopted": {camera_id: urn}}})
+    # an earlier adoption whose camera was deleted since is dropped (null in a merge patch)
+    adopted: dict[str, str | None] = {**dict.fromkeys(earlier), camera_id: urn}
+    change = appliance.patch_config({"cameras": cameras, "onvif": {"adopted": adopted}})
     log.info("discovery: %s adopted as camera %s (%s)", urn, camera_id, candidate.address)
     return {"camera": camera_id, "id": urn, "main": mask_url(entry["main"]),
             "sub": mask_url(entry["sub"]) if "sub" in entry else None, **change.as_dict()}

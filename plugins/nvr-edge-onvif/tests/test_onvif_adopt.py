@@ -92,6 +92,14 @@ def test_discover_then_adopt_records_the_camera(
 
     with pytest.raises(ControlError, match="adopted already"):
         handle.run_command("adopt_camera", {"id": face.camera.urn, **credentials})
+    # the camera deleted, the same one adopted again under another id
+    kept = [c for c in written["cameras"] if c["id"] == "cam1"]
+    handle.patch_config({"cameras": kept})
+    again = handle.run_command("adopt_camera", {"id": face.camera.urn, "camera": "door",
+                                                **credentials})
+    assert again["added"] == ["door"]
+    written = tomllib.loads(nvr_appliance.config_path.read_text())
+    assert written["onvif"]["adopted"] == {"door": face.camera.urn}
     status = wait_for(lambda: nvr_appliance.status().get("plugins", {}).get("onvif"), 10,
                       "the onvif status part")
     assert [c["id"] for c in status["candidates"]] == [face.camera.urn]
