@@ -77,7 +77,11 @@ class Listener:
         with selectors.DefaultSelector() as selector:
             selector.register(self._sock, selectors.EVENT_READ)
             while not self._stop.is_set():
-                if selector.select(TICK_S):
+                try:
+                    ready = selector.select(TICK_S)
+                except (OSError, ValueError):  # closed by a stop() that gave up waiting
+                    return
+                if ready:
                     self._receive()
                 for urn in self.registry.expire():
                     log.info("discovery: %s unseen for %.0f s: forgotten", urn,
