@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -51,6 +52,11 @@ class ProbeMatch:
     scopes: tuple[str, ...]
     sender: str
 
+    @property
+    def host(self) -> str:
+        """The device service's host (after XAddr repair), or the sender's address."""
+        return urlsplit(self.xaddrs[0]).hostname or self.sender
+
     def scope(self, kind: str) -> str:
         """The URL-decoded value of `onvif://www.onvif.org/<kind>/<value>`, or ''."""
         prefix = f"{_SCOPE_PREFIX}{kind}/"
@@ -64,16 +70,25 @@ def parse_probe_matches(data: bytes, sender: str) -> list[ProbeMatch]:
     """The cameras in one datagram from `sender` (an IPv4 address); [] for anything else.
     Raises only `UntrustedXmlError` (not XML, too big, a DTD)."""
     root = ux.parse(data, MAX_DATAGRAM)
-    matches = []
-    for match in ux.find_all(root, "ProbeMatch"):
-        if not _is_camera(ux.text(match, "Types")):
-            continue  # printers, NAS boxes, Windows machines also answer WS-Discovery
-        urn = ux.text(ux.find(match, "EndpointReference"), "Address")
-        xaddrs = usable_xaddrs(ux.text(match, "XAddrs").split(), sender)
-        if urn and xaddrs and len(urn) <= 256:
-            scopes = tuple(ux.text(match, "Scopes").split())
-            matches.append(ProbeMatch(urn, xaddrs, scopes, sender))
-    return matches
+    return [m for m in (camera_of(e, sender) for e in ux.find_all(root, "ProbeMatch")) if m]
+
+
+def camera_of(element: ET.Element, sender: str) -> ProbeMatch | None:
+    """A ProbeMatch or Hello element as a camera, or None: not a camera (printers, NAS
+    boxes, Windows machines also speak WS-Discovery), no URN, no usable XAddr."""
+    if not _is_camera(ux.text(element, "Types")):
+        return None
+    urn = endpoint_urn(element)
+    xaddrs = usable_xaddrs(ux.text(element, "XAddrs").split(), sender)
+    if not urn or not xaddrs:
+        return None
+    return ProbeMatch(urn, xaddrs, tuple(ux.text(element, "Scopes").split()), sender)
+
+
+def endpoint_urn(element: ET.Element) -> str:
+    """The element's EndpointReference Address ('' if missing or implausibly long)."""
+    urn = ux.text(ux.find(element, "EndpointReference"), "Address")
+    return urn if len(urn) <= 256 else ""
 
 
 def _is_camera(types: str) -> bool:

@@ -4,7 +4,9 @@ media services (onvif_soap.py), whose stream URIs point at the RTSP server's str
 Stdlib only, written apart from the nvr-edge-onvif plugin (a fake that shared the
 client's code would agree with its bugs). Knobs for the field's failures: a clock offset
 (tokens are checked against the camera's clock), an XAddr of `0.0.0.0`, a password,
-HTTP Digest instead of WS-UsernameToken.
+HTTP Digest instead of WS-UsernameToken. With `multicast`, it announces itself with a
+WS-Discovery Hello when it starts and a Bye when it stops, as cameras do on boot and
+orderly shutdown.
 Run it in a network namespace with ``python -m nvr_edge_testing.simcam.onvif``::
 
     with OnvifFace(OnvifCamera(rtsp="rtsp://10.0.0.2:8554/cam1"), advertise="10.0.0.2"):
@@ -105,6 +107,7 @@ class OnvifFace:
         self.group = self._udp_socket(MULTICAST_GROUP) if multicast else None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._sequence = 0  # AppSequence MessageNumber of Hello and Bye
 
     @property
     def http_port(self) -> int:
@@ -115,6 +118,8 @@ class OnvifFace:
         return f"http://{self.advertise}:{self.http_port}/onvif/device_service"
 
     def start(self) -> OnvifFace:
+        if self.group is not None:
+            self.hello()
         targets = [self._serve_http, lambda: self._answer_probes(self.udp, 0.0)]
         if self.group is not None:
             group = self.group
@@ -125,7 +130,10 @@ class OnvifFace:
             self._threads.append(thread)
         return self
 
-    def stop(self) -> None:
+    def stop(self, bye: bool = True) -> None:
+        """`bye` False: vanish without a word (a camera losing power)."""
+        if bye and self.group is not None:
+            self.bye()
         self._stopping.set()
         self.http.shutdown()
         self.http.server_close()
@@ -174,21 +182,47 @@ class OnvifFace:
                 timer.daemon = True
                 timer.start()
 
+    def hello(self, to: tuple[str, int] | None = None) -> None:
+        """Announce this camera (type, scopes, XAddrs) to the multicast group, or to `to`
+        only (a test on loopback, which carries no multicast)."""
+        self._announce(_HELLO.format(body=self._match_body(), **self._headers("Hello")), to)
+
+    def bye(self) -> None:
+        urn = escape(self.camera.urn)
+        self._announce(_BYE.format(urn=urn, **self._headers("Bye")))
+
+    def _headers(self, action: str) -> dict[str, str]:
+        self._sequence += 1
+        return {"message_id": f"urn:uuid:{uuid.uuid4()}", "action": action,
+                "sequence": str(self._sequence)}
+
+    def _announce(self, text: str, to: tuple[str, int] | None = None) -> None:
+        """Out of the interface whose address is `advertise`, from our own socket."""
+        with contextlib.suppress(OSError):
+            self.udp.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
+                                socket.inet_aton(self.advertise))
+            self.udp.sendto(text.encode(), to or (MULTICAST_GROUP, self.discovery_port))
+
     def _send(self, reply: bytes, to: tuple[str, int]) -> None:
         with contextlib.suppress(OSError):  # stopped meanwhile
             self.udp.sendto(reply, to)  # from our own address, as the client expects
 
     def _probe_match(self, relates_to: str) -> bytes:
+        return _PROBE_MATCHES.format(
+            message_id=f"urn:uuid:{uuid.uuid4()}", relates_to=escape(relates_to),
+            body=self._match_body()).encode()
+
+    def _match_body(self) -> str:
+        """What a ProbeMatch and a Hello both say: who, what, where."""
         cam = self.camera
         host = "0.0.0.0" if cam.zero_xaddr else self.advertise
         scopes = " ".join([
             "onvif://www.onvif.org/Profile/Streaming",
             f"onvif://www.onvif.org/name/{_scope_text(cam.name)}",
             f"onvif://www.onvif.org/hardware/{_scope_text(cam.model)}"])
-        return _PROBE_MATCHES.format(
-            message_id=f"urn:uuid:{uuid.uuid4()}", relates_to=escape(relates_to),
+        return _MATCH_BODY.format(
             urn=escape(cam.urn), scopes=escape(scopes),
-            xaddrs=f"http://{host}:{self.http_port}/onvif/device_service").encode()
+            xaddrs=f"http://{host}:{self.http_port}/onvif/device_service")
 
 
 def _scope_text(text: str) -> str:
@@ -216,11 +250,29 @@ xmlns:tdn="http://www.onvif.org/ver10/network/wsdl">
 <wsa:RelatesTo>{relates_to}</wsa:RelatesTo>
 <wsa:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</wsa:To>
 <wsa:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/ProbeMatches</wsa:Action>
-</SOAP-ENV:Header><SOAP-ENV:Body><wsdd:ProbeMatches><wsdd:ProbeMatch>
+</SOAP-ENV:Header><SOAP-ENV:Body><wsdd:ProbeMatches><wsdd:ProbeMatch>{body}
+</wsdd:ProbeMatch></wsdd:ProbeMatches></SOAP-ENV:Body></SOAP-ENV:Envelope>"""
+
+_MATCH_BODY = """
 <wsa:EndpointReference><wsa:Address>{urn}</wsa:Address></wsa:EndpointReference>
 <wsdd:Types>tdn:NetworkVideoTransmitter</wsdd:Types><wsdd:Scopes>{scopes}</wsdd:Scopes>
-<wsdd:XAddrs>{xaddrs}</wsdd:XAddrs><wsdd:MetadataVersion>1</wsdd:MetadataVersion>
-</wsdd:ProbeMatch></wsdd:ProbeMatches></SOAP-ENV:Body></SOAP-ENV:Envelope>"""
+<wsdd:XAddrs>{xaddrs}</wsdd:XAddrs><wsdd:MetadataVersion>1</wsdd:MetadataVersion>"""
+
+_ANNOUNCEMENT_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" \
+xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing" \
+xmlns:wsdd="http://schemas.xmlsoap.org/ws/2005/04/discovery" \
+xmlns:tdn="http://www.onvif.org/ver10/network/wsdl">
+<SOAP-ENV:Header><wsa:MessageID>{message_id}</wsa:MessageID>
+<wsa:To>urn:schemas-xmlsoap-org:ws:2005:04:discovery</wsa:To>
+<wsa:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/{action}</wsa:Action>
+<wsdd:AppSequence InstanceId="1" MessageNumber="{sequence}"/>
+</SOAP-ENV:Header><SOAP-ENV:Body>"""
+_HELLO = _ANNOUNCEMENT_HEAD + """<wsdd:Hello>{body}
+</wsdd:Hello></SOAP-ENV:Body></SOAP-ENV:Envelope>"""
+_BYE = _ANNOUNCEMENT_HEAD + """<wsdd:Bye>
+<wsa:EndpointReference><wsa:Address>{urn}</wsa:Address></wsa:EndpointReference>
+</wsdd:Bye></SOAP-ENV:Body></SOAP-ENV:Envelope>"""
 
 
 # ------------------------------------------------------------------ command line

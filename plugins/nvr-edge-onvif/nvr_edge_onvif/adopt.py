@@ -1,0 +1,86 @@
+"""Adoption: a heard-of camera, asked once more with the operator's credentials, written
+into the config as a camera like any other (its proposed main and sub streams, the
+credentials in their URLs) and remembered by URN under `[onvif.adopted]`."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from nvr_edge import Appliance, CameraCandidate, ControlError, mask_url
+from nvr_edge_onvif.candidates import describe
+from nvr_edge_onvif.registry import Registry
+from nvr_edge_onvif.soap import Credentials
+
+log = logging.getLogger(__name__)
+_NOT_ID = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def adopt(appliance: Appliance, registry: Registry, urn: str, camera_id: str | None,
+          name: str | None, credentials: Credentials | None) -> dict[str, Any]:
+    """Add the camera `urn` as `camera_id` (default: from its name); what was written, with
+    masked URLs. ControlError when it is unknown, refuses the credentials or has no stream."""
+    match = registry.get(urn)
+    if match is None:
+        raise ControlError(f"no camera {urn!r} was heard of: run discover first (or wait "
+                           "for its Hello)")
+    config = appliance.config
+    taken = {c.id for c in config.cameras}
+    earlier = [c for c, u in config.sections["onvif"].adopted.items() if u == urn]
+    if any(c in taken for c in earlier):
+        raise ControlError(f"{urn} is adopted already")
+    candidate = describe(match, credentials)
+    if candidate.problem:
+        raise ControlError(f"{urn} at {candidate.address}: {candidate.problem}")
+    roles = {s.role: s.url for s in candidate.streams if s.role}
+    if "main" not in roles:
+        raise ControlError(f"{urn} at {candidate.address} offers no RTSP stream")
+    camera_id = camera_id or free_id(candidate, taken)
+    if camera_id in taken:
+        raise ControlError(f"camera id {camera_id!r} is taken")
+    entry: dict[str, Any] = {"id": camera_id, "name": name or candidate.name or camera_id,
+                             "main": with_credentials(roles["main"], credentials)}
+    if "sub" in roles:
+        entry["sub"] = with_credentials(roles["sub"], credentials)
+    # the whole camera list (a merge patch replaces arrays), from the running document
+    cameras = [*config.document.get("cameras", []), entry]
+    # an earlier adoption whose camera was deleted since is dropped (null in a merge patch)
+    adopted: dict[str, str | None] = {**dict.fromkeys(earlier), camera_id: urn}
+    change = appliance.patch_config({"cameras": cameras, "onvif": {"adopted": adopted}})
+    log.info("discovery: %s adopted as camera %s (%s)", urn, camera_id, candidate.address)
+    return {"camera": camera_id, "id": urn, "main": mask_url(entry["main"]),
+            "sub": mask_url(entry["sub"]) if "sub" in entry else None, **change.as_dict()}
+
+
+def with_credentials(url: str, credentials: Credentials | None) -> str:
+    """The camera's stream URL with the user and password in it (percent-encoded, as the
+    recorder expects), unless the camera put some there already."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ControlError("the camera gave a malformed stream URL") from None
+    if credentials is None or "@" in parts.netloc:
+        return url
+    head = f"{parts.scheme}://{parts.netloc}"  # client.stream_uri made sure of the scheme
+    userinfo = f"{quote(credentials.user, safe='')}:{quote(credentials.password, safe='')}@"
+    return f"{parts.scheme}://{userinfo}{parts.netloc}{url[len(head):]}"
+
+
+def free_id(candidate: CameraCandidate, taken: set[str]) -> str:
+    """A camera id from the candidate's name (or URN), not in `taken`."""
+    base = _NOT_ID.sub("-", candidate.name).strip("-")[:48] or \
+        "onvif-" + _NOT_ID.sub("", candidate.id)[-8:]
+    found, n = base, 2
+    while found in taken:
+        found, n = f"{base}-{n}", n + 1
+    return found
+
+
+def credentials_of(args: Mapping[str, Any]) -> Credentials | None:
+    user, password = args.get("user"), args.get("password")
+    if (user is None) != (password is None):
+        raise ControlError("`user` and `password` go together")
+    return Credentials(user, password) if user is not None else None

@@ -1,0 +1,61 @@
+"""What operators do with discovery at run time: `discover` (probe now, with credentials)
+and `adopt_camera`. Offered through `nvr_commands`, so MQTT (`<prefix>/<id>/request/
+adopt_camera`) and HTTP expose them alike. Credentials come in the arguments and go only
+to the camera (as digests) and into the camera's URL in the config: never into an
+answer or a log line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from nvr_edge import Appliance, CameraCandidate, Command, ControlError, DiscoveryRequest, Param
+from nvr_edge_onvif.adopt import adopt, credentials_of
+from nvr_edge_onvif.registry import Registry
+
+USER = Param("string", "the user to try on the cameras", required=False)
+PASSWORD = Param("string", "that user's password (never echoed or logged)", required=False)
+MAX_TIMEOUT_S = 30.0
+
+
+def onvif_commands(appliance: Appliance, registry: Registry,
+                   discover: Callable[[DiscoveryRequest], list[CameraCandidate]]
+                   ) -> list[Command]:
+    def discover_now(args: Mapping[str, Any]) -> dict[str, Any]:
+        credentials = credentials_of(args)
+        timeout_s = float(args.get("timeout_s", 3.0))
+        if not 0 < timeout_s <= MAX_TIMEOUT_S:
+            raise ControlError(f"timeout_s must be in (0, {MAX_TIMEOUT_S:g}]")
+        hosts = args.get("hosts", [])
+        interfaces = args.get("interfaces") or appliance.config.sections["onvif"].interfaces
+        if not all(isinstance(h, str) for h in [*hosts, *interfaces]):
+            raise ControlError("hosts and interfaces are arrays of strings")
+        request = DiscoveryRequest(
+            timeout_s=timeout_s, user=credentials.user if credentials else None,
+            password=credentials.password if credentials else None, hosts=tuple(hosts),
+            interfaces=tuple(interfaces))
+        found = discover(request)  # every camera found lands in the registry too
+        return {"candidates": [c.public(request.user) for c in found]}
+
+    def adopt_camera(args: Mapping[str, Any]) -> dict[str, Any]:
+        return adopt(appliance, registry, args["id"], args.get("camera"), args.get("name"),
+                     credentials_of(args))
+
+    return [
+        Command("discover", "probe for ONVIF cameras now (and ask them with the credentials)",
+                discover_now, {
+                    "user": USER, "password": PASSWORD,
+                    "timeout_s": Param("number", "seconds to wait for replies (default 3)",
+                                       required=False),
+                    "hosts": Param("array", "hosts or subnets to probe directly",
+                                   required=False),
+                    "interfaces": Param("array", "interfaces to probe (default: every one)",
+                                        required=False)}),
+        Command("adopt_camera", "add a discovered camera to the config and record it",
+                adopt_camera, {
+                    "id": Param("string", "the candidate's id (its endpoint URN)"),
+                    "camera": Param("string", "the new camera's id (default: from its name)",
+                                    required=False),
+                    "name": Param("string", "a display name", required=False),
+                    "user": USER, "password": PASSWORD}),
+    ]

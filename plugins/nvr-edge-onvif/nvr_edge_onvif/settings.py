@@ -1,0 +1,37 @@
+"""The `[onvif]` config section: whether the running box listens for cameras' Hellos and
+Byes, on which interfaces, and which configured cameras were adopted from which URN."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from nvr_edge import ConfigTable
+from nvr_edge_onvif.registry import EXPIRE_S
+
+_CAMERA_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
+
+
+@dataclass(frozen=True)
+class OnvifSettings:
+    listen: bool = False
+    interfaces: tuple[str, ...] = ()  # empty: every multicast-capable IPv4 interface
+    expire_s: float = EXPIRE_S
+    # camera id -> endpoint URN, written by adopt_camera: how a camera that moved is found
+    adopted: dict[str, str] = field(default_factory=dict)
+
+
+def read_onvif(t: ConfigTable) -> OnvifSettings:
+    adopted_table = t.table("adopted")
+    adopted: dict[str, Any] = dict(adopted_table.data)
+    for camera, urn in adopted.items():
+        if not _CAMERA_ID.match(camera):
+            raise adopted_table.error(camera, "is not a camera id (1-64 of A-Z a-z 0-9 - _)")
+        if not isinstance(urn, str) or not urn or len(urn) > 256:
+            raise adopted_table.error(camera, "expected the camera's endpoint URN (a string)")
+    settings = OnvifSettings(
+        listen=t.boolean("listen", False), interfaces=t.strings("interfaces", ()),
+        expire_s=t.number("expire_s", EXPIRE_S, 10.0, 86_400.0), adopted=adopted)
+    t.finish()
+    return settings

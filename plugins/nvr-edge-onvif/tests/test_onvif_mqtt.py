@@ -1,0 +1,55 @@
+"""`discover` and `adopt_camera` over MQTT (the MQTT plugin, installed, on a broker of the
+test's own): the request carries the credentials; no message on any topic repeats them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from nvr_edge_onvif.plugin import OnvifDiscovery
+from nvr_edge_testing.appliance import RunningAppliance
+from nvr_edge_testing.mosquitto import Mosquitto
+from nvr_edge_testing.mqtt_client import Watcher
+from nvr_edge_testing.simcam import SimCameraServer
+from nvr_edge_testing.simcam.onvif import OnvifFace, onvif_camera_of
+from nvr_edge_testing.waiting import free_port, wait_for
+
+pytestmark = pytest.mark.slow
+BASE = "nvr/test-box"
+
+
+@pytest.fixture
+def face(nvr_camera: SimCameraServer) -> Iterator[OnvifFace]:
+    with OnvifFace(onvif_camera_of(nvr_camera, name="Yard"), http_host="127.0.0.1",
+                   discovery_port=free_port("127.0.0.1"), multicast=False) as running:
+        yield running
+
+
+@pytest.fixture
+def nvr_plugins(face: OnvifFace) -> dict[str, Any]:
+    return {"onvif": OnvifDiscovery(interfaces=list, port=face.discovery_port)}
+
+
+@pytest.fixture
+def nvr_config(nvr_config: dict[str, Any], nvr_mqtt_broker: Mosquitto) -> dict[str, Any]:
+    return {**nvr_config, "mqtt": {"url": nvr_mqtt_broker.url}}
+
+
+def test_adopt_over_mqtt(nvr_appliance: RunningAppliance, nvr_mqtt_client: Watcher,
+                         nvr_camera: SimCameraServer, face: OnvifFace) -> None:
+    password = str(nvr_camera.password)
+    credentials = {"user": nvr_camera.user, "password": password}
+    found = nvr_mqtt_client.request(BASE, "discover", {**credentials, "hosts": ["127.0.0.1"],
+                                                       "timeout_s": 1.0})
+    assert found["status"] == "ok", found
+    [candidate] = found["data"]["candidates"]
+    assert candidate["id"] == face.camera.urn
+    adopted = nvr_mqtt_client.request(BASE, "adopt_camera", {"id": face.camera.urn,
+                                                              **credentials})
+    assert adopted["status"] == "ok", adopted
+    assert adopted["data"]["camera"] == "Yard"
+    assert adopted["data"]["main"] == nvr_camera.url(1).replace(password, "***")
+    wait_for(lambda: nvr_appliance.segments("Yard"), 60, "a segment of the adopted camera")
+    responses = [m for m in nvr_mqtt_client.messages if "/request/" not in m.topic]
+    assert responses and not any(password.encode() in m.payload for m in responses)
