@@ -91,8 +91,9 @@ class Supervisor:
         self.config, self.pm, self.catalog = config, pm, catalog
         self.log_level = log_level
         self.ctx = multiprocessing.get_context("forkserver")
-        # Workers fork from a server that already imported PyAV: shared pages, small PSS.
-        self.ctx.set_forkserver_preload(["nvr_edge.camera.worker"])
+        # Workers fork from a server that already imported PyAV, pyroute2 and the worker's
+        # plugins, with its objects frozen out of the GC: shared pages, small PSS.
+        self.ctx.set_forkserver_preload(["nvr_edge.camera.preload"])
         self.cameras: dict[str, CameraRuntime] = {}
         # Cleanup also runs on the mover's thread: its alerts reach the hooks from this one.
         self.space_alerts: queue.SimpleQueue[Alert] = queue.SimpleQueue()

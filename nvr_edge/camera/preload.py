@@ -1,0 +1,28 @@
+"""What the workers' forkserver imports once, before it forks any camera worker.
+
+Everything a worker imports after the fork is private to it (PSS per camera); what the
+forkserver imported first is shared copy-on-write. Issue 15 research: the link watcher's
+pyroute2 (and the asyncio it runs on) was imported in every worker after the fork, ~16 MiB
+of private memory per camera. `gc.freeze()` moves every object made so far out of the
+collector's sight, so a worker's collections do not write to (and so copy) the pages of
+the objects it inherited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+
+import nvr_edge.camera.worker  # noqa: F401  (PyAV, the recorder, the writer plugins' API)
+from nvr_edge.plugins import WORKER_ENTRY_POINT_GROUP, make_plugin_manager
+
+# The modules of the built-in plugins and of the worker's entry-point group (sqlite3 for
+# the catalog plugin, say) are imported here rather than in each worker.
+make_plugin_manager(group=WORKER_ENTRY_POINT_GROUP)
+
+with contextlib.suppress(ImportError):  # the link watcher copes without it
+    import pyroute2
+    import pyroute2.netlink.rtnl  # noqa: F401
+
+gc.collect()
+gc.freeze()
