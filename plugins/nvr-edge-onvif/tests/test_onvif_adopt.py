@@ -16,12 +16,11 @@ from typing import Any
 
 import pytest
 from nvr_edge_onvif.follow import ALERT_CODE, moved_url
-from nvr_edge_onvif.plugin import OnvifDiscovery
 from nvr_edge_testing.appliance import RunningAppliance
 from nvr_edge_testing.hooks import HookRecorder
 from nvr_edge_testing.simcam import SimCameraServer
 from nvr_edge_testing.simcam.onvif import OnvifFace, onvif_camera_of
-from nvr_edge_testing.waiting import free_port, wait_for
+from nvr_edge_testing.waiting import wait_for
 
 from nvr_edge import ControlError
 
@@ -34,20 +33,6 @@ def test_moved_url_changes_only_the_old_host() -> None:
     assert moved_url("rtsp://proxy:8554/a", "10.0.0.2", "10.0.0.9") == "rtsp://proxy:8554/a"
     assert moved_url("rtsp://[::1/a", "10.0.0.2", "10.0.0.9") == "rtsp://[::1/a"
 
-
-
-@pytest.fixture
-def face(nvr_camera: SimCameraServer) -> Iterator[OnvifFace]:
-    with OnvifFace(onvif_camera_of(nvr_camera, name="Front door"), http_host="127.0.0.1",
-                   discovery_port=free_port("127.0.0.1"), multicast=False) as running:
-        yield running
-
-
-@pytest.fixture
-def nvr_plugins(face: OnvifFace) -> dict[str, Any]:
-    # loopback carries no multicast: the box finds the face by a directed probe, and its
-    # listener (bound to the port, in no group) gets Hellos sent to it unicast
-    return {"onvif": OnvifDiscovery(interfaces=list, port=face.discovery_port)}
 
 
 @pytest.fixture

@@ -3,32 +3,23 @@ test's own): the request carries the credentials; no message on any topic repeat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from nvr_edge_onvif.plugin import OnvifDiscovery
 from nvr_edge_testing.appliance import RunningAppliance
 from nvr_edge_testing.mosquitto import Mosquitto
 from nvr_edge_testing.mqtt_client import Watcher
 from nvr_edge_testing.simcam import SimCameraServer
-from nvr_edge_testing.simcam.onvif import OnvifFace, onvif_camera_of
-from nvr_edge_testing.waiting import free_port, wait_for
+from nvr_edge_testing.simcam.onvif import OnvifFace
+from nvr_edge_testing.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 BASE = "nvr/test-box"
 
 
 @pytest.fixture
-def face(nvr_camera: SimCameraServer) -> Iterator[OnvifFace]:
-    with OnvifFace(onvif_camera_of(nvr_camera, name="Yard"), http_host="127.0.0.1",
-                   discovery_port=free_port("127.0.0.1"), multicast=False) as running:
-        yield running
-
-
-@pytest.fixture
-def nvr_plugins(face: OnvifFace) -> dict[str, Any]:
-    return {"onvif": OnvifDiscovery(interfaces=list, port=face.discovery_port)}
+def face_name() -> str:
+    return "Yard"
 
 
 @pytest.fixture
