@@ -241,13 +241,16 @@ def _probe_for_cameras(data: bytes) -> str | None:
     return message_id.group(1).strip() if message_id else ""
 
 
-_PROBE_MATCHES = """<?xml version="1.0" encoding="UTF-8"?>
+# Every WS-Discovery message the face sends opens the same way.
+_ENVELOPE_OPEN = """<?xml version="1.0" encoding="UTF-8"?>
 <SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" \
 xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing" \
 xmlns:wsdd="http://schemas.xmlsoap.org/ws/2005/04/discovery" \
 xmlns:tdn="http://www.onvif.org/ver10/network/wsdl">
 <SOAP-ENV:Header><wsa:MessageID>{message_id}</wsa:MessageID>
-<wsa:RelatesTo>{relates_to}</wsa:RelatesTo>
+"""
+
+_PROBE_MATCHES = _ENVELOPE_OPEN + """<wsa:RelatesTo>{relates_to}</wsa:RelatesTo>
 <wsa:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</wsa:To>
 <wsa:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/ProbeMatches</wsa:Action>
 </SOAP-ENV:Header><SOAP-ENV:Body><wsdd:ProbeMatches><wsdd:ProbeMatch>{body}
@@ -258,12 +261,7 @@ _MATCH_BODY = """
 <wsdd:Types>tdn:NetworkVideoTransmitter</wsdd:Types><wsdd:Scopes>{scopes}</wsdd:Scopes>
 <wsdd:XAddrs>{xaddrs}</wsdd:XAddrs><wsdd:MetadataVersion>1</wsdd:MetadataVersion>"""
 
-_ANNOUNCEMENT_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
-<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" \
-xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing" \
-xmlns:wsdd="http://schemas.xmlsoap.org/ws/2005/04/discovery" \
-xmlns:tdn="http://www.onvif.org/ver10/network/wsdl">
-<SOAP-ENV:Header><wsa:MessageID>{message_id}</wsa:MessageID>
+_ANNOUNCEMENT_HEAD = _ENVELOPE_OPEN + """\
 <wsa:To>urn:schemas-xmlsoap-org:ws:2005:04:discovery</wsa:To>
 <wsa:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/{action}</wsa:Action>
 <wsdd:AppSequence InstanceId="1" MessageNumber="{sequence}"/>
