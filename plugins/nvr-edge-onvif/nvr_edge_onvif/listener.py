@@ -28,16 +28,17 @@ TICK_S = 1.0  # how often expiry runs and the stop flag is looked at
 
 
 class Listener:
-    """Feeds `registry` from announcements on `interfaces` until `stop()`. `on_moved` is
-    called (on this thread) with the old and new sighting of a camera whose address
-    changed."""
+    """Feeds `registry` from announcements on `interfaces` until `stop()`. `on_seen` is
+    called (on this thread) with each Hello's camera and, when its address changed, the
+    sighting before."""
 
     def __init__(self, registry: Registry, interfaces: list[Interface], port: int = PORT,
-                 on_moved: Callable[[ProbeMatch, ProbeMatch], None] | None = None) -> None:
+                 on_seen: Callable[[ProbeMatch | None, ProbeMatch], None] | None = None
+                 ) -> None:
         self.registry = registry
         self.interfaces = interfaces
         self.port = port
-        self.on_moved = on_moved
+        self.on_seen = on_seen
         self.joined: list[str] = []  # interface names actually listened on
         self._stop = threading.Event()
         self._sock = self._open()
@@ -109,8 +110,8 @@ class Listener:
         camera = announcement.camera
         moved_from = self.registry.saw(camera, "hello")
         log.info("discovery: %s said Hello from %s", camera.urn, camera.host)
-        if moved_from is not None and self.on_moved is not None:
+        if self.on_seen is not None:
             try:
-                self.on_moved(moved_from, camera)
+                self.on_seen(moved_from, camera)
             except Exception:  # the listener outlives a failed follow-up
                 log.exception("discovery: following %s to %s failed", camera.urn, camera.host)

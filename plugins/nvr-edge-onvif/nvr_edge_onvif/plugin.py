@@ -20,11 +20,12 @@ from nvr_edge import (
 )
 from nvr_edge_onvif.candidates import describe
 from nvr_edge_onvif.commands import onvif_commands
-from nvr_edge_onvif.follow import follow
+from nvr_edge_onvif.follow import follow, follow_if_lost
 from nvr_edge_onvif.interfaces import Interface, multicast_interfaces
 from nvr_edge_onvif.listener import Listener
 from nvr_edge_onvif.probe import PORT, ProbeMatch
 from nvr_edge_onvif.prober import Prober
+from nvr_edge_onvif.refind import Refinder, missing_cameras
 from nvr_edge_onvif.registry import Registry
 from nvr_edge_onvif.settings import OnvifSettings, read_onvif
 from nvr_edge_onvif.soap import Credentials
@@ -32,6 +33,7 @@ from nvr_edge_onvif.soap import Credentials
 log = logging.getLogger(__name__)
 
 MAX_PARALLEL = 8  # cameras asked at once; a slow one delays no other
+REFIND_PROBE_S = 2.0  # how long one search for missing cameras waits for answers
 
 
 class OnvifDiscovery:
@@ -44,6 +46,8 @@ class OnvifDiscovery:
         self.port = port
         self.registry = Registry()
         self.listener: Listener | None = None
+        self.refinder: Refinder | None = None
+        self.settings = OnvifSettings()
         self.appliance: Appliance | None = None
 
     @hookimpl
@@ -59,8 +63,9 @@ class OnvifDiscovery:
     @hookimpl
     def nvr_config_changed(self, config: Config, previous: Config) -> None:
         new, old = _settings(config), _settings(previous)
-        if (new.listen, new.interfaces, new.expire_s) != (old.listen, old.interfaces,
-                                                          old.expire_s):
+        self.settings = new
+        if (new.listen, new.interfaces, new.expire_s, new.refind_s) != (
+                old.listen, old.interfaces, old.expire_s, old.refind_s):
             self._listen(new)
 
     @hookimpl
@@ -80,25 +85,44 @@ class OnvifDiscovery:
         return {"onvif": {"listening_on": list(listener.joined) if listener else [],
                           **self.registry.status()}}
 
-    def _moved(self, old: ProbeMatch, new: ProbeMatch) -> None:
-        """A camera seen at a new address: an adopted one's URLs follow (running box only)."""
+    def _seen(self, moved_from: ProbeMatch | None, camera: ProbeMatch) -> None:
+        """A camera heard of (running box only): an adopted one seen at a new address, or
+        found elsewhere while it was not online, has its URLs follow it."""
         appliance = self.appliance
-        if appliance is not None:
-            follow(appliance, old, new)
+        if appliance is None:
+            return
+        if moved_from is not None:
+            follow(appliance, moved_from.host, camera)
+        else:
+            follow_if_lost(appliance, camera)
+
+    def _refind(self) -> None:
+        """One search for adopted cameras that went missing (the refinder's thread)."""
+        settings = self.settings
+        interfaces = [i for i in self.interfaces()
+                      if not settings.interfaces or i.name in settings.interfaces]
+        prober = Prober(interfaces, settings.hosts, REFIND_PROBE_S, self.port)
+        prober.run(on_new=lambda match: self._seen(self.registry.saw(match, "probe"), match))
 
     def _listen(self, settings: OnvifSettings) -> None:
-        """(Re)start the listener as `settings` say; stop it when they say no."""
-        if self.listener is not None:
-            self.listener.stop()
-            self.listener = None
+        """(Re)start the listener and the search for missing cameras as `settings` say;
+        stop them when they say no."""
+        self.settings = settings
+        for running in (self.listener, self.refinder):
+            if running is not None:
+                running.stop()
+        self.listener = self.refinder = None
         self.registry.expire_s = settings.expire_s
-        if not settings.listen:
+        appliance = self.appliance
+        if not settings.listen or appliance is None:
             return
+        self.refinder = Refinder(lambda: missing_cameras(appliance), self._refind,
+                                 settings.refind_s).start()
         interfaces = [i for i in self.interfaces()
                       if not settings.interfaces or i.name in settings.interfaces]
         try:
             self.listener = Listener(self.registry, interfaces, self.port,
-                                     on_moved=self._moved).start()
+                                     on_seen=self._seen).start()
         except OSError as exc:  # the port taken by a listener that does not share it
             log.warning("discovery: cannot listen for Hellos on port %d: %s", self.port, exc)
             return
@@ -112,12 +136,11 @@ class OnvifDiscovery:
             credentials = Credentials(request.user, request.password)
         interfaces = [i for i in self.interfaces()
                       if not request.interfaces or i.name in request.interfaces]
-        prober = Prober(interfaces, request.hosts, request.timeout_s, self.port)
+        hosts = dict.fromkeys(request.hosts + self.settings.hosts)  # the installer's too
+        prober = Prober(interfaces, hosts, request.timeout_s, self.port)
 
         def proposed(match: ProbeMatch) -> CameraCandidate:
-            moved_from = self.registry.saw(match, "probe")
-            if moved_from is not None:
-                self._moved(moved_from, match)
+            self._seen(self.registry.saw(match, "probe"), match)
             candidate = describe(match, credentials)
             log.info("discovery: %s proposed %.3f s after the first probe", match.urn,
                      time.monotonic() - prober.started)

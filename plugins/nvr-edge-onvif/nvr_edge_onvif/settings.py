@@ -3,14 +3,19 @@ Byes, on which interfaces, and which configured cameras were adopted from which 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from nvr_edge import ConfigTable
+from nvr_edge_onvif.prober import MAX_SUBNET_HOSTS
 from nvr_edge_onvif.registry import EXPIRE_S
 
+REFIND_S = 60.0  # how often the box looks for an adopted camera that stopped answering
+
 _CAMERA_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
+_HOST_NAME = re.compile(r"\A(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\Z")
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,10 @@ class OnvifSettings:
     listen: bool = False
     interfaces: tuple[str, ...] = ()  # empty: every multicast-capable IPv4 interface
     expire_s: float = EXPIRE_S
+    # hosts or subnets (CIDR) that multicast does not reach, probed directly: by `discover`
+    # when it names none, and by the search for adopted cameras that went missing
+    hosts: tuple[str, ...] = ()
+    refind_s: float = REFIND_S
     # camera id -> endpoint URN, written by adopt_camera: how a camera that moved is found
     adopted: dict[str, str] = field(default_factory=dict)
 
@@ -32,6 +41,24 @@ def read_onvif(t: ConfigTable) -> OnvifSettings:
             raise adopted_table.error(camera, "expected the camera's endpoint URN (a string)")
     settings = OnvifSettings(
         listen=t.boolean("listen", False), interfaces=t.strings("interfaces", ()),
-        expire_s=t.number("expire_s", EXPIRE_S, 10.0, 86_400.0), adopted=adopted)
+        expire_s=t.number("expire_s", EXPIRE_S, 10.0, 86_400.0),
+        hosts=_hosts(t), refind_s=t.number("refind_s", REFIND_S, 1.0, 86_400.0),
+        adopted=adopted)
     t.finish()
     return settings
+
+
+def _hosts(t: ConfigTable) -> tuple[str, ...]:
+    """Addresses, small subnets or host names, checked as the prober will read them."""
+    hosts = t.strings("hosts", ())
+    for host in hosts:
+        try:
+            network = ipaddress.IPv4Network(host, strict=False)
+        except ValueError:
+            if not _HOST_NAME.match(host):
+                raise t.error("hosts", f"{host[:64]!r} is not an IPv4 address, subnet or "
+                              "host name") from None
+            continue
+        if network.num_addresses > MAX_SUBNET_HOSTS:
+            raise t.error("hosts", f"{host!r} has more than {MAX_SUBNET_HOSTS} addresses")
+    return hosts

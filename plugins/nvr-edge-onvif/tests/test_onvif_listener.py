@@ -103,7 +103,7 @@ def test_a_flood_of_hellos_is_bounded_and_known_cameras_still_refresh() -> None:
 def test_a_new_address_is_reported_once_with_the_old_one() -> None:
     registry = Registry()
     moves: list[tuple[str, str]] = []
-    listener = Listener(registry, [], port=0, on_moved=lambda old, new: moves.append(
+    listener = Listener(registry, [], port=0, on_seen=lambda old, new: old and moves.append(
         (old.host, new.host)))
     try:
         listener.heard(Hello(camera("urn:a", "10.0.0.2")))
