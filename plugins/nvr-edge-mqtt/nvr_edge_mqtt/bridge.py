@@ -56,6 +56,8 @@ class MqttBridge:
         self.camera_reasons: dict[str, str] = {}  # why a camera is not online ("" when it is)
         self.dirty_cameras: set[str] = set()
         self.cleared_cameras: set[str] = set()
+        self.candidates: dict[str, list[dict[str, Any]]] = {}  # discovery source -> cameras
+        self.dirty_sources: set[str] = set()
         self.status: dict[str, Any] | None = None
         self.health_sig: tuple[Any, ...] | None = None
         self.health_at = 0.0
@@ -123,6 +125,10 @@ class MqttBridge:
                     self.camera_reasons[camera] = payloads.shown_reason(
                         detail["state"], detail.get("reason", ""))
                     self.dirty_cameras.add(camera)
+            for source, found in payloads.discovery_lists(status).items():
+                if self.candidates.get(source) != found:
+                    self.candidates[source] = found
+                    self.dirty_sources.add(source)
             self.wake.notify()
 
     def config_changed(self, config: Config) -> None:
@@ -241,6 +247,9 @@ class MqttBridge:
         with self.wake:
             dirty, self.dirty_cameras = self.dirty_cameras, set()
             cleared, self.cleared_cameras = self.cleared_cameras, set()
+            sources, self.dirty_sources = self.dirty_sources, set()
+        for source in sorted(sources):
+            self._publish_candidates(source)
         for camera in sorted(dirty):
             self._publish_camera(camera)
         for camera in sorted(cleared):
@@ -256,12 +265,15 @@ class MqttBridge:
         with self.wake:
             cameras = sorted(self.camera_states)
             self.dirty_cameras.clear()
+            sources = sorted(self.candidates)
+            self.dirty_sources.clear()
         sent = [self._publish(self.topics.info, payloads.dumps(
             payloads.info(self.config, self.version, self.plugins())), retain=True)]
         if self.status is not None:
             sent.append(self._publish_health(payloads.health(self.status)))
         for camera in cameras:
             sent.extend(self._publish_camera(camera))
+        sent.extend(self._publish_candidates(source) for source in sources)
         if self.settings.homeassistant:
             sent.append(self._publish_discovery())
         for info in sent:
@@ -275,6 +287,13 @@ class MqttBridge:
             reason = self.camera_reasons.get(camera, "")
         return [self._publish(self.topics.camera_state(camera), state, retain=True),
                 self._publish(self.topics.camera_reason(camera), reason, retain=True)]
+
+    def _publish_candidates(self, source: str) -> mqtt.MQTTMessageInfo | None:
+        with self.wake:
+            found = self.candidates.get(source, [])
+        return self._publish(self.topics.discovery(source),
+                             payloads.dumps({"source": source, "candidates": found}),
+                             retain=True)
 
     def _publish_discovery(self) -> mqtt.MQTTMessageInfo | None:
         body = homeassistant.discovery(self.config, self.topics, self.version,

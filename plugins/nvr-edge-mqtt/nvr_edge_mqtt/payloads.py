@@ -155,6 +155,18 @@ def stats(status: dict[str, Any], interval_s: float) -> dict[str, Any]:
     return {"at": iso_utc(now_ms()), "interval_s": interval_s, "cameras": cameras}
 
 
+def discovery_lists(status: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each status part that lists `candidates` (the cameras a discovery plugin knows of:
+    `plugins.onvif`), by part name, without the `last_seen` that changes at every sighting:
+    what `<base>/discovery/<name>` keeps retained."""
+    lists = {}
+    for name, part in status.get("plugins", {}).items():
+        if isinstance(part, dict) and isinstance(part.get("candidates"), list):
+            lists[name] = [{k: v for k, v in c.items() if k != "last_seen"}
+                           for c in part["candidates"] if isinstance(c, dict)]
+    return lists
+
+
 def segment_event(segment: SegmentRecord) -> dict[str, Any]:
     return {"type": "segment_closed", "at": iso_utc(now_ms()), "camera": segment.camera,
             "segment": {"id": segment.id, "stream": segment.stream, "start": segment.start,

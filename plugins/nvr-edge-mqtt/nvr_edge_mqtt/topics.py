@@ -40,6 +40,10 @@ class Topics:
     def camera_reason(self, camera: str) -> str:
         return f"{self.base}/camera/{camera}/reason"
 
+    def discovery(self, source: str) -> str:
+        """The cameras discovery plugin `source` knows of (retained)."""
+        return f"{self.base}/discovery/{source}"
+
     def response(self, action: str) -> str:
         return f"{self.base}/response/{action}"
 

@@ -212,3 +212,16 @@ def test_the_retained_reason_says_why_a_camera_is_not_online() -> None:
         "RTSP: connection refused"
     shown = payloads.shown_reason("connecting", "rtsp://admin:Hunter2@10.0.0.5/ said 'x'" * 50)
     assert "Hunter2" not in shown and len(shown) <= payloads.MAX_REASON
+
+
+def test_discovery_lists_are_the_status_parts_with_candidates() -> None:
+    status = {"plugins": {
+        "onvif": {"listening_on": ["eth1"], "candidates": [
+            {"id": "urn:a", "address": "10.0.0.2", "first_seen": 1.0, "last_seen": 9.0},
+            "junk"]},
+        "s3": {"state": "ok", "queued": 0},
+        "failures": {"onvif": 0}}}
+    assert payloads.discovery_lists(status) == {
+        "onvif": [{"id": "urn:a", "address": "10.0.0.2", "first_seen": 1.0}]}
+    assert payloads.discovery_lists({}) == {}
+    assert Topics("nvr", "box").discovery("onvif") == "nvr/box/discovery/onvif"

@@ -28,7 +28,8 @@ def nvr_config(nvr_config: dict[str, Any], nvr_mqtt_broker: Mosquitto) -> dict[s
 
 
 def test_adopt_over_mqtt(nvr_appliance: RunningAppliance, nvr_mqtt_client: Watcher,
-                         nvr_camera: SimCameraServer, face: OnvifFace) -> None:
+                         nvr_mqtt_broker: Mosquitto, nvr_camera: SimCameraServer,
+                         face: OnvifFace) -> None:
     password = str(nvr_camera.password)
     credentials = {"user": nvr_camera.user, "password": password}
     found = nvr_mqtt_client.request(BASE, "discover", {**credentials, "hosts": ["127.0.0.1"],
@@ -36,6 +37,17 @@ def test_adopt_over_mqtt(nvr_appliance: RunningAppliance, nvr_mqtt_client: Watch
     assert found["status"] == "ok", found
     [candidate] = found["data"]["candidates"]
     assert candidate["id"] == face.camera.urn
+    # the cameras heard of stay retained for whoever subscribes later (a fleet back end)
+    topic = f"{BASE}/discovery/onvif"
+    wait_for(lambda: (seen := nvr_mqtt_client.last(topic)) and seen.json()["candidates"],
+             30, "the retained discovery list")
+    with Watcher(nvr_mqtt_broker, topics=(f"{BASE}/discovery/#",)) as late:
+        retained = wait_for(lambda: late.last(topic), 10, "the retained list, subscribing late")
+    assert retained.retain
+    [listed] = retained.json()["candidates"]
+    assert (listed["id"], listed["address"], listed["name"]) == (face.camera.urn, "127.0.0.1",
+                                                                  "Yard")
+    assert "last_seen" not in listed
     adopted = nvr_mqtt_client.request(BASE, "adopt_camera", {"id": face.camera.urn,
                                                               **credentials})
     assert adopted["status"] == "ok", adopted
@@ -44,3 +56,4 @@ def test_adopt_over_mqtt(nvr_appliance: RunningAppliance, nvr_mqtt_client: Watch
     wait_for(lambda: nvr_appliance.segments("Yard"), 60, "a segment of the adopted camera")
     responses = [m for m in nvr_mqtt_client.messages if "/request/" not in m.topic]
     assert responses and not any(password.encode() in m.payload for m in responses)
+    assert any(m.topic == topic for m in responses)
