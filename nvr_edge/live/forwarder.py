@@ -29,6 +29,7 @@ from nvr_edge.live.wire import (
 log = logging.getLogger(__name__)
 SEND_BUFFER_BYTES = 1024 * 1024
 MAX_PENDING_BYTES = 4 * 1024 * 1024  # ~8 s of a 4 Mbit/s stream: the hub is stuck, not slow
+MAX_GOP_PACKETS = 1500  # as the hub's: a 30 fps camera with a 20 s GOP plus audio
 
 
 class LiveForwarder:
@@ -37,8 +38,13 @@ class LiveForwarder:
         sock.setblocking(False)
         with contextlib.suppress(OSError):  # else the kernel's cap: drops come sooner
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-        self.wanted = always  # "always": forward even with no viewer (instant start)
+        # "always" keeps the camera's session open with nobody watching, so that a viewer
+        # starts at once from the current GOP, kept here (copied, not encoded) rather than
+        # sent to the main process, whose hub spent a fifth of the recording's CPU on a
+        # stream nobody saw (docs/research/recording-cost.md).
         self.always = always
+        self.viewed = False  # the hub has viewers: forward every packet
+        self.gop: list[tuple[bool, bool, Any, bytes]] = []  # since the last keyframe
         self.info: StreamInfo | None = None
         self.need_keyframe = True
         self.pending = bytearray()
@@ -48,25 +54,54 @@ class LiveForwarder:
 
     def stream_info(self, info: StreamInfo) -> None:
         """A new session: its codecs first, then packets from its first keyframe."""
-        self.info, self.need_keyframe = info, True
+        self.info, self.need_keyframe, self.gop = info, True, []
         self._send(INFO, info.to_json())
 
+    @property
+    def wanted(self) -> bool:
+        """Whether packets are taken at all (and the camera's session kept open)."""
+        return self.viewed or self.always
+
     def packet(self, audio: bool, packet: Any) -> None:
-        """Forward a PyAV packet (call before the recorder touches it)."""
-        if not self.wanted or self.closed:
+        """Forward a PyAV packet while the hub has viewers, and keep the current GOP for
+        the next first viewer either way (call before the recorder touches it)."""
+        if self.closed:
             return
         keyframe = not audio and packet.is_keyframe
-        if self.need_keyframe and not keyframe:
+        data = bytes(packet)
+        self._keep(audio, keyframe, packet, data)
+        if not self.viewed or (self.need_keyframe and not keyframe):
             return
-        tb = packet.time_base
-        live = LivePacket(audio, keyframe, packet.pts, packet.dts, packet.duration or 0,
-                          (tb.numerator, tb.denominator), bytes(packet))
-        if self._send(PACKET, encode_packet(live)):
+        if self._forward(audio, keyframe, packet, data):
             self.need_keyframe = False
             self.sent += 1
         else:
             self.dropped += 1
             self.need_keyframe = True
+
+    def _keep(self, audio: bool, keyframe: bool, packet: Any, data: bytes) -> None:
+        if keyframe:
+            self.gop = []
+        elif not self.gop or len(self.gop) >= MAX_GOP_PACKETS:
+            self.gop = []  # no keyframe yet, or a GOP too long to be a head start
+            return
+        self.gop.append((audio, keyframe, _Stamps(packet), data))
+
+    def _forward(self, audio: bool, keyframe: bool, packet: Any, data: bytes) -> bool:
+        tb = packet.time_base
+        live = LivePacket(audio, keyframe, packet.pts, packet.dts, packet.duration or 0,
+                          (tb.numerator, tb.denominator), data)
+        return self._send(PACKET, encode_packet(live))
+
+    def _send_gop(self) -> None:
+        """A first viewer came: the kept GOP goes first, so it starts on a keyframe at
+        once (the hub gives first viewers no GOP of its own: it may be stale)."""
+        for audio, keyframe, stamps, data in list(self.gop):
+            if not self._forward(audio, keyframe, stamps, data):
+                self.need_keyframe = True
+                return
+            self.sent += 1
+        self.need_keyframe = not self.gop
 
     def poll_control(self) -> None:
         """Send what waits, and take the hub's wishes (viewers came or went)."""
@@ -98,10 +133,11 @@ class LiveForwarder:
             return
         if not isinstance(want, bool):
             return
-        was, self.wanted = self.wanted, want or self.always
-        if self.wanted and not was and self.info is not None:  # resuming: codecs first
+        was, self.viewed = self.viewed, want
+        if want and not was and self.info is not None:  # resuming: codecs first
             self.need_keyframe = True
             self._send(INFO, self.info.to_json())
+            self._send_gop()
 
     def _send(self, kind: int, body: bytes) -> bool:
         if self.closed or len(self.pending) > MAX_PENDING_BYTES:
@@ -120,6 +156,17 @@ class LiveForwarder:
                 self.closed = True
                 return
             del self.pending[:sent]
+
+
+class _Stamps:
+    """A kept packet's timing, copied: PyAV packets are not kept (the recorder muxes the
+    main stream's, which takes their data)."""
+
+    __slots__ = ("dts", "duration", "pts", "time_base")
+
+    def __init__(self, packet: Any) -> None:
+        self.pts, self.dts, self.duration = packet.pts, packet.dts, packet.duration
+        self.time_base = packet.time_base
 
 
 def stream_info_of(opened: Any, source: str) -> StreamInfo:

@@ -120,6 +120,9 @@ class LiveFeed:
     last_video_pts: int | None = None
 
     def on_info(self, info: StreamInfo) -> None:
+        # a resumed feed starts again at the worker's kept GOP, before the last packet seen:
+        # no B-frame evidence
+        self.last_video_pts = None
         if info == self.info:
             return  # the same stream resumed: viewers wait for nothing
         self.info, self.gop, self.last_video_pts = info, [], None
@@ -221,9 +224,10 @@ class LiveHub:
             if feed.info is not None:
                 viewer.info = feed.info
                 now = time.monotonic()
-                # A GOP is only a head start while the stream flows: an on-demand feed that
-                # stopped keeps its last one, which would show old video as live.
-                fresh = now - feed.last_packet <= self.policy.max_lag_s
+                # A GOP is only a head start while the stream flows to other viewers; a
+                # first viewer gets the worker's current GOP when the feed resumes (the
+                # hub's last one may be old video, shown as live).
+                fresh = not first and now - feed.last_packet <= self.policy.max_lag_s
                 for packet in feed.gop if fresh else ():
                     viewer.push(packet, min(now, packet.arrival + self.policy.max_lag_s / 2))
         if first:
