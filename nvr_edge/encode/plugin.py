@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nvr_edge.api import Command, ControlError
 from nvr_edge.config import config_key, read_section
 from nvr_edge.encode.board import HW_FILE, board_preference
 from nvr_edge.encode.offer import EncoderOffer, EncodeTarget
@@ -22,6 +23,7 @@ from nvr_edge.models import Alert, AlertLevel
 if TYPE_CHECKING:
     import pluggy
 
+    from nvr_edge.api import Appliance
     from nvr_edge.config import Config, ConfigTable
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,9 @@ class Encoders:
         self.results: dict[str, ProbeResult] = {}
         self.prefer: str | None = None
         self.probing = False
+        self._probe_one_at_a_time = threading.Lock()
+        self._context: tuple[pluggy.PluginManager, Config, Callable[[Alert], None]] | None \
+            = None
 
     def offers(self, pm: pluggy.PluginManager, config: Config | None) -> list[EncoderOffer]:
         return [o for offers in reversed(pm.hook.nvr_encoders(config=config)) for o in offers]
@@ -71,6 +76,11 @@ class Encoders:
     def probe_all(self, pm: pluggy.PluginManager, config: Config | None,
                   alert: Callable[[Alert], None] | None = None) -> list[ProbeResult]:
         """Probe every offer, one at a time (two cores: never several encodes at once)."""
+        with self._probe_one_at_a_time:
+            return self._probe_all(pm, config, alert)
+
+    def _probe_all(self, pm: pluggy.PluginManager, config: Config | None,
+                   alert: Callable[[Alert], None] | None) -> list[ProbeResult]:
         settings = settings_of(config)
         prefer = settings.prefer or board_preference(settings.hw_file)
         target = EncodeTarget(settings.probe_width, settings.probe_height)
@@ -95,6 +105,7 @@ class Encoders:
 
     def start_probes(self, pm: pluggy.PluginManager, config: Config,
                      alert: Callable[[Alert], None]) -> threading.Thread | None:
+        self._context = (pm, config, alert)  # for probe_encoders on demand
         if not settings_of(config).probe_at_start:
             return None
         thread = threading.Thread(target=self.probe_all, args=(pm, config, alert),
@@ -112,6 +123,13 @@ class Encoders:
                               stall_frames=settings.stall_frames, stall_s=settings.stall_s,
                               retry=RetryPolicy(settings.retry_s, settings.retry_max_s))
 
+    def probe_now(self) -> dict[str, Any]:
+        """The `probe_encoders` command: probe again (e.g. after a device node appeared)."""
+        if self._context is None:
+            raise ControlError("the appliance has not started its encoders")
+        self.probe_all(*self._context)
+        return self.status()
+
     def status(self) -> dict[str, Any]:
         with self._lock:
             return {"prefer": self.prefer, "probing": self.probing,
@@ -124,6 +142,12 @@ ENCODERS = Encoders()  # the process's one registry (the appliance's, or the CLI
 @hookimpl
 def nvr_config_sections() -> dict[str, Callable[[ConfigTable], Any]]:
     return {SECTION: _read}
+
+
+@hookimpl
+def nvr_commands(appliance: Appliance) -> list[Command]:
+    return [Command("probe_encoders", "test-encode every offered encoder now (a few seconds "
+                    "each at most) and answer the verdicts", lambda _args: ENCODERS.probe_now())]
 
 
 @hookimpl

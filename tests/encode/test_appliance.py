@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nvr_edge.appliance.run import run_appliance
+from nvr_edge.encode.plugin import nvr_commands
 from nvr_edge.plugins import load_config, make_plugin_manager
 from tests.encode import fakes
 
@@ -44,3 +45,8 @@ probe_height = 240
     run_appliance(config, pm=pm, on_tick=on_tick, stop=stop)
     assert seen == {"libx264": "ok", "fake_abort": "crashed: SIGABRT",
                     "fake_fail": "device busy", "fake_stall": "ok"}
+    # on demand, as MQTT and HTTP run it
+    command = next(c for c in nvr_commands(appliance=None) if c.name == "probe_encoders")
+    answer = command.run({})
+    assert {p["name"]: p["ok"] for p in answer["probes"]} == {
+        "libx264": True, "fake_abort": False, "fake_fail": False, "fake_stall": True}
