@@ -18,12 +18,13 @@ from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING
 
 from nvr_edge.encode.annexb import has_idr
-from nvr_edge.encode.offer import EncodedPacket, EncoderError, EncoderOffer, EncodeTarget
+from nvr_edge.encode.ffmpeg_cmd import EngineArgs, ffmpeg_command
+from nvr_edge.encode.offer import EncodedPacket, EncoderError, EncoderOffer, EncodeTarget, Engine
 
 if TYPE_CHECKING:
     import av
 
-CommandBuilder = Callable[[EncoderOffer, EncodeTarget], list[str]]
+ArgsOf = Callable[[EncoderOffer], EngineArgs]
 # bytes per row of each plane, as a multiple of the width
 _ROW_FACTORS = {"yuv420p": ((1, 1), (1, 2), (1, 2)), "nv12": ((1, 1), (1, 1))}
 
@@ -140,13 +141,22 @@ class FfmpegProcessEncoder:
                     stream.close()
 
 
-def _open(build: CommandBuilder, offer: EncoderOffer, target: EncodeTarget) -> FfmpegProcessEncoder:
-    argv = build(offer, target)
-    pix_fmt = argv[argv.index("-pix_fmt") + 1]
-    return FfmpegProcessEncoder(argv, target, pix_fmt, offer.device)
+def _open(args_of: ArgsOf, offer: EncoderOffer, target: EncodeTarget
+          ) -> FfmpegProcessEncoder:
+    engine = args_of(offer)
+    return FfmpegProcessEncoder(ffmpeg_command(engine, target), target, engine.input_pix_fmt,
+                                offer.device)
 
 
-def open_ffmpeg(build: CommandBuilder) -> functools.partial[FfmpegProcessEncoder]:
-    """An `Opener` running `build`'s command (a module-level function: offers are pickled
-    into the probe's child process)."""
-    return functools.partial(_open, build)
+def open_ffmpeg(args_of: ArgsOf) -> functools.partial[FfmpegProcessEncoder]:
+    """An `Opener` running the FFmpeg command of `args_of(offer)` (a module-level function:
+    offers are pickled into the probe's child process)."""
+    return functools.partial(_open, args_of)
+
+
+def hardware_offer(name: str, engine: Engine, args_of: ArgsOf, device: str,
+                   **options: str) -> EncoderOffer:
+    """A hardware engine's offer: H.264 High at level 4.1 unless `options` say otherwise,
+    above software (priority 10)."""
+    return EncoderOffer(name, engine, open_ffmpeg(args_of), device=device, priority=10,
+                        options={"profile": "high", "level": "4.1", **options})

@@ -4,7 +4,7 @@ each board needs (hw/README.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from nvr_edge.encode.offer import EncodeTarget
@@ -21,6 +21,10 @@ class EngineArgs:
     device_args: Sequence[str] = ()          # before the input (e.g. -vaapi_device)
     filters: str | None = None               # e.g. format=nv12,hwupload for VAAPI
     codec_args: Sequence[str] = ()           # engine-specific encoder options
+
+
+def profile_args(options: Mapping[str, str]) -> tuple[str, ...]:
+    return ("-profile:v", options.get("profile", "high"), "-level", options.get("level", "4.1"))
 
 
 def ffmpeg_command(engine: EngineArgs, target: EncodeTarget,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nvr_edge.encode.child import open_ffmpeg
-from nvr_edge.encode.ffmpeg_cmd import EngineArgs, ffmpeg_command
-from nvr_edge.encode.offer import EncoderOffer, EncodeTarget, Engine
+from nvr_edge.encode.child import hardware_offer
+from nvr_edge.encode.ffmpeg_cmd import EngineArgs, profile_args
+from nvr_edge.encode.offer import EncoderOffer, Engine
 from nvr_edge.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -21,16 +21,10 @@ def engine_args(offer: EncoderOffer) -> EngineArgs:
     # FFmpeg finds the M2M node itself (it scans /dev/video*); the Pi's encoder takes only
     # planar yuv420p ("Encoder requires yuv420p") and level 4.2 at most.
     return EngineArgs(NAME, "yuv420p", codec_args=(
-        "-profile:v", offer.options.get("profile", "high"),
-        "-level", offer.options.get("level", "4.1"),
+        *profile_args(offer.options),
         "-num_capture_buffers", "16"))
-
-
-def command(offer: EncoderOffer, target: EncodeTarget) -> list[str]:
-    return ffmpeg_command(engine_args(offer), target)
 
 
 @hookimpl
 def nvr_encoders(config: Config) -> list[EncoderOffer]:
-    return [EncoderOffer(NAME, Engine.V4L2M2M, open_ffmpeg(command), device=DEVICE,
-                         priority=10, options={"profile": "high", "level": "4.1"})]
+    return [hardware_offer(NAME, Engine.V4L2M2M, engine_args, DEVICE)]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nvr_edge.encode.child import open_ffmpeg
-from nvr_edge.encode.ffmpeg_cmd import EngineArgs, ffmpeg_command
-from nvr_edge.encode.offer import EncoderOffer, EncodeTarget, Engine
+from nvr_edge.encode.child import hardware_offer
+from nvr_edge.encode.ffmpeg_cmd import EngineArgs, profile_args
+from nvr_edge.encode.offer import EncoderOffer, Engine
 from nvr_edge.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -22,16 +22,9 @@ def engine_args(offer: EncoderOffer) -> EngineArgs:
     # see, go2rtc#1984); SEI off: some players choke on VAAPI's timing SEI.
     return EngineArgs(NAME, "nv12", device_args=("-vaapi_device", offer.device or DEVICE),
                       filters="format=nv12,hwupload",
-                      codec_args=("-profile:v", offer.options.get("profile", "high"),
-                                  "-level", offer.options.get("level", "4.1"),
-                                  "-sei", "0"))
-
-
-def command(offer: EncoderOffer, target: EncodeTarget) -> list[str]:
-    return ffmpeg_command(engine_args(offer), target)
+                      codec_args=(*profile_args(offer.options), "-sei", "0"))
 
 
 @hookimpl
 def nvr_encoders(config: Config) -> list[EncoderOffer]:
-    return [EncoderOffer(NAME, Engine.VAAPI, open_ffmpeg(command), device=DEVICE,
-                         priority=10, options={"profile": "high", "level": "4.1"})]
+    return [hardware_offer(NAME, Engine.VAAPI, engine_args, DEVICE)]

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 from nvr_edge import EncodeTarget
 from nvr_edge.encode import rkmpp, v4l2m2m, vaapi
 from nvr_edge.encode.board import board_preference
+from nvr_edge.encode.ffmpeg_cmd import ffmpeg_command
 from nvr_edge.plugins import make_plugin_manager
 
 TARGET = EncodeTarget(1280, 720, fps=25, bitrate_kbps=2000, gop_s=2.0)
@@ -27,27 +31,25 @@ def expected(device: list[str], pix_fmt: str, filters: list[str], codec: str,
     return [*head, *filters, "-c:v", codec, *b[:10], *codec_args, *b[10:]]
 
 
-def test_vaapi_uploads_nv12_to_its_render_node() -> None:
-    offer = vaapi.nvr_encoders(config=None)[0]
-    assert vaapi.command(offer, TARGET) == expected(
+HIGH_41 = ["-profile:v", "high", "-level", "4.1"]
+
+
+@pytest.mark.parametrize(("module", "device", "command"), [
+    # VAAPI: nv12 uploaded to the render node's surfaces; SEI off
+    (vaapi, "/dev/dri/renderD128", expected(
         ["-vaapi_device", "/dev/dri/renderD128"], "nv12", ["-vf", "format=nv12,hwupload"],
-        "h264_vaapi", ["-profile:v", "high", "-level", "4.1", "-sei", "0"])
-
-
-def test_v4l2m2m_gets_planar_yuv420p() -> None:
-    offer = v4l2m2m.nvr_encoders(config=None)[0]
-    assert offer.device == "/dev/video11"
-    assert v4l2m2m.command(offer, TARGET) == expected(
-        [], "yuv420p", [], "h264_v4l2m2m",
-        ["-profile:v", "high", "-level", "4.1", "-num_capture_buffers", "16"])
-
-
-def test_rkmpp_takes_nv12_at_constant_bitrate() -> None:
-    offer = rkmpp.nvr_encoders(config=None)[0]
-    assert offer.device == "/dev/mpp_service"
-    assert rkmpp.command(offer, TARGET) == expected(
-        [], "nv12", [], "h264_rkmpp",
-        ["-profile:v", "high", "-level", "4.1", "-rc_mode", "CBR"])
+        "h264_vaapi", [*HIGH_41, "-sei", "0"])),
+    # the Pi's M2M encoder: planar yuv420p only
+    (v4l2m2m, "/dev/video11", expected(
+        [], "yuv420p", [], "h264_v4l2m2m", [*HIGH_41, "-num_capture_buffers", "16"])),
+    # MPP: system-memory nv12, constant bitrate
+    (rkmpp, "/dev/mpp_service", expected(
+        [], "nv12", [], "h264_rkmpp", [*HIGH_41, "-rc_mode", "CBR"])),
+], ids=["vaapi", "v4l2m2m", "rkmpp"])
+def test_the_exact_command(module: ModuleType, device: str, command: list[str]) -> None:
+    offer = module.nvr_encoders(config=None)[0]
+    assert (offer.device, offer.priority) == (device, 10)
+    assert ffmpeg_command(module.engine_args(offer), TARGET) == command
 
 
 def test_each_board_prefers_an_encoder_a_builtin_offers() -> None:

@@ -13,7 +13,7 @@ import av
 import pytest
 from av.video.frame import PictureType
 
-from nvr_edge import EncodedPacket, EncodeTarget
+from nvr_edge import EncodedPacket, EncoderError, EncodeTarget
 from nvr_edge.encode.annexb import SPS, nal_types
 from nvr_edge.encode.child import FfmpegProcessEncoder
 from nvr_edge.encode.ffmpeg_cmd import EngineArgs, ffmpeg_command
@@ -81,21 +81,14 @@ def test_the_child_process_encoder_with_libx264() -> None:
     assert len(decoded) == 60 and (decoded[0].width, decoded[0].height) == (640, 360)
 
 
-def test_a_child_that_stops_reading_is_a_stall_not_a_hang() -> None:
-    sleeper = ["sleep", "30"]  # never reads stdin: the pipe fills
-    encoder = FfmpegProcessEncoder(sleeper, TARGET, "yuv420p", write_timeout_s=0.3)
+@pytest.mark.parametrize(("argv", "problem"), [
+    (["sleep", "30"], "stalled: took no input"),  # never reads stdin: the pipe fills
+    (["false"], "ended: exit code 1"),
+], ids=["stops-reading", "dies"])
+def test_a_broken_child_is_an_error_not_a_hang(argv: list[str], problem: str) -> None:
+    encoder = FfmpegProcessEncoder(argv, TARGET, "yuv420p", write_timeout_s=0.3)
     try:
-        with pytest.raises(Exception, match="stalled: took no input"):
-            for frame in frames(TARGET.width, TARGET.height, 50):
-                encoder.encode(frame)
-    finally:
-        encoder.close()
-
-
-def test_a_child_that_dies_says_why() -> None:
-    encoder = FfmpegProcessEncoder(["false"], TARGET, "yuv420p", write_timeout_s=2)
-    try:
-        with pytest.raises(Exception, match="ended: exit code 1"):
+        with pytest.raises(EncoderError, match=problem):
             for frame in frames(TARGET.width, TARGET.height, 50):
                 encoder.encode(frame)
     finally:
