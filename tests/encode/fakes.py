@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from nvr_edge import EncodedPacket, EncoderError, EncoderOffer, EncodeTarget, Engine, hookimpl
+from nvr_edge.encode.ffmpeg_cmd import EngineArgs
 from nvr_edge.encode.software import PyAvEncoder
 
 
@@ -60,3 +61,11 @@ class FakeEncoders:
     @hookimpl
     def nvr_encoders(self, config: Any) -> list[EncoderOffer]:
         return OFFERS
+
+
+def x264_child_args(offer: EncoderOffer) -> EngineArgs:
+    """libx264 in an FFmpeg child, as the hardware engines run; `frames` ends the child
+    after that many frames (a driver that gives up mid-stream)."""
+    stop = ("-frames:v", offer.options["frames"]) if "frames" in offer.options else ()
+    return EngineArgs("libx264", "yuv420p",
+                      codec_args=("-tune", "zerolatency", "-sc_threshold", "0", *stop))

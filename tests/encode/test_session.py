@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nvr_edge import Alert, EncodedPacket, EncoderError, EncoderOffer, EncodeTarget, Engine
+from nvr_edge.encode.child import hardware_offer
 from nvr_edge.encode.policy import RetryPolicy
 from nvr_edge.encode.session import EncoderSession
 from nvr_edge.encode.software import open_software
@@ -33,6 +34,23 @@ def test_a_stalled_encoder_hands_its_work_to_software_with_an_alert() -> None:
     assert [bool(p) for p in produced] == [True] * 5 + [False] * 2 + [True] * 23
     assert produced[7][0].keyframe  # the new encoder's stream starts with a keyframe
     assert session.state()["candidates"][0]["healthy"] is False
+
+
+def test_a_child_encoder_that_ends_mid_stream_falls_back_and_the_caller_goes_on() -> None:
+    """A hardware engine is an FFmpeg child: its end (a driver crash, a give-up) is an
+    error of that child, seen at the next write, never the caller's crash."""
+    alerts: list[Alert] = []
+    child = hardware_offer("x264_child", Engine.V4L2M2M, fakes.x264_child_args, "/dev/null",
+                           frames="10")
+    session = EncoderSession([child, SOFTWARE], TARGET, alert=alerts.append)
+    used = []
+    for frame in frames(320, 240, 40):
+        session.encode(frame)
+        used.append(session.active)
+    assert used[:5] == ["x264_child"] * 5 and used[-1] == "libx264"
+    assert len(alerts) == 1 and "x264_child failed: the encoder process ended" \
+        in alerts[0].message
+    session.close()
 
 
 def test_an_encoder_that_fails_on_open_is_skipped_with_an_alert() -> None:
