@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +68,8 @@ class Encoders:
         self.prefer: str | None = None
         self.probing = False
         self._probe_one_at_a_time = threading.Lock()
+        self._stop = threading.Event()
+        self.device_poll_s = 10.0
         self._context: tuple[pluggy.PluginManager, Config, Callable[[Alert], None]] | None \
             = None
 
@@ -106,12 +109,30 @@ class Encoders:
     def start_probes(self, pm: pluggy.PluginManager, config: Config,
                      alert: Callable[[Alert], None]) -> threading.Thread | None:
         self._context = (pm, config, alert)  # for probe_encoders on demand
-        if not settings_of(config).probe_at_start:
-            return None
-        thread = threading.Thread(target=self.probe_all, args=(pm, config, alert),
+        self._stop.clear()
+        thread = threading.Thread(target=self._probe_and_watch, args=(pm, config, alert),
                                   daemon=True, name="encoder-probe")
         thread.start()
         return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _probe_and_watch(self, pm: pluggy.PluginManager, config: Config,
+                         alert: Callable[[Alert], None]) -> None:
+        """Probe at start (unless told not to), then again whenever an offer's device node
+        appears (a USB encoder plugged in, a driver module loaded late)."""
+        if settings_of(config).probe_at_start:
+            self.probe_all(pm, config, alert)
+        devices = {o.device for o in self.offers(pm, config) if o.device}
+        present = {d for d in devices if os.path.exists(d)}
+        while not self._stop.wait(self.device_poll_s):
+            now = {d for d in devices if os.path.exists(d)}
+            if now - present:
+                log.info("device node(s) %s appeared: probing encoders again",
+                         ", ".join(sorted(now - present)))
+                self.probe_all(pm, config, alert)
+            present = now
 
     def session(self, pm: pluggy.PluginManager, config: Config, target: EncodeTarget,
                 alert: Callable[[Alert], None], camera: str | None = None) -> EncoderSession:
@@ -148,6 +169,11 @@ def nvr_config_sections() -> dict[str, Callable[[ConfigTable], Any]]:
 def nvr_commands(appliance: Appliance) -> list[Command]:
     return [Command("probe_encoders", "test-encode every offered encoder now (a few seconds "
                     "each at most) and answer the verdicts", lambda _args: ENCODERS.probe_now())]
+
+
+@hookimpl
+def nvr_shutdown(config: Config) -> None:
+    ENCODERS.stop()
 
 
 @hookimpl

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import signal
 import time
 from dataclasses import asdict, dataclass
@@ -40,6 +41,8 @@ def _encode_and_check(offer: EncoderOffer, target: EncodeTarget) -> tuple[str, f
     started = time.monotonic()
     first: float | None = None
     packets = []
+    if offer.device and not os.path.exists(offer.device):
+        return f"no device node {offer.device}", None
     encoder = offer.open(offer, target)
     try:
         count = max(2, round(target.fps * PROBE_SECONDS))

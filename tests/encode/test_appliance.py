@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nvr_edge_testing.waiting import wait_for
+
 from nvr_edge.appliance.run import run_appliance
 from nvr_edge.encode.plugin import nvr_commands
 from nvr_edge.plugins import load_config, make_plugin_manager
@@ -43,6 +45,9 @@ probe_height = 240
             stop.set()
 
     run_appliance(config, pm=pm, on_tick=on_tick, stop=stop)
+    # nvr_shutdown ended the thread that watches for device nodes
+    wait_for(lambda: not any(t.name == "encoder-probe" for t in threading.enumerate()), 10,
+             "the encoder thread to end")
     assert seen == {"libx264": "ok", "fake_abort": "crashed: SIGABRT",
                     "fake_fail": "device busy", "fake_stall": "ok"}
     # on demand, as MQTT and HTTP run it

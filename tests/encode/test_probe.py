@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nvr_edge import EncoderOffer, EncodeTarget, Engine
+from nvr_edge_testing.waiting import wait_for
+
+from nvr_edge import EncoderOffer, EncodeTarget, Engine, hookimpl
 from nvr_edge.config import parse_config
 from nvr_edge.encode.plugin import Encoders, nvr_status_part
 from nvr_edge.encode.probe import probe
@@ -74,3 +76,32 @@ def test_probe_all_through_the_hook_feeds_the_status_and_alerts(tmp_path: Path) 
     session = encoders.session(pm, config, TARGET, alert=alerts.append)
     assert [o.name for o in session.candidates] == ["fake_stall", "libx264"]
     assert "encoders" in nvr_status_part(config=config)
+
+
+def test_a_device_node_that_appears_is_probed_again(tmp_path: Path) -> None:
+    node = tmp_path / "video12"
+    usb = EncoderOffer("usb_h264", Engine.V4L2M2M, open_software, device=str(node))
+
+    class Usb:
+        @hookimpl
+        def nvr_encoders(self, config: object) -> list[EncoderOffer]:
+            return [usb]
+
+    pm = make_plugin_manager(load_entry_points=False, blocked=(
+        "x264_encoder", "v4l2m2m_encoder", "vaapi_encoder", "rkmpp_encoder"))
+    pm.register(Usb(), name="usb")
+    config = parse_config({"device": {"id": "box"}, "encoders": {
+        "hw_file": str(tmp_path / "none"), "probe_width": 320, "probe_height": 240}},
+        readers=section_readers_of(pm))
+    encoders = Encoders()
+    encoders.device_poll_s = 0.1
+    thread = encoders.start_probes(pm, config, alert=lambda a: None)
+    try:
+        assert wait_for(lambda: encoders.results.get("usb_h264"), 20, "the first probe").reason == \
+            f"no device node {node}"
+        node.touch()  # plugged in
+        assert wait_for(lambda: encoders.results["usb_h264"].ok, 20, "a probe of the new node")
+    finally:
+        encoders.stop()
+        assert thread is not None
+        thread.join(20)
