@@ -100,14 +100,14 @@ class Encoders:
                 if not result.ok and offer.name == prefer and alert is not None:
                     alert(Alert("encoder_unavailable", AlertLevel.WARNING,
                                 f"the board's encoder {offer.name} failed its probe: "
-                                f"{result.reason}; software encoding is used instead"))
+                                f"{result.reason}; the next usable encoder is used instead"))
         finally:
             with self._lock:
                 self.probing = False
         return results
 
     def start_probes(self, pm: pluggy.PluginManager, config: Config,
-                     alert: Callable[[Alert], None]) -> threading.Thread | None:
+                     alert: Callable[[Alert], None]) -> threading.Thread:
         self._context = (pm, config, alert)  # for probe_encoders on demand
         self._stop.clear()
         thread = threading.Thread(target=self._probe_and_watch, args=(pm, config, alert),

@@ -103,5 +103,4 @@ def test_a_device_node_that_appears_is_probed_again(tmp_path: Path) -> None:
         assert wait_for(lambda: encoders.results["usb_h264"].ok, 20, "a probe of the new node")
     finally:
         encoders.stop()
-        assert thread is not None
         thread.join(20)
