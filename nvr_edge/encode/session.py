@@ -53,6 +53,7 @@ class EncoderSession:
         self._silent_frames = 0
         self._last_output = clock()
         self.switches = 0
+        self.opened = 0  # encoders opened so far: a new one starts a new stream
 
     @property
     def active(self) -> str | None:
@@ -130,6 +131,7 @@ class EncoderSession:
                 self._index = index
                 self._fail(f"would not open: {exc}")
                 continue
+            self.opened += 1
             if self._index is not None and self._index != index:
                 self.switches += 1
             self._index, self._silent_frames, self._last_output = index, 0, self._clock()
