@@ -36,6 +36,14 @@ from nvr_edge.config import (
     read_url,
 )
 from nvr_edge.config_secrets import Secret, SecretKey, declare_secrets, mask_url
+from nvr_edge.encode.offer import (
+    EncodedPacket,
+    EncoderError,
+    EncoderOffer,
+    EncodeTarget,
+    Engine,
+    FrameEncoder,
+)
 from nvr_edge.fsutil import fsync_dir, make_dirs_durable
 from nvr_edge.hookspecs import hookimpl
 from nvr_edge.live.wire import LivePacket, StreamInfo
@@ -77,6 +85,12 @@ __all__ = [
     "ConfigTable",
     "ControlError",
     "DiscoveryRequest",
+    "EncodeTarget",
+    "EncodedPacket",
+    "EncoderError",
+    "EncoderOffer",
+    "Engine",
+    "FrameEncoder",
     "LivePacket",
     "LiveRelay",
     "LiveViewer",

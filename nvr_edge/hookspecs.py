@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from nvr_edge.candidates import CameraCandidate, DiscoveryRequest
     from nvr_edge.catalog import Catalog
     from nvr_edge.config import CameraConfig, Config, ConfigTable
+    from nvr_edge.encode.offer import EncoderOffer
     from nvr_edge.models import Alert, SegmentRecord
     from nvr_edge.storage.writer import SegmentWriterFactory
 
@@ -191,6 +192,18 @@ def nvr_segment_reader(segment: SegmentRecord, catalog: Catalog,
     without touching the network (failures belong in its `chunks`); `catalog` says where
     the copy is (`catalog.object_copy(segment.path)`). The web plugin's playback and
     download call it (main process), and `nvr-edge export` (the CLI process). Added in 0.3.
+    """
+
+
+@hookspec
+def nvr_encoders(config: Config) -> list[EncoderOffer]:
+    """Offer H.264 encoders (`nvr_edge.EncoderOffer`: name, engine, device node, priority,
+    options, and the module-level function that opens one for an `EncodeTarget`).
+
+    Offers are probed by test-encoding in a child process before any is used, ranked
+    (the board's `encoder.prefer` first, software last) and used through an
+    `EncoderSession` that falls back at run time. Cheap and side-effect free: never open
+    a device here. Any process. Added in 0.4.
     """
 
 

@@ -34,6 +34,11 @@ DEFAULT_PLUGINS = {
     "fmp4_writer": "nvr_edge.storage.fmp4",
     "sqlite": "nvr_edge.catalog.sqlite",
     "postgres": "nvr_edge.catalog.postgres",
+    "encoders": "nvr_edge.encode.plugin",
+    "x264_encoder": "nvr_edge.encode.software",
+    "v4l2m2m_encoder": "nvr_edge.encode.v4l2m2m",
+    "vaapi_encoder": "nvr_edge.encode.vaapi",
+    "rkmpp_encoder": "nvr_edge.encode.rkmpp",
 }
 
 

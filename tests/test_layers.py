@@ -12,11 +12,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "nvr_edge"
 # Lowest first. A module may import its own layer and those below it, never above.
-LAYERS = ("foundation", "catalog", "storage", "live", "camera", "discovery", "appliance",
+LAYERS = ("foundation", "encode", "catalog", "storage", "live", "camera", "discovery", "appliance",
           "cli")
 # Protocol-only leaves the hook specs name for type checkers (TYPE_CHECKING only).
 ALLOWED_UPWARD = {("nvr_edge.hookspecs", "nvr_edge.catalog"),
                   ("nvr_edge.hookspecs", "nvr_edge.storage.writer"),
+                  ("nvr_edge.hookspecs", "nvr_edge.encode.offer"),
                   ("nvr_edge.api", "nvr_edge.live.wire")}
 # The package's face re-exports from every layer it offers to plugins; `python -m nvr_edge`
 # is the program itself. Both stand above every layer.

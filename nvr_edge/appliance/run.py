@@ -19,6 +19,7 @@ from nvr_edge.catalog.pending import PendingCatalog
 from nvr_edge.catalog.spool import SpooledCatalog
 from nvr_edge.config import Config
 from nvr_edge.config_store import secret_texts
+from nvr_edge.encode.plugin import ENCODERS
 from nvr_edge.logs import mask_known
 from nvr_edge.models import Alert, AlertLevel
 from nvr_edge.plugins import make_plugin_manager
@@ -84,6 +85,8 @@ def run_appliance(config: Config, *, pm: pluggy.PluginManager | None = None,
                      len(config.cameras), catalog.display_url)
             supervisor = Supervisor(config, pm, catalog, log_level)
             supervisor.start()
+            # encoders probe in the background (child processes): recording starts at once
+            ENCODERS.start_probes(pm, config, alert=supervisor.space_alerts.put)
             if state_problem:
                 supervisor.alert(Alert("state_folder_unwritable", AlertLevel.CRITICAL,
                                        state_problem))

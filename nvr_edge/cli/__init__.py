@@ -20,6 +20,7 @@ from nvr_edge.cli import discover
 from nvr_edge.cli import export as export_cli
 from nvr_edge.config import Config, ConfigError
 from nvr_edge.config_store import public_document, to_toml
+from nvr_edge.encode.plugin import ENCODERS
 from nvr_edge.logs import setup_logging
 from nvr_edge.models import iso_utc, parse_iso_ms
 from nvr_edge.plugins import describe_plugins, load_config, make_plugin_manager
@@ -51,6 +52,9 @@ def build_parser(pm: pluggy.PluginManager | None = None) -> argparse.ArgumentPar
 
     plugins = sub.add_parser("plugins", help="list active plugins and their hooks")
     plugins.add_argument("--json", action="store_true")
+    plugins.add_argument("--probe", action="store_true",
+                         help="test-encode every offered encoder now and show the results")
+    _config_arg(plugins, required=False)
 
     check = sub.add_parser("check", help="compare catalog and disk")
     _config_arg(check)
@@ -106,7 +110,8 @@ def _dispatch(args: argparse.Namespace, level: int, pm: pluggy.PluginManager) ->
             print(to_toml(public_document(config.document)), end="")
         return 0
     if command == "plugins":
-        return _plugins(pm, args.json)
+        return _plugins(pm, args.json, args.probe,
+                        load_config(args.config, pm) if args.config else None)
     if command == "discover":
         return discover.run(args, pm)
     config = load_config(args.config, pm)
@@ -137,14 +142,25 @@ def _dispatch(args: argparse.Namespace, level: int, pm: pluggy.PluginManager) ->
     raise AssertionError(command)
 
 
-def _plugins(pm: pluggy.PluginManager, as_json: bool) -> int:
+def _plugins(pm: pluggy.PluginManager, as_json: bool, probe: bool = False,
+             config: Config | None = None) -> int:
     infos = describe_plugins(pm)
+    probes = [r.as_dict() for r in ENCODERS.probe_all(pm, config)] if probe else None
     if as_json:
-        print(json.dumps([info.__dict__ for info in infos], indent=2))
+        listed = [info.__dict__ for info in infos]
+        print(json.dumps(listed if probes is None else {"plugins": listed, "encoders": probes},
+                         indent=2))
         return 0
     for info in infos:
         origin = "built-in" if info.builtin else "installed"
         print(f"{info.name} {info.version} ({origin}): {', '.join(info.hooks)}")
+    for result in probes or ():
+        first = result["first_packet_s"]
+        print(f"encoder {result['name']} ({result['engine']}): {result['reason']}, "
+              f"probe {result['seconds']:.2f} s"
+              + (f", first packet after {first:.3f} s" if first is not None else ""))
+    if probes is not None:
+        print(f"preferred by the board: {ENCODERS.prefer or 'none'}")
     return 0
 
 

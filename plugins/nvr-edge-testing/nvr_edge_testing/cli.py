@@ -1,4 +1,4 @@
-"""`nvr-edge demo`, `nvr-edge simcam` and `nvr-edge bench record|live|mqtt|s3`: the tools'
+"""`nvr-edge demo`, `nvr-edge simcam` and `nvr-edge bench record|live|mqtt|s3|encode`: the tools'
 subcommands, added through `nvr_cli_commands`.
 
 Loaded by every `nvr-edge` command on a machine with this distribution: the tools
@@ -60,6 +60,11 @@ def nvr_cli_commands(subparsers: argparse._SubParsersAction) -> None:
     s3.add_argument("--outage", type=float, default=120.0, help="seconds the store is away")
     s3.set_defaults(nvr_run=_bench_s3)
 
+    encode = kinds.add_parser("encode", help="software transcodes: CPU per video second, "
+                              "first packet; nvr-edge vs the ffmpeg CLI")
+    encode.add_argument("--seconds", type=float, default=10)
+    encode.set_defaults(nvr_run=_bench_encode)
+
 
 def _demo(args: argparse.Namespace, _pm: Any) -> int:
     from nvr_edge_testing.demo import run_demo
@@ -81,6 +86,12 @@ def _bench_mqtt(args: argparse.Namespace, _pm: Any) -> int:
     from nvr_edge_testing.bench.mqtt import run_bench
 
     return run_bench(args.cameras, args.seconds, args.segment_seconds, args.stats_interval)
+
+
+def _bench_encode(args: argparse.Namespace, _pm: Any) -> int:
+    from nvr_edge_testing.bench.encode import run_bench
+
+    return run_bench(args.seconds)
 
 
 def _bench_s3(args: argparse.Namespace, _pm: Any) -> int:

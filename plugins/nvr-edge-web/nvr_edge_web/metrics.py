@@ -105,6 +105,11 @@ def _appliance_families(out: Exposition, status: Mapping[str, Any]) -> None:
                _single(catalog, "spooled_writes"))
     out.family("nvr_uptime_seconds", "gauge", "Seconds since the appliance started.",
                _single(status, "uptime_s"))
+    probes = ((status.get("plugins") or {}).get("encoders") or {}).get("probes") or ()
+    out.family("nvr_encoder_usable", "gauge", "1 when the encoder passed its test-encode "
+               "probe, else 0 (the status says why).",
+               (({"encoder": p["name"], "engine": p["engine"]}, int(bool(p["ok"])))
+                for p in probes))
 
 
 def _single(values: Mapping[str, Any], key: str) -> list[Sample]:

@@ -81,6 +81,9 @@ def test_metrics_from_a_status_snapshot() -> None:
                   "archive": {"free_bytes": 5, "total_bytes": 9, "floor_bytes": 1,
                               "state": "degraded"}},
         "catalog": {"healthy": True, "spooled_writes": 0},
+        "plugins": {"encoders": {"probes": [
+            {"name": "libx264", "engine": "software", "ok": True},
+            {"name": "h264_vaapi", "engine": "vaapi", "ok": False}]}},
     }
     http, live = HttpCounters(), LiveMetrics()
     http.count("/api/cameras", 200)
@@ -95,6 +98,8 @@ def test_metrics_from_a_status_snapshot() -> None:
     assert value(samples, "nvr_tier_degraded", tier="archive") == 1
     assert value(samples, "nvr_cache_backlog_bytes") == 300
     assert value(samples, "nvr_catalog_healthy") == 1
+    assert value(samples, "nvr_encoder_usable", encoder="libx264", engine="software") == 1
+    assert value(samples, "nvr_encoder_usable", encoder="h264_vaapi", engine="vaapi") == 0
     assert value(samples, "nvr_http_requests_total", route="/api/cameras", status="200") == 2
     assert value(samples, "nvr_live_viewers", camera="cam1") == 1
     assert value(samples, "nvr_live_viewers", camera="cam3") == 0

@@ -1,0 +1,68 @@
+"""Packets of any video FFmpeg decodes (MJPEG from a USB camera, H.264 for a lighter live
+rendition) in, H.264 packets out through an `EncoderSession`, stamped with the source's
+timestamps. The piece the MJPEG recorder and the live rendition stand on."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from nvr_edge.encode.offer import EncodedPacket
+from nvr_edge.encode.session import EncoderSession
+
+if TYPE_CHECKING:
+    import av
+
+# Every frame of these is a keyframe: forcing one per source keyframe would make an
+# all-intra stream. Their output keeps the encoder's GOP instead.
+INTRA_ONLY = frozenset({"mjpeg", "rawvideo"})
+
+
+@dataclass(frozen=True)
+class TimedPacket:
+    data: bytes          # Annex B, parameter sets before each keyframe
+    pts: int | None      # the source frame's, in `time_base` (no B-frames: dts == pts)
+    time_base: Fraction
+    keyframe: bool
+
+
+class Transcoder:
+    def __init__(self, session: EncoderSession, codec: str, time_base: Fraction,
+                 extradata: bytes | None = None) -> None:
+        import av
+
+        self.session, self.time_base = session, time_base
+        self._decoder = av.CodecContext.create(codec, "r")
+        if extradata:
+            self._decoder.extradata = extradata
+        self._follow_keyframes = codec not in INTRA_ONLY
+        self._pending: deque[int | None] = deque()  # pts of frames inside the encoder
+        self._opened = session.opened
+
+    def transcode(self, packet: av.Packet) -> list[TimedPacket]:
+        out: list[TimedPacket] = []
+        for frame in self._decoder.decode(packet):
+            out += self._encode(frame, packet.is_keyframe and self._follow_keyframes)
+        return out
+
+    def _encode(self, frame: av.VideoFrame, keyframe: bool) -> list[TimedPacket]:
+        self._pending.append(frame.pts)
+        packets = self.session.encode(frame, force_keyframe=keyframe)
+        if self.session.opened != self._opened:
+            # another encoder took over with this frame: what the old one held is lost
+            self._opened = self.session.opened
+            self._pending = deque([frame.pts])
+        return self._stamped(packets)
+
+    def _stamped(self, packets: list[EncodedPacket]) -> list[TimedPacket]:
+        # no B-frames: packets leave in the order their frames went in
+        return [TimedPacket(p.data, self._pending.popleft() if self._pending else None,
+                            self.time_base, p.keyframe) for p in packets]
+
+    def close(self) -> list[TimedPacket]:
+        """What the encoder still holds, then the session closed."""
+        tail = self._stamped(self.session.flush())
+        self.session.close()
+        return tail
