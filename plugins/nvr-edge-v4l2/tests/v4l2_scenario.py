@@ -1,0 +1,86 @@
+"""Scenarios run under `umockdev-wrapper` (tests/test_v4l2_udev.py starts them): a fake
+video4linux tree, then the plugin's real pyudev code; what it saw is printed as JSON.
+
+The device tree and the uevents are umockdev's; the ioctls are answered by the fakes of
+v4l2_fakes.py through the plugin's injectable ioctl function (umockdev's ioctl scripts
+know no V4L2 requests)."""
+
+from __future__ import annotations
+
+import json
+import queue
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from nvr_edge_v4l2.plugin import V4l2Discovery
+from nvr_edge_v4l2.watcher import Present, Watcher
+from v4l2_fakes import FAKES, file_ioctl
+from v4l2_testbed import Testbed, video_device
+
+from nvr_edge import DiscoveryRequest
+
+WAIT_S = 5.0
+
+
+def tree(bed: Testbed) -> None:
+    """One webcam (capture node + its metadata node), an H.264 camera seen without udev's
+    properties, and a codec (M2M) node."""
+    bed.add(video_device("1-1", 0, "webcam", ":capture:", "usb-Fake_Webcam_A1-video-index0",
+                         minor=0))
+    bed.add(video_device("1-1", 1, "meta", ":", "usb-Fake_Webcam_A1-video-index1", minor=1))
+    bed.add(video_device("1-2", 0, "h264", None, minor=2))
+    bed.add(video_device("platform", 0, "m2m", ":video_output:capture:", minor=3)
+            .replace("/usb1/platform/platform:1.0/", "/"))
+
+
+def enumerate_scenario() -> dict[str, object]:
+    bed = Testbed()
+    try:
+        tree(bed)
+        fakes = {name: make() for name, make in FAKES.items()}
+        found = V4l2Discovery(file_ioctl(fakes)).nvr_camera_candidates(
+            request=DiscoveryRequest(timeout_s=0.1))
+        return {"candidates": [c.public() for c in found],
+                "ioctl_calls": {name: fake.calls for name, fake in fakes.items()}}
+    finally:
+        bed.close()
+
+
+def hotplug_scenario(source: str) -> dict[str, object]:
+    bed = Testbed()
+    events: queue.Queue[tuple[str, str]] = queue.Queue()
+
+    def changed(action: str, present: Present) -> None:
+        events.put((action, present.node.stable_id))
+
+    fakes = {name: make() for name, make in FAKES.items()}
+    watcher = Watcher(source, file_ioctl(fakes), on_change=changed)
+    try:
+        bed.add(video_device("1-1", 0, "webcam", ":capture:", "usb-Fake_Webcam_A1-video-index0"))
+        watcher.start()
+        seen: dict[str, object] = {"at_start": [p.node.stable_id for p in watcher.present()]}
+        udev = ":capture:" if source == "udev" else None
+        # umockdev sends "add" as it adds a device; "remove" is sent by hand, as the
+        # kernel would before the device goes
+        path = bed.add(video_device("1-3", 0, "h264", udev, minor=4))
+        bed.add(video_device("1-3", 1, "meta", ":" if udev else None, minor=5))
+        seen["added"] = events.get(timeout=WAIT_S)
+        bed.uevent(path, "add")  # a repeated event changes nothing
+        seen["after_add"] = [p.node.stable_id for p in watcher.present()]
+        bed.uevent(path, "remove")
+        bed.remove(path)
+        seen["removed"] = events.get(timeout=WAIT_S)
+        seen["after_remove"] = [p.node.stable_id for p in watcher.present()]
+        seen["other_events"] = list(events.queue)
+        return seen
+    finally:
+        watcher.stop()
+        bed.close()
+
+
+if __name__ == "__main__":
+    name = sys.argv[1]
+    result = enumerate_scenario() if name == "enumerate" else hotplug_scenario(name)
+    print(json.dumps(result))
