@@ -36,11 +36,12 @@ def proposed_main(modes: tuple[Mode, ...]) -> Mode | None:
 
 def stream_url(present: Present, mode: Mode) -> str:
     """Where and how the mode is read: the by-id link (stable across plugs) when udev made
-    one, the mode in the query."""
+    one, the mode in the query. No "//": a local path has no host for credentials to go
+    with (`nvr-edge discover --user` adds them to URLs that have one)."""
     query = {"fourcc": mode.fourcc, "width": mode.width, "height": mode.height}
     if mode.fps is not None:
         query["fps"] = f"{mode.fps:g}"
-    return f"v4l2://{present.node.link}?{urlencode(query)}"
+    return f"v4l2:{present.node.link}?{urlencode(query)}"
 
 
 def candidate(present: Present) -> CameraCandidate:

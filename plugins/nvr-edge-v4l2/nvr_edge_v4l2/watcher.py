@@ -45,6 +45,11 @@ def describe_device(device: pyudev.Device, ioctl: Ioctl) -> Present | None:
     return Present(node, report)
 
 
+def _same(known: VideoNode, now: VideoNode) -> bool:
+    """The same device file under the same name: a repeated or "change"-like add."""
+    return (known.node, known.stable_id) == (now.node, now.stable_id)
+
+
 def _attribute(attributes: pyudev.Attributes, name: str) -> str:
     try:
         return str(attributes.asstring(name)).strip()[:128]
@@ -112,9 +117,9 @@ class Watcher:
                 if present is not None:
                     with self._lock:
                         known = self._present.get(device.sys_path)
+                        if known is not None and _same(known.node, present.node):
+                            return  # the start's enumeration, or a repeated event, had it
                         self._present[device.sys_path] = present
-                    if known is not None and known.node == present.node:
-                        return  # the start's enumeration, or a repeated event, had it
                     log.info("v4l2: %s (%s) added", present.node.node, present.node.stable_id)
                     self._tell("add", present)
         except Exception:  # the monitor thread must outlive one odd device

@@ -47,7 +47,7 @@ def test_enumeration_offers_capture_nodes_only_with_their_modes() -> None:
         ("mjpeg", 640, 480, 30.0), ("yuyv", 640, 480, 30.0), ("yuyv", 320, 240, 30.0)])
     main = [s for s in webcam["streams"] if s["role"] == "main"]
     assert [(s["codec"], s["width"], s["fps"]) for s in main] == [("mjpeg", 1920, 30.0)]
-    assert main[0]["url"] == ("v4l2:///dev/v4l/by-id/usb-Fake_Webcam_A1-video-index0"
+    assert main[0]["url"] == ("v4l2:/dev/v4l/by-id/usb-Fake_Webcam_A1-video-index0"
                               "?fourcc=MJPG&width=1920&height=1080&fps=30")
     assert "needs an encoder" in webcam["problem"]
 
@@ -57,6 +57,13 @@ def test_enumeration_offers_capture_nodes_only_with_their_modes() -> None:
     main = [s for s in h264["streams"] if s["role"] == "main"]
     assert [(s["codec"], s["width"], s["fps"]) for s in main] == [("h264", 1920, 30.0)]
     assert "encoder" not in h264["problem"]
+
+    # status part "v4l2": only while the appliance runs the watcher
+    idle, running, stopped = result["status"]
+    assert idle is None and stopped is None
+    assert running["v4l2"]["source"] == "kernel"
+    assert [(d["id"], d["node"], d["modes"]) for d in running["v4l2"]["devices"]] == [
+        ("usb-Fake_Webcam_A1-video-index0", "/dev/video0", 6), ("video2", "/dev/video2", 4)]
 
 
 @pytest.mark.parametrize("source", ["udev", "kernel"])

@@ -11,10 +11,12 @@ import json
 import queue
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from nvr_edge_v4l2.plugin import V4l2Discovery
+from nvr_edge_v4l2.settings import V4l2Settings
 from nvr_edge_v4l2.watcher import Present, Watcher
 from v4l2_fakes import FAKES, file_ioctl
 from v4l2_testbed import Testbed, video_device
@@ -40,10 +42,17 @@ def enumerate_scenario() -> dict[str, object]:
     try:
         tree(bed)
         fakes = {name: make() for name, make in FAKES.items()}
-        found = V4l2Discovery(file_ioctl(fakes)).nvr_camera_candidates(
-            request=DiscoveryRequest(timeout_s=0.1))
-        return {"candidates": [c.public() for c in found],
-                "ioctl_calls": {name: fake.calls for name, fake in fakes.items()}}
+        plugin = V4l2Discovery(file_ioctl(fakes))
+        found = plugin.nvr_camera_candidates(request=DiscoveryRequest(timeout_s=0.1))
+        calls = {name: fake.calls for name, fake in fakes.items()}
+        # the running appliance: a watcher as `[v4l2]` says, shown in the status
+        config = SimpleNamespace(sections={"v4l2": V4l2Settings(source="kernel")})
+        idle = plugin.nvr_status_part(config=config)
+        plugin.nvr_startup(config=config, catalog=None, appliance=None)
+        running = plugin.nvr_status_part(config=config)
+        plugin.nvr_shutdown(config=config)
+        return {"candidates": [c.public() for c in found], "ioctl_calls": calls,
+                "status": [idle, running, plugin.nvr_status_part(config=config)]}
     finally:
         bed.close()
 
