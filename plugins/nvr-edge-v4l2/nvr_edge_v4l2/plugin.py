@@ -15,7 +15,6 @@ from nvr_edge import (
     hookimpl,
 )
 from nvr_edge_v4l2.candidates import candidate
-from nvr_edge_v4l2.probe import Ioctl, system_ioctl
 from nvr_edge_v4l2.settings import V4l2Settings, read_v4l2
 from nvr_edge_v4l2.watcher import Present, Watcher
 
@@ -23,10 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class V4l2Discovery:
-    """`ioctl` is for tests (a fake device behind a fake node); the box asks the kernel."""
-
-    def __init__(self, ioctl: Ioctl = system_ioctl) -> None:
-        self.ioctl = ioctl
+    def __init__(self) -> None:
         self.watcher: Watcher | None = None
 
     @hookimpl
@@ -57,7 +53,7 @@ class V4l2Discovery:
     @hookimpl
     def nvr_camera_candidates(self, request: DiscoveryRequest) -> list[CameraCandidate]:
         # A fresh enumeration: the CLI has no watcher, and a running one may be a second old.
-        watcher = self.watcher or Watcher(ioctl=self.ioctl)
+        watcher = self.watcher or Watcher()
         return [candidate(p) for p in watcher.scan()]
 
     def _watch(self, settings: V4l2Settings) -> None:
@@ -68,7 +64,7 @@ class V4l2Discovery:
         if not settings.watch:
             return
         try:
-            self.watcher = Watcher(settings.source, self.ioctl).start()
+            self.watcher = Watcher(settings.source).start()
         except OSError as exc:  # no netlink socket (a container), no udev
             log.warning("v4l2: cannot follow devices (%s events): %s", settings.source, exc)
             return

@@ -40,7 +40,7 @@ T = TypeVar("T")
 
 def system_ioctl(fd: int, request: int, buf: bytes) -> bytes:
     out = bytearray(buf)
-    fcntl.ioctl(fd, request, out, True)
+    fcntl.ioctl(fd, request, out, True)  # the GIL is let go during the call
     return bytes(out)
 
 

@@ -1,7 +1,8 @@
 """The plugin's pyudev code against a umockdev device tree: enumeration keeps capture nodes
 only, and add/remove uevents from either source (udev, kernel) reach the watcher. Each
-scenario runs in a process under `umockdev-wrapper` (v4l2_scenario.py); ioctls are answered
-by the fakes of v4l2_fakes.py through the plugin's injectable ioctl function."""
+scenario runs in a process under `umockdev-wrapper` (v4l2_scenario.py); the plugin's real
+ioctl(2) calls are answered by umockdev's ioctl emulation, with the fakes of v4l2_fakes.py
+behind it."""
 
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ def test_the_watcher_follows_add_and_remove(source: str) -> None:
     new = "Fake_h264_1-3-video-index0" if source == "udev" else "video4"
     assert result["added"] == ["add", new]
     assert sorted(result["after_add"]) == sorted([new, "usb-Fake_Webcam_A1-video-index0"])
+    assert sorted(result["modes"]) == [4, 6]  # probed through ioctls: H.264 camera, webcam
     assert result["removed"] == ["remove", new]
     assert result["after_remove"] == ["usb-Fake_Webcam_A1-video-index0"]
     # the metadata node added beside it and the repeated "add" told nothing

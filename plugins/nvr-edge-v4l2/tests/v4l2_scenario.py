@@ -1,9 +1,9 @@
 """Scenarios run under `umockdev-wrapper` (tests/test_v4l2_udev.py starts them): a fake
 video4linux tree, then the plugin's real pyudev code; what it saw is printed as JSON.
 
-The device tree and the uevents are umockdev's; the ioctls are answered by the fakes of
-v4l2_fakes.py through the plugin's injectable ioctl function (umockdev's ioctl scripts
-know no V4L2 requests)."""
+The device tree, the uevents and the ioctls are umockdev's: the plugin's own ioctl(2) calls
+reach the bed's ioctl thread, where the fakes of v4l2_fakes.py answer them (umockdev's
+recorded ioctl scripts know no V4L2 requests, a handler function does)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nvr_edge_v4l2.plugin import V4l2Discovery
 from nvr_edge_v4l2.settings import V4l2Settings
 from nvr_edge_v4l2.watcher import Present, Watcher
-from v4l2_fakes import FAKES, file_ioctl
+from v4l2_fakes import FAKES, FakeDevice
 from v4l2_testbed import Testbed, video_device
 
 from nvr_edge import DiscoveryRequest
@@ -26,25 +26,40 @@ from nvr_edge import DiscoveryRequest
 WAIT_S = 5.0
 
 
-def tree(bed: Testbed) -> None:
+class Box:
+    """A bed whose video nodes answer ioctls through a fake each."""
+
+    def __init__(self) -> None:
+        self.bed = Testbed()
+        self.fakes: dict[str, FakeDevice] = {}
+
+    def plug(self, usb_port: str, index: int, fake: str, udev_caps: str | None,
+             by_id: str | None = None, minor: int = 0) -> str:
+        """Add the node (umockdev sends "add"), its ioctls answered from the start."""
+        self.fakes[fake] = device = FAKES[fake]()
+        self.bed.answer_ioctls(f"/dev/video{minor}", device.answer)
+        return self.bed.add(video_device(usb_port, index, fake, udev_caps, by_id, minor))
+
+    def calls(self) -> dict[str, int]:
+        return {name: fake.calls for name, fake in self.fakes.items()}
+
+
+def tree(box: Box) -> None:
     """One webcam (capture node + its metadata node), an H.264 camera seen without udev's
     properties, and a codec (M2M) node."""
-    bed.add(video_device("1-1", 0, "webcam", ":capture:", "usb-Fake_Webcam_A1-video-index0",
-                         minor=0))
-    bed.add(video_device("1-1", 1, "meta", ":", "usb-Fake_Webcam_A1-video-index1", minor=1))
-    bed.add(video_device("1-2", 0, "h264", None, minor=2))
-    bed.add(video_device("platform", 0, "m2m", ":video_output:capture:", minor=3)
-            .replace("/usb1/platform/platform:1.0/", "/"))
+    box.plug("1-1", 0, "webcam", ":capture:", "usb-Fake_Webcam_A1-video-index0", minor=0)
+    box.plug("1-1", 1, "meta", ":", "usb-Fake_Webcam_A1-video-index1", minor=1)
+    box.plug("1-2", 0, "h264", None, minor=2)
+    box.plug("1-4", 0, "m2m", ":video_output:capture:", minor=3)
 
 
 def enumerate_scenario() -> dict[str, object]:
-    bed = Testbed()
+    box = Box()
     try:
-        tree(bed)
-        fakes = {name: make() for name, make in FAKES.items()}
-        plugin = V4l2Discovery(file_ioctl(fakes))
+        tree(box)
+        plugin = V4l2Discovery()  # the real ioctl(2), as on a box
         found = plugin.nvr_camera_candidates(request=DiscoveryRequest(timeout_s=0.1))
-        calls = {name: fake.calls for name, fake in fakes.items()}
+        calls = box.calls()
         # the running appliance: a watcher as `[v4l2]` says, shown in the status
         config = SimpleNamespace(sections={"v4l2": V4l2Settings(source="kernel")})
         idle = plugin.nvr_status_part(config=config)
@@ -54,39 +69,40 @@ def enumerate_scenario() -> dict[str, object]:
         return {"candidates": [c.public() for c in found], "ioctl_calls": calls,
                 "status": [idle, running, plugin.nvr_status_part(config=config)]}
     finally:
-        bed.close()
+        box.bed.close()
 
 
 def hotplug_scenario(source: str) -> dict[str, object]:
-    bed = Testbed()
+    box = Box()
     events: queue.Queue[tuple[str, str]] = queue.Queue()
 
     def changed(action: str, present: Present) -> None:
         events.put((action, present.node.stable_id))
 
-    fakes = {name: make() for name, make in FAKES.items()}
-    watcher = Watcher(source, file_ioctl(fakes), on_change=changed)
+    watcher = Watcher(source, on_change=changed)
     try:
-        bed.add(video_device("1-1", 0, "webcam", ":capture:", "usb-Fake_Webcam_A1-video-index0"))
+        box.plug("1-1", 0, "webcam", ":capture:", "usb-Fake_Webcam_A1-video-index0")
         watcher.start()
         seen: dict[str, object] = {"at_start": [p.node.stable_id for p in watcher.present()]}
         udev = ":capture:" if source == "udev" else None
         # umockdev sends "add" as it adds a device; "remove" is sent by hand, as the
         # kernel would before the device goes
-        path = bed.add(video_device("1-3", 0, "h264", udev, minor=4))
-        bed.add(video_device("1-3", 1, "meta", ":" if udev else None, minor=5))
+        path = box.plug("1-3", 0, "h264", udev, minor=4)
+        box.plug("1-3", 1, "meta", ":" if udev else None, minor=5)
         seen["added"] = events.get(timeout=WAIT_S)
-        bed.uevent(path, "add")  # a repeated event changes nothing
+        box.bed.uevent(path, "add")  # a repeated event changes nothing
         seen["after_add"] = [p.node.stable_id for p in watcher.present()]
-        bed.uevent(path, "remove")
-        bed.remove(path)
+        seen["modes"] = [len(p.report.modes) if p.report else p.problem
+                         for p in watcher.present()]
+        box.bed.uevent(path, "remove")
+        box.bed.remove(path)
         seen["removed"] = events.get(timeout=WAIT_S)
         seen["after_remove"] = [p.node.stable_id for p in watcher.present()]
         seen["other_events"] = list(events.queue)
         return seen
     finally:
         watcher.stop()
-        bed.close()
+        box.bed.close()
 
 
 if __name__ == "__main__":
