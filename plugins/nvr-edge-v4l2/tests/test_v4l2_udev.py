@@ -21,8 +21,8 @@ pytestmark = pytest.mark.skipif(shutil.which("umockdev-wrapper") is None,
                                 reason="umockdev is not installed (bash ci/setup)")
 
 
-def run(scenario: str) -> dict[str, Any]:
-    done = subprocess.run(["umockdev-wrapper", sys.executable, str(SCENARIO), scenario],
+def run(scenario: str, *args: str) -> dict[str, Any]:
+    done = subprocess.run(["umockdev-wrapper", sys.executable, str(SCENARIO), scenario, *args],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
@@ -80,3 +80,23 @@ def test_the_watcher_follows_add_and_remove(source: str) -> None:
     assert result["after_remove"] == ["usb-Fake_Webcam_A1-video-index0"]
     # the metadata node added beside it and the repeated "add" told nothing
     assert result["other_events"] == []
+
+
+def test_nvr_edge_discover_lists_them_and_adds_no_credentials(tmp_path: Path) -> None:
+    password = tmp_path / "pw"
+    password.write_text("hunter2\n")
+    result = run("discover", str(password))
+    assert result["codes"] == [0, 0]
+    found = result["json"]
+    assert [c["id"] for c in found] == ["v4l2:usb-Fake_Webcam_A1-video-index0",
+                                        "v4l2:video2"]  # sorted by address
+    urls = [s["url"] for c in found for s in c["streams"]]
+    assert urls and all(u.startswith("v4l2:/dev/") for u in urls)  # no user, no password
+    assert "hunter2" not in json.dumps(found) + result["text"]
+    text = result["text"]
+    assert ("v4l2 /dev/v4l/by-id/usb-Fake_Webcam_A1-video-index0 'Fake webcam' Fake webcam "
+            "(v4l2:usb-Fake_Webcam_A1-video-index0)") in text
+    assert ("  main mjpeg 1920x1080@30: mjpeg 1920x1080 30 fps "
+            "v4l2:/dev/v4l/by-id/usb-Fake_Webcam_A1-video-index0"
+            "?fourcc=MJPG&width=1920&height=1080&fps=30") in text
+    assert "2 camera(s) found" in text

@@ -7,6 +7,8 @@ recorded ioctl scripts know no V4L2 requests, a handler function does)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import queue
 import sys
@@ -22,6 +24,8 @@ from v4l2_fakes import FAKES, FakeDevice
 from v4l2_testbed import Testbed, video_device
 
 from nvr_edge import DiscoveryRequest
+from nvr_edge.cli import build_parser, discover
+from nvr_edge.plugins import make_plugin_manager
 
 WAIT_S = 5.0
 
@@ -105,7 +109,32 @@ def hotplug_scenario(source: str) -> dict[str, object]:
         box.bed.close()
 
 
+def discover_scenario(password_file: str) -> dict[str, object]:
+    """`nvr-edge discover` with this plugin only (ONVIF's would probe the real network)."""
+    box = Box()
+    pm = make_plugin_manager(load_entry_points=False)
+    pm.register(V4l2Discovery(), name="v4l2")
+    outputs = []
+    try:
+        tree(box)
+        for args in (["--json", "--user", "admin", "--password-file", password_file], []):
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                code = discover.run(build_parser(pm).parse_args(
+                    ["discover", "--timeout", "0.1", *args]), pm)
+            outputs.append((code, out.getvalue()))
+    finally:
+        box.bed.close()
+    (json_code, json_out), (text_code, text_out) = outputs
+    return {"codes": [json_code, text_code], "json": json.loads(json_out), "text": text_out}
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
-    result = enumerate_scenario() if name == "enumerate" else hotplug_scenario(name)
+    if name == "enumerate":
+        result = enumerate_scenario()
+    elif name == "discover":
+        result = discover_scenario(sys.argv[2])
+    else:
+        result = hotplug_scenario(name)
     print(json.dumps(result))
