@@ -65,7 +65,7 @@ class V4l2Discovery:
             return
         try:
             self.watcher = Watcher(settings.source).start()
-        except OSError as exc:  # no netlink socket (a container), no udev
+        except (OSError, ImportError) as exc:  # no netlink socket (a container), no libudev
             log.warning("v4l2: cannot follow devices (%s events): %s", settings.source, exc)
             return
         log.info("v4l2: following %s events; %d capture device(s) present", settings.source,

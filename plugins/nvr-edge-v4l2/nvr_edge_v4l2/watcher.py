@@ -100,7 +100,7 @@ class Watcher:
 
     def stop(self) -> None:
         if self._observer is not None:
-            self._observer.send_stop()
+            self._observer.stop()  # and joined: no thread outlives the appliance
             self._observer = None
 
     def _event(self, device: pyudev.Device) -> None:
