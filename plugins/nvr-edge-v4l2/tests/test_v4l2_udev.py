@@ -33,7 +33,8 @@ def test_enumeration_offers_capture_nodes_only_with_their_modes() -> None:
     result = run("enumerate")
     by_id = {c["id"]: c for c in result["candidates"]}
     # the metadata node and the codec node are no cameras
-    assert sorted(by_id) == ["v4l2:usb-Fake_Webcam_A1-video-index0", "v4l2:video2"]
+    assert sorted(by_id) == ["v4l2:usb-Fake_Webcam_A1-video-index0",
+                             "v4l2:usb-Liar_L1-video-index0", "v4l2:video2"]
     # udev's ID_V4L_CAPABILITIES kept the metadata node closed; the codec node took a QUERYCAP
     assert result["ioctl_calls"]["meta"] == 0
     assert result["ioctl_calls"]["m2m"] == 1
@@ -59,12 +60,18 @@ def test_enumeration_offers_capture_nodes_only_with_their_modes() -> None:
     assert [(s["codec"], s["width"], s["fps"]) for s in main] == [("h264", 1920, 30.0)]
     assert "encoder" not in h264["problem"]
 
+    # a driver answering for the wrong index: offered without streams, the problem named
+    liar = by_id["v4l2:usb-Liar_L1-video-index0"]
+    assert liar["streams"] == []
+    assert liar["problem"] == "ENUM_FMT: asked for format 0, got 7"
+
     # status part "v4l2": only while the appliance runs the watcher
     idle, running, stopped = result["status"]
     assert idle is None and stopped is None
     assert running["v4l2"]["source"] == "kernel"
     assert [(d["id"], d["node"], d["modes"]) for d in running["v4l2"]["devices"]] == [
-        ("usb-Fake_Webcam_A1-video-index0", "/dev/video0", 6), ("video2", "/dev/video2", 4)]
+        ("usb-Fake_Webcam_A1-video-index0", "/dev/video0", 6),
+        ("usb-Liar_L1-video-index0", "/dev/video6", 0), ("video2", "/dev/video2", 4)]
 
 
 @pytest.mark.parametrize("source", ["udev", "kernel"])
@@ -89,6 +96,7 @@ def test_nvr_edge_discover_lists_them_and_adds_no_credentials(tmp_path: Path) ->
     assert result["codes"] == [0, 0]
     found = result["json"]
     assert [c["id"] for c in found] == ["v4l2:usb-Fake_Webcam_A1-video-index0",
+                                        "v4l2:usb-Liar_L1-video-index0",
                                         "v4l2:video2"]  # sorted by address
     urls = [s["url"] for c in found for s in c["streams"]]
     assert urls and all(u.startswith("v4l2:/dev/") for u in urls)  # no user, no password
@@ -99,4 +107,5 @@ def test_nvr_edge_discover_lists_them_and_adds_no_credentials(tmp_path: Path) ->
     assert ("  main mjpeg 1920x1080@30: mjpeg 1920x1080 30 fps "
             "v4l2:/dev/v4l/by-id/usb-Fake_Webcam_A1-video-index0"
             "?fourcc=MJPG&width=1920&height=1080&fps=30") in text
-    assert "2 camera(s) found" in text
+    assert "problem: ENUM_FMT: asked for format 0, got 7" in text
+    assert "3 camera(s) found" in text

@@ -80,8 +80,23 @@ def codec_node() -> FakeDevice:
     return FakeDevice("stateful-decoder", M2M, {"H264": {(1920, 1080): [30]}})
 
 
+@dataclass
+class LyingDevice(FakeDevice):
+    """A capture node whose format list answers for the wrong index."""
+
+    def answer(self, request: int, buf: bytes) -> bytes:
+        out = super().answer(request, buf)
+        if request == s.VIDIOC_ENUM_FMT:
+            return s.FMTDESC.pack(7, *s.FMTDESC.unpack(out)[1:])
+        return out
+
+
+def liar() -> FakeDevice:
+    return LyingDevice("Liar", CAPTURE, {"MJPG": {(640, 480): [30]}})
+
+
 FAKES = {"webcam": usb_webcam, "h264": h264_camera, "meta": metadata_node,
-         "m2m": codec_node}
+         "m2m": codec_node, "liar": liar}
 
 
 def fake_for_fd(fd: int, fakes: dict[str, FakeDevice]) -> FakeDevice:

@@ -50,11 +50,12 @@ class Box:
 
 def tree(box: Box) -> None:
     """One webcam (capture node + its metadata node), an H.264 camera seen without udev's
-    properties, and a codec (M2M) node."""
+    properties, a codec (M2M) node, and a capture node whose driver answers nonsense."""
     box.plug("1-1", 0, "webcam", ":capture:", "usb-Fake_Webcam_A1-video-index0", minor=0)
     box.plug("1-1", 1, "meta", ":", "usb-Fake_Webcam_A1-video-index1", minor=1)
     box.plug("1-2", 0, "h264", None, minor=2)
     box.plug("1-4", 0, "m2m", ":video_output:capture:", minor=3)
+    box.plug("1-5", 0, "liar", ":capture:", "usb-Liar_L1-video-index0", minor=6)
 
 
 def enumerate_scenario() -> dict[str, object]:
