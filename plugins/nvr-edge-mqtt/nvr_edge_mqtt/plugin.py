@@ -47,6 +47,12 @@ class MqttPlugin:
         return {"mqtt": read_mqtt}
 
     @hookimpl
+    def nvr_cli_commands(self, subparsers: Any) -> None:
+        from .fleet_status import add_fleet_command  # the CLI process only
+
+        add_fleet_command(subparsers)
+
+    @hookimpl
     def nvr_startup(self, config: Config, catalog: Catalog, appliance: Appliance) -> None:
         self.appliance = appliance
         self._start(config)

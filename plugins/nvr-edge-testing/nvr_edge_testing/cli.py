@@ -1,5 +1,5 @@
-"""`nvr-edge demo`, `nvr-edge simcam` and `nvr-edge bench record|live|mqtt|s3|encode`: the tools'
-subcommands, added through `nvr_cli_commands`.
+"""`nvr-edge demo`, `nvr-edge simcam` and `nvr-edge bench
+record|live|mqtt|fleet|s3|encode`: the tools' subcommands, added through `nvr_cli_commands`.
 
 Loaded by every `nvr-edge` command on a machine with this distribution: the tools
 themselves are imported only when their subcommand runs.
@@ -52,6 +52,16 @@ def nvr_cli_commands(subparsers: argparse._SubParsersAction) -> None:
     mqtt.add_argument("--segment-seconds", type=int, default=180)
     mqtt.add_argument("--stats-interval", type=float, default=60.0)
     mqtt.set_defaults(nvr_run=_bench_mqtt)
+    fleet = kinds.add_parser("fleet", help="N simulated boxes (the real MQTT bridge each) "
+                                           "on one Mosquitto: broker load, fleet commands, "
+                                           "a broker restart")
+    fleet.add_argument("--boxes", default="100,1000",
+                       help="fleet sizes to measure, comma-separated")
+    fleet.add_argument("--cameras", type=int, default=8, help="per box")
+    fleet.add_argument("--seconds", type=float, default=60, help="the steady window")
+    fleet.add_argument("--segment-seconds", type=float, default=180)
+    fleet.add_argument("--work-dir", type=Path, default=None)
+    fleet.set_defaults(nvr_run=_bench_fleet)
 
     s3 = kinds.add_parser("s3", help="the object-storage tier per camera-hour, and a drain")
     s3.add_argument("--cameras", type=int, default=4)
@@ -86,6 +96,14 @@ def _bench_mqtt(args: argparse.Namespace, _pm: Any) -> int:
     from nvr_edge_testing.bench.mqtt import run_bench
 
     return run_bench(args.cameras, args.seconds, args.segment_seconds, args.stats_interval)
+
+
+def _bench_fleet(args: argparse.Namespace, _pm: Any) -> int:
+    from nvr_edge_testing.bench.fleet import run_fleet_bench
+
+    counts = [int(n) for n in args.boxes.split(",") if n.strip()]
+    return run_fleet_bench(counts, args.cameras, args.seconds, args.segment_seconds,
+                           args.work_dir)
 
 
 def _bench_encode(args: argparse.Namespace, _pm: Any) -> int:

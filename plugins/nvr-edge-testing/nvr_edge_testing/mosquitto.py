@@ -57,10 +57,13 @@ class Mosquitto:
     broker) and log; restartable on the same port to simulate an outage."""
 
     def __init__(self, folder: Path, *, tls: TlsFiles | None = None,
-                 users: dict[str, str] | None = None) -> None:
+                 users: dict[str, str] | None = None, max_files: int | None = None,
+                 extra: list[str] | None = None) -> None:
         """`tls`: listen with TLS only, and demand a client certificate signed by the CA;
-        `users`: demand one of these usernames and passwords."""
-        self.folder, self.tls = folder, tls
+        `users`: demand one of these usernames and passwords; `max_files`: its descriptor
+        limit (a connection each: a fleet needs more than the default 1024); `extra`:
+        more config lines."""
+        self.folder, self.tls, self.max_files = folder, tls, max_files
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         folder.mkdir(parents=True, exist_ok=True)
@@ -86,6 +89,7 @@ class Mosquitto:
             lines += ["allow_anonymous false", f"password_file {passwd}"]
         else:
             lines.append("allow_anonymous true")
+        lines += extra or []
         self.conf.write_text("\n".join(lines) + "\n")
 
     @property
@@ -93,7 +97,10 @@ class Mosquitto:
         return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def start(self) -> Mosquitto:
-        self.process = subprocess.Popen(tied([MOSQUITTO, "-c", str(self.conf)]),
+        argv = [MOSQUITTO, "-c", str(self.conf)]
+        if self.max_files is not None:
+            argv = ["prlimit", f"--nofile={self.max_files}", "--", *argv]
+        self.process = subprocess.Popen(tied(argv),
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: accepts(self.port), 10, "mosquitto to listen", interval=0.05)
         return self

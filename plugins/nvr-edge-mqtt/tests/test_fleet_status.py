@@ -1,0 +1,61 @@
+"""`nvr-edge fleet status` against a real Mosquitto holding what three simulated boxes
+(the real MQTT bridge each) keep retained: one healthy, one with a camera down, one shut
+down."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+from nvr_edge_mqtt.fleet_status import run_fleet_status
+from nvr_edge_testing.bench.fleet import Fleet
+from nvr_edge_testing.mosquitto import Mosquitto
+from nvr_edge_testing.waiting import wait_for
+
+
+def status_args(broker: Mosquitto, group: str = "*") -> argparse.Namespace:
+    return argparse.Namespace(broker=broker.url, prefix="nvr", group=group, timeout=10.0,
+                              json=True)
+
+
+@pytest.mark.slow
+def test_fleet_status_names_offline_boxes_and_cameras_not_recording(
+        nvr_mqtt_broker: Mosquitto, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = Fleet(3, 2, 180, nvr_mqtt_broker, tmp_path)
+    try:
+        fleet.start()
+        wait_for(lambda: fleet.online() == 3, 30, "three boxes online")
+        box, bridge = fleet.boxes[1]
+        box.offline.add("cam2")
+        bridge.camera_state("cam2", "offline", "RTSP: connection refused")
+        bridge.new_status(box.status())
+        fleet.boxes[2][1].stop()  # a clean shutdown: `stopped`, retained
+
+        def report() -> dict | None:
+            assert run_fleet_status(status_args(nvr_mqtt_broker), None) in (0, 3)
+            found = json.loads(capsys.readouterr().out)
+            problems = found["devices"].get("box00001", {}).get("problems")
+            return found if problems and found["offline"] == ["box00002"] else None
+
+        found = wait_for(report, 30, "the fleet's state in its retained topics")
+        assert (found["boxes"], found["online"], found["cameras_not_recording"]) == (3, 2, 1)
+        assert found["devices"]["box00001"]["not_recording"] == ["cam2"]
+        assert found["devices"]["box00001"]["overall"] == "warning"
+        assert found["devices"]["box00000"]["overall"] == "ok"
+        assert found["devices"]["box00002"]["availability"] == "stopped"
+        assert found["near_full"] == []
+
+        assert run_fleet_status(status_args(nvr_mqtt_broker, "box00000"), None) == 0
+        only = json.loads(capsys.readouterr().out)
+        assert list(only["devices"]) == ["box00000"] and only["offline"] == []
+    finally:
+        fleet.close()
+
+
+def test_a_broker_that_is_not_there_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    args = argparse.Namespace(broker="mqtt://127.0.0.1:1", prefix="nvr", group="*",
+                              timeout=2.0, json=False)
+    assert run_fleet_status(args, None) == 1
+    assert "cannot read the broker mqtt://127.0.0.1:1" in capsys.readouterr().out
