@@ -68,6 +68,7 @@ export function setUpFound(onAdopted) {
     const user = $("found-user").value.trim();
     if (user) args.user = user;
     if ($("found-password").value) args.password = $("found-password").value;
+    $("found-password").value = ""; // not left in the page; "Add" asks for it again
     $("found-message").textContent = "Searching...";
     sendJson("POST", "/api/commands/discover", args).then(({ result }) => {
       const found = result.candidates || [];
