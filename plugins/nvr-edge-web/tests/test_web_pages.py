@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from nvr_edge_testing.chromium.cdp import CHROMIUM, chromium_page
 from web_box import Box, base, closed_segment, error_of
-from web_page import click, controls, fill, text, until, visible
+from web_page import click, controls, fill, press, tab_to, text, until, visible
 from web_tokens import claims
 
 from tests.helpers import wait_for
@@ -123,8 +123,12 @@ def test_add_refuse_and_switch_off_a_camera_from_the_cameras_page(
         async with chromium_page(page_url(box, admin, "cameras"), tmp_path / "p") as page:
             await until(page, "document.querySelectorAll('#camera-list .camera-row').length"
                         " === 2", what="the camera list")
-            await click(page, "#camera-add")
+            await tab_to(page, "#camera-add")  # by keyboard: Tab to it, Enter opens the form
+            await press(page, "Enter")
             await until(page, "!document.querySelector('#camera-form').hidden")
+            assert await page.evaluate("document.activeElement.id") == "cf-id"
+            tabbed = await tab_to(page, "#camera-form button[type=submit]", 10)
+            assert tabbed[:-1] == ["cf-name", "cf-main", "cf-sub", "cf-live", "cf-enabled"]
             found = await controls(page)  # the form open: every control named, focusable
             await fill(page, "#cf-id", "cam3")
             await fill(page, "#cf-name", "Side gate")

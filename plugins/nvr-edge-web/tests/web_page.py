@@ -68,3 +68,30 @@ async def controls(page: Page) -> list[dict[str, Any]]:
         found.append({"role": role, "name": (node.get("name") or {}).get("value", ""),
                       "focusable": bool(properties.get("focusable"))})
     return found
+
+
+KEYS = {"Tab": 9, "Enter": 13}
+
+
+async def press(page: Page, key: str) -> None:
+    """A key pressed and released, as a keyboard user does (Enter carries its character:
+    that is what activates a button)."""
+    text = {"Enter": "\r"}.get(key, "")
+    await page.call("Input.dispatchKeyEvent", type="keyDown", key=key, code=key,
+                    windowsVirtualKeyCode=KEYS[key], text=text)
+    await page.call("Input.dispatchKeyEvent", type="keyUp", key=key, code=key,
+                    windowsVirtualKeyCode=KEYS[key])
+
+
+async def tab_to(page: Page, selector: str, most: int = 40) -> list[str]:
+    """Presses Tab until `selector` has the focus; the ids (or names) focused on the way."""
+    passed: list[str] = []
+    for _ in range(most):
+        await press(page, "Tab")
+        focused = await page.evaluate(
+            "(() => { const e = document.activeElement; return [e.id || e.name || e.tagName,"
+            f" e.matches({json.dumps(selector)})]; }})()")
+        passed.append(focused[0])
+        if focused[1]:
+            return passed
+    raise AssertionError(f"Tab never reached {selector}: {passed}")
