@@ -38,6 +38,7 @@ function showMessage(text) {
 function handleError(error) {
   if (error instanceof ApiError && error.status === 401) {
     stopTimers();
+    access = null; // a hash change must not start a view with the refused token
     forgetToken();
     showLogin(`The token was refused: ${error.message}`);
     return;
