@@ -4,7 +4,7 @@ import { ApiError, getJson, sendJson } from "./api.js";
 import { el } from "./format.js";
 
 const MERGE_PATCH = "application/merge-patch+json";
-const FIELDS = ["id", "name", "main", "sub", "live", "enabled"];
+const FIELDS = ["id", "name", "main", "sub", "live", "retention_days", "enabled"];
 const $ = (id) => document.getElementById(id);
 let cameras = []; // the running config's cameras, passwords masked (***)
 let editing = null; // index in `cameras`, or cameras.length for a new one
@@ -41,7 +41,7 @@ function openForm(index) {
   for (const name of FIELDS) {
     const input = form.elements[name];
     if (input.type === "checkbox") input.checked = camera[name] !== false;
-    else input.value = camera[name] || (name === "live" ? "always" : "");
+    else input.value = camera[name] ?? (name === "live" ? "always" : "");
   }
   clearErrors();
   form.hidden = false;
@@ -54,6 +54,7 @@ function readForm() {
   for (const name of FIELDS) {
     const input = form.elements[name];
     if (input.type === "checkbox") camera[name] = input.checked;
+    else if (input.type === "number" && input.value.trim()) camera[name] = Number(input.value);
     else if (input.value.trim()) camera[name] = input.value.trim();
     else delete camera[name];
   }
