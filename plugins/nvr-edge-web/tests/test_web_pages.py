@@ -16,6 +16,7 @@ from web_box import Box, base, closed_segment, error_of
 from web_page import click, controls, fill, press, tab_to, text, until, visible
 from web_tokens import claims
 
+from tests.conftest import CAMERA_PASSWORD
 from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.slow,
@@ -179,3 +180,11 @@ def test_add_refuse_and_switch_off_a_camera_from_the_cameras_page(
     assert cam3["enabled"] is False and cam3["name"] == "Side gate"
     assert cam3["retention_days"] == 7
     assert json.dumps(cameras).count("***") >= 3  # passwords kept, masked
+
+
+def test_no_token_or_camera_password_was_logged(box: Box) -> None:  # last: after the pages
+    log = box.app.log
+    assert "?token=***" in log  # the pages' URL tokens, masked by the access log
+    leaked = [t for t in box.tokens if t.split(".")[2] in log]
+    assert not leaked
+    assert CAMERA_PASSWORD not in log
