@@ -27,7 +27,7 @@ def live_urls(camera: str) -> dict[str, str]:
     return {"whep": f"/live/{camera}/whep", "hls": f"/live/{camera}/index.m3u8"}
 
 
-async def _visible(request: web.Request) -> tuple[WebContext, dict[str, list[str]]]:
+async def visible_cameras(request: web.Request) -> tuple[WebContext, dict[str, list[str]]]:
     """camera id -> what the token allows on it, for the cameras it allows anything on."""
     ctx = request.app[CONTEXT]
     grant = await authenticate(request)
@@ -46,7 +46,7 @@ def _lists_anything(grant: Grant) -> bool:
 
 
 async def cameras(request: web.Request) -> web.Response:
-    ctx, visible = await _visible(request)
+    ctx, visible = await visible_cameras(request)
     configured = {camera.id: camera for camera in ctx.config.cameras}
     states = ctx.status().get("cameras") or {}
     feeds = ctx.appliance.live.stats()
@@ -69,17 +69,17 @@ async def cameras(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    ctx, visible = await _visible(request)
+    ctx, visible = await visible_cameras(request)
     snapshot = ctx.status()
     states = snapshot.get("cameras") or {}
     return web.json_response({
         "updated": snapshot.get("updated"),
-        "cameras": {camera_id: _camera_status(states.get(camera_id) or {})
+        "cameras": {camera_id: camera_status(states.get(camera_id) or {})
                     for camera_id in visible},
     })
 
 
-def _camera_status(state: dict[str, Any]) -> dict[str, Any]:
+def camera_status(state: dict[str, Any]) -> dict[str, Any]:
     """A camera's status without the worker's internals (pid, file paths, counters)."""
     last = state.get("last_segment") or None
     return {

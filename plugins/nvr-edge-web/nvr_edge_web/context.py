@@ -12,6 +12,7 @@ from aiohttp import web
 
 from nvr_edge import Appliance, Catalog, Config
 
+from .alerts import AlertLog
 from .auth import Authenticator, Grant
 from .connections import ConnectionLimiter
 from .counters import HttpCounters, LiveMetrics
@@ -30,6 +31,7 @@ class WebContext:
     http: HttpCounters = field(default_factory=HttpCounters)
     live: LiveMetrics = field(default_factory=LiveMetrics)
     webrtc: WebRtcSettings = field(default_factory=WebRtcSettings)
+    alerts: AlertLog = field(default_factory=AlertLog)
     # The appliance's catalog is shared with the supervisor under one lock (SqlCatalog).
     # One reader thread: HTTP clients can never stack up waiters on that lock, so the
     # supervisor's writes wait for at most one web query.

@@ -8,8 +8,9 @@ import logging
 import threading
 from typing import Any
 
-from nvr_edge import Appliance, Catalog, Config, hookimpl
+from nvr_edge import Alert, Appliance, Catalog, Config, hookimpl
 
+from .alerts import AlertLog
 from .auth import AuthSetupError, authenticator_for
 from .auth_settings import read_auth
 from .context import WebContext
@@ -31,6 +32,7 @@ class WebPlugin:
         self.appliance: Appliance | None = None
         # Kept across server restarts: a counter must not go back to 0 when [web] changes.
         self.live = LiveMetrics()
+        self.alerts = AlertLog()  # the system page's recent alerts, kept the same way
         self.lifecycle = threading.Lock()  # a restart never overlaps the shutdown
 
     def _start(self, config: Config) -> WebServer | None:
@@ -44,7 +46,8 @@ class WebPlugin:
             return None
         webrtc = config.sections.get("webrtc") or WebRtcSettings()
         server = WebServer(WebContext(settings, self.appliance, self.catalog, auth,
-                                      live=self.live, webrtc=webrtc))
+                                      live=self.live, webrtc=webrtc,
+                                      alerts=self.alerts))
         return server if server.start() else None
 
     @hookimpl
@@ -70,6 +73,10 @@ class WebPlugin:
             server, self.server = self.server, None
             if server is not None:
                 server.stop()
+
+    @hookimpl
+    def nvr_alert(self, alert: Alert, config: Config) -> None:
+        self.alerts.add(alert)
 
     @hookimpl
     def nvr_config_changed(self, config: Config, previous: Config) -> None:

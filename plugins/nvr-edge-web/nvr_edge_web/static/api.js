@@ -17,9 +17,9 @@ export function takeTokenFromUrl() {
   const token = fromHash || fromQuery;
   if (token) {
     sessionStorage.setItem(KEY, token);
-    url.hash = "";
+    if (fromHash) url.hash = ""; // a view's hash (#system) stays
     url.searchParams.delete("token");
-    history.replaceState(null, "", url.pathname + url.search);
+    history.replaceState(null, "", url.pathname + url.search + url.hash);
   }
   return sessionStorage.getItem(KEY);
 }
@@ -41,7 +41,16 @@ export function bearer() {
 }
 
 export async function getJson(path) {
-  const response = await fetch(path, { headers: bearer() });
+  return answer(await fetch(path, { headers: bearer() }));
+}
+
+// A JSON body with the token: PATCH /api/config, POST /api/commands/<name>.
+export async function sendJson(method, path, body, type = "application/json") {
+  const headers = { ...bearer(), "Content-Type": type };
+  return answer(await fetch(path, { method, headers, body: JSON.stringify(body) }));
+}
+
+async function answer(response) {
   let body = null;
   try {
     body = await response.json();

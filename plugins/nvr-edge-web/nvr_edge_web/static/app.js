@@ -1,18 +1,30 @@
-// The page: one tile per camera the token allows, its state, its last 24 h of recordings.
+// The page: one tile per camera the token allows, its state, its last 24 h of recordings;
+// #system and #cameras (admin) are the other views of it.
+import { loadAccess } from "./access.js";
 import { ApiError, forgetToken, getJson, mediaUrl, setToken, takeTokenFromUrl } from "./api.js";
+import { refreshCameras, setUpCameras } from "./cameras.js";
+import { setUpFound, showFound } from "./found.js";
 import { startLive } from "./live.js";
+import { refreshSystem } from "./system.js";
 import {
   drawRecorded, momentAt, nextSegment, segmentAt, showCursor, windowEndingNow,
 } from "./timeline.js";
 
 const STATUS_EVERY_MS = 3000;
 const SEGMENTS_EVERY_MS = 60000;
+const SYSTEM_EVERY_MS = 3000;
+const FOUND_EVERY_MS = 5000;
+const VIEWS = ["live", "system", "cameras"];
 const tiles = new Map(); // camera id -> {camera, element, segments, range}
-let timers = [];
+let timers = []; // the live grid's, kept while another view shows (its tiles stay)
+let viewTimers = []; // the shown view's, stopped when it is left
+let access = null; // GET /api/me
+let liveStarted = false;
 const $ = (id) => document.getElementById(id);
 
 function showLogin(reason) {
   $("grid").replaceChildren();
+  for (const id of ["views", "system", "cameras", "expiry"]) $(id).hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = reason || "";
   $("forget").hidden = true;
@@ -25,8 +37,8 @@ function showMessage(text) {
 
 function handleError(error) {
   if (error instanceof ApiError && error.status === 401) {
-    timers.forEach(clearInterval);
-    timers = [];
+    stopTimers();
+    access = null; // a hash change must not start a view with the refused token
     forgetToken();
     showLogin(`The token was refused: ${error.message}`);
     return;
@@ -120,26 +132,74 @@ function playSegment(tile, segment, offsetS) {
   video.src = mediaUrl(segment.url);
 }
 
-function every(ms, task) {
+function every(ms, task, list = timers) {
   const run = () => task().catch(handleError);
   run();
-  timers.push(setInterval(run, ms));
+  list.push(setInterval(run, ms));
 }
 
-async function start() {
-  timers.forEach(clearInterval);
+function stopTimers() {
+  [...timers, ...viewTimers].forEach(clearInterval);
   timers = [];
-  $("login").hidden = true;
-  $("forget").hidden = false;
-  showMessage("");
+  viewTimers = [];
+  liveStarted = false;
+}
+
+async function startGrid() {
+  if (liveStarted) return;
+  liveStarted = true;
   try {
     await loadCameras();
   } catch (error) {
+    liveStarted = false;
     handleError(error);
     return;
   }
   every(STATUS_EVERY_MS, refreshStatus);
   every(SEGMENTS_EVERY_MS, () => Promise.all([...tiles.values()].map(refreshSegments)));
+}
+
+async function refreshFound() {
+  const system = await getJson("/api/system");
+  showFound(system.plugins && system.plugins.onvif, () => refreshCameras().catch(handleError));
+}
+
+// The view the address names (#live, #system, #cameras); #cameras needs an admin token.
+function route() {
+  if (!access) return;
+  let view = window.location.hash.slice(1);
+  if (!VIEWS.includes(view) || (view === "cameras" && !access.admin)) view = "live";
+  viewTimers.forEach(clearInterval);
+  viewTimers = [];
+  $("grid").hidden = view !== "live";
+  if (view !== "live") $("player").hidden = true;
+  $("system").hidden = view !== "system";
+  $("cameras").hidden = view !== "cameras";
+  for (const link of $("views").querySelectorAll("a")) {
+    if (link.hash === `#${view}`) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  if (view === "live") startGrid();
+  if (view === "system") every(SYSTEM_EVERY_MS, refreshSystem, viewTimers);
+  if (view === "cameras") {
+    refreshCameras().catch(handleError);
+    every(FOUND_EVERY_MS, refreshFound, viewTimers);
+  }
+}
+
+async function start() {
+  stopTimers();
+  $("login").hidden = true;
+  $("forget").hidden = false;
+  showMessage("");
+  try {
+    access = await loadAccess(); // a refused token shows the form, nothing else
+  } catch (error) {
+    handleError(error);
+    return;
+  }
+  $("views").hidden = false;
+  route();
 }
 
 function setUp() {
@@ -160,6 +220,9 @@ function setUp() {
     video.load();
     $("player").hidden = true;
   });
+  window.addEventListener("hashchange", route);
+  setUpCameras(handleError);
+  setUpFound(() => refreshCameras().catch(handleError));
   if (takeTokenFromUrl()) start();
   else showLogin("");
 }

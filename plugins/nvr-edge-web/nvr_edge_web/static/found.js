@@ -1,0 +1,81 @@
+// "Found cameras" (#cameras, with the ONVIF plugin): the candidates it heard of (status
+// part plugins.onvif.candidates) and a Search that runs `discover`; "Add" runs
+// `adopt_camera` with the credentials and camera id asked for here.
+import { ApiError, sendJson } from "./api.js";
+
+const $ = (id) => document.getElementById(id);
+const shown = new Map(); // URN -> list item (kept across refreshes: a half-filled form stays)
+
+// Candidates from /api/system's plugins.onvif (absent: the plugin is not installed).
+export function showFound(onvif, onAdopted) {
+  $("found").hidden = !onvif;
+  if (onvif) mergeCandidates(onvif.candidates || [], onAdopted);
+}
+
+function mergeCandidates(candidates, onAdopted) {
+  for (const candidate of candidates) {
+    if (!shown.has(candidate.id)) shown.set(candidate.id, candidateItem(candidate, onAdopted));
+  }
+  $("found-list").replaceChildren(...shown.values());
+}
+
+function candidateItem(candidate, onAdopted) {
+  const item = $("found-template").content.firstElementChild.cloneNode(true);
+  item.dataset.urn = candidate.id;
+  item.querySelector(".candidate-name").textContent = candidate.name || candidate.id;
+  item.querySelector(".candidate-address").textContent =
+    [candidate.address, candidate.hardware || candidate.model, candidate.problem]
+      .filter(Boolean).join(", ");
+  const form = item.querySelector(".candidate-form");
+  const add = item.querySelector(".candidate-add");
+  add.setAttribute("aria-label", `Add ${candidate.name || candidate.id}`);
+  add.addEventListener("click", () => {
+    form.hidden = false;
+    form.elements.camera.focus();
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    adopt(candidate, form, onAdopted);
+  });
+  return item;
+}
+
+async function adopt(candidate, form, onAdopted) {
+  const error = form.querySelector(".candidate-error");
+  error.textContent = "";
+  const args = { id: candidate.id };
+  for (const name of ["camera", "user", "password"]) {
+    const value = form.elements[name].value.trim();
+    if (value) args[name] = value;
+  }
+  try {
+    const { result } = await sendJson("POST", "/api/commands/adopt_camera", args);
+    form.elements.password.value = "";
+    form.hidden = true;
+    form.closest("li").dataset.adopted = result.camera || args.camera || "";
+    error.textContent = "";
+    onAdopted();
+  } catch (refused) {
+    if (!(refused instanceof ApiError)) throw refused;
+    error.textContent = refused.message;
+  }
+}
+
+export function setUpFound(onAdopted) {
+  $("found-search").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const args = {};
+    const user = $("found-user").value.trim();
+    if (user) args.user = user;
+    if ($("found-password").value) args.password = $("found-password").value;
+    $("found-password").value = ""; // not left in the page; "Add" asks for it again
+    $("found-message").textContent = "Searching...";
+    sendJson("POST", "/api/commands/discover", args).then(({ result }) => {
+      const found = result.candidates || [];
+      $("found-message").textContent = `${found.length} camera(s) answered.`;
+      mergeCandidates(found, onAdopted);
+    }).catch((error) => {
+      $("found-message").textContent = `Search failed: ${error.message}`;
+    });
+  });
+}
