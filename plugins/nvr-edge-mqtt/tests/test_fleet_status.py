@@ -23,7 +23,7 @@ def status_args(broker: Mosquitto, group: str = "*") -> argparse.Namespace:
 @pytest.mark.slow
 def test_fleet_status_names_offline_boxes_and_cameras_not_recording(
         nvr_mqtt_broker: Mosquitto, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    fleet = Fleet(3, 2, 180, nvr_mqtt_broker, tmp_path)
+    fleet = Fleet(3, 2, 180, nvr_mqtt_broker.url, tmp_path)
     try:
         fleet.start()
         wait_for(lambda: fleet.online() == 3, 30, "three boxes online")
