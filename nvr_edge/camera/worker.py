@@ -154,8 +154,8 @@ class CameraWorker:
             watcher.stop()
 
     def _run(self) -> None:
-        self.channel.set_state(CameraState.CONNECTING,
-                               f"first connection to {self.host}:{self.port}")
+        where = self.device or f"{self.host}:{self.port}"
+        self.channel.set_state(CameraState.CONNECTING, f"first connection to {where}")
         reported_offline = False
         while not self.stop.is_set():
             try:
@@ -265,8 +265,8 @@ class CameraWorker:
             return session.end()
         finally:
             try:
+                self.finish_transcode(session.recorder)
                 if session.recorder is not None:
-                    self.finish_transcode(session.recorder)
                     session.recorder.close()
                     self.bytes_per_s = session.recorder.bytes_per_s
                     self.send_stats(session.recorder)
@@ -374,14 +374,16 @@ class CameraWorker:
             target_s=seconds, fragment_s=self.config.recording.fragment_ms / 1000,
             first_target_s=first, bytes_per_s=self.bytes_per_s, not_before_ms=self.last_end_ms)
 
-    def finish_transcode(self, recorder: SessionRecorder) -> None:
-        """What the encoder still holds goes into the last segment."""
+    def finish_transcode(self, recorder: SessionRecorder | None) -> None:
+        """What the encoder still holds goes into the last segment; the encoder is closed
+        (a hardware one's child process ends) even when nothing was recorded."""
         transcoded, self.transcoded = self.transcoded, None
         if transcoded is None:
             return
         try:
             for packet in transcoded.close():
-                recorder.handle(packet)
+                if recorder is not None:
+                    recorder.handle(packet)
         except Exception as exc:  # the recording so far must still close cleanly
             log.warning("%s: the encoder's last frames are lost: %s", self.camera.id, exc)
 
