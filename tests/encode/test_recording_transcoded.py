@@ -42,12 +42,14 @@ def mjpeg_camera(clip_cache: Path, small_clip: Clip) -> Iterator[SimCameraServer
 
 
 class StallAfter:
-    """A "hardware" encoder (real libx264 underneath) that stops producing after 3 s."""
+    """A "hardware" encoder (real libx264 underneath) that stops producing after 6 s: past
+    the frames queued while the worker waited for the start-up probe (a few seconds), so
+    the status shows it at work before it stalls."""
 
     @hookimpl
     def nvr_encoders(self, config: Any) -> list[EncoderOffer]:
         return [EncoderOffer("fake_stall", Engine.RKMPP, fakes.open_stall, priority=10,
-                             options={"after": str(3 * FPS)})]
+                             options={"after": str(6 * FPS)})]
 
 
 def record(tmp_path: Path, cameras: SimCameraServer, plugins: list[Any],
