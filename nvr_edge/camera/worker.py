@@ -65,6 +65,7 @@ BATCH_S = 0.1
 PROBE_TIMEOUT_S = 5.0  # the longest a failed camera's diagnosis may wait for an answer
 # A camera that needs an encoder waits this long for the main process's start-up probe.
 ENCODERS_WAIT_S = 30.0
+STALE_S = 0.5  # a wait longer than this makes the frames queued meanwhile stale
 _PR_SET_PDEATHSIG = 1
 
 
@@ -288,7 +289,8 @@ class CameraWorker:
                     live.packet(packet.stream is not session.source_video, packet)
                 transcoded = self.transcoded
                 if transcoded is not None and packet.stream is session.source_video:
-                    if not self.transcode(session, transcoded, packet):
+                    if arrival >= session.fresh_from and \
+                            not self.transcode(session, transcoded, packet):
                         return False
                 elif recorder is not None:  # (audio before the first encoded keyframe: none)
                     recorder.handle(packet)
@@ -318,8 +320,13 @@ class CameraWorker:
     def open_transcoder(self, session: _Session, opened: Opened) -> TranscodedVideo | None:
         """An encoder session over the offers the main process probed (encode/handover.py);
         None, with the session's reason set, when there is none."""
+        asked = time.monotonic()
         offers = handover.wait_for_offers(self.config.storage.state_dir, ENCODERS_WAIT_S,
                                           self.stop.is_set)
+        if time.monotonic() - asked > STALE_S:
+            # Frames queued while waiting for the probe would be stamped with the wall
+            # clock of their encoding, seconds late: record from fresh ones instead.
+            session.fresh_from = time.monotonic()
         if not offers:
             session.reason = (f"the camera sends {opened.video.codec_context.name}, which "
                               "is recorded through an encoder, and no encoder passed its probe")
@@ -414,6 +421,7 @@ class _Session:
     recorder: SessionRecorder | None = None
     monitor: StallMonitor | None = None
     opened: Opened | None = None
+    fresh_from: float = 0.0  # monotonic: source video that arrived earlier is dropped
     source_video: Any = None  # the camera's video stream (the recorder's may be encoded)
     reason: str = "the session ended"
 

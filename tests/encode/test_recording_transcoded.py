@@ -79,6 +79,11 @@ stall_frames = 10
 
     run_appliance(config, pm=pm, on_tick=on_tick, stop=stop)
     assert time.monotonic() <= deadline, "the recording took too long"
+    # Catalog times are wall-clock times: none ends in the future by more than the
+    # pipeline's latency (seen: 0.2 s copied, 0.6 s transcoded).
+    now_ms = time.time() * 1000
+    assert {r.camera: r.end_ms - now_ms for r in rows(config_file)
+            if r.end_ms > now_ms + 1000} == {}
     return config_file, seen
 
 
