@@ -25,6 +25,7 @@ from nvr_edge.config_secrets import Secret, declare_secrets, is_secret_key
 from nvr_edge.logs import redact
 from nvr_edge.models import LiveMode
 from nvr_edge.urls import control_problem, split_url, url_problem
+from nvr_edge.v4l2_source import V4l2UrlError, is_v4l2_url, parse_v4l2_url
 
 # \A and \Z, not ^ and $: `$` also matches before a trailing newline ("cam\n").
 SAFE_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
@@ -151,6 +152,22 @@ def _camera_url(table: ConfigTable, name: str, default: Any) -> str | None:
                     CAMERA_SCHEMES, "an rtsp:// or rtsps:// URL")
 
 
+def _main_url(table: ConfigTable, name: str, default: Any) -> str | None:
+    """An RTSP URL, or a local capture device's `v4l2:/dev/...?...` (v4l2_source.py)."""
+    value = table.string(name, default)
+    if value is None or not is_v4l2_url(value):
+        return read_url(table, name, default,  # type: ignore[no-any-return]
+                        CAMERA_SCHEMES, "an rtsp:// or rtsps:// URL, or v4l2:/dev/...")
+    problem = control_problem(value)
+    if problem:
+        raise table.error(name, problem)
+    try:
+        parse_v4l2_url(value)
+    except V4l2UrlError as exc:
+        raise table.error(name, f"bad v4l2: URL: {exc}") from None
+    return "v4l2" + value[4:]  # the scheme in lower case, as for RTSP
+
+
 def _catalog_url(table: ConfigTable, name: str, default: Any) -> str | None:
     value = table.string(name, default)
     if value is None or not value.lower().startswith("sqlite:"):
@@ -269,8 +286,10 @@ class HealthConfig:
 class CameraConfig:
     id: str = config_key(
         doc="1-64 of A-Z a-z 0-9 - _ (names folders)", read=_identifier("camera id"))
-    main: str = config_key(doc="rtsp:// or rtsps:// URL of the stream to record",
-                           read=_camera_url, secret=Secret.URL)
+    main: str = config_key(
+        doc="rtsp:// or rtsps:// URL of the stream to record, or a USB camera's "
+            "v4l2:/dev/...?fourcc=MJPG&width=W&height=H&fps=F",
+        read=_main_url, secret=Secret.URL)
     sub: str | None = config_key(
         None, doc="the live-view stream; without it the main stream is relayed",
         read=_camera_url, secret=Secret.URL)

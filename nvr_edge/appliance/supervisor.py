@@ -568,8 +568,10 @@ class Supervisor:
                 self._set_state(runtime, state, reason)
             case messages.AlertRaised(code=code, level=level, message=text):
                 self._alert(Alert(code, level, text, runtime.camera.id))
-            case messages.Stats(at=at, open_ms=open_ms, counters=counters):
+            case messages.Stats(at=at, open_ms=open_ms, counters=counters,
+                                transcoding=transcoding):
                 runtime.counters, runtime.open_ms = counters, open_ms
+                runtime.transcoding = transcoding
                 runtime.ingest.update(at, counters.get("video_frames", 0),
                                       counters.get("bytes", 0))
             case messages.SpaceLow():
@@ -631,6 +633,7 @@ class Supervisor:
                     "path": last.path, "start": iso_utc(last.start_ms),
                     "end": iso_utc(last.end_ms)},
                 "counters": r.counters,
+                "transcoding": r.transcoding,
                 "ingest": {"fps": round(r.ingest.fps, 2), "kbps": round(r.ingest.kbps, 1),
                            "continuity": round(r.continuity(), 4)},
             }

@@ -74,6 +74,7 @@ class CameraRuntime:
     bytes: int = 0
     last_segment: SegmentRecord | None = None
     counters: dict[str, int] = field(default_factory=dict)
+    transcoding: dict[str, Any] | None = None  # from the worker's last stats
     ingest: IngestMeter = field(default_factory=IngestMeter)
     open_ms: int = 0  # of the segment being written, from the worker's last stats
     created: float = field(default_factory=time.monotonic)

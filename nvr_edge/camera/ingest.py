@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import av
 
 from nvr_edge.logs import redact
+from nvr_edge.v4l2_source import is_v4l2_url, parse_v4l2_url
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,14 @@ class RtspReader(threading.Thread):
     def options(self) -> dict[str, str]:
         return {"rtsp_transport": "tcp", "timeout": str(round(self.socket_timeout_s * 1e6))}
 
+    def open_spec(self) -> tuple[str, str | None, dict[str, str]]:
+        """(What to open, FFmpeg's input format, its options): a network camera over
+        RTSP, or a local capture device through FFmpeg's v4l2 input."""
+        if is_v4l2_url(self.url):
+            source = parse_v4l2_url(self.url)
+            return source.device, "v4l2", source.pyav_options()
+        return self.url, None, self.options()
+
     def abandon(self) -> None:
         """The consumer is done with this session's streams: stop handing packets over and
         let the thread close the container (at its next packet or timeout).
@@ -73,10 +82,13 @@ class RtspReader(threading.Thread):
         self.abandoned.set()
 
     def run(self) -> None:
+        input_format: str | None = None
         try:
-            container = av.open(self.url, options=self.options(), timeout=self.timeouts)
+            target, input_format, options = self.open_spec()
+            container = av.open(target, format=input_format, options=options,
+                                timeout=self.timeouts)
         except Exception as exc:  # every FFmpeg failure is a reason to retry, not to crash
-            self.out.put(Ended(f"RTSP: {_reason(exc)}"))
+            self.out.put(Ended(f"{'V4L2' if input_format else 'RTSP'}: {_reason(exc)}"))
             return
         try:
             self._pump(container)

@@ -7,6 +7,7 @@ class. `camera` is always the sending worker's camera id.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from nvr_edge.models import AlertLevel, CameraState, SegmentRecord, Tier
 
@@ -44,6 +45,7 @@ class Stats:
     open_ms: int  # of the segment being written
     bytes_per_s: float
     counters: dict[str, int] = field(default_factory=dict)
+    transcoding: dict[str, Any] | None = None  # {encoder, fps}: a camera encoded to H.264
 
 
 @dataclass(frozen=True)

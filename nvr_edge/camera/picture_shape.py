@@ -67,6 +67,11 @@ class ShapeWatch:
                                     self._parameter_sets(keyframe))
         return True
 
+    def forget(self) -> None:
+        """The stream starts anew (another encoder took over): the next keyframe's size
+        and parameter sets are taken as new, whatever they are."""
+        self.current = PictureShape(0, 0, None)
+
     def _parameter_sets(self, keyframe: bytes) -> bytes | None:
         """The keyframe's in-band parameter sets, Annex B framed (what the MP4 muxer turns
         into avcC/hvcC); None when it has none in that framing."""

@@ -38,14 +38,19 @@ from nvr_edge.camera.rtsp_probe import diagnose
 from nvr_edge.camera.session_end import ReasonStreak, SessionEnd
 from nvr_edge.camera.stall import StallMonitor
 from nvr_edge.camera.sub_relay import SubRelay
+from nvr_edge.camera.transcoding import TranscodedVideo, needs_transcode, target_for
 from nvr_edge.config import CameraConfig, Config
 from nvr_edge.config_store import secret_texts
+from nvr_edge.encode import handover
+from nvr_edge.encode.offer import EncoderError
+from nvr_edge.encode.plugin import session_of
 from nvr_edge.live.forwarder import LiveForwarder, stream_info_of
 from nvr_edge.logs import mask_known, setup_logging
 from nvr_edge.models import AlertLevel, CameraState, LiveMode, SegmentRecord, Tier
 from nvr_edge.plugins import WORKER_ENTRY_POINT_GROUP, make_plugin_manager
 from nvr_edge.storage.space_policy import SpacePolicy
 from nvr_edge.storage.writer_lock import WriterLock
+from nvr_edge.v4l2_source import is_v4l2_url, parse_v4l2_url
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,9 @@ STATS_INTERVAL_S = 5.0
 # stamps, so batching does not blur them.
 BATCH_S = 0.1
 PROBE_TIMEOUT_S = 5.0  # the longest a failed camera's diagnosis may wait for an answer
+# A camera that needs an encoder waits this long for the main process's start-up probe.
+ENCODERS_WAIT_S = 30.0
+STALE_S = 0.5  # a wait longer than this makes the frames queued meanwhile stale
 _PR_SET_PDEATHSIG = 1
 
 
@@ -121,6 +129,10 @@ class CameraWorker:
         self.backoff = Backoff(rec.retry)
         self.host, self.port = rtsp_endpoint(camera.main)
         self.plain_rtsp = urlsplit(camera.main).scheme.lower() == "rtsp"
+        # A local capture device (USB camera): "reachable" means its node exists.
+        self.device = parse_v4l2_url(camera.main).device if is_v4l2_url(camera.main) \
+            else None
+        self.transcoded: TranscodedVideo | None = None  # this session's, if it encodes
         self.streak = ReasonStreak()
         pm = make_plugin_manager(group=WORKER_ENTRY_POINT_GROUP)
         factory = pm.hook.nvr_segment_writer_factory(camera=camera, config=config)
@@ -143,8 +155,8 @@ class CameraWorker:
             watcher.stop()
 
     def _run(self) -> None:
-        self.channel.set_state(CameraState.CONNECTING,
-                               f"first connection to {self.host}:{self.port}")
+        where = self.device or f"{self.host}:{self.port}"
+        self.channel.set_state(CameraState.CONNECTING, f"first connection to {where}")
         reported_offline = False
         while not self.stop.is_set():
             try:
@@ -166,9 +178,7 @@ class CameraWorker:
                 self.channel.set_state(CameraState.OFFLINE, reason)
                 if not reported_offline:
                     reported_offline = True
-                    self.channel.alert("camera_offline", AlertLevel.WARNING,
-                                       f"camera {self.camera.id} does not answer at "
-                                       f"{self.host}:{self.port}: {reason}")
+                    self.alert_offline(reason)
             else:
                 self.channel.set_state(CameraState.CONNECTING, reason)
             if self.backoff.just_gave_up:
@@ -179,9 +189,27 @@ class CameraWorker:
             self.wait_before_retry(delay, was_reachable=reachable)
         self.channel.set_state(CameraState.STOPPED, "the worker was asked to stop")
 
+    def alert_offline(self, reason: str) -> None:
+        if self.device is not None:
+            self.channel.alert("camera_unplugged", AlertLevel.WARNING,
+                               f"camera {self.camera.id}: {reason}")
+            return
+        self.channel.alert("camera_offline", AlertLevel.WARNING,
+                           f"camera {self.camera.id} does not answer at "
+                           f"{self.host}:{self.port}: {reason}")
+
+    def reachable(self, timeout_s: float = 0.5) -> bool:
+        if self.device is not None:
+            return os.path.exists(self.device)
+        return tcp_reachable(self.host, self.port, timeout_s=timeout_s)
+
     def why_ended(self, end: SessionEnd) -> tuple[bool, str]:
         """(Is the camera reachable, the reason to show.) A session that never got to the
         streams is diagnosed by asking the camera itself: FFmpeg's error says too little."""
+        if self.device is not None:
+            if os.path.exists(self.device):
+                return True, end.reason
+            return False, f"the device {self.device} is unplugged ({end.reason})"
         if end.opened:
             return tcp_reachable(self.host, self.port), end.reason
         timeout_s = min(self.config.recording.connect_timeout_s, PROBE_TIMEOUT_S)
@@ -202,7 +230,7 @@ class CameraWorker:
                 if not self.stop.is_set():
                     log.info("%s: a network link came up; reconnecting now", self.camera.id)
                 return
-            if not was_reachable and tcp_reachable(self.host, self.port, timeout_s=0.5):
+            if not was_reachable and self.reachable():
                 log.info("%s: camera answers again; reconnecting now", self.camera.id)
                 return
 
@@ -238,6 +266,7 @@ class CameraWorker:
             return session.end()
         finally:
             try:
+                self.finish_transcode(session.recorder)
                 if session.recorder is not None:
                     session.recorder.close()
                     self.bytes_per_s = session.recorder.bytes_per_s
@@ -251,16 +280,31 @@ class CameraWorker:
             if type(item) is tuple:
                 arrival, packet = item
                 recorder, monitor = session.recorder, session.monitor
-                assert recorder is not None and monitor is not None
+                assert monitor is not None
                 if monitor.on_packet(arrival):
                     session.reason = f"the stream keeps stalling ({monitor.drops} late packets)"
                     return False
                 live = self.live_main
                 if live is not None and live.wanted:  # before the recorder re-stamps it
-                    live.packet(packet.stream is not recorder.video, packet)
-                recorder.handle(packet)
+                    live.packet(packet.stream is not session.source_video, packet)
+                transcoded = self.transcoded
+                if transcoded is not None and packet.stream is session.source_video:
+                    if arrival >= session.fresh_from and \
+                            not self.transcode(session, transcoded, packet):
+                        return False
+                elif recorder is not None:  # (audio before the first encoded keyframe: none)
+                    recorder.handle(packet)
             elif isinstance(item, Opened):
-                session.recorder = self.new_recorder(item)
+                session.opened = item
+                session.source_video = item.video
+                self.transcoded = None
+                if needs_transcode(item.video.codec_context.name):
+                    # the recorder comes with the first encoded keyframe (its template)
+                    self.transcoded = self.open_transcoder(session, item)
+                    if self.transcoded is None:
+                        return False
+                else:
+                    session.recorder = self.new_recorder(item, item.video)
                 if self.live_main is not None:
                     self.live_main.stream_info(stream_info_of(item, "main"))
                 session.monitor = StallMonitor(self.config.recording.stall, time.monotonic())
@@ -273,7 +317,53 @@ class CameraWorker:
             except queue.Empty:
                 return True
 
-    def new_recorder(self, opened: Opened) -> SessionRecorder:
+    def open_transcoder(self, session: _Session, opened: Opened) -> TranscodedVideo | None:
+        """An encoder session over the offers the main process probed (encode/handover.py);
+        None, with the session's reason set, when there is none."""
+        asked = time.monotonic()
+        offers = handover.wait_for_offers(self.config.storage.state_dir, ENCODERS_WAIT_S,
+                                          self.stop.is_set)
+        if time.monotonic() - asked > STALE_S:
+            # Frames queued while waiting for the probe would be stamped with the wall
+            # clock of their encoding, seconds late: record from fresh ones instead.
+            session.fresh_from = time.monotonic()
+        if not offers:
+            session.reason = (f"the camera sends {opened.video.codec_context.name}, which "
+                              "is recorded through an encoder, and no encoder passed its probe")
+            return None
+        target = target_for(opened.video)
+        encoders = session_of(offers, self.config, target, self.encoder_alert, self.camera.id)
+        log.info("%s: %s is transcoded to H.264 %dx%d@%d (encoders: %s)", self.camera.id,
+                 opened.video.codec_context.name, target.width, target.height, target.fps,
+                 ", ".join(o.name for o in offers))
+        return TranscodedVideo(opened.video, encoders)
+
+    def encoder_alert(self, alert: Any) -> None:
+        self.channel.alert(alert.code, alert.level, alert.message)
+
+    def transcode(self, session: _Session, transcoded: TranscodedVideo, packet: Any) -> bool:
+        """The packet's picture encoded into the recording; False: no encoder is left."""
+        try:
+            out = transcoded.packets(packet)
+        except EncoderError as exc:
+            session.reason = f"no encoder could encode the camera's video: {exc}"
+            return False
+        recorder = session.recorder
+        if recorder is None:
+            if transcoded.template is None:
+                return True
+            assert session.opened is not None
+            recorder = session.recorder = self.new_recorder(session.opened, transcoded.template)
+        if transcoded.take_switch():
+            # Another encoder, other parameter sets: a segment's init describes one
+            # encoder's stream, so the next keyframe (the new encoder's first) starts one.
+            recorder.close()
+            recorder.shape.forget()
+        for encoded in out:
+            recorder.handle(encoded)
+        return True
+
+    def new_recorder(self, opened: Opened, template: Any) -> SessionRecorder:
         seconds = self.config.storage.segment_seconds
         ids = [c.id for c in self.config.cameras]
         first = None
@@ -285,11 +375,24 @@ class CameraWorker:
                  video.height, f" + {opened.audio.codec_context.name}" if opened.audio else "")
         return SessionRecorder(
             camera=self.camera.id, device=self.config.device_id, factory=self.factory,
-            on_closed=self.segment_closed, video=opened.video,
+            on_closed=self.segment_closed, video=template,
             audio=AudioRoute(self.camera.id, opened.audio,
                              self.config.recording.unsupported_audio),
             target_s=seconds, fragment_s=self.config.recording.fragment_ms / 1000,
             first_target_s=first, bytes_per_s=self.bytes_per_s, not_before_ms=self.last_end_ms)
+
+    def finish_transcode(self, recorder: SessionRecorder | None) -> None:
+        """What the encoder still holds goes into the last segment; the encoder is closed
+        (a hardware one's child process ends) even when nothing was recorded."""
+        transcoded, self.transcoded = self.transcoded, None
+        if transcoded is None:
+            return
+        try:
+            for packet in transcoded.close():
+                if recorder is not None:
+                    recorder.handle(packet)
+        except Exception as exc:  # the recording so far must still close cleanly
+            log.warning("%s: the encoder's last frames are lost: %s", self.camera.id, exc)
 
     def segment_closed(self, record: SegmentRecord) -> None:
         log.info("%s: segment closed %s (%.1f s, %d bytes)", self.camera.id, record.path,
@@ -304,8 +407,10 @@ class CameraWorker:
             self.send_stats(recorder)
 
     def send_stats(self, recorder: SessionRecorder) -> None:
+        transcoding = None if self.transcoded is None else self.transcoded.status()
         self.channel.send(Stats(self.camera.id, time.monotonic(), recorder.open_ms,
-                                recorder.bytes_per_s, recorder.counters.as_dict()))
+                                recorder.bytes_per_s, recorder.counters.as_dict(),
+                                transcoding))
 
 
 @dataclass
@@ -315,6 +420,9 @@ class _Session:
 
     recorder: SessionRecorder | None = None
     monitor: StallMonitor | None = None
+    opened: Opened | None = None
+    fresh_from: float = 0.0  # monotonic: source video that arrived earlier is dropped
+    source_video: Any = None  # the camera's video stream (the recorder's may be encoded)
     reason: str = "the session ended"
 
     @property

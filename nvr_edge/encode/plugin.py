@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from nvr_edge.api import Command, ControlError
 from nvr_edge.config import config_key, read_section
+from nvr_edge.encode import handover
 from nvr_edge.encode.board import HW_FILE, board_preference
 from nvr_edge.encode.offer import EncoderOffer, EncodeTarget
 from nvr_edge.encode.policy import RetryPolicy, rank
@@ -110,6 +111,7 @@ class Encoders:
                      alert: Callable[[Alert], None]) -> threading.Thread:
         self._context = (pm, config, alert)  # for probe_encoders on demand
         self._stop.clear()
+        handover.clear(config.storage.state_dir)
         thread = threading.Thread(target=self._probe_and_watch, args=(pm, config, alert),
                                   daemon=True, name="encoder-probe")
         thread.start()
@@ -123,7 +125,7 @@ class Encoders:
         """Probe at start (unless told not to), then again whenever an offer's device node
         appears (a USB encoder plugged in, a driver module loaded late)."""
         if settings_of(config).probe_at_start:
-            self.probe_all(pm, config, alert)
+            self.probe_and_publish(pm, config, alert)
         devices = {o.device for o in self.offers(pm, config) if o.device}
         present = {d for d in devices if os.path.exists(d)}
         while not self._stop.wait(self.device_poll_s):
@@ -131,30 +133,47 @@ class Encoders:
             if now - present:
                 log.info("device node(s) %s appeared: probing encoders again",
                          ", ".join(sorted(now - present)))
-                self.probe_all(pm, config, alert)
+                self.probe_and_publish(pm, config, alert)
             present = now
+
+    def probe_and_publish(self, pm: pluggy.PluginManager, config: Config,
+                          alert: Callable[[Alert], None] | None) -> list[ProbeResult]:
+        """Probe, then hand the usable offers to the camera workers (encode/handover.py)."""
+        results = self.probe_all(pm, config, alert)
+        handover.publish(config.storage.state_dir, self.ranked(pm, config))
+        return results
+
+    def ranked(self, pm: pluggy.PluginManager, config: Config | None) -> list[EncoderOffer]:
+        """The offers that passed their probe, best first."""
+        with self._lock:
+            return rank(self.offers(pm, config), dict(self.results), self.prefer)
 
     def session(self, pm: pluggy.PluginManager, config: Config, target: EncodeTarget,
                 alert: Callable[[Alert], None], camera: str | None = None) -> EncoderSession:
         """A session over the offers that passed their probe, best first."""
-        settings = settings_of(config)
-        with self._lock:
-            ranked = rank(self.offers(pm, config), dict(self.results), self.prefer)
-        return EncoderSession(ranked, target, alert=alert, camera=camera,
-                              stall_frames=settings.stall_frames, stall_s=settings.stall_s,
-                              retry=RetryPolicy(settings.retry_s, settings.retry_max_s))
+        return session_of(self.ranked(pm, config), config, target, alert, camera)
 
     def probe_now(self) -> dict[str, Any]:
         """The `probe_encoders` command: probe again (e.g. after a device node appeared)."""
         if self._context is None:
             raise ControlError("the appliance has not started its encoders")
-        self.probe_all(*self._context)
+        self.probe_and_publish(*self._context)
         return self.status()
 
     def status(self) -> dict[str, Any]:
         with self._lock:
             return {"prefer": self.prefer, "probing": self.probing,
                     "probes": [r.as_dict() for r in self.results.values()]}
+
+
+def session_of(ranked: list[EncoderOffer], config: Config | None, target: EncodeTarget,
+               alert: Callable[[Alert], None], camera: str | None = None) -> EncoderSession:
+    """A session over `ranked` with the `[encoders]` stall and retry settings (the main
+    process's sessions, and a camera worker's over the handed-over offers)."""
+    settings = settings_of(config)
+    return EncoderSession(ranked, target, alert=alert, camera=camera,
+                          stall_frames=settings.stall_frames, stall_s=settings.stall_s,
+                          retry=RetryPolicy(settings.retry_s, settings.retry_max_s))
 
 
 ENCODERS = Encoders()  # the process's one registry (the appliance's, or the CLI's)

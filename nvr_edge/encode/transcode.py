@@ -40,12 +40,23 @@ class Transcoder:
         self._follow_keyframes = codec not in INTRA_ONLY
         self._pending: deque[int | None] = deque()  # pts of frames inside the encoder
         self._opened = session.opened
+        # Intra-only sources: a keyframe every `gop_s` of source time, whatever frame rate
+        # the encoder was told (USB and RTP JPEG cameras often report none, or a wrong one).
+        self._gop_ticks = session.target.gop_s / time_base if not self._follow_keyframes \
+            else None
+        self._next_key: float | None = None
+        self.frames_out = 0
 
     def transcode(self, packet: av.Packet) -> list[TimedPacket]:
         out: list[TimedPacket] = []
         for frame in self._decoder.decode(packet):
-            out += self._encode(frame, packet.is_keyframe and self._follow_keyframes)
+            out += self._encode(frame, self._keyframe_wanted(packet, frame.pts))
         return out
+
+    def _keyframe_wanted(self, packet: av.Packet, pts: int | None) -> bool:
+        if self._gop_ticks is None:
+            return packet.is_keyframe
+        return pts is not None and self._next_key is not None and pts >= self._next_key
 
     def _encode(self, frame: av.VideoFrame, keyframe: bool) -> list[TimedPacket]:
         self._pending.append(frame.pts)
@@ -58,8 +69,14 @@ class Transcoder:
 
     def _stamped(self, packets: list[EncodedPacket]) -> list[TimedPacket]:
         # no B-frames: packets leave in the order their frames went in
-        return [TimedPacket(p.data, self._pending.popleft() if self._pending else None,
-                            self.time_base, p.keyframe) for p in packets]
+        out = [TimedPacket(p.data, self._pending.popleft() if self._pending else None,
+                           self.time_base, p.keyframe) for p in packets]
+        self.frames_out += len(out)
+        if self._gop_ticks is not None:
+            for p in out:
+                if p.keyframe and p.pts is not None:
+                    self._next_key = p.pts + self._gop_ticks
+        return out
 
     def close(self) -> list[TimedPacket]:
         """What the encoder still holds, then the session closed."""

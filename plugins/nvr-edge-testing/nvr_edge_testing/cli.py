@@ -75,6 +75,11 @@ def nvr_cli_commands(subparsers: argparse._SubParsersAction) -> None:
     encode.add_argument("--seconds", type=float, default=10)
     encode.set_defaults(nvr_run=_bench_encode)
 
+    mjpeg = kinds.add_parser("mjpeg", help="an MJPEG 720p camera recorded as H.264: worker "
+                             "CPU vs the ffmpeg CLI")
+    mjpeg.add_argument("--seconds", type=float, default=20)
+    mjpeg.set_defaults(nvr_run=_bench_mjpeg)
+
 
 def _demo(args: argparse.Namespace, _pm: Any) -> int:
     from nvr_edge_testing.demo import run_demo
@@ -108,6 +113,12 @@ def _bench_fleet(args: argparse.Namespace, _pm: Any) -> int:
 
 def _bench_encode(args: argparse.Namespace, _pm: Any) -> int:
     from nvr_edge_testing.bench.encode import run_bench
+
+    return run_bench(args.seconds)
+
+
+def _bench_mjpeg(args: argparse.Namespace, _pm: Any) -> int:
+    from nvr_edge_testing.bench.mjpeg_record import run_bench
 
     return run_bench(args.seconds)
 

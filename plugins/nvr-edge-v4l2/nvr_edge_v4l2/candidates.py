@@ -12,9 +12,8 @@ from nvr_edge_v4l2.watcher import Present
 
 CODECS = {"H264": "h264", "HEVC": "h265", "MJPG": "mjpeg", "JPEG": "mjpeg", "YUYV": "yuyv",
           "UYVY": "uyvy", "NV12": "nv12", "YU12": "yuv420p", "RGB3": "rgb24"}
-ENCODER_NOTE = ("needs an encoder to be recorded (the hardware-encoder plugins, issue 13): "
-                "the camera offers no H.264")
-NOT_RECORDABLE = "recording V4L2 sources is not supported yet: listed for discovery only"
+ENCODER_NOTE = ("needs an encoder to be recorded: the camera offers no H.264, so the box "
+                "transcodes it (a hardware encoder where one passed its probe, else the CPU)")
 
 
 def codec(fourcc: str) -> str:
@@ -57,11 +56,9 @@ def candidate(present: Present) -> CameraCandidate:
                         codec=codec(mode.fourcc), width=mode.width, height=mode.height,
                         fps=mode.fps, url=stream_url(present, mode))
         for mode in sorted(report.modes, key=lambda m: m != main))  # main first
-    problems = [NOT_RECORDABLE]
-    if main is not None and codec(main.fourcc) != "h264":
-        problems.insert(0, ENCODER_NOTE)
+    note = ENCODER_NOTE if main is not None and codec(main.fourcc) != "h264" else ""
     return replace(base, name=node.name or report.capability.card, streams=streams,
-                   problem="; ".join(problems))
+                   problem=note)
 
 
 def _name(mode: Mode) -> str:

@@ -10,11 +10,14 @@ from nvr_edge import (
     Appliance,
     CameraCandidate,
     Catalog,
+    Command,
     Config,
     DiscoveryRequest,
     hookimpl,
 )
+from nvr_edge_v4l2.adopt import adopt_command
 from nvr_edge_v4l2.candidates import candidate
+from nvr_edge_v4l2.follow import device_changed
 from nvr_edge_v4l2.settings import V4l2Settings, read_v4l2
 from nvr_edge_v4l2.watcher import Present, Watcher
 
@@ -24,6 +27,7 @@ log = logging.getLogger(__name__)
 class V4l2Discovery:
     def __init__(self) -> None:
         self.watcher: Watcher | None = None
+        self.appliance: Appliance | None = None
 
     @hookimpl
     def nvr_config_sections(self) -> dict[str, Any]:
@@ -31,7 +35,13 @@ class V4l2Discovery:
 
     @hookimpl
     def nvr_startup(self, config: Config, catalog: Catalog, appliance: Appliance) -> None:
+        self.appliance = appliance
         self._watch(_settings(config))
+
+    @hookimpl
+    def nvr_commands(self, appliance: Appliance) -> list[Command]:
+        return [adopt_command(appliance, lambda: self.nvr_camera_candidates(
+            DiscoveryRequest()))]
 
     @hookimpl
     def nvr_config_changed(self, config: Config, previous: Config) -> None:
@@ -64,12 +74,17 @@ class V4l2Discovery:
         if not settings.watch:
             return
         try:
-            self.watcher = Watcher(settings.source).start()
+            self.watcher = Watcher(settings.source, on_change=self._device_changed).start()
         except (OSError, ImportError) as exc:  # no netlink socket (a container), no libudev
             log.warning("v4l2: cannot follow devices (%s events): %s", settings.source, exc)
             return
         log.info("v4l2: following %s events; %d capture device(s) present", settings.source,
                  len(self.watcher.present()))
+
+
+    def _device_changed(self, action: str, present: Present) -> None:
+        if self.appliance is not None:
+            device_changed(self.appliance, action, present)
 
 
 def _status(present: Present) -> dict[str, Any]:

@@ -109,3 +109,18 @@ def test_nvr_edge_discover_lists_them_and_adds_no_credentials(tmp_path: Path) ->
             "?fourcc=MJPG&width=1920&height=1080&fps=30") in text
     assert "problem: ENUM_FMT: asked for format 0, got 7" in text
     assert "3 camera(s) found" in text
+
+
+def test_an_adopted_webcam_is_restarted_when_unplugged_and_plugged_back() -> None:
+    """adopt_usb_camera writes the proposed main stream (no credentials); the watcher's
+    remove and add events restart that camera's worker at once (the worker then says
+    OFFLINE / camera_unplugged, or records again: tests/camera/test_v4l2_source.py)."""
+    result = run("adopted")
+    adopted = result["adopted"]
+    url = "v4l2:/dev/v4l/by-id/usb-Fake_Webcam_A1-video-index0?fourcc=MJPG"
+    assert adopted["main"].startswith(url) and "@" not in adopted["main"]
+    assert adopted["added"] == [adopted["camera"]]
+    assert "adopted already" in result["adopted_twice"]
+    assert result["unplugged"] == adopted["camera"]
+    assert result["plugged"] == adopted["camera"]
+    assert result["other_restarts"] == []

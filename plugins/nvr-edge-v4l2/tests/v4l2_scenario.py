@@ -24,6 +24,7 @@ from v4l2_fakes import FAKES, FakeDevice
 from v4l2_testbed import Testbed, video_device
 
 from nvr_edge import DiscoveryRequest
+from nvr_edge.api import ConfigChange
 from nvr_edge.cli import build_parser, discover
 from nvr_edge.plugins import make_plugin_manager
 
@@ -110,6 +111,58 @@ def hotplug_scenario(source: str) -> dict[str, object]:
         box.bed.close()
 
 
+class FakeAppliance:
+    """What the plugin asks of the appliance: its config, patch_config, restart_camera."""
+
+    def __init__(self) -> None:
+        self.cameras: list[SimpleNamespace] = []
+        self.restarts: queue.Queue[str] = queue.Queue()
+        self.patches: list[dict[str, object]] = []
+
+    @property
+    def config(self) -> SimpleNamespace:
+        return SimpleNamespace(cameras=self.cameras, sections={"v4l2": V4l2Settings()},
+                               document={"cameras": [vars(c) for c in self.cameras]})
+
+    def patch_config(self, patch: dict[str, object]) -> ConfigChange:
+        self.patches.append(patch)
+        self.cameras = [SimpleNamespace(enabled=True, **c) for c in patch["cameras"]]
+        return ConfigChange(added=[self.cameras[-1].id])
+
+    def restart_camera(self, camera_id: str) -> None:
+        self.restarts.put(camera_id)
+
+
+def adopted_scenario() -> dict[str, object]:
+    """A webcam adopted, unplugged and plugged back: its camera restarted at each event."""
+    box, appliance = Box(), FakeAppliance()
+    plugin = V4l2Discovery()
+    by_id = "usb-Fake_Webcam_A1-video-index0"
+    try:
+        path = box.plug("1-1", 0, "webcam", ":capture:", by_id)
+        plugin.nvr_startup(config=appliance.config, catalog=None, appliance=appliance)
+        adopt = next(c for c in plugin.nvr_commands(appliance=appliance)
+                     if c.name == "adopt_usb_camera")
+        seen: dict[str, object] = {"adopted": adopt.run({"id": f"v4l2:{by_id}"})}
+        try:
+            adopt.run({"id": f"v4l2:{by_id}", "camera": "again"})
+        except Exception as exc:
+            seen["adopted_twice"] = str(exc)
+        box.bed.uevent(path, "remove")
+        box.bed.remove(path)
+        seen["unplugged"] = appliance.restarts.get(timeout=WAIT_S)
+        # back on another port: another node, the same by-id link
+        box.plug("1-2", 0, "webcam", ":capture:", by_id, minor=2)
+        seen["plugged"] = appliance.restarts.get(timeout=WAIT_S)
+        box.plug("1-3", 0, "h264", ":capture:", minor=4)  # not adopted: nobody restarted
+        seen["other_restarts"] = [appliance.restarts.get(timeout=1.0)] \
+            if not appliance.restarts.empty() else []
+        return seen
+    finally:
+        plugin.nvr_shutdown(config=appliance.config)
+        box.bed.close()
+
+
 def discover_scenario(password_file: str) -> dict[str, object]:
     """`nvr-edge discover` with this plugin only (ONVIF's would probe the real network)."""
     box = Box()
@@ -134,6 +187,8 @@ if __name__ == "__main__":
     name = sys.argv[1]
     if name == "enumerate":
         result = enumerate_scenario()
+    elif name == "adopted":
+        result = adopted_scenario()
     elif name == "discover":
         result = discover_scenario(sys.argv[2])
     else:

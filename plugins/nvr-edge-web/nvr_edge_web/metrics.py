@@ -78,6 +78,13 @@ def _camera_families(out: Exposition, cameras: Mapping[str, Any]) -> None:
         out.family(name, kind, help_text, (({"camera": cam}, read(info))
                                            for cam, info in cameras.items()
                                            if isinstance(read(info), int | float)))
+    # Cameras recorded through an encoder (MJPEG, raw): which one, at what rate.
+    coding = {cam: info["transcoding"] for cam, info in cameras.items()
+              if isinstance(info.get("transcoding"), Mapping)}
+    out.family("nvr_camera_transcode_fps", "gauge", "Frames per second the camera's "
+               "encoder puts out (cameras recorded through an encoder only).",
+               (({"camera": cam, "encoder": str(t.get("encoder"))}, t["fps"])
+                for cam, t in coding.items() if isinstance(t.get("fps"), int | float)))
 
 
 def _tier_families(out: Exposition, tiers: Mapping[str, Any]) -> None:

@@ -73,7 +73,8 @@ def test_metrics_from_a_status_snapshot() -> None:
     status = {
         "uptime_s": 12,
         "cameras": {"cam1": {"state": "online", "restarts": 1, "segments": 4, "bytes": 99,
-                             "ingest": {"fps": 29.9, "kbps": 812.5, "continuity": 0.99}},
+                             "ingest": {"fps": 29.9, "kbps": 812.5, "continuity": 0.99},
+                             "transcoding": {"encoder": "libx264", "fps": 29.5}},
                     "cam2": {"state": "offline", "restarts": 0, "segments": 0, "bytes": 0,
                              "ingest": {"fps": 0.0, "kbps": 0.0, "continuity": 0.0}}},
         "tiers": {"cache": {"free_bytes": 10, "total_bytes": 20, "floor_bytes": 1,
@@ -95,6 +96,10 @@ def test_metrics_from_a_status_snapshot() -> None:
     assert value(samples, "nvr_camera_state", camera="cam2", state="online") == 0
     assert value(samples, "nvr_camera_ingest_fps", camera="cam1") == 29.9
     assert value(samples, "nvr_camera_restarts_total", camera="cam1") == 1
+    assert value(samples, "nvr_camera_transcode_fps", camera="cam1", encoder="libx264") == 29.5
+    # a camera that is not encoded has no sample
+    assert [s.labels["camera"] for s in samples if s.name == "nvr_camera_transcode_fps"] == [
+        "cam1"]
     assert value(samples, "nvr_tier_degraded", tier="archive") == 1
     assert value(samples, "nvr_cache_backlog_bytes") == 300
     assert value(samples, "nvr_catalog_healthy") == 1
