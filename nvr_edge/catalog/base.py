@@ -200,16 +200,25 @@ class SqlCatalog(Catalog):
         with self._tx() as cur:
             cur.execute("CREATE TABLE IF NOT EXISTS schema_version "
                         "(version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)")
-        current = self.schema_version()
         for version, statements in self.migrations:
-            if version <= current:
+            if version <= self.schema_version():
                 continue
             with self._tx() as cur:
+                # Another process (a CLI command beside the starting appliance) may be
+                # migrating the same catalog: take the schema for ourselves, then look again.
+                self._lock_schema(cur)
+                cur.execute("SELECT MAX(version) FROM schema_version")
+                if int(cur.fetchone()[0] or 0) >= version:
+                    continue
                 for statement in statements:
                     cur.execute(statement.format(pk=self.primary_key))
                 cur.execute(self._sql("INSERT INTO schema_version VALUES (?, ?)"),
                             (version, now_ms()))
             log.info("catalog %s: migrated to schema version %d", self.display_url, version)
+
+    def _lock_schema(self, cur: Any) -> None:
+        """Hold off other migrators until this transaction ends."""
+        cur.execute("LOCK TABLE schema_version IN SHARE ROW EXCLUSIVE MODE")
 
     def schema_version(self) -> int:
         rows = self._execute("SELECT MAX(version) FROM schema_version")

@@ -12,6 +12,7 @@ import logging
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from nvr_edge.catalog.base import CatalogError, SqlCatalog
 from nvr_edge.hookspecs import hookimpl
@@ -73,6 +74,9 @@ class SqliteCatalog(SqlCatalog):
     def _migrate(self) -> None:
         if self.create:  # `check` and other readers never change the catalog
             super()._migrate()
+
+    def _lock_schema(self, cur: Any) -> None:
+        cur.execute("BEGIN IMMEDIATE")  # the write lock now, waited for up to `timeout`
 
     def _damage(self) -> str | None:
         """What is wrong with the file at our path, from its identity and header."""
