@@ -23,6 +23,9 @@ _SELECT = ("SELECT id, camera, stream, start_ms, end_ms, bytes, path, tier, vide
 _SELECT_COPIES = _SELECT.replace(" FROM segments", ", object_key, archived_ms FROM segments")
 
 
+# The advisory lock migrators of one PostgreSQL database share (any fixed number).
+SCHEMA_LOCK_KEY = 0x6E7672
+
 class CatalogError(RuntimeError):
     """The catalog cannot be reached or used; the message never holds a password."""
 
@@ -198,6 +201,7 @@ class SqlCatalog(Catalog):
 
     def _migrate(self) -> None:
         with self._tx() as cur:
+            self._lock_schema(cur)  # PostgreSQL's IF NOT EXISTS is no guard against a race
             cur.execute("CREATE TABLE IF NOT EXISTS schema_version "
                         "(version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)")
         for version, statements in self.migrations:
@@ -217,8 +221,9 @@ class SqlCatalog(Catalog):
             log.info("catalog %s: migrated to schema version %d", self.display_url, version)
 
     def _lock_schema(self, cur: Any) -> None:
-        """Hold off other migrators until this transaction ends."""
-        cur.execute("LOCK TABLE schema_version IN SHARE ROW EXCLUSIVE MODE")
+        """Hold off other migrators until this transaction ends (PostgreSQL: an advisory
+        lock, which needs no table to exist yet)."""
+        cur.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_KEY})")
 
     def schema_version(self) -> int:
         rows = self._execute("SELECT MAX(version) FROM schema_version")
