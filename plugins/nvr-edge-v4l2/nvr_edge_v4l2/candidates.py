@@ -56,9 +56,13 @@ def candidate(present: Present) -> CameraCandidate:
                         codec=codec(mode.fourcc), width=mode.width, height=mode.height,
                         fps=mode.fps, url=stream_url(present, mode))
         for mode in sorted(report.modes, key=lambda m: m != main))  # main first
-    note = ENCODER_NOTE if main is not None and codec(main.fourcc) != "h264" else ""
+    problems = []
+    if report.problem:  # a cap reached: the first modes only
+        problems.append(report.problem)
+    if main is not None and codec(main.fourcc) != "h264":
+        problems.append(ENCODER_NOTE)
     return replace(base, name=node.name or report.capability.card, streams=streams,
-                   problem=note)
+                   problem="; ".join(problems))
 
 
 def _name(mode: Mode) -> str:
