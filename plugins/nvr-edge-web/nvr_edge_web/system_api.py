@@ -107,4 +107,5 @@ def _days(held: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     if days > 0 and used and free is not None:
         capacity = round((used + max(0, free - floor)) / (used / days), 2)
     return {"recorded_bytes": used, "oldest": iso_utc(oldest) if oldest is not None else None,
-            "days_held": round(days, 4), "days_capacity": capacity}
+            # six places (0.09 s): a box minutes old holds a fraction, not zero
+            "days_held": round(days, 6), "days_capacity": capacity}
