@@ -40,6 +40,29 @@ class BoxView:
         return sorted(full)
 
 
+def _health(text: str) -> dict[str, Any]:
+    """A box's health report as `summary` reads it. The broker is shared: anything may
+    sit on a topic, so a report of another shape is shown as unreadable, not a crash."""
+    unreadable: dict[str, Any] = {"overall": "unreadable", "problems": ["health unreadable"]}
+    try:
+        report = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        return unreadable
+    if not isinstance(report, dict):
+        return unreadable
+    tiers = report.get("tiers")
+    problems = report.get("problems")
+    tiers_ok = isinstance(tiers, dict) and all(
+        isinstance(t, dict) and all(isinstance(t.get(k) or 0, (int, float))
+                                    for k in ("free_bytes", "total_bytes", "floor_bytes"))
+        for t in tiers.values())
+    if not tiers_ok or not isinstance(problems, list) or \
+            not all(isinstance(p, str) for p in problems) or \
+            not isinstance(report.get("overall"), str):
+        return unreadable
+    return report
+
+
 def collect(host: str, port: int, prefix: str, timeout_s: float) -> dict[str, BoxView]:
     """Every box's retained state under `prefix`, read until the burst is over."""
     boxes: dict[str, BoxView] = {}
@@ -58,10 +81,7 @@ def collect(host: str, port: int, prefix: str, timeout_s: float) -> dict[str, Bo
             if parts[1:] == ["availability"]:
                 box.availability = text or "unknown"
             elif parts[1:] == ["health"] and text:
-                try:
-                    box.health = json.loads(text)
-                except ValueError:
-                    box.health = {"overall": "unreadable"}
+                box.health = _health(text)
             elif len(parts) == 4 and parts[1] == "camera" and parts[3] == "state":
                 if text:
                     box.cameras[parts[2]] = text

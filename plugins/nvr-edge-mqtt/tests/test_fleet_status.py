@@ -59,3 +59,31 @@ def test_a_broker_that_is_not_there_is_named(capsys: pytest.CaptureFixture[str])
                               timeout=2.0, json=False)
     assert run_fleet_status(args, None) == 1
     assert "cannot read the broker mqtt://127.0.0.1:1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("payload", [
+    b"not json", b"[1, 2]", b'"ok"', b'{"overall": 3}', b'{"overall": "ok", "tiers": []}',
+    b'{"overall": "ok", "tiers": {"cache": "full"}, "problems": []}',
+    b'{"overall": "ok", "tiers": {"cache": {"free_bytes": "x"}}, "problems": []}',
+    b'{"overall": "ok", "tiers": {}, "problems": [{"a": 1}]}',
+    b'{"overall": "ok", "tiers": {}, "problems": []' + b"]" * 100_000,
+    b"[" * 100_000,
+])
+def test_a_health_report_of_another_shape_is_shown_unreadable(
+        nvr_mqtt_broker: Mosquitto, capsys: pytest.CaptureFixture[str], payload: bytes) -> None:
+    """Anyone allowed on the broker may put anything on a box's health topic: the tool
+    names the box as unreadable and goes on."""
+    from nvr_edge_testing.mqtt_client import Watcher
+
+    with Watcher(nvr_mqtt_broker, topics=("nvr/#",)) as watcher:
+        watcher.publish("nvr/odd/health", payload, retain=True)
+        watcher.publish("nvr/odd/availability", b"online", retain=True)
+        wait_for(lambda: watcher.last("nvr/odd/availability"), 10, "the retained messages")
+    assert run_fleet_status(status_args(nvr_mqtt_broker), None) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["devices"]["odd"]["overall"] == "unreadable"
+    assert found["devices"]["odd"]["problems"] == ["health unreadable"]
+    args = status_args(nvr_mqtt_broker)
+    args.json = False
+    assert run_fleet_status(args, None) == 0
+    assert "odd" in capsys.readouterr().out

@@ -13,6 +13,7 @@ from nvr_edge_onvif.prober import MAX_SUBNET_HOSTS
 from nvr_edge_onvif.registry import EXPIRE_S
 
 REFIND_S = 60.0  # how often the box looks for an adopted camera that stopped answering
+MAX_HOSTS = 64
 
 _CAMERA_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 _HOST_NAME = re.compile(r"\A(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\Z")
@@ -51,6 +52,8 @@ def read_onvif(t: ConfigTable) -> OnvifSettings:
 def _hosts(t: ConfigTable) -> tuple[str, ...]:
     """Addresses, small subnets or host names, checked as the prober will read them."""
     hosts = t.strings("hosts", ())
+    if len(hosts) > MAX_HOSTS:  # every entry is probed each refind_s: a sweep, not a scan
+        raise t.error("hosts", f"at most {MAX_HOSTS} hosts or subnets ({len(hosts)} given)")
     for host in hosts:
         try:
             network = ipaddress.IPv4Network(host, strict=False)

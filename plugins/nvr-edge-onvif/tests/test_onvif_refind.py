@@ -98,7 +98,9 @@ def test_a_lost_camera_is_followed_only_when_it_is_not_online_elsewhere(
         assert "10.0.0.9" in box.patches[0]["cameras"][0]["main"]
 
 
-@pytest.mark.parametrize("hosts", [["10.0.0.0/8"], ["bad host!"], ["::1"], [""]])
+@pytest.mark.parametrize("hosts", [["10.0.0.0/8"], ["bad host!"], ["::1"], [""],
+                                   [f"10.0.{n // 256}.{n % 256}" for n in range(65)],
+                                   ["a" * 300], ["cam\nlan"]])
 def test_hosts_that_cannot_be_probed_are_refused(hosts: list[str]) -> None:
     with pytest.raises(ConfigError, match=r"onvif\.hosts"):
         parse_config({"device": {"id": "b"}, "onvif": {"hosts": hosts}},
