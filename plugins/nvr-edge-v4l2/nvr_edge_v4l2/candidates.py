@@ -60,6 +60,8 @@ def candidate(present: Present) -> CameraCandidate:
     problems = [NOT_RECORDABLE]
     if main is not None and codec(main.fourcc) != "h264":
         problems.insert(0, ENCODER_NOTE)
+    if report.problem:  # a cap reached: the first modes only
+        problems.insert(0, report.problem)
     return replace(base, name=node.name or report.capability.card, streams=streams,
                    problem="; ".join(problems))
 

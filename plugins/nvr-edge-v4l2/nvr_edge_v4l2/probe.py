@@ -38,6 +38,11 @@ MAX_PROFILES = 512  # per device, formats x sizes x rates
 T = TypeVar("T")
 
 
+class TooMany(V4l2Error):
+    """A list went past its cap: the modes read until then are kept, the cap is the
+    device's problem (vivid, the kernel's test driver, offers about 80 formats)."""
+
+
 def system_ioctl(fd: int, request: int, buf: bytes) -> bytes:
     out = bytearray(buf)
     fcntl.ioctl(fd, request, out, True)  # the GIL is let go during the call
@@ -58,10 +63,12 @@ class Mode:
 class DeviceReport:
     capability: Capability
     modes: tuple[Mode, ...]
+    problem: str = ""  # a cap reached: `modes` are the first ones only
 
 
 def probe(node: str, ioctl: Ioctl = system_ioctl) -> DeviceReport:
-    """What `node` is and, if it is a capture node, its modes. V4l2Error on any failure."""
+    """What `node` is and, if it is a capture node, its modes. V4l2Error on any failure but
+    a cap reached (TooMany), which keeps the modes read so far and names the cap."""
     try:
         fd = os.open(node, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
@@ -69,8 +76,14 @@ def probe(node: str, ioctl: Ioctl = system_ioctl) -> DeviceReport:
     try:
         capability = parse_capability(_call(ioctl, fd, VIDIOC_QUERYCAP, bytes(CAPABILITY.size),
                                             "QUERYCAP"))
-        modes = tuple(_modes(ioctl, fd, capability)) if capability.is_capture else ()
-        return DeviceReport(capability, modes)
+        modes: list[Mode] = []
+        problem = ""
+        if capability.is_capture:
+            try:
+                modes.extend(_modes(ioctl, fd, capability))
+            except TooMany as exc:
+                problem = f"{exc}: the first {len(modes)} modes listed"
+        return DeviceReport(capability, tuple(modes), problem)
     finally:
         os.close(fd)
 
@@ -93,7 +106,7 @@ def _enumerate(ask: Callable[[int], T], limit: int, what: str) -> Iterator[T]:
             if isinstance(cause, OSError) and cause.errno in (errno.EINVAL, errno.ENOTTY):
                 return
             raise
-    raise V4l2Error(f"{what}: more than {limit} entries")
+    raise TooMany(f"{what}: more than {limit} entries")
 
 
 def _modes(ioctl: Ioctl, fd: int, capability: Capability) -> Iterator[Mode]:
@@ -108,7 +121,7 @@ def _modes(ioctl: Ioctl, fd: int, capability: Capability) -> Iterator[Mode]:
             for fps in _rates(ioctl, fd, fourcc, width, height):
                 count += 1
                 if count > MAX_PROFILES:
-                    raise V4l2Error(f"more than {MAX_PROFILES} modes")
+                    raise TooMany(f"more than {MAX_PROFILES} modes")
                 yield Mode(fourcc, width, height, fps)
 
 

@@ -42,7 +42,7 @@ def describe_device(device: pyudev.Device, ioctl: Ioctl) -> Present | None:
         return Present(node, None, str(exc))
     if not report.capability.is_capture:
         return None
-    return Present(node, report)
+    return Present(node, report, report.problem)
 
 
 def _same(known: VideoNode, now: VideoNode) -> bool:

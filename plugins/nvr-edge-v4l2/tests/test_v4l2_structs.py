@@ -97,9 +97,12 @@ def test_a_driver_that_never_ends_a_list_is_stopped(tmp_path: Path) -> None:
             return s.FRMSIZE.pack(index, code, s.DISCRETE, 16 + index, 16, 0, 0, 0, 0)
         return endless.answer(request, buf)
 
-    with pytest.raises(s.V4l2Error, match=f"more than {MAX_SIZES} entries"):
-        probe(node(tmp_path, "webcam"), ioctl)
-    assert endless.calls <= MAX_SIZES + 3  # QUERYCAP, ENUM_FMT, one rate query a size
+    report = probe(node(tmp_path, "webcam"), ioctl)
+    assert report.problem == (f"ENUM_FRAMESIZES MJPG: more than {MAX_SIZES} entries: "
+                              f"the first {MAX_SIZES} modes listed"), report.problem
+    # the sizes read before the cap are kept (each without a rate: the fake knows none)
+    assert [(m.width, m.fps) for m in report.modes] == [(16 + i, None) for i in range(MAX_SIZES)]
+    assert endless.calls <= 2 * MAX_SIZES + 3  # QUERYCAP, ENUM_FMT, sizes, a rate query each
 
 
 def test_an_ioctl_failure_and_a_missing_node_are_clear_errors(tmp_path: Path) -> None:
