@@ -23,7 +23,11 @@ def fstab_lines(disks: list[dict]) -> list[str]:
     for disk in disks:
         if disk["role"] not in ROLES:
             raise SystemExit(f"hw-apply.py: disk role {disk['role']!r} not one of {ROLES}")
-        options = ["defaults", "noatime", "x-systemd.device-timeout=30s"]
+        # the data partition is the box's own disk: wait as long as systemd's default
+        # (90 s) rather than drop to emergency mode; the boot test after a hard reset on a
+        # busy host (TCG, load 10) saw it appear after udev's coldplug took over 30 s
+        timeout = "90s" if disk["role"] == "data" else "30s"
+        options = ["defaults", "noatime", f"x-systemd.device-timeout={timeout}"]
         if disk["role"] != "data":
             # a missing SSD or HDD must not stop the boot: the box stays reachable, records
             # onto the data partition and the tier floors raise the alerts

@@ -6,7 +6,7 @@ Debian's initramfs-tools would do this inside the rootfs under qemu-user, which 
 than 2 minutes per run in the lab build; this takes well under a second and the result
 is ~2 MB instead of ~14 MB.
 
-    mkinitrd.py --root TARGET --kernel 6.1.0-x-cloud-arm64 --modules virtio_blk squashfs \
+    mkinitrd.py --root TARGET --kernel 6.1.0-x-arm64 --modules virtio_blk squashfs \
         --output images/initrd.img
 """
 
