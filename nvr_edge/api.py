@@ -88,6 +88,13 @@ class Appliance(Protocol):
 
     def patch_config(self, patch: Mapping[str, Any]) -> ConfigChange: ...
 
+    def edit_config(self, edit: Callable[[dict[str, Any]], Mapping[str, Any]]) -> ConfigChange:
+        """`edit(a copy of the running document)` -> the new document, run while no other
+        change can land: for a read-modify-write, such as appending to `cameras` (a merge
+        patch replaces whole arrays, so a patch built from an earlier read loses a camera
+        added meanwhile). `edit` may raise ControlError to refuse."""
+        ...
+
     def set_recording(self, camera_id: str, on: bool) -> ConfigChange: ...
 
     def commands(self) -> list[Command]:
