@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 
 from nvr_edge import Appliance, CameraCandidate, ControlError, mask_url
 from nvr_edge_onvif.candidates import describe
+from nvr_edge_onvif.probe import ProbeMatch
 from nvr_edge_onvif.registry import Registry
 from nvr_edge_onvif.soap import Credentials
 
@@ -23,21 +24,13 @@ def adopt(appliance: Appliance, registry: Registry, urn: str, camera_id: str | N
           name: str | None, credentials: Credentials | None) -> dict[str, Any]:
     """Add the camera `urn` as `camera_id` (default: from its name); what was written, with
     masked URLs. ControlError when it is unknown, refuses the credentials or has no stream."""
-    match = registry.get(urn)
-    if match is None:
-        raise ControlError(f"no camera {urn!r} was heard of: run discover first (or wait "
-                           "for its Hello)")
+    match = heard(registry, urn)
     config = appliance.config
     taken = {c.id for c in config.cameras}
     earlier = [c for c, u in config.sections["onvif"].adopted.items() if u == urn]
     if any(c in taken for c in earlier):
         raise ControlError(f"{urn} is adopted already")
-    candidate = describe(match, credentials)
-    if candidate.problem:
-        raise ControlError(f"{urn} at {candidate.address}: {candidate.problem}")
-    roles = {s.role: s.url for s in candidate.streams if s.role}
-    if "main" not in roles:
-        raise ControlError(f"{urn} at {candidate.address} offers no RTSP stream")
+    candidate, roles = asked(match, credentials)
     main = with_credentials(roles["main"], credentials)
     sub = with_credentials(roles["sub"], credentials) if "sub" in roles else None
     chosen: dict[str, str] = {}
@@ -69,6 +62,27 @@ def adopt(appliance: Appliance, registry: Registry, urn: str, camera_id: str | N
     log.info("discovery: %s adopted as camera %s (%s)", urn, camera_id, candidate.address)
     return {"camera": camera_id, "id": urn, "main": mask_url(main),
             "sub": mask_url(sub) if sub is not None else None, **change.as_dict()}
+
+
+def asked(match: ProbeMatch, credentials: Credentials | None
+          ) -> tuple[CameraCandidate, dict[str, str]]:
+    """The camera asked over SOAP with `credentials`: its candidate and stream URLs by role
+    (`main` always there); ControlError when it refuses or offers no stream."""
+    candidate = describe(match, credentials)
+    if candidate.problem:
+        raise ControlError(f"{match.urn} at {candidate.address}: {candidate.problem}")
+    roles = {s.role: s.url for s in candidate.streams if s.role}
+    if "main" not in roles:
+        raise ControlError(f"{match.urn} at {candidate.address} offers no RTSP stream")
+    return candidate, roles
+
+
+def heard(registry: Registry, urn: str) -> ProbeMatch:
+    match = registry.get(urn)
+    if match is None:
+        raise ControlError(f"no camera {urn!r} was heard of: run discover first (or wait "
+                           "for its Hello)")
+    return match
 
 
 def with_credentials(url: str, credentials: Credentials | None) -> str:
