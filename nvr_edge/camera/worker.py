@@ -23,7 +23,6 @@ from nvr_edge.camera.audio import AudioRoute
 from nvr_edge.camera.backoff import Backoff
 from nvr_edge.camera.cut_policy import stagger_s
 from nvr_edge.camera.ingest import Ended, Opened, RtspReader, rtsp_endpoint
-from nvr_edge.camera.linkwatch import LinkWatcher
 from nvr_edge.camera.messages import (
     AlertRaised,
     SegmentClosed,
@@ -137,7 +136,8 @@ class CameraWorker:
         pm = make_plugin_manager(group=WORKER_ENTRY_POINT_GROUP)
         factory = pm.hook.nvr_segment_writer_factory(camera=camera, config=config)
         self.factory = factory and SpaceCheckedFactory(factory, config, channel)
-        # Set by a link coming up: the backoff wait ends and the camera is tried at once.
+        # Set by a link coming up (the supervisor's SIGUSR1): the backoff wait ends and the
+        # camera is tried at once.
         self.wake = threading.Event()
         self.first_segment = True
         self.bytes_per_s: float = DEFAULT_BYTES_PER_S
@@ -146,13 +146,9 @@ class CameraWorker:
         self.no_space: NoSpace | None = None  # why recording stopped, if for space
 
     def run(self) -> None:
-        watcher = LinkWatcher(lambda ifname: self.wake.set()).start()
         if self.sub_relay is not None:
             self.sub_relay.start()
-        try:
-            self._run()
-        finally:
-            watcher.stop()
+        self._run()
 
     def _run(self) -> None:
         where = self.device or f"{self.host}:{self.port}"
@@ -470,8 +466,15 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
         for event in wakers:
             event.set()
 
+    link_wakers: list[threading.Event] = []
+
+    def link_up(signum: int, _frame: Any) -> None:  # the supervisor saw a link come up
+        for event in link_wakers:
+            event.set()
+
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGUSR1, link_up)
     channel = Channel(conn, camera_id, stop)
     # Held until this process ends: recovery leaves this camera's `.part` files alone.
     writer_lock = WriterLock(config.storage.state_dir, camera_id)
@@ -483,6 +486,7 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
                                                             always=camera.live == LiveMode.ALWAYS)
         worker = CameraWorker(config, camera, channel, stop, live)
         wakers.append(worker.wake)
+        link_wakers.append(worker.wake)
         if worker.factory is None:
             channel.alert("no_segment_writer", AlertLevel.CRITICAL,
                           "no plugin provides a segment writer")
