@@ -39,7 +39,7 @@ class RtspAuth:
     def challenges(self) -> list[tuple[str, str]]:
         """WWW-Authenticate headers for a 401: Digest first (what clients prefer)."""
         headers = []
-        if self.users:
+        if self.users and self.settings.digest:
             nonce = secrets.token_hex(16)
             self.nonces[nonce] = time.monotonic()
             while len(self.nonces) > MAX_NONCES:
@@ -59,7 +59,7 @@ class RtspAuth:
         scheme, _, value = header.strip().partition(" ")
         if scheme.lower() == "basic":
             return await self._basic(value.strip(), camera)
-        if scheme.lower() == "digest":
+        if scheme.lower() == "digest" and self.settings.digest:
             return self._digest(value, request.method)
         raise RtspError(401, "authorization must be Basic or Digest")
 

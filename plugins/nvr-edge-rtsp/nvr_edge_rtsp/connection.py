@@ -4,8 +4,11 @@ interleaved RTP on the same TCP connection."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+import socket
+import struct
 import time
 from typing import Any
 
@@ -28,6 +31,7 @@ from .stats import PathStats
 log = logging.getLogger(__name__)
 PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
 SESSION_TIMEOUT_S = 60
+KERNEL_SNDBUF = 256 * 1024  # else loopback autotuning queues 4 MB before a stall shows
 INFO_WAIT_S = 10.0   # a DESCRIBE waits this long for a just-started camera's stream info
 
 
@@ -36,6 +40,10 @@ class Connection:
                  server: Any) -> None:
         self.reader, self.writer, self.server = reader, writer, server
         self.peer = "{}:{}".format(*writer.get_extra_info("peername")[:2])
+        sock = writer.get_extra_info("socket")
+        if sock is not None:  # the backlog is ours to bound (SendPolicy), not the kernel's
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SNDBUF)
         self.session = secrets.token_hex(8)
         self.allowed: set[str] = set()     # cameras this connection has proved access to
         self.route: Route | None = None
@@ -240,6 +248,11 @@ class Connection:
                 stats.disconnected += 1
                 log.warning("rtsp %s: %s/%s: %s; disconnected", self.peer, viewer.camera,
                             self.route.stream if self.route else "?", sender.stalled)
+                sock = self.writer.get_extra_info("socket")
+                if sock is not None:  # a reset: the kernel drops what it still holds
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                        struct.pack("ii", 1, 0))
                 self.writer.transport.abort()
                 return
         log.info("rtsp %s: stream ended: %s", self.peer, viewer.closed)

@@ -24,6 +24,8 @@ class RtspSettings:
     port: int = 8554
     users: tuple[User, ...] = ()
     tokens: bool = True              # the web plugin's viewer JWTs are accepted
+    digest: bool = True              # offer Digest (clients then never send Basic, so a
+                                     # token as the password needs digest = false)
     realm: str = "nvr-edge"
     max_buffer_bytes: int = 2 * 1024 * 1024   # queued for one client before it drops GOPs
     stall_timeout_s: float = 10.0             # over the buffer this long: disconnected
@@ -59,6 +61,7 @@ def read_rtsp(t: ConfigTable) -> RtspSettings:
         port=t.integer("port", 8554, 1, 65535),
         users=tuple(users),
         tokens=t.boolean("tokens", True),
+        digest=t.boolean("digest", True),
         realm=t.string("realm", "nvr-edge") or "nvr-edge",
         max_buffer_bytes=t.integer("max_buffer_bytes", 2 * 1024 * 1024, 64 * 1024,
                                    64 * 1024 * 1024),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nvr_edge_rtsp.plugin import RtspPlugin
@@ -26,6 +28,16 @@ class Restream:
     supervisor: object
     config_path: Path
     cameras: SimCameraServer
+    plugin: RtspPlugin
+
+    def status(self) -> dict[str, Any]:
+        server = self.plugin.server
+        assert server is not None
+        return server.status()
+
+    def basic(self, user: str = USER, password: str = PASSWORD) -> dict[str, str]:
+        raw = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {raw}"}
 
     def url(self, path: str, user: str | None = USER, password: str = PASSWORD,
             query: str = "") -> str:
@@ -64,7 +76,9 @@ def restream(tmp_path_factory: pytest.TempPathFactory, nvr_clip_cache: Path, nvr
         document = appliance_document({"cam1": cams.url(1), "cam2": cams.url(2)})
         document["cameras"][0].update(sub=cams.url(1, "sub"), live="on_demand")
         document["rtsp"] = {"listen": "127.0.0.1", "port": port,
+                            "max_buffer_bytes": 65536, "stall_timeout_s": 2.0,
                             "users": [{"name": USER, "password": PASSWORD}]}
         path = write_toml(tmp / "nvr.toml", document)
-        with running_supervisor(path, plugins={"rtsp": RtspPlugin()}) as supervisor:
-            yield Restream(port, supervisor, path, cams)
+        plugin = RtspPlugin()
+        with running_supervisor(path, plugins={"rtsp": plugin}) as supervisor:
+            yield Restream(port, supervisor, path, cams, plugin)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import Restream
+from nvr_edge_testing.waiting import wait_for
+from rtsp_raw import RawClient
 
 pytestmark = pytest.mark.slow
 
@@ -55,3 +58,57 @@ def test_ffmpeg_copies_five_decodable_seconds(restream: Restream, tmp_path: Path
     errors = subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), "-f", "null", "-"],
                             capture_output=True, text=True)
     assert errors.stderr.strip() == ""
+
+
+GST_CLIENT = Path(__file__).with_name("gst_client.py")
+
+
+def gstreamer(url: str, seconds: float, protocols: str) -> dict:
+    run = subprocess.run(["/usr/bin/python3", str(GST_CLIENT), url, str(seconds), protocols],
+                         capture_output=True, text=True, timeout=seconds + 30)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("protocols", ["tcp", "udp+tcp"])
+def test_gstreamer_rtspsrc_decodes_frames(restream: Restream, protocols: str) -> None:
+    """udp+tcp: rtspsrc asks for UDP first, is told 461 and goes on over TCP."""
+    got = gstreamer(restream.url("cam1/sub"), 4, protocols)
+    assert (got["width"], got["height"]) == (320, 180)
+    assert got["frames"] >= 30  # decoded frames, after connect and the first keyframe
+
+
+def frames_read(run: subprocess.Popen[str]) -> int:
+    _, err = run.communicate(timeout=60)
+    counts = re.findall(r"frame=\s*(\d+)", err)
+    assert run.returncode == 0 and counts, err
+    return int(counts[-1])
+
+
+def ffmpeg_reader(url: str, seconds: float) -> subprocess.Popen[str]:
+    return subprocess.Popen(["ffmpeg", "-v", "error", "-stats", "-rtsp_transport", "tcp",
+                             "-i", url, "-map", "0:v", "-c", "copy", "-t", str(seconds),
+                             "-f", "null", "-"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_eight_clients_at_once_all_get_the_frame_rate(restream: Restream) -> None:
+    readers = [ffmpeg_reader(restream.url("cam2/main"), 4) for _ in range(8)]
+    counts = [frames_read(r) for r in readers]
+    assert all(count >= 100 for count in counts), counts  # 4 s of 30 fps each
+
+
+def test_a_stalled_client_is_cut_off_without_slowing_the_others(restream: Restream) -> None:
+    stalled = RawClient(restream.port, rcvbuf=4096)
+    try:
+        stalled.play("cam2/main", **restream.basic())  # ... and never reads again
+        reader = ffmpeg_reader(restream.url("cam2/main"), 4)
+        assert frames_read(reader) >= 100
+        path = wait_for(lambda: (p := restream.status()["paths"]["cam2/main"])
+                        ["disconnected"] >= 1 and p, 30, "the stalled client's cut-off")
+        assert path["drops"] > 0
+        with pytest.raises(OSError):  # the server reset it: reading ends in an error
+            while stalled.sock.recv(65536):
+                pass
+    finally:
+        stalled.close()
