@@ -17,15 +17,13 @@ from nvr_edge_testing.pytest_plugin import CAMERA_PASSWORD
 from nvr_edge_testing.simcam import SimCameraServer
 from nvr_edge_testing.simcam.clip import Clip, ensure_clip
 
-from nvr_edge.config import load_config
-
 USER, PASSWORD = "viewer", "rtsp-Pw-71-secret"
 
 
 @dataclass
 class Restream:
     port: int
-    supervisor: object
+    supervisor: Any
     config_path: Path
     cameras: SimCameraServer
     plugin: RtspPlugin
@@ -48,8 +46,7 @@ class Restream:
               ttl_s: int = 600) -> str:
         from nvr_edge_web.auth import authenticator_for
 
-        config = load_config(self.config_path)
-        return authenticator_for(config).issue("tester", actions, cameras, ttl_s)
+        return authenticator_for(self.supervisor.config).issue("tester", actions, cameras, ttl_s)
 
 
 def free_port() -> int:

@@ -1,0 +1,163 @@
+"""The request parser, URL reader, transport choice, packetizer and config section."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nvr_edge_rtsp.nal import H264, H265, parameter_sets, split_annexb
+from nvr_edge_rtsp.protocol import (
+    METHODS,
+    RtspError,
+    parse_head,
+    parse_target,
+    parse_transport,
+    scrub_url,
+)
+from nvr_edge_rtsp.rtp import aac_payload, fragment, reassemble
+from nvr_edge_rtsp.settings import read_rtsp
+
+from nvr_edge.config import ConfigError, parse_config
+
+NAME = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789-_"), min_size=1,
+               max_size=16)
+VALUE = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=40)
+
+
+@given(st.sampled_from(METHODS), NAME, NAME,
+       st.dictionaries(NAME.filter(lambda n: n != "cseq"), VALUE, max_size=5),
+       st.integers(0, 10**6))
+def test_a_well_formed_request_reads_back(method: str, camera: str, stream: str,
+                                          headers: dict[str, str], cseq: int) -> None:
+    headers.pop("content-length", None)
+    lines = [f"{method} rtsp://box:8554/{camera}/{stream} RTSP/1.0", f"CSeq: {cseq}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    request, length = parse_head("\r\n".join(lines).encode())
+    assert (request.method, request.cseq, length) == (method, str(cseq), 0)
+    assert {k: v for k, v in request.headers.items() if k != "cseq"} == \
+        {k.lower(): v.strip() for k, v in headers.items()}
+    target = parse_target(request.url)
+    assert (target.camera, target.stream, target.track) == (camera, stream, None)
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_are_a_request_or_an_rtsp_error(raw: bytes) -> None:
+    try:
+        parse_head(raw)
+    except RtspError as exc:
+        assert 400 <= exc.status < 600 and exc.reason
+
+
+@given(st.text(max_size=200))
+def test_any_url_is_a_target_or_an_rtsp_error(url: str) -> None:
+    try:
+        parse_target(url)
+    except RtspError as exc:
+        assert exc.status in (400, 401, 404)
+
+
+@given(st.text(max_size=200))
+def test_any_transport_is_a_choice_or_an_rtsp_error(value: str) -> None:
+    try:
+        found = parse_transport(value)
+    except RtspError as exc:
+        assert exc.status in (400, 461)
+    else:
+        assert found.interleaved is not None and all(0 <= c <= 255 for c in found.interleaved)
+
+
+@pytest.mark.parametrize(("url", "camera", "stream", "track", "token"), [
+    ("rtsp://h:8554/cam1/main", "cam1", "main", None, None),
+    ("rtsp://h:8554/cam1/main/trackID=1", "cam1", "main", 1, None),
+    ("rtsp://h/cam1/sub?token=a.b.c", "cam1", "sub", None, "a.b.c"),
+    ("rtsp://h/cam1/sub?token=a.b.c/", "cam1", "sub", None, "a.b.c"),
+    ("rtsp://h/cam1/sub?token=a.b.c/trackID=0", "cam1", "sub", 0, "a.b.c"),
+    ("rtsp://h/cam1/sub/trackID=0?token=a.b.c", "cam1", "sub", 0, "a.b.c"),
+    ("*", None, None, None, None),
+])
+def test_urls_name_path_track_and_token(url: str, camera: str | None, stream: str | None,
+                                        track: int | None, token: str | None) -> None:
+    target = parse_target(url)
+    assert (target.camera, target.stream, target.track, target.token) == \
+        (camera, stream, track, token)
+
+
+def test_logged_urls_carry_no_token_or_password() -> None:
+    assert scrub_url("rtsp://u:pw@h:8554/cam1/main?token=a.b.c") == "rtsp://h:8554/cam1/main"
+
+
+def test_udp_only_is_461_and_tcp_is_taken_from_a_list() -> None:
+    with pytest.raises(RtspError) as refused:
+        parse_transport("RTP/AVP;unicast;client_port=5000-5001")
+    assert refused.value.status == 461
+    found = parse_transport("RTP/AVP;unicast;client_port=5000-5001,RTP/AVP/TCP;interleaved=2-3")
+    assert found.interleaved == (2, 3)
+
+
+def _nal(codec: str) -> st.SearchStrategy[bytes]:
+    head = st.integers(1, 23).map(lambda t: bytes((0x60 | t,))) if codec == H264 else \
+        st.integers(0, 40).map(lambda t: bytes((t << 1, 1)))
+    return st.tuples(head, st.binary(min_size=0, max_size=5000)).map(lambda p: p[0] + p[1])
+
+
+@settings(max_examples=200)
+@given(st.sampled_from([H264, H265]).flatmap(lambda c: st.tuples(st.just(c), _nal(c))),
+       st.integers(16, 1500))
+def test_fragments_reassemble_into_the_nal(codec_nal: tuple[str, bytes],
+                                          max_payload: int) -> None:
+    codec, nal = codec_nal
+    payloads = list(fragment(codec, nal, max_payload))
+    assert all(len(p) <= max_payload for p in payloads)
+    assert reassemble(codec, payloads) == nal
+    if len(payloads) > 1:  # FU-A / FU: start bit on the first only, end bit on the last
+        at = 1 if codec == H264 else 2
+        assert [bool(p[at] & 0x80) for p in payloads] == [True] + [False] * (len(payloads) - 1)
+        assert [bool(p[at] & 0x40) for p in payloads] == [False] * (len(payloads) - 1) + [True]
+
+
+@given(st.lists(st.binary(min_size=1, max_size=200).filter(
+    lambda b: b"\x00\x00" not in b and not b.endswith(b"\x00")), min_size=1, max_size=8),
+       st.lists(st.booleans(), min_size=8, max_size=8))
+def test_annexb_splits_into_its_nals(nals: list[bytes], long_codes: list[bool]) -> None:
+    data = b"".join((b"\x00\x00\x00\x01" if long_codes[i] else b"\x00\x00\x01") + n
+                    for i, n in enumerate(nals))
+    assert split_annexb(data) == nals
+
+
+def test_avcc_extradata_gives_sps_and_pps() -> None:
+    sps, pps = bytes.fromhex("6742c01e95a0"), bytes.fromhex("68ce3c80")
+    avcc = bytes((1, 0x42, 0xC0, 0x1E, 0xFF, 0xE1)) + len(sps).to_bytes(2, "big") + sps \
+        + b"\x01" + len(pps).to_bytes(2, "big") + pps
+    assert parameter_sets(H264, avcc) == ([sps, pps], 4)
+    assert parameter_sets(H264, b"\x00\x00\x00\x01" + sps + b"\x00\x00\x01" + pps) == \
+        ([sps, pps], 4)
+
+
+def test_aac_adts_header_is_replaced_by_an_au_header() -> None:
+    frame = b"\x21\x10\x04\x60"
+    adts = bytes((0xFF, 0xF1, 0x50, 0x80, 0x01, 0x7F, 0xFC)) + frame
+    assert aac_payload(adts) == aac_payload(frame) == b"\x00\x10\x00\x20" + frame
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"listen": "box.local"}, r"rtsp\.listen: 'box\.local' is not an IP address"),
+    ({"port": 0}, r"rtsp\.port"),
+    ({"users": {}}, "expected an array of tables"),
+    ({"users": [{"name": "a"}]}, r"rtsp\.users\[0\]\.password: is required"),
+    ({"users": [{"name": "a:b", "password": "x"}]}, "may not contain ':'"),
+    ({"users": [{"name": "a", "password": "x"}, {"name": "a", "password": "y"}]},
+     "listed twice"),
+    ({"tokens": False}, "at least one user is needed"),
+    ({"stall_timeout_s": 0.1}, r"rtsp\.stall_timeout_s"),
+    ({"bogus": 1}, "unknown key"),
+])
+def test_bad_rtsp_settings_are_named(table: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"device": {"id": "box"}, "rtsp": table}, readers={"rtsp": read_rtsp})
+
+
+def test_defaults_listen_on_8554_with_tokens() -> None:
+    config = parse_config({"device": {"id": "box"}, "rtsp": {}}, readers={"rtsp": read_rtsp})
+    settings = config.sections["rtsp"]
+    assert (settings.listen, settings.port, settings.tokens, settings.enabled) == \
+        ("0.0.0.0", 8554, True, True)
