@@ -10,7 +10,7 @@ import logging
 import subprocess
 
 import pytest
-from conftest import PASSWORD, USER, Restream
+from rtsp_box import PASSWORD, USER, Restream
 from rtsp_raw import RawClient
 
 pytestmark = pytest.mark.slow

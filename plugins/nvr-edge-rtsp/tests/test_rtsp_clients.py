@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Restream
 from nvr_edge_testing.waiting import wait_for
+from rtsp_box import Restream
 from rtsp_raw import RawClient
 
 pytestmark = pytest.mark.slow
