@@ -242,6 +242,8 @@ class Connection:
             packets, self.preroll = self.preroll + viewer.take(), []
             for packet in packets:
                 sender.send(packet, now)
+            if packets:
+                stats.waited(now - packets[-1].arrival)
             stats.bytes += sender.bytes_out - before_bytes
             stats.drops += sender.dropped - before_drops
             if sender.stalled:
