@@ -17,6 +17,7 @@ class RtspPlugin:
     def __init__(self) -> None:
         self.server: RtspServer | None = None
         self.failed: str | None = None
+        self.appliance: Appliance | None = None
 
     @hookimpl
     def nvr_config_sections(self) -> dict[str, Any]:
@@ -24,9 +25,16 @@ class RtspPlugin:
 
     @hookimpl
     def nvr_startup(self, config: Config, catalog: Catalog, appliance: Appliance) -> None:
-        settings: RtspSettings = config.sections.get("rtsp") or RtspSettings()
-        if not settings.enabled:
-            return
+        self.appliance = appliance
+        self._start(config)
+
+    def _start(self, config: Config) -> None:
+        assert self.appliance is not None
+        appliance = self.appliance
+        self.failed = None
+        settings: RtspSettings | None = config.sections.get("rtsp")
+        if settings is None or not settings.enabled:
+            return  # no [rtsp] table: no port opened
         verifier = None
         if settings.tokens:
             from nvr_edge_web.auth import authenticator_for  # the web plugin's tokens
@@ -41,8 +49,17 @@ class RtspPlugin:
 
     @hookimpl
     def nvr_config_changed(self, config: Config, previous: Config) -> None:
-        if self.server is not None:
+        """Cameras: the paths follow at once. [rtsp] or [auth] changed: the server starts
+        again with them (its clients reconnect)."""
+        if self.appliance is None:
+            return
+        same = all(config.sections.get(n) == previous.sections.get(n) for n in ("rtsp", "auth"))
+        if same and self.server is not None:
             self.server.reconfigure(config)
+            return
+        if not same:
+            self.nvr_shutdown(previous)
+            self._start(config)
 
     @hookimpl
     def nvr_status_part(self, config: Config) -> dict[str, Any] | None:

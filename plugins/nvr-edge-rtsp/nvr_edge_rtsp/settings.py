@@ -32,7 +32,11 @@ class RtspSettings:
     max_clients: int = 64
 
 
-def read_rtsp(t: ConfigTable) -> RtspSettings:
+def read_rtsp(t: ConfigTable) -> RtspSettings | None:
+    """None when the file has no [rtsp] table: no port is opened unless asked for (as for
+    [web]); an empty `[rtsp]` table asks for the defaults."""
+    if not t.present:
+        return None
     listen = t.string("listen", "0.0.0.0")
     try:
         ipaddress.ip_address(listen)

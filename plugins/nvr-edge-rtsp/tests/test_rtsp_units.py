@@ -156,7 +156,9 @@ def test_bad_rtsp_settings_are_named(table: dict, message: str) -> None:
         parse_config({"device": {"id": "box"}, "rtsp": table}, readers={"rtsp": read_rtsp})
 
 
-def test_defaults_listen_on_8554_with_tokens() -> None:
+def test_an_empty_table_listens_on_8554_with_tokens_and_none_listens_nowhere() -> None:
+    config = parse_config({"device": {"id": "box"}}, readers={"rtsp": read_rtsp})
+    assert config.sections["rtsp"] is None
     config = parse_config({"device": {"id": "box"}, "rtsp": {}}, readers={"rtsp": read_rtsp})
     settings = config.sections["rtsp"]
     assert (settings.listen, settings.port, settings.tokens, settings.enabled) == \
