@@ -147,6 +147,9 @@ class Connection:
                               self.writer.get_extra_info("sockname")[0])
         except ValueError as exc:
             raise RtspError(415, str(exc)) from None
+        if tracks.skipped_audio:
+            log.info("rtsp: %s/%s: audio %s is not served over RTSP (AAC is); video only",
+                     here.camera, here.stream, tracks.skipped_audio)
         base = scrub_url(request.url).rstrip("/")
         return response(200, request.cseq, [("Content-Base", base + "/"),
                                             ("Content-Type", "application/sdp")],

@@ -15,8 +15,10 @@ from nvr_edge_rtsp.protocol import (
     scrub_url,
 )
 from nvr_edge_rtsp.rtp import aac_payload, fragment, reassemble
+from nvr_edge_rtsp.sdp import describe
 from nvr_edge_rtsp.settings import read_rtsp
 
+from nvr_edge import StreamInfo
 from nvr_edge.config import ConfigError, parse_config
 
 NAME = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789-_"), min_size=1,
@@ -163,3 +165,32 @@ def test_an_empty_table_listens_on_8554_with_tokens_and_none_listens_nowhere() -
     settings = config.sections["rtsp"]
     assert (settings.listen, settings.port, settings.tokens, settings.enabled) == \
         ("0.0.0.0", 8554, True, True)
+
+
+def _hvcc(vps: bytes, sps: bytes, pps: bytes) -> bytes:
+    arrays = b"".join(bytes((0x80 | kind,)) + b"\x00\x01" + len(n).to_bytes(2, "big") + n
+                      for kind, n in ((32, vps), (33, sps), (34, pps)))
+    return bytes(21) + b"\x03" + b"\x03" + arrays  # lengthSizeMinusOne = 3, 3 arrays
+
+
+def test_sdp_carries_h265_parameter_sets_and_refuses_mjpeg() -> None:
+    vps, sps, pps = b"\x40\x01\x0c", b"\x42\x01\x01\x60", b"\x44\x01\xc1"
+    info = StreamInfo("hevc", 1920, 1080, (1, 90000), _hvcc(vps, sps, pps))
+    assert parameter_sets(H265, info.video_extradata) == ([vps, sps, pps], 4)
+    sdp = describe(info, "cam1/main", "127.0.0.1").sdp
+    assert "a=rtpmap:96 H265/90000" in sdp
+    assert "sprop-vps=QAEM;sprop-sps=QgEBYA==;sprop-pps=RAHB" in sdp
+    assert "m=audio" not in sdp
+    with pytest.raises(ValueError, match="'mjpeg' is not served"):
+        describe(StreamInfo("mjpeg", 640, 480, (1, 90000)), "cam1/main", "127.0.0.1")
+
+
+def test_sdp_offers_aac_and_says_which_audio_it_left_out() -> None:
+    aac = StreamInfo("h264", 640, 360, (1, 90000), audio_codec="aac", sample_rate=48000,
+                     channels=2, audio_extradata=bytes.fromhex("1190"))
+    tracks = describe(aac, "cam1/sub", "127.0.0.1")
+    assert tracks.audio and "MPEG4-GENERIC/48000/2" in tracks.sdp and "config=1190" in tracks.sdp
+    g711 = StreamInfo("h264", 640, 360, (1, 90000), audio_codec="pcm_alaw", sample_rate=8000,
+                      channels=1)
+    tracks = describe(g711, "cam1/sub", "127.0.0.1")
+    assert (tracks.audio, tracks.skipped_audio) == (False, "pcm_alaw")
