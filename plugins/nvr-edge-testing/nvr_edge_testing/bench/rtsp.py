@@ -24,6 +24,7 @@ from nvr_edge_testing.bench.record import cpu_seconds
 from nvr_edge_testing.configs import appliance_document, write_toml
 from nvr_edge_testing.processes import end
 from nvr_edge_testing.simcam import SimCameraServer, ensure_clip
+from nvr_edge_testing.simcam.clip import Clip
 from nvr_edge_testing.waiting import free_port, wait_for
 
 USER, PASSWORD = "bench", "bench-rtsp-pw"
@@ -51,10 +52,11 @@ def run_bench(seconds: float, clients_text: str, size: tuple[int, int],
 
 
 def run(seconds: float, clients: tuple[int, ...], size: tuple[int, int],
-        work_dir: Path | None) -> dict[str, Any]:
+        work_dir: Path | None, main: Clip | None = None) -> dict[str, Any]:
+    """`main`: the recorded main stream's clip (default: 1080p30, encoded on first use)."""
     root = Path(work_dir or tempfile.mkdtemp(prefix="nvr-rtsp-bench-")).resolve()
     try:
-        with _rig(root, size) as (camera_url, restream_url, app):
+        with _rig(root, size, main) as (camera_url, restream_url, app):
             result: dict[str, Any] = {
                 "seconds": seconds, "size": list(size),
                 "anchor": direct_rtsp_latency(camera_url, seconds)}
@@ -98,9 +100,10 @@ def _cpu_percent(pid: int, work: Any) -> float:
 
 
 @contextlib.contextmanager
-def _rig(root: Path, size: tuple[int, int]) -> Iterator[tuple[str, str, Any]]:
+def _rig(root: Path, size: tuple[int, int],
+         main: Clip | None) -> Iterator[tuple[str, str, Any]]:
     clips = root / "clips"
-    main = ensure_clip(clips, audio="none")
+    main = main or ensure_clip(clips, audio="none")
     box = root / "box"
     box.mkdir(parents=True, exist_ok=True)
     with SimCameraServer(clips, main=main, sub_clock=size, audio="none",
