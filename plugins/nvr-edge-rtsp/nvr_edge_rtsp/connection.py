@@ -33,6 +33,7 @@ PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER, SET_PARAMETER
 SESSION_TIMEOUT_S = 60
 KERNEL_SNDBUF = 256 * 1024  # else loopback autotuning queues 4 MB before a stall shows
 INFO_WAIT_S = 10.0   # a DESCRIBE waits this long for a just-started camera's stream info
+IDLE_TIMEOUT_S = 30.0  # without PLAY, a connection must send a request this often
 
 
 class Connection:
@@ -77,6 +78,16 @@ class Connection:
             self.writer.close()
 
     async def _read_request(self) -> Request | None:
+        """The next request; None when the client left, sent garbage, or (not playing)
+        sent nothing for IDLE_TIMEOUT_S: an idle connection must not hold a slot."""
+        try:
+            return await asyncio.wait_for(self._next_request(),
+                                          None if self.pump else IDLE_TIMEOUT_S)
+        except TimeoutError:
+            log.info("rtsp %s: idle for %.0f s; closed", self.peer, IDLE_TIMEOUT_S)
+            return None
+
+    async def _next_request(self) -> Request | None:
         while True:
             first = await self.reader.read(1)
             if not first:
