@@ -15,6 +15,7 @@ from typing import Any
 from nvr_edge import Config
 
 from .media import MediaSender, SendPolicy
+from .outputs import Interleaved, TrackOut, open_udp
 from .paths import Route, route
 from .protocol import (
     Request,
@@ -25,7 +26,7 @@ from .protocol import (
     response,
     scrub_url,
 )
-from .sdp import describe
+from .sdp import describe, serves_audio
 from .stats import PathStats
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class Connection:
         self.session = secrets.token_hex(8)
         self.allowed: set[str] = set()     # cameras this connection has proved access to
         self.route: Route | None = None
-        self.channels: dict[int, tuple[int, int]] = {}
+        self.outs: dict[int, TrackOut] = {}  # per track set up: where its RTP goes
         self.viewer: Any = None
         self.sender: MediaSender | None = None
         self.pump: asyncio.Task[None] | None = None
@@ -148,7 +149,7 @@ class Connection:
         if method == "DESCRIBE":
             return await self._describe(request, here)
         if method == "SETUP":
-            return self._setup(request, here, target.track)
+            return await self._setup(request, here, target.track)
         return self._play(request, here)
 
     async def _describe(self, request: Request, here: Route) -> bytes:
@@ -206,36 +207,49 @@ class Connection:
                 if self.preroll or (not packet.audio and packet.keyframe):
                     self.preroll.append(packet)
 
-    def _setup(self, request: Request, here: Route, track: int | None) -> bytes:
+    async def _setup(self, request: Request, here: Route, track: int | None) -> bytes:
         if self.pump is not None:
             raise RtspError(455, "already playing")
         transport = parse_transport(request.headers.get("transport", ""))
-        assert transport.interleaved is not None
         if track not in (0, 1, None):
             raise RtspError(404, f"no track {track}")
-        self._subscribe(here)
-        self.channels[track or 0] = transport.interleaved
-        a, b = transport.interleaved
-        return response(200, request.cseq, [
-            ("Transport", f"RTP/AVP/TCP;unicast;interleaved={a}-{b}"),
-            *self._session_header()])
+        info = await self._stream_info(here)
+        if track == 1 and not serves_audio(info):
+            raise RtspError(404, "this stream has no audio track")
+        old = self.outs.pop(track or 0, None)
+        if old is not None:
+            old.close()
+        if transport.interleaved is not None:
+            self.outs[track or 0] = Interleaved(self.writer.transport, transport.interleaved)
+            a, b = transport.interleaved
+            answer = f"RTP/AVP/TCP;unicast;interleaved={a}-{b}"
+        else:
+            assert transport.client_ports is not None
+            peer = self.writer.get_extra_info("peername")[0]
+            local = self.writer.get_extra_info("sockname")[0]
+            try:
+                udp = await open_udp(local, peer, transport.client_ports)
+            except OSError as exc:
+                raise RtspError(461, f"no UDP port pair: {exc.strerror}; use TCP") from None
+            self.outs[track or 0] = udp
+            a, b = transport.client_ports
+            c, d = udp.server_ports
+            answer = f"RTP/AVP;unicast;client_port={a}-{b};server_port={c}-{d}"
+        return response(200, request.cseq, [("Transport", answer), *self._session_header()])
 
     def _play(self, request: Request, here: Route) -> bytes:
-        if not self.channels or self.viewer is None or self.viewer.info is None:
+        if not self.outs or self.viewer is None or self.viewer.info is None:
             raise RtspError(455, "SETUP comes before PLAY")
         if self.pump is None:
             settings = self.server.settings
-            transport = self.writer.transport
             self.sender = MediaSender(
-                self.viewer.info, self.channels, transport.write,
-                transport.get_write_buffer_size,
+                self.viewer.info, self.outs,
                 SendPolicy(settings.max_buffer_bytes, settings.stall_timeout_s))
-            if self.sender.audio is None and 1 in self.channels:
-                raise RtspError(415, "this stream has no audio track")
             self.pump = asyncio.create_task(self._pump())
             self.wake.set()
             assert self.stats is not None
             self.stats.sessions += 1
+        assert self.sender is not None
         base = scrub_url(request.url).rstrip("/")
         return response(200, request.cseq, [*self._session_header(), ("Range", "npt=now-"),
                                             ("RTP-Info", self.sender.rtp_info(base))])
@@ -286,5 +300,7 @@ class Connection:
         if self.viewer is not None:
             self.server.live.unsubscribe(self.viewer)
             self.viewer = None
-        self.channels, self.preroll = {}, []
+        for out in self.outs.values():
+            out.close()
+        self.outs, self.preroll = {}, []
         self.wake.clear()

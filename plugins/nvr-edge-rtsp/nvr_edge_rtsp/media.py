@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from nvr_edge import LivePacket, StreamInfo
 
 from .nal import H265, is_parameter_set, nal_type, parameter_sets, split_packet
-from .rtp import RtpStream, aac_payload, fragment, interleaved
+from .outputs import TrackOut
+from .rtp import RtpStream, aac_payload, fragment
 from .sdp import AUDIO_PT, VIDEO_CLOCK, VIDEO_PT
 
 SR_INTERVAL_S = 2.0
@@ -31,26 +31,22 @@ class SendPolicy:
 
 
 class MediaSender:
-    """`write(bytes)` queues on the client's transport; `buffered()` is its backlog."""
+    """`outs`: per track (0 video, 1 audio) where its packets go; their backlog is the
+    client's."""
 
-    def __init__(self, info: StreamInfo, channels: dict[int, tuple[int, int]],
-                 write: Callable[[bytes], None], buffered: Callable[[], int],
+    def __init__(self, info: StreamInfo, outs: dict[int, TrackOut],
                  policy: SendPolicy) -> None:
-        self.info, self.write, self.buffered, self.policy = info, write, buffered, policy
+        self.info, self.outs, self.policy = info, outs, policy
         self.codec = info.video_codec
         self.sets, self.length_size = parameter_sets(self.codec, info.video_extradata)
         ssrc = random.getrandbits(32)
-        video_rtp, self.video_rtcp = channels.get(0, (0, 1))
-        self.video = RtpStream(VIDEO_PT, VIDEO_CLOCK, ssrc, video_rtp,
-                               ts_offset=random.getrandbits(32), seq=random.getrandbits(15))
+        self.video = RtpStream(VIDEO_PT, VIDEO_CLOCK, ssrc, ts_offset=random.getrandbits(32),
+                               seq=random.getrandbits(15))
         self.audio: RtpStream | None = None
-        self.audio_rtcp = 0
-        if 1 in channels:
-            self.audio = RtpStream(AUDIO_PT, info.sample_rate, ssrc ^ 1, channels[1][0],
-                                   ts_offset=random.getrandbits(32),
-                                   seq=random.getrandbits(15))
-            self.audio_rtcp = channels[1][1]
-        self.send_video = 0 in channels
+        if 1 in outs:
+            self.audio = RtpStream(AUDIO_PT, info.sample_rate, ssrc ^ 1,
+                                   ts_offset=random.getrandbits(32), seq=random.getrandbits(15))
+        self.send_video = 0 in outs
         self.waiting_keyframe = True
         self.over_since: float | None = None
         self.anchor: tuple[float, float] | None = None  # (pts s, wall s) of the first frame
@@ -113,9 +109,8 @@ class MediaSender:
             payloads = list(fragment(self.codec, nal))
             for j, payload in enumerate(payloads):
                 last = i == len(nals) - 1 and j == len(payloads) - 1
-                out.append(interleaved(self.video.channel,
-                                       self.video.packet(payload, ts, last)))
-        self._write(b"".join(out))
+                out.append(self.video.packet(payload, ts, last))
+        self._send(0, out)
 
     def _audio(self, packet: LivePacket) -> None:
         assert self.audio is not None
@@ -124,18 +119,22 @@ class MediaSender:
             return  # audio waits for the first video frame: one shared clock anchor
         self.audio.last_wall = self._wall(seconds)
         ts = self.audio.timestamp(seconds)
-        self._write(interleaved(self.audio.channel,
-                                self.audio.packet(aac_payload(packet.data), ts, True)))
+        self._send(1, [self.audio.packet(aac_payload(packet.data), ts, True)])
+
+    def buffered(self) -> int:
+        return sum(out.buffered() for out in self.outs.values())
 
     def _reports(self) -> None:
-        for stream, channel in ((self.video, self.video_rtcp), (self.audio, self.audio_rtcp)):
-            if stream is not None and stream.last_ts is not None:
-                self._write(interleaved(channel, stream.sender_report()))
+        for track, stream in ((0, self.video), (1, self.audio)):
+            if stream is not None and stream.last_ts is not None and track in self.outs:
+                report = stream.sender_report()
+                self.outs[track].rtcp(report)
+                self.bytes_out += len(report)
 
-    def _write(self, data: bytes) -> None:
-        self.write(data)
-        self.bytes_out += len(data)
-        self.packets_out += 1
+    def _send(self, track: int, packets: list[bytes]) -> None:
+        self.outs[track].rtp(packets)
+        self.bytes_out += sum(len(p) for p in packets)
+        self.packets_out += len(packets)
 
 
 def _is_aud(codec: str, nal: bytes) -> bool:

@@ -148,27 +148,40 @@ def response(status: int, cseq: str, headers: list[tuple[str, str]] | None = Non
 
 @dataclass(frozen=True)
 class Transport:
-    interleaved: tuple[int, int] | None  # RTP, RTCP channels; None: not TCP
+    """One SETUP's choice: TCP interleaved channels, or UDP unicast to the client's ports."""
+
+    interleaved: tuple[int, int] | None = None   # RTP, RTCP channels
+    client_ports: tuple[int, int] | None = None  # RTP, RTCP ports of the client
 
 
 def parse_transport(value: str) -> Transport:
-    """The first TCP interleaved choice of a SETUP's Transport header; RtspError(461)
-    when the client offers only UDP (clients then retry over TCP)."""
+    """The client's first choice that is served: RTP/AVP/TCP (interleaved) or RTP/AVP[/UDP]
+    unicast with client_port; RtspError(461) when none is (multicast, other profiles)."""
     for choice in value.split(","):
         params = [p.strip() for p in choice.split(";")]
-        if not params[0].upper().startswith("RTP/AVP/TCP"):
-            continue
-        channels = (0, 1)
+        profile = params[0].upper()
+        named = {}
         for param in params[1:]:
             name, _, val = param.partition("=")
-            if name.lower() == "interleaved":
-                first, _, second = val.partition("-")
-                if not first.isdigit() or (second and not second.isdigit()):
-                    raise RtspError(400, "interleaved must be 'n-m'")
-                a = int(first[:3])
-                b = int(second[:3]) if second else a + 1
-                if a > 255 or b > 255:
-                    raise RtspError(400, "interleaved channels are 0..255")
-                channels = (a, b)
-        return Transport(channels)
-    raise RtspError(461, "only RTP over TCP (interleaved) is served: use TCP transport")
+            named[name.lower()] = val
+        if profile.startswith("RTP/AVP/TCP"):
+            pair = _pair(named["interleaved"], 255, "interleaved") \
+                if "interleaved" in named else (0, 1)
+            return Transport(interleaved=pair)
+        if profile in ("RTP/AVP", "RTP/AVP/UDP") and "multicast" not in named \
+                and "client_port" in named:
+            return Transport(client_ports=_pair(named["client_port"], 65535, "client_port"))
+    raise RtspError(461, "served transports: RTP/AVP/TCP (interleaved) and RTP/AVP unicast "
+                         "with client_port")
+
+
+def _pair(value: str, top: int, what: str) -> tuple[int, int]:
+    first, _, second = value.partition("-")
+    if not first.isdigit() or not first.isascii() or \
+            (second and (not second.isdigit() or not second.isascii())):
+        raise RtspError(400, f"{what} must be 'n-m'")
+    a = int(first[:6])
+    b = int(second[:6]) if second else a + 1
+    if not (0 <= a <= top and 0 <= b <= top) or (what == "client_port" and 0 in (a, b)):
+        raise RtspError(400, f"{what} values are {int(what == 'client_port')}..{top}")
+    return a, b

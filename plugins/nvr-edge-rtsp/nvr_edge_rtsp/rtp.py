@@ -58,10 +58,10 @@ def aac_payload(frame: bytes) -> bytes:
 class RtpStream:
     """One track of one client: sequence numbers, timestamps, counts for its reports."""
 
-    def __init__(self, payload_type: int, clock: int, ssrc: int, channel: int,
-                 ts_offset: int, seq: int) -> None:
+    def __init__(self, payload_type: int, clock: int, ssrc: int, ts_offset: int,
+                 seq: int) -> None:
         self.payload_type, self.clock, self.ssrc = payload_type, clock, ssrc
-        self.channel, self.ts_offset, self.seq = channel, ts_offset, seq
+        self.ts_offset, self.seq = ts_offset, seq
         self.packets = self.octets = 0
         self.last_ts: int | None = None       # RTP time of the last packet sent
         self.last_wall: float = 0.0           # its wall-clock (presentation) time

@@ -49,7 +49,7 @@ def describe(info: StreamInfo, title: str, host: str) -> Tracks:
     if fmtp:
         lines.append(f"a=fmtp:{VIDEO_PT} {fmtp}")
     lines += [f"a=framesize:{VIDEO_PT} {info.width}-{info.height}", "a=control:trackID=0"]
-    audio = info.audio_codec == "aac" and info.sample_rate > 0
+    audio = serves_audio(info)
     if audio:
         channels = max(1, info.channels)
         config = info.audio_extradata.hex() or _aac_config(info.sample_rate, channels)
@@ -60,6 +60,11 @@ def describe(info: StreamInfo, title: str, host: str) -> Tracks:
                   "a=control:trackID=1"]
     skipped = info.audio_codec if info.audio_codec and not audio else None
     return Tracks("\r\n".join(lines) + "\r\n", audio, skipped)
+
+
+def serves_audio(info: StreamInfo) -> bool:
+    """Whether track 1 (audio) exists: AAC only."""
+    return info.audio_codec == "aac" and info.sample_rate > 0
 
 
 def _b64(data: bytes) -> str:

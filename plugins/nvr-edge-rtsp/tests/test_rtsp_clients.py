@@ -36,10 +36,11 @@ def test_ffprobe_reads_main_and_sub_over_tcp(restream: Restream) -> None:
     assert (alone["width"], alone["height"]) == (640, 360)
 
 
-def test_a_client_trying_udp_first_falls_back_to_tcp(restream: Restream) -> None:
-    """ffprobe's default transport order starts with UDP; SETUP answers 461."""
-    video = video_of(ffprobe(restream.url("cam2/main")))
-    assert video["codec_name"] == "h264"
+def test_ffprobe_over_udp_its_default(restream: Restream) -> None:
+    """ffprobe's default transport order starts with UDP unicast: served as asked."""
+    video = video_of(ffprobe(restream.url("cam2/main"), "-rtsp_transport", "udp"))
+    assert (video["codec_name"], video["width"]) == ("h264", 640)
+    assert video_of(ffprobe(restream.url("cam1/sub")))["width"] == 320
 
 
 def test_ffmpeg_copies_five_decodable_seconds(restream: Restream, tmp_path: Path) -> None:
@@ -70,9 +71,8 @@ def gstreamer(url: str, seconds: float, protocols: str) -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("protocols", ["tcp", "udp+tcp"])
+@pytest.mark.parametrize("protocols", ["tcp", "udp"])
 def test_gstreamer_rtspsrc_decodes_frames(restream: Restream, protocols: str) -> None:
-    """udp+tcp: rtspsrc asks for UDP first, is told 461 and goes on over TCP."""
     got = gstreamer(restream.url("cam1/sub"), 4, protocols)
     assert (got["width"], got["height"]) == (320, 180)
     assert got["frames"] >= 30  # decoded frames, after connect and the first keyframe

@@ -65,7 +65,11 @@ def test_any_transport_is_a_choice_or_an_rtsp_error(value: str) -> None:
     except RtspError as exc:
         assert exc.status in (400, 461)
     else:
-        assert found.interleaved is not None and all(0 <= c <= 255 for c in found.interleaved)
+        if found.interleaved is not None:
+            assert found.client_ports is None and all(0 <= c <= 255 for c in found.interleaved)
+        else:
+            assert found.client_ports is not None
+            assert all(1 <= p <= 65535 for p in found.client_ports)
 
 
 @pytest.mark.parametrize(("url", "camera", "stream", "track", "token"), [
@@ -88,12 +92,16 @@ def test_logged_urls_carry_no_token_or_password() -> None:
     assert scrub_url("rtsp://u:pw@h:8554/cam1/main?token=a.b.c") == "rtsp://h:8554/cam1/main"
 
 
-def test_udp_only_is_461_and_tcp_is_taken_from_a_list() -> None:
+def test_the_first_served_transport_is_taken_and_multicast_is_461() -> None:
+    assert parse_transport("RTP/AVP;unicast;client_port=5000-5001").client_ports == \
+        (5000, 5001)
+    found = parse_transport("RTP/AVP;multicast;client_port=5000-5001,RTP/AVP/TCP;interleaved=2-3")
+    assert (found.interleaved, found.client_ports) == ((2, 3), None)
     with pytest.raises(RtspError) as refused:
-        parse_transport("RTP/AVP;unicast;client_port=5000-5001")
+        parse_transport("RTP/AVP;multicast;port=5000-5001")
     assert refused.value.status == 461
-    found = parse_transport("RTP/AVP;unicast;client_port=5000-5001,RTP/AVP/TCP;interleaved=2-3")
-    assert found.interleaved == (2, 3)
+    with pytest.raises(RtspError, match="client_port must be 'n-m'"):
+        parse_transport("RTP/AVP;unicast;client_port=a-b")
 
 
 def _nal(codec: str) -> st.SearchStrategy[bytes]:
