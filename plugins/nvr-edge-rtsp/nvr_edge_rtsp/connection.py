@@ -81,12 +81,22 @@ class Connection:
     async def _read_request(self) -> Request | None:
         """The next request; None when the client left, sent garbage, or (not playing)
         sent nothing for IDLE_TIMEOUT_S: an idle connection must not hold a slot."""
+        timeout = self._request_timeout()
         try:
-            return await asyncio.wait_for(self._next_request(),
-                                          None if self.pump else IDLE_TIMEOUT_S)
+            return await asyncio.wait_for(self._next_request(), timeout)
         except TimeoutError:
-            log.info("rtsp %s: idle for %.0f s; closed", self.peer, IDLE_TIMEOUT_S)
+            log.info("rtsp %s: no request for %.0f s; closed", self.peer, timeout or 0)
             return None
+
+    def _request_timeout(self) -> float | None:
+        """Not playing: IDLE_TIMEOUT_S. Playing over TCP: none (a gone client shows as a
+        write error or a backlog). Playing over UDP: the session timeout we announced,
+        with room, since nothing else would notice a client that vanished."""
+        if self.pump is None:
+            return IDLE_TIMEOUT_S
+        if any(isinstance(out, Interleaved) for out in self.outs.values()):
+            return None
+        return SESSION_TIMEOUT_S * 1.5
 
     async def _next_request(self) -> Request | None:
         while True:
