@@ -255,12 +255,6 @@ class LiveHub:
         if last:
             self._want(feed, False)
 
-    def has_stream(self, camera: str, stream: str) -> bool:
-        """Whether a worker feeds `stream` of `camera` (a MAIN feed: only beside a sub)."""
-        with self.lock:
-            feed = self.feeds.get((camera, stream))
-            return feed is not None and (feed.sock is not None or feed.info is not None)
-
     def stats(self) -> dict[str, dict[str, object]]:
         """The live view's feeds (LIVE), per camera."""
         with self.lock:

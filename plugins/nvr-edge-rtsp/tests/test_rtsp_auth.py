@@ -10,6 +10,7 @@ import logging
 import subprocess
 
 import pytest
+from nvr_edge_testing.waiting import wait_for
 from rtsp_box import PASSWORD, USER, Restream
 from rtsp_raw import RawClient
 
@@ -116,3 +117,20 @@ def test_no_password_or_token_in_answers_or_logs(restream: Restream,
     text = caplog.text
     assert "rtsp " in text  # the server did log these requests
     assert token not in text and PASSWORD not in text
+
+
+def test_a_changed_user_list_applies_without_a_restart(restream: Restream) -> None:
+    """Last in this module: it replaces the users the other tests log in with."""
+    restream.supervisor.control.patch_config(
+        {"rtsp": {"users": [{"name": "second", "password": "second-Pw-9"}]}})
+
+    def new_user_in() -> bool:
+        try:
+            return describe(restream, "cam2/main",
+                            Authorization=basic("second", "second-Pw-9"))[0] == 200
+        except OSError:  # between the old server's close and the new one's listen
+            return False
+
+    wait_for(new_user_in, 30, "the new user to get in")
+    status, found = describe(restream, "cam2/main", Authorization=basic(USER, PASSWORD))
+    assert status == 401 and "wrong user name or password" in found["body"]
