@@ -99,6 +99,8 @@ class RtspServer:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=5)
+            if not self.thread.is_alive():
+                self.loop.close()
 
     async def _close(self) -> None:
         if self.server is not None:
