@@ -48,7 +48,11 @@ class LiveViewer(Protocol):
 class LiveRelay(Protocol):
     """The cameras' live packets in the main process."""
 
-    def subscribe(self, camera: str, notify: Callable[[], None]) -> LiveViewer: ...
+    def subscribe(self, camera: str, notify: Callable[[], None],
+                  stream: str = ...) -> LiveViewer:
+        """`stream`: "live" (default: what the live view shows) or "main" (a camera with
+        a sub stream: its main stream, from the worker's one connection)."""
+        ...
 
     def unsubscribe(self, viewer: Any) -> None: ...
 

@@ -47,7 +47,7 @@ from nvr_edge.catalog import CatalogError
 from nvr_edge.catalog.spool import SpooledCatalog
 from nvr_edge.config import CameraConfig, Config
 from nvr_edge.config_store import secret_texts
-from nvr_edge.live.hub import LiveHub
+from nvr_edge.live.hub import LIVE, MAIN, LiveHub
 from nvr_edge.logs import mask_known
 from nvr_edge.models import (
     Alert,
@@ -464,11 +464,12 @@ class Supervisor:
         if runtime.previous_writer:
             runtime.previous_writer = False
             self._duty("repair after a previous worker", self._reconcile_camera, camera_id)
-        live = start_worker(self.ctx, self.config, runtime, self.log_level)
-        if live is not None:
-            self.live.attach(runtime.camera.id, live)
-        else:
-            self.live.forget(runtime.camera.id)
+        socks = start_worker(self.ctx, self.config, runtime, self.log_level)
+        for stream in (LIVE, MAIN):
+            if stream in socks:
+                self.live.attach(runtime.camera.id, socks[stream], stream)
+            else:
+                self.live.forget(runtime.camera.id, stream)
 
     def _reap(self, runtime: CameraRuntime) -> None:
         self._drain(runtime)

@@ -118,10 +118,13 @@ class SpaceCheckedFactory:
 
 class CameraWorker:
     def __init__(self, config: Config, camera: CameraConfig, channel: Channel,
-                 stop: threading.Event, live: LiveForwarder | None = None) -> None:
+                 stop: threading.Event, live: LiveForwarder | None = None,
+                 main_live: LiveForwarder | None = None) -> None:
         self.config, self.camera, self.channel, self.stop = config, camera, channel, stop
-        # The main stream feeds the live view only when the camera has no sub stream.
-        self.live_main = live if camera.sub is None else None
+        # The main stream feeds the live view when the camera has no sub stream; beside
+        # one, it has a relay of its own (`main_live`: RTSP restream), forwarded only
+        # while watched.
+        self.live_main = live if camera.sub is None else main_live
         self.sub_relay = None if live is None or camera.sub is None else SubRelay(
             camera.id, camera.sub, live, config.recording.connect_timeout_s, stop)
         rec = config.recording
@@ -453,9 +456,10 @@ def _die_with_parent() -> None:
 
 
 def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
-                live_sock: Any = None) -> None:
+                live_sock: Any = None, main_sock: Any = None) -> None:
     """Process entry point (started by the supervisor through multiprocessing).
-    `live_sock`: this camera's end of the live relay (None: no live view)."""
+    `live_sock`: this camera's end of the live relay (None: no live view); `main_sock`:
+    the main stream's, for a camera with a sub stream."""
     _die_with_parent()
     setup_logging(log_level)
     mask_known(secret_texts(config.document))
@@ -484,7 +488,10 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
         camera = config.camera(camera_id)
         live = None if live_sock is None else LiveForwarder(live_sock,
                                                             always=camera.live == LiveMode.ALWAYS)
-        worker = CameraWorker(config, camera, channel, stop, live)
+        # on demand: nobody watching the main stream costs no copy (the recording keeps
+        # its session open anyway; the first viewer starts at the next keyframe)
+        main_live = None if main_sock is None else LiveForwarder(main_sock, always=False)
+        worker = CameraWorker(config, camera, channel, stop, live, main_live)
         wakers.append(worker.wake)
         link_wakers.append(worker.wake)
         if worker.factory is None:
