@@ -7,9 +7,9 @@ but that pre-roll gets negative timestamps, which the MP4 muxer hides behind an 
 a player shows, and ffprobe reports, the clip from `from` itself, still without
 re-encoding. It ends before the first picture (in decode order) shown at `to` or later:
 without B-frames exactly at `to` (within a frame); with them, the B-frames decoded after
-that picture go too, up to the reorder depth (two or three frames) early. Timestamps come from the catalog's
-segment starts, so a real gap in the recording stays a gap in the clip; within a segment
-they are the recorded ones."""
+that picture go too, up to the reorder depth (two or three frames) early. Timestamps come
+from the catalog's segment starts, so a real gap in the recording stays a gap in the
+clip; within a segment they are the recorded ones."""
 
 from __future__ import annotations
 

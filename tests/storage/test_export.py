@@ -1,6 +1,7 @@
 """Export: segments joined by stream copy into one MP4 that shows exactly the range asked
-(the pre-roll from the keyframe before `from` hidden by an edit list), has no gap where the recording had none, and reads segments kept off the box
-through a seekable ranged reader."""
+(the pre-roll from the keyframe before `from` hidden by an edit list), has no gap where
+the recording had none, and reads segments kept off the box through a seekable ranged
+reader."""
 
 from __future__ import annotations
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import (api, commands_api, config_api, exports, me_api, playback_api, plugin_routes,
-               system_api)
+from . import (
+    api,
+    commands_api,
+    config_api,
+    exports,
+    me_api,
+    playback_api,
+    plugin_routes,
+    system_api,
+)
 from .connections import ConnectionLimiter
 from .context import CONTEXT, LIMITER, WebContext
 from .download import ID_PATTERN, segment_file

@@ -2,15 +2,23 @@
 //
 // The recorder's segments are already fragmented MP4 (ftyp+moov, then moof+mdat pieces),
 // which is what a SourceBuffer takes as it is, so the segment files are appended unchanged
-// (GET /api/segments/<id>.mp4): no remux on the box. The SourceBuffer is in "sequence"
-// mode: each segment is placed right after the previous one whatever its own timestamps
-// (each starts from the camera's clock), so the video never waits at a boundary or in a
-// hole of the recording; `pieces` maps the video's time back to the wall clock.
+// (GET /api/segments/<id>.mp4): no remux on the box. Each segment is placed right where
+// the previous one's video ends (its timestampOffset from its first video decode time:
+// each starts from the camera's own clock), so the video never waits at a boundary or in
+// a hole of the recording; `pieces` maps the video's time back to the wall clock.
+// Not the "sequence" mode, which would do the placing itself: it re-anchors every track
+// at any jump in one of them (a camera's audio often starts with one), and the video
+// then stalls.
 import { mediaUrl } from "./api.js";
+import { firstVideoTime } from "./fmp4.js";
 
 const AHEAD_S = 12; // of video kept buffered ahead (times the speed)
 const BEHIND_S = 30; // kept behind the playhead (frame steps back, small seeks)
 const FEED_EVERY_MS = 250;
+
+// iPhone Safari (17.1+) has only ManagedMediaSource, which wants remote playback off.
+const Source = window.MediaSource || window.ManagedMediaSource;
+export const canPlay = Boolean(Source);
 
 export function mimeOf(segment) {
   const video = segment.video_codec === "hevc" || segment.video_codec === "h265"
@@ -33,18 +41,18 @@ export class SegmentPlayer {
   // Plays the recording from `wallMs` (or the first segment after it); false when none.
   async open(segments, wallMs) {
     const first = segments.findIndex((s) => s.end_ms > wallMs);
-    if (first < 0 || !window.MediaSource) return false;
+    if (first < 0 || !Source) return false;
     const generation = ++this.generation;
     this.segments = segments;
     this.pieces = [];
     this.next = first;
-    const source = new MediaSource();
+    const source = new Source();
+    this.video.disableRemotePlayback = true;
     this.video.src = URL.createObjectURL(source);
     await new Promise((resolve) => source.addEventListener("sourceopen", resolve, { once: true }));
     if (generation !== this.generation) return true;
     this.source = source;
     this.buffer = source.addSourceBuffer(mimeOf(segments[first]));
-    this.buffer.mode = "sequence";
     await this.appendNext(generation);
     const piece = this.pieces[0];
     if (!piece) return false;
@@ -87,6 +95,9 @@ export class SegmentPlayer {
     const data = await response.arrayBuffer();
     if (generation !== this.generation) return;
     const start = this.bufferedEnd();
+    const first = firstVideoTime(data);
+    if (first == null) throw new Error(`segment ${segment.id}: no video fragment in it`);
+    this.buffer.timestampOffset = start - first;
     await this.update(() => this.buffer.appendBuffer(data));
     this.pieces.push({ segment, start, end: this.bufferedEnd() });
     this.next += 1;

@@ -3,7 +3,7 @@
 // small drift, a seek for a large one, paused where they recorded nothing).
 import { getJson } from "./api.js";
 import { setUpExport } from "./export.js";
-import { SegmentPlayer } from "./mse.js";
+import { SegmentPlayer, canPlay } from "./mse.js";
 import { ZOOMS, drawLane, drawMarks, listen, windowAround } from "./zoomline.js";
 
 const SYNC_EVERY_MS = 250;
@@ -93,7 +93,8 @@ function removeLane(lane) {
 
 async function startLane(lane, moment) {
   const found = await lane.player.open(lane.segments, moment);
-  lane.note.textContent = found ? "" : "No recording at or after this moment.";
+  lane.note.textContent = found ? "" : canPlay ? "No recording at or after this moment."
+    : "This browser cannot play recordings (it has no Media Source Extensions).";
   if (found) {
     lane.video.playbackRate = Number($("pb-speed").value);
     if ($("pb-play").textContent === "Pause") lane.video.play().catch(() => {});
