@@ -11,13 +11,14 @@ import itertools
 import json
 import subprocess
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from nvr_edge_testing.appliance import nvr_edge_cli
 from nvr_edge_testing.chromium.cdp import CHROMIUM, Page, chromium_page
 from nvr_edge_web.gaps import Event, explain, holes
 from web_box import Box, base, error_of
@@ -193,18 +194,44 @@ def test_export_a_range_across_segments_from_the_page(box: Box, tmp_path: Path) 
     reply = box.get(path, token)
     assert reply.status == 200, reply.body[:200]
     out.write_bytes(reply.body)
+    check_clip(out, asked.total_seconds(), job["from"])
+
+
+def check_clip(out: Path, seconds: float, since: str) -> None:
+    """ffprobe: the range's duration within one frame, no gap between the frames shown,
+    the camera and the start in the metadata, and ffmpeg decodes it without a complaint."""
     info = ffprobe(out)
     video = next(s for s in info["streams"] if s["codec_type"] == "video")
     num, den = (int(x) for x in video["avg_frame_rate"].split("/"))
     frame = den / num
-    assert abs(float(info["format"]["duration"]) - asked.total_seconds()) <= frame + 1e-3, \
-        (info["format"]["duration"], asked)
+    assert abs(float(info["format"]["duration"]) - seconds) <= frame + 1e-3, \
+        (info["format"]["duration"], seconds)
     shown = sorted(float(p["pts_time"]) for p in info["packets"]
                    if p["stream_index"] == video["index"] and float(p["pts_time"]) >= 0)
     assert max(b - a for a, b in itertools.pairwise(shown)) < 1.5 * frame  # no gap
     tags = info["format"]["tags"]
-    assert tags["nvr_camera"] == "cam1" and tags["creation_time"].startswith(job["from"][:19])
+    assert tags["nvr_camera"] == "cam1" and tags["creation_time"].startswith(since[:19])
     assert decode_errors(out) == ""
+
+
+@pytest.mark.slow
+def test_the_cli_exports_a_range_given_with_offsets(box: Box, tmp_path: Path) -> None:
+    """`nvr-edge export --config FILE --camera C --from T1 --to T2 -o OUT` beside the
+    running box, the times in another zone than UTC."""
+    rows = segments_of(box, "cam1", 2)
+    zone = timezone(timedelta(hours=1))
+    first = datetime.fromtimestamp((rows[0]["end_ms"] - 2500) / 1000, zone)
+    last = datetime.fromtimestamp((rows[1]["start_ms"] + 3500) / 1000, zone)
+    out = tmp_path / "cli.mp4"
+    run = nvr_edge_cli("export", "--config", box.app.config, "--camera", "cam1",
+                       "--from", first.isoformat(), "--to", last.isoformat(), "-o", out)
+    assert run.returncode == 0, run.stderr
+    assert "2 segment(s)" in run.stdout and "export: 2/2 segment(s)" in run.stderr
+    check_clip(out, (last - first).total_seconds(), first.astimezone(UTC).isoformat())
+    refused = nvr_edge_cli("export", "--config", box.app.config, "--camera", "cam1",
+                           "--from", first.isoformat()[:19], "--to", last.isoformat(),
+                           "-o", out)
+    assert refused.returncode == 2 and "has no offset" in refused.stderr
 
 
 @needs_chromium
@@ -234,6 +261,7 @@ def test_playback_controls_are_named_and_reached_by_keyboard(box: Box, tmp_path:
         assert stop in seen["passed"], seen["passed"]
 
 
+@pytest.mark.slow
 def test_the_gaps_and_export_apis_check_what_they_are_asked(box: Box) -> None:
     rows = segments_of(box, "cam1", 1)
     token = box.token(["playback"], ["cam1"])
