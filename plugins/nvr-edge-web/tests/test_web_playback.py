@@ -29,6 +29,7 @@ from tests.media import decode_errors
 
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                     reason="chromium is not installed")
+BAR = "document.querySelector('#lanes .zoombar')"
 MAX_STALL_MS = 200
 # Chromium fires timeupdate every 250 ms while playing: a longer gap means a stall
 TIMEUPDATE_MS = 250
@@ -248,7 +249,22 @@ def test_playback_controls_are_named_and_reached_by_keyboard(box: Box, tmp_path:
             sliders = [(n.get("name") or {}).get("value") for n in tree["nodes"]
                        if (n.get("role") or {}).get("value") == "slider"]
             passed = await tab_to(page, "#pb-mark-to", most=80)
-            return {"controls": found, "sliders": sliders, "passed": passed}
+            await click(page, ".pb-zoom[data-zoom='10 min']")
+            span = await until(page, f"(({BAR}.dataset.to - {BAR}.dataset.from) === 600000)"
+                               f" && {BAR}.dataset.from", what="the 10 min window")
+            box_ = await page.evaluate(f"(() => {{ const r = {BAR}.getBoundingClientRect();"
+                                       " return [r.left, r.top + r.height / 2, r.width]; })()")
+            left, middle, width = box_
+            for kind, x in (("mousePressed", left + width / 2), ("mouseMoved", left + width / 4),
+                            ("mouseReleased", left + width / 4)):
+                await page.call("Input.dispatchMouseEvent", type=kind, x=x, y=middle,
+                                button="left", buttons=1 if kind != "mouseReleased" else 0,
+                                clickCount=1)
+            moved = int(await page.evaluate(f"{BAR}.dataset.from")) - int(span)
+            holes = await until(page, f"[...{BAR}.querySelectorAll('.gaps > div')]"
+                                ".map((d) => d.dataset.cause)", what="a hole drawn")
+            return {"controls": found, "sliders": sliders, "passed": passed,
+                    "moved": moved, "holes": holes}
 
     seen = asyncio.run(look())
     named = {c["name"]: c for c in seen["controls"]}
@@ -259,6 +275,9 @@ def test_playback_controls_are_named_and_reached_by_keyboard(box: Box, tmp_path:
     assert "Timeline of cam1" in seen["sliders"], seen["sliders"]
     for stop in ("pb-play", "pb-speed", "pb-when", "pb-camera", "pb-mark-from"):
         assert stop in seen["passed"], seen["passed"]
+    # dragged a quarter of the bar to the left: the window moved 2.5 min later
+    assert seen["moved"] == pytest.approx(150_000, abs=10_000), seen["moved"]
+    assert "no recording" in seen["holes"]  # before the box started, 10 min ago at most
 
 
 @pytest.mark.slow
@@ -322,3 +341,27 @@ def test_a_hole_takes_the_cause_the_box_knows() -> None:
     assert explain((90_000, 100_000), [], "disabled", "", 100_000).cause == "disabled"
     assert explain((1000, 5000), [Event(9000, "offline", "")], "online", "",
                    100_000).cause == "no recording"  # it began after the hole ended
+
+
+@pytest.mark.slow
+def test_a_disabled_camera_s_hole_says_disabled(box: Box) -> None:  # last: cam2 stops
+    segments_of(box, "cam2", 1)
+    admin = box.token(["admin"], "*")
+    cameras = box.get("/api/config", admin).json()["config"]["cameras"]
+    for camera in cameras:
+        camera["enabled"] = camera["id"] != "cam2"
+    change = box.http.request("/api/config", method="PATCH", token=admin,
+                              body=json.dumps({"cameras": cameras}).encode(),
+                              headers={"Content-Type": "application/merge-patch+json"})
+    assert change.status == 200, change.body[:300]
+    token = box.token(["playback"], ["cam2"])
+
+    def last_hole() -> dict[str, Any] | None:
+        now = datetime.now(UTC)
+        query = (f"camera=cam2&from={(now - timedelta(minutes=10)).isoformat()}"
+                 f"&to={now.isoformat()}").replace("+", "%2B")
+        holes = box.get(f"/api/gaps?{query}", token).json()["gaps"]
+        return holes[-1] if holes and holes[-1]["cause"] == "disabled" else None
+
+    hole = wait_for(last_hole, 30, "cam2's hole since it was disabled")
+    assert "disabled" in hole["detail"]

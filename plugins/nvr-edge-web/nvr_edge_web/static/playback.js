@@ -7,6 +7,7 @@ import { SegmentPlayer, canPlay } from "./mse.js";
 import { ZOOMS, drawLane, drawMarks, listen, windowAround } from "./zoomline.js";
 
 const SYNC_EVERY_MS = 250;
+const RELOAD_AFTER_MS = 300; // a drag redraws at once and asks the box once it rests
 const SEEK_DRIFT_MS = 400; // a follower further off than this seeks; closer, it is nudged
 const NUDGE = 0.1; // the most a follower's speed is changed to catch up
 const DEFAULT_FRAME_S = 1 / 25;
@@ -15,7 +16,12 @@ const $ = (id) => document.getElementById(id);
 const view = {
   lanes: [], range: windowAround(Date.now(), ZOOMS["1 h"]), span: ZOOMS["1 h"],
   selection: null, cameras: [], timer: null, onError: () => {},
-  pan(range) { this.range = { from: range.from, to: Math.min(range.to, Date.now() + 60e3) }; redraw(true); },
+  pan(range) {
+    this.range = range;
+    redraw(false);
+    clearTimeout(this.reload);
+    this.reload = setTimeout(() => redraw(true), RELOAD_AFTER_MS);
+  },
   jump(moment) { jumpTo(moment); },
   choose(selection) { this.selection = selection; exportTool.chosen(selection); redraw(false); },
 };
@@ -51,6 +57,7 @@ async function redraw(reload) {
   }
   for (const lane of view.lanes) {
     drawLane(lane.bar, lane, view.range);
+    Object.assign(lane.bar.dataset, { from: view.range.from, to: view.range.to }); // for tests
     lane.bar.setAttribute("aria-valuetext", `${new Date(view.range.from).toLocaleString()} to `
       + `${new Date(view.range.to).toLocaleString()}`);
   }
@@ -178,7 +185,7 @@ export async function addCamera(camera, moment) {
   $("lanes").append(lane.element);
   measureFrames(lane);
   await loadLane(lane);
-  drawLane(lane.bar, lane, view.range);
+  await redraw(false);
   await startLane(lane, moment ?? playhead() ?? Date.now());
 }
 
