@@ -15,6 +15,7 @@ import { firstVideoTime } from "./fmp4.js";
 const AHEAD_S = 12; // of video kept buffered ahead (times the speed)
 const BEHIND_S = 30; // kept behind the playhead (frame steps back, small seeks)
 const FEED_EVERY_MS = 250;
+const ASK_MORE_EVERY_MS = 10000; // past the last segment known: the recording goes on
 
 // iPhone Safari (17.1+) has only ManagedMediaSource, which wants remote playback off.
 const Source = window.MediaSource || window.ManagedMediaSource;
@@ -27,8 +28,11 @@ export function mimeOf(segment) {
 }
 
 export class SegmentPlayer {
-  constructor(video) {
+  // `more(last)`: the segments recorded after `last` (a promise of a list, maybe empty).
+  constructor(video, more) {
     this.video = video;
+    this.more = more;
+    this.askedMore = 0;
     this.segments = [];
     this.pieces = []; // {segment, start, end}: where each appended segment lies in the video
     this.next = 0; // index in segments of the next one to append
@@ -76,14 +80,25 @@ export class SegmentPlayer {
     const ahead = this.bufferedEnd() - this.video.currentTime;
     this.busy = true;
     try {
-      if (ahead < AHEAD_S * Math.max(1, this.video.playbackRate)) await this.appendNext(generation);
-      else await this.evict();
-      if (this.next >= this.segments.length && this.source.readyState === "open"
-        && !this.buffer.updating && ahead <= 0.1) this.source.endOfStream();
+      if (ahead < AHEAD_S * Math.max(1, this.video.playbackRate)) {
+        if (this.next >= this.segments.length) await this.askMore(generation);
+        await this.appendNext(generation);
+      } else await this.evict();
     } catch (error) {
       this.video.dispatchEvent(new CustomEvent("feederror", { detail: error }));
     } finally {
       this.busy = false;
+    }
+  }
+
+  async askMore(generation) {
+    if (!this.more || Date.now() - this.askedMore < ASK_MORE_EVERY_MS) return;
+    this.askedMore = Date.now();
+    const last = this.segments[this.segments.length - 1];
+    const later = (await this.more(last)).filter((s) => s.start_ms >= last.end_ms - 1000
+      && s.id !== last.id);
+    if (generation === this.generation && later.length) {
+      this.segments = [...this.segments, ...later];
     }
   }
 
@@ -137,6 +152,12 @@ export class SegmentPlayer {
         return;
       }
     }
+  }
+
+  // Played up to the last segment known (no endOfStream: more may be recorded meanwhile).
+  atEnd() {
+    return this.pieces.length > 0 && this.next >= this.segments.length
+      && this.bufferedEnd() - this.video.currentTime <= 0.1;
   }
 
   // The wall-clock time (ms) of the picture shown, null before anything is loaded.

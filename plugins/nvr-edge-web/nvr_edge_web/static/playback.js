@@ -49,6 +49,12 @@ async function loadLane(lane) {
   lane.loaded = { ...view.range };
 }
 
+async function laterSegments(camera, last) {
+  const query = new URLSearchParams({
+    camera: camera.id, from: new Date(last.end_ms).toISOString(), limit: "50" });
+  return (await getJson(`/api/segments?${query}`)).segments;
+}
+
 async function redraw(reload) {
   try {
     if (reload) await Promise.all(view.lanes.map(loadLane));
@@ -82,7 +88,8 @@ function makeLane(camera) {
   const bar = element.querySelector(".zoombar");
   bar.setAttribute("aria-label", `Timeline of ${camera.name || camera.id}`);
   const lane = { camera, element, video, bar, segments: [], gaps: [],
-    player: new SegmentPlayer(video), note: element.querySelector(".lane-note") };
+    player: null, note: element.querySelector(".lane-note") };
+  lane.player = new SegmentPlayer(video, (last) => laterSegments(camera, last));
   listen(bar, view);
   video.addEventListener("feederror", (event) => view.onError(event.detail));
   const remove = element.querySelector(".lane-remove");
@@ -99,7 +106,13 @@ function removeLane(lane) {
 }
 
 async function startLane(lane, moment) {
-  const found = await lane.player.open(lane.segments, moment);
+  lane.opening = true;
+  let found = false;
+  try {
+    found = await lane.player.open(lane.segments, moment);
+  } finally {
+    lane.opening = false;
+  }
   lane.note.textContent = found ? "" : canPlay ? "No recording at or after this moment."
     : "This browser cannot play recordings (it has no Media Source Extensions).";
   if (found) {
@@ -123,13 +136,20 @@ function sync() {
   const first = leader();
   const wall = playhead();
   if (!first || wall == null) return;
+  if (first.player.atEnd()) first.note.textContent = "End of the recording so far.";
+  else if (first.note.textContent.startsWith("End")) first.note.textContent = "";
+  if (wall > view.range.to) { // the playhead left the window: the window follows
+    view.range = windowAround(wall + view.span * 0.4, view.span);
+    redraw(true);
+  }
   for (const lane of view.lanes.slice(1)) {
+    if (lane.opening) continue;
     const video = lane.video;
     const own = lane.player.wallNow();
     const there = lane.player.mediaAt(wall);
     if (there == null) {
       const recorded = lane.segments.some((s) => s.start_ms <= wall && s.end_ms > wall);
-      if (recorded && own != null && Math.abs(own - wall) > SEEK_DRIFT_MS) {
+      if (recorded && (own == null || Math.abs(own - wall) > SEEK_DRIFT_MS)) {
         startLane(lane, wall);
       } else if (!recorded) {
         video.pause();
