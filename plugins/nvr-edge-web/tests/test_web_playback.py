@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nvr_edge_testing.appliance import nvr_edge_cli
 from nvr_edge_testing.chromium.cdp import CHROMIUM, Page, chromium_page
 from nvr_edge_web.gaps import Event, explain, holes
-from web_box import Box, base, error_of
+from web_box import Box, base, error_of, file_bytes
 from web_page import click, controls, tab_to, until
 
 from tests.helpers import wait_for
@@ -278,6 +278,45 @@ def test_playback_controls_are_named_and_reached_by_keyboard(box: Box, tmp_path:
     # dragged a quarter of the bar to the left: the window moved 2.5 min later
     assert seen["moved"] == pytest.approx(150_000, abs=10_000), seen["moved"]
     assert "no recording" in seen["holes"]  # before the box started, 10 min ago at most
+
+
+FIRST_VIDEO_TIMES = """(async () => {
+  const { firstVideoTime } = await import('/static/fmp4.js');
+  const { mediaUrl } = await import('/static/api.js');
+  const data = await (await fetch(mediaUrl(%s))).arrayBuffer();
+  return [firstVideoTime(data), ...%s.map((cut) => firstVideoTime(data.slice(0, cut)))];
+})()"""
+
+
+@needs_chromium
+@pytest.mark.slow
+@settings(max_examples=3, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.floats(0, 1), min_size=40, max_size=40))
+def test_the_page_reads_where_a_segment_s_video_starts(box: Box, tmp_path: Path,
+                                                       shares: list[float]) -> None:
+    """fmp4.js against ffprobe on a real segment, and on that file cut anywhere: the same
+    time, or null (the first video fragment is not whole), never an exception."""
+    segment = segments_of(box, "cam1", 1)[0]
+    path = tmp_path / "segment.mp4"
+    path.write_bytes(file_bytes(box, segment["id"]))
+    first = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v",
+                            "-show_entries", "packet=dts_time", "-read_intervals", "%+#1",
+                            "-of", "csv=p=0", str(path)], capture_output=True, text=True,
+                           check=True).stdout.split()[0]
+    cuts = [int(share * path.stat().st_size) for share in shares]
+    token = box.token(["view", "playback"], "*")
+
+    async def read() -> list[float | None]:
+        async with chromium_page(f"{base(box)}/?token={token}", tmp_path / "p") as page:
+            await until(page, "document.querySelectorAll('#grid .tile').length === 2",
+                        what="tiles")
+            return await page.evaluate(FIRST_VIDEO_TIMES % (json.dumps(segment["url"]),
+                                                            json.dumps(cuts)))
+
+    whole, *cut = asyncio.run(read())
+    assert whole == pytest.approx(float(first), abs=1e-6), (whole, first)
+    assert all(value is None or value == whole for value in cut), cut
 
 
 @pytest.mark.slow

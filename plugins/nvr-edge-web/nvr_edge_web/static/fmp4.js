@@ -40,8 +40,17 @@ function videoTracks(view, moov) {
   return tracks;
 }
 
+// null for a file with no video fragment, or one cut short or malformed.
 export function firstVideoTime(data) {
-  const view = new DataView(data);
+  try {
+    return scan(new DataView(data));
+  } catch (error) {
+    if (error instanceof RangeError) return null; // a box that claims more than the file has
+    throw error;
+  }
+}
+
+function scan(view) {
   let tracks = null;
   for (const box of boxes(view, 0, view.byteLength)) {
     if (box.type === "moov") tracks = videoTracks(view, box);
