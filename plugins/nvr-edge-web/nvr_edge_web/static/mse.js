@@ -1,5 +1,8 @@
 // Recorded segments played as one continuous video through Media Source Extensions.
 //
+// A segment is streamed into the buffer as it arrives, read no faster than it plays (a
+// default segment is 180 s: tens of MB, more than a SourceBuffer holds at once).
+//
 // The recorder's segments are already fragmented MP4 (ftyp+moov, then moof+mdat pieces),
 // which is what a SourceBuffer takes as it is, so the segment files are appended unchanged
 // (GET /api/segments/<id>.mp4): no remux on the box. Each segment is placed right where
@@ -16,6 +19,8 @@ const AHEAD_S = 12; // of video kept buffered ahead (times the speed)
 const BEHIND_S = 30; // kept behind the playhead (frame steps back, small seeks)
 const FEED_EVERY_MS = 250;
 const ASK_MORE_EVERY_MS = 10000; // past the last segment known: the recording goes on
+const APPEND_BYTES = 512 * 1024; // a segment is appended in pieces as it arrives
+const HEAD_BYTES = 4 * 1024 * 1024; // its first video fragment is within this much
 
 // iPhone Safari (17.1+) has only ManagedMediaSource, which wants remote playback off.
 const Source = window.MediaSource || window.ManagedMediaSource;
@@ -38,7 +43,7 @@ export class SegmentPlayer {
     this.next = 0; // index in segments of the next one to append
     this.generation = 0; // bumped by open(): a late fetch of an earlier one is dropped
     this.timer = null;
-    this.busy = false;
+    this.busy = null; // the generation whose feed is running
     video.addEventListener("waiting", () => this.skipHole());
   }
 
@@ -57,12 +62,13 @@ export class SegmentPlayer {
     if (generation !== this.generation) return true;
     this.source = source;
     this.buffer = source.addSourceBuffer(mimeOf(segments[first]));
-    await this.appendNext(generation);
-    const piece = this.pieces[0];
-    if (!piece) return false;
-    this.video.currentTime = piece.start + Math.max(0, (wallMs - piece.segment.start_ms) / 1000);
     clearInterval(this.timer);
+    const placed = new Promise((resolve, reject) => { this.placed = { resolve, reject }; });
     this.timer = setInterval(() => this.feed(generation), FEED_EVERY_MS);
+    this.feed(generation);
+    const piece = await placed; // the first segment's start is in the buffer
+    if (generation !== this.generation) return true;
+    this.video.currentTime = piece.start + Math.max(0, (wallMs - piece.segment.start_ms) / 1000);
     return true;
   }
 
@@ -76,18 +82,20 @@ export class SegmentPlayer {
   }
 
   async feed(generation) {
-    if (this.busy || generation !== this.generation) return;
-    const ahead = this.bufferedEnd() - this.video.currentTime;
-    this.busy = true;
+    if (this.busy === generation || generation !== this.generation) return;
+    const ahead = this.ahead();
+    this.busy = generation; // an earlier open's feed may still be winding down
     try {
       if (ahead < AHEAD_S * Math.max(1, this.video.playbackRate)) {
         if (this.next >= this.segments.length) await this.askMore(generation);
         await this.appendNext(generation);
       } else await this.evict();
     } catch (error) {
+      if (this.placed) this.placed.reject(error);
+      this.placed = null;
       this.video.dispatchEvent(new CustomEvent("feederror", { detail: error }));
     } finally {
-      this.busy = false;
+      if (this.busy === generation) this.busy = null;
     }
   }
 
@@ -102,20 +110,64 @@ export class SegmentPlayer {
     }
   }
 
+  // Streams the next segment in: placed where the buffer's video ends, appended in
+  // pieces, waiting while enough is buffered ahead (and dropping what lies far behind).
   async appendNext(generation) {
     const segment = this.segments[this.next];
     if (!segment) return;
+    this.next += 1;
     const response = await fetch(mediaUrl(segment.url));
     if (!response.ok) throw new Error(`segment ${segment.id}: HTTP ${response.status}`);
-    const data = await response.arrayBuffer();
-    if (generation !== this.generation) return;
-    const start = this.bufferedEnd();
-    const first = firstVideoTime(data);
-    if (first == null) throw new Error(`segment ${segment.id}: no video fragment in it`);
-    this.buffer.timestampOffset = start - first;
-    await this.update(() => this.buffer.appendBuffer(data));
-    this.pieces.push({ segment, start, end: this.bufferedEnd() });
-    this.next += 1;
+    const reader = response.body.getReader();
+    const piece = { segment, start: this.bufferedEnd(), end: 0 };
+    let held = [];
+    let size = 0;
+    let placed = false;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (generation !== this.generation) {
+        reader.cancel();
+        return;
+      }
+      if (value) {
+        held.push(value);
+        size += value.length;
+      }
+      if (!placed) {
+        const head = join(held, size);
+        held = [head];
+        const first = firstVideoTime(head.buffer);
+        if (first == null && !done && size < HEAD_BYTES) continue;
+        if (first == null) throw new Error(`segment ${segment.id}: no video fragment in it`);
+        this.buffer.timestampOffset = piece.start - first;
+        placed = true;
+      }
+      if (size >= APPEND_BYTES || (done && size)) {
+        await this.update(() => this.buffer.appendBuffer(join(held, size)));
+        held = [];
+        size = 0;
+        piece.end = this.bufferedEnd();
+        if (!this.pieces.includes(piece)) this.pieces.push(piece);
+        if (this.placed) this.placed.resolve(piece);
+        this.placed = null;
+      }
+      if (done) return;
+      await this.room(generation);
+    }
+  }
+
+  // Waits while more than enough is buffered ahead: the rest of the file waits in the
+  // network, not in the browser's memory.
+  async room(generation) {
+    const enough = () => AHEAD_S * Math.max(1, this.video.playbackRate);
+    while (generation === this.generation && this.ahead() > enough()) {
+      await this.evict();
+      await new Promise((resolve) => setTimeout(resolve, FEED_EVERY_MS));
+    }
+  }
+
+  ahead() {
+    return this.bufferedEnd() - this.video.currentTime;
   }
 
   async evict() {
@@ -175,4 +227,15 @@ export class SegmentPlayer {
       && wallMs < p.segment.start_ms + (p.end - p.start) * 1000);
     return piece ? piece.start + (wallMs - piece.segment.start_ms) / 1000 : null;
   }
+}
+
+function join(chunks, size) {
+  if (chunks.length === 1) return chunks[0];
+  const whole = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, at);
+    at += chunk.length;
+  }
+  return whole;
 }
