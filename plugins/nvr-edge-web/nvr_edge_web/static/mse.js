@@ -62,6 +62,10 @@ export class SegmentPlayer {
     if (generation !== this.generation) return true;
     this.source = source;
     this.buffer = source.addSourceBuffer(mimeOf(segments[first]));
+    // as long as what is known: else the duration is what is appended so far, and the seek
+    // into the first segment below would stop at its first piece
+    source.duration = segments.slice(first).reduce((sum, s) => sum + s.end_ms - s.start_ms, 0)
+      / 1000;
     clearInterval(this.timer);
     const placed = new Promise((resolve, reject) => { this.placed = { resolve, reject }; });
     this.timer = setInterval(() => this.feed(generation), FEED_EVERY_MS);
@@ -91,6 +95,7 @@ export class SegmentPlayer {
         await this.appendNext(generation);
       } else await this.evict();
     } catch (error) {
+      if (generation !== this.generation) return; // an earlier open's, cut off by this one
       if (this.placed) this.placed.reject(error);
       this.placed = null;
       this.video.dispatchEvent(new CustomEvent("feederror", { detail: error }));
@@ -144,6 +149,7 @@ export class SegmentPlayer {
       }
       if (size >= APPEND_BYTES || (done && size)) {
         await this.update(() => this.buffer.appendBuffer(join(held, size)));
+        if (generation !== this.generation) return; // opened again meanwhile: not ours now
         held = [];
         size = 0;
         piece.end = this.bufferedEnd();

@@ -22,7 +22,12 @@ const view = {
     clearTimeout(this.reload);
     this.reload = setTimeout(() => redraw(true), RELOAD_AFTER_MS);
   },
-  jump(moment) { jumpTo(moment); },
+  jump(moment) { jumpTo(moment).catch(this.onError); },
+  zoom(direction) { // +1: the next closer zoom, -1: the next wider
+    const spans = Object.values(ZOOMS); // widest first
+    const at = spans.indexOf(this.span) + direction;
+    if (at >= 0 && at < spans.length) zoomTo(spans[at]);
+  },
   choose(selection) { this.selection = selection; exportTool.chosen(selection); redraw(false); },
 };
 let exportTool = null;
@@ -170,6 +175,12 @@ function sync() {
   drawMarksAll();
 }
 
+function zoomTo(span) {
+  view.span = span;
+  view.range = windowAround(playhead() ?? Date.now(), span);
+  redraw(true);
+}
+
 function frameStep(direction) {
   for (const lane of view.lanes) lane.video.pause();
   $("pb-play").textContent = "Play";
@@ -258,11 +269,7 @@ export function setUpPlayback(onError) {
   $("pb-back").addEventListener("click", () => frameStep(-1));
   $("pb-forward").addEventListener("click", () => frameStep(1));
   for (const button of document.querySelectorAll(".pb-zoom")) {
-    button.addEventListener("click", () => {
-      view.span = ZOOMS[button.dataset.zoom];
-      view.range = windowAround(playhead() ?? Date.now(), view.span);
-      redraw(true);
-    });
+    button.addEventListener("click", () => zoomTo(ZOOMS[button.dataset.zoom]));
   }
   $("pb-jump").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -55,7 +55,8 @@ function momentAt(bar, clientX, range) {
 }
 
 // Pointer and keys on a lane's bar: `view` holds the shared window ({range}) and is told
-// of a click (jump), a drag (pan) or a shift+drag (choose a range).
+// of a click or Enter (jump: Enter to the window's middle), a drag or the arrow keys
+// (pan), + and - (zoom in, out) or a shift+drag (choose a range).
 export function listen(bar, view) {
   let press = null;
   bar.addEventListener("pointerdown", (event) => {
@@ -84,6 +85,11 @@ export function listen(bar, view) {
     if (step) {
       event.preventDefault();
       view.pan({ from: view.range.from + step, to: view.range.to + step });
+    } else if (event.key === "+" || event.key === "-") {
+      event.preventDefault();
+      view.zoom(event.key === "+" ? 1 : -1);
+    } else if (event.key === "Enter") {
+      view.jump((view.range.from + view.range.to) / 2);
     }
   });
 }
