@@ -2,10 +2,14 @@
 re-encoding), wherever each segment lives now (the cache, the archive, or only in object
 storage, read back by range).
 
-The clip starts at the last keyframe at or before `from` (a decoder needs one; it starts
-earlier by at most one GOP) and ends before `to`. Timestamps come from the catalog's
-segment starts, so a real gap in the recording stays a gap in the clip; within a segment
-they are the recorded ones."""
+The clip's pictures start at the last keyframe at or before `from` (a decoder needs one),
+but that pre-roll gets negative timestamps, which the MP4 muxer hides behind an edit list:
+a player shows, and ffprobe reports, the clip from `from` itself, still without
+re-encoding. It ends before the first picture (in decode order) shown at `to` or later:
+without B-frames exactly at `to` (within a frame); with them, the B-frames decoded after
+that picture go too, up to the reorder depth (two or three frames) early. Timestamps come
+from the catalog's segment starts, so a real gap in the recording stays a gap in the
+clip; within a segment they are the recorded ones."""
 
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ class ExportError(RuntimeError):
 class ExportResult:
     path: Path
     segments: int
-    start_ms: int  # the first picture's time (the keyframe at or before `from`)
+    start_ms: int  # when the clip starts showing: `from`, or the first keyframe after it
     end_ms: int  # the end of the last picture
     video_packets: int
     audio_packets: int
@@ -83,8 +87,9 @@ class _Joiner:
         self.audio: Any = None
         self.camera = first.camera
         self.clip_start_ms: Fraction | None = None  # the first keyframe's time, exact
+        self.origin_ms: Fraction | None = None  # the clip's time 0: `from`, or that keyframe
         self.last_end_ms = 0
-        self.last_dts: dict[str, int] = {}
+        self.last_dts: dict[str, int] = {}  # per stream; may start below 0 (the pre-roll)
         self.counts = {"video": 0, "audio": 0}
         self.gop: list[tuple[Any, str, Fraction]] = []  # from the last keyframe before `from`
 
@@ -118,7 +123,8 @@ class _Joiner:
             base = origin.setdefault(packet.stream.index, packet.dts)
             # exact (a Fraction): rounding here would jitter every timestamp of the clip
             at_ms = segment.start_ms + (packet.dts - base) * packet.time_base * 1000
-            if at_ms >= self.to_ms:
+            shown_ms = at_ms + ((packet.pts or packet.dts) - packet.dts) * packet.time_base * 1000
+            if shown_ms >= self.to_ms:  # the first picture shown at `to` or later ends it
                 break
             if self.clip_start_ms is None and not self._starts(packet, kind, at_ms):
                 continue
@@ -147,12 +153,16 @@ class _Joiner:
 
     def _write(self, packet: Any, kind: str, at_ms: Fraction) -> None:
         assert self.clip_start_ms is not None
-        if at_ms < self.clip_start_ms:
-            return  # audio from before the first picture
+        if self.origin_ms is None:
+            self.origin_ms = max(self.clip_start_ms, Fraction(self.from_ms))
+        if kind == "audio" and at_ms < self.origin_ms:
+            return  # audio of the pre-roll: nothing would play it
         stream = self.video if kind == "video" else self.audio
         shift = packet.pts - packet.dts if packet.pts is not None else 0
-        dts = round((at_ms - self.clip_start_ms) / 1000 / packet.time_base)
-        dts = max(dts, self.last_dts.get(kind, -1) + 1)  # strictly increasing per stream
+        # pre-roll pictures get negative times: decoded, never shown (the edit list)
+        dts = round((at_ms - self.origin_ms) / 1000 / packet.time_base)
+        if kind in self.last_dts:  # strictly increasing per stream
+            dts = max(dts, self.last_dts[kind] + 1)
         self.last_dts[kind] = dts
         packet.dts, packet.pts = dts, dts + shift
         packet.stream = stream
@@ -162,11 +172,11 @@ class _Joiner:
         self.last_end_ms = max(self.last_end_ms, int(end))
 
     def close(self, segments: int) -> ExportResult:
-        if self.clip_start_ms is None or self.container is None:
+        if self.origin_ms is None or self.container is None:
             self.abandon()
             raise ExportError(f"no picture of {self.camera} between {iso_utc(self.from_ms)} "
                               f"and {iso_utc(self.to_ms)}")
-        start_ms = int(self.clip_start_ms)
+        start_ms = int(self.origin_ms)
         self.container.close()
         return ExportResult(self.out, segments, start_ms, self.last_end_ms,
                             self.counts["video"], self.counts["audio"])

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api, commands_api, config_api, me_api, plugin_routes, system_api
+from . import (
+    api,
+    commands_api,
+    config_api,
+    exports,
+    me_api,
+    playback_api,
+    plugin_routes,
+    system_api,
+)
 from .connections import ConnectionLimiter
 from .context import CONTEXT, LIMITER, WebContext
 from .download import ID_PATTERN, segment_file
@@ -39,6 +48,8 @@ def make_app(ctx: WebContext) -> web.Application:
     commands_api.add_routes(app)  # every plugin's commands (nvr_commands)
     me_api.add_routes(app)  # what the token allows (the page hides what it may not use)
     system_api.add_routes(app)  # the system page: tiers, cameras, alerts
+    playback_api.add_routes(app)  # the timeline's gaps and their causes
+    exports.add_routes(app, ctx.config.storage.state_dir)  # a range as one MP4, with progress
     # Last: other plugins' routes (nvr_web_routes) never shadow the ones above.
     plugin_routes.add_routes(app, plugin_routes.plugin_routes(ctx.appliance))
     app.on_response_prepare.append(_count_and_harden)

@@ -70,7 +70,7 @@ async def controls(page: Page) -> list[dict[str, Any]]:
     return found
 
 
-KEYS = {"Tab": 9, "Enter": 13}
+KEYS = {"Tab": 9, "Enter": 13, "ArrowRight": 39}
 
 
 async def press(page: Page, key: str) -> None:

@@ -1,14 +1,13 @@
 // The page: one tile per camera the token allows, its state, its last 24 h of recordings;
 // #system and #cameras (admin) are the other views of it.
 import { loadAccess } from "./access.js";
-import { ApiError, forgetToken, getJson, mediaUrl, setToken, takeTokenFromUrl } from "./api.js";
+import { ApiError, forgetToken, getJson, setToken, takeTokenFromUrl } from "./api.js";
 import { refreshCameras, setUpCameras } from "./cameras.js";
 import { setUpFound, showFound } from "./found.js";
 import { startLive } from "./live.js";
+import { closePlayback, openPlayback, setUpPlayback } from "./playback.js";
 import { refreshSystem } from "./system.js";
-import {
-  drawRecorded, momentAt, nextSegment, segmentAt, showCursor, windowEndingNow,
-} from "./timeline.js";
+import { drawRecorded, momentAt, showCursor, windowEndingNow } from "./timeline.js";
 
 const STATUS_EVERY_MS = 3000;
 const SEGMENTS_EVERY_MS = 60000;
@@ -104,32 +103,12 @@ async function refreshSegments(tile) {
   drawRecorded(tile.element.querySelector(".timeline"), segments, range);
 }
 
+// The playback panel on this camera from that moment; the others can join it in sync.
 function play(tile, moment) {
   showCursor(tile.element.querySelector(".timeline"), moment, tile.range);
-  const found = segmentAt(tile.segments, moment);
-  if (!found) {
-    showMessage(`Nothing recorded on ${tile.camera.id} after ${new Date(moment).toLocaleString()}.`);
-    return;
-  }
   showMessage("");
-  playSegment(tile, found.segment, found.offsetS);
-}
-
-function playSegment(tile, segment, offsetS) {
-  const video = $("video");
-  $("player").hidden = false;
-  $("player-title").textContent =
-    `${tile.camera.name || tile.camera.id}: ${new Date(segment.start_ms).toLocaleString()}`;
-  video.onloadedmetadata = () => {
-    video.currentTime = Math.min(offsetS, Math.max(0, video.duration - 0.1));
-    video.play().catch(() => {}); // autoplay may be refused; the controls are there
-  };
-  video.onended = () => {
-    const next = nextSegment(tile.segments, segment);
-    if (next) playSegment(tile, next, 0);
-  };
-  video.onerror = () => showMessage(`Cannot play segment ${segment.id} of ${tile.camera.id}.`);
-  video.src = mediaUrl(segment.url);
+  const cameras = [...tiles.values()].map((t) => t.camera);
+  openPlayback(tile.camera, moment, cameras).catch(handleError);
 }
 
 function every(ms, task, list = timers) {
@@ -172,7 +151,7 @@ function route() {
   viewTimers.forEach(clearInterval);
   viewTimers = [];
   $("grid").hidden = view !== "live";
-  if (view !== "live") $("player").hidden = true;
+  if (view !== "live") closePlayback();
   $("system").hidden = view !== "system";
   $("cameras").hidden = view !== "cameras";
   for (const link of $("views").querySelectorAll("a")) {
@@ -213,13 +192,7 @@ function setUp() {
     forgetToken();
     window.location.reload();
   });
-  $("player-close").addEventListener("click", () => {
-    const video = $("video");
-    video.pause();
-    video.removeAttribute("src");
-    video.load();
-    $("player").hidden = true;
-  });
+  setUpPlayback(handleError);
   window.addEventListener("hashchange", route);
   setUpCameras(handleError);
   setUpFound(() => refreshCameras().catch(handleError));

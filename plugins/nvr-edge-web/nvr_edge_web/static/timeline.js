@@ -47,19 +47,3 @@ export function showCursor(timeline, moment, range) {
   cursor.style.left = `${((moment - range.from) / (range.to - range.from)) * 100}%`;
   cursor.hidden = false;
 }
-
-// The segment holding `moment` (with the offset into it), else the first one after it.
-export function segmentAt(segments, moment) {
-  for (const segment of segments) {
-    if (segment.end_ms > moment) {
-      const offsetS = Math.max(0, (moment - segment.start_ms) / 1000);
-      return { segment, offsetS };
-    }
-  }
-  return null;
-}
-
-export function nextSegment(segments, current) {
-  return segments.find((s) => s.start_ms >= current.end_ms - JOIN_GAP_MS && s.id !== current.id)
-    || null;
-}
