@@ -77,10 +77,11 @@ def check_value(key: str, value: Any) -> None:
     except ConfigError as exc:
         table = expected_path(key).rpartition(".")[0]
         # a rule across keys may name the other key of the pair (max_delay < initial); a
-        # key that is a table of entries ([onvif.adopted]) names the entry at fault
+        # key that is a table of entries ([onvif.adopted]) or an array of tables
+        # ([[rtsp.users]]) names the entry at fault
         path = expected_path(key)
-        assert exc.key == path or exc.key.rpartition(".")[0] in (table, path), \
-            (key, exc.key, str(exc))
+        assert exc.key == path or exc.key.rpartition(".")[0] in (table, path) \
+            or exc.key.startswith((f"{path}[", f"{path}.")), (key, exc.key, str(exc))
         assert exc.problem
 
 

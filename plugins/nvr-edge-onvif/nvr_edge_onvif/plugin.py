@@ -18,6 +18,7 @@ from nvr_edge import (
     DiscoveryRequest,
     hookimpl,
 )
+from nvr_edge_onvif.asking import Asker
 from nvr_edge_onvif.candidates import describe
 from nvr_edge_onvif.commands import onvif_commands
 from nvr_edge_onvif.follow import follow, follow_if_lost
@@ -45,6 +46,7 @@ class OnvifDiscovery:
         self.interfaces = interfaces
         self.port = port
         self.registry = Registry()
+        self.asker = Asker(self.registry)
         self.listener: Listener | None = None
         self.refinder: Refinder | None = None
         self.settings = OnvifSettings()
@@ -58,6 +60,7 @@ class OnvifDiscovery:
     def nvr_startup(self, config: Config, catalog: Catalog, appliance: Appliance) -> None:
         self.appliance = appliance
         self.registry = Registry()  # this run's: nothing heard by an earlier one
+        self.asker = Asker(self.registry)
         self._listen(_settings(config))
 
     @hookimpl
@@ -67,6 +70,9 @@ class OnvifDiscovery:
         if (new.listen, new.interfaces, new.expire_s, new.refind_s) != (
                 old.listen, old.interfaces, old.expire_s, old.refind_s):
             self._listen(new)
+        elif self.asker.configure(new.user, new.password):
+            for camera in self.registry.cameras():  # asked again with the new ones
+                self.asker.heard(camera)
 
     @hookimpl
     def nvr_shutdown(self, config: Config) -> None:
@@ -86,8 +92,10 @@ class OnvifDiscovery:
                           **self.registry.status()}}
 
     def _seen(self, moved_from: ProbeMatch | None, camera: ProbeMatch) -> None:
-        """A camera heard of (running box only): an adopted one seen at a new address, or
-        found elsewhere while it was not online, has its URLs follow it."""
+        """A camera heard of (running box only): asked with the site's credentials once per
+        address; an adopted one seen at a new address, or found elsewhere while it was not
+        online, has its URLs follow it."""
+        self.asker.heard(camera)
         appliance = self.appliance
         if appliance is None:
             return
@@ -108,7 +116,7 @@ class OnvifDiscovery:
         """(Re)start the listener and the search for missing cameras as `settings` say;
         stop them when they say no."""
         self.settings = settings
-        for running in (self.listener, self.refinder):
+        for running in (self.listener, self.refinder, self.asker):
             if running is not None:
                 running.stop()
         self.listener = self.refinder = None
@@ -116,6 +124,8 @@ class OnvifDiscovery:
         appliance = self.appliance
         if not settings.listen or appliance is None:
             return
+        self.asker.configure(settings.user, settings.password)
+        self.asker.start()
         self.refinder = Refinder(lambda: missing_cameras(appliance), self._refind,
                                  settings.refind_s).start()
         interfaces = [i for i in self.interfaces()

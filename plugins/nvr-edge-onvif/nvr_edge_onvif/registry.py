@@ -1,6 +1,7 @@
 """The cameras the running box has heard of, keyed by endpoint URN: from Hellos, from
 active probes, forgotten on a Bye or when unseen for `expire_s` (a camera that lost power
-says no Bye). Thread-safe: the listener writes, status and commands read."""
+says no Bye), with what each said when asked with the site's credentials. Thread-safe: the
+listener writes, status and commands read."""
 
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ class Registry:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._seen: dict[str, Seen] = {}
+        # URN -> what the camera said when asked with the site's credentials (public form:
+        # streams with masked URLs, problem, seconds from first heard); dropped when it
+        # moves or is forgotten, so a camera is asked once per address
+        self._described: dict[str, dict[str, Any]] = {}
 
     def saw(self, camera: ProbeMatch, how: str) -> ProbeMatch | None:
         """Record `camera` (a new one only below MAX_CAMERAS); the previous sighting if its
@@ -44,12 +49,39 @@ class Registry:
             first = before.first_seen if before else wall
             self._seen[camera.urn] = Seen(camera, first, wall, now, how)
         if before is not None and before.camera.xaddrs[:1] != camera.xaddrs[:1]:
+            with self._lock:
+                self._described.pop(camera.urn, None)
             return before.camera
         return None
+
+    def described(self, urn: str, public: dict[str, Any]) -> float | None:
+        """Keep what `urn` said when asked (a candidate's public form); the seconds since
+        it was first heard, or None when it was forgotten meanwhile."""
+        with self._lock:
+            seen = self._seen.get(urn)
+            if seen is None:
+                return None
+            after_s = max(0.0, time.time() - seen.first_seen)
+            self._described[urn] = {"streams": public.get("streams", []),
+                                    "manufacturer": public.get("manufacturer", ""),
+                                    "model": public.get("model", ""),
+                                    "problem": public.get("problem", ""),
+                                    "described_after_s": round(after_s, 3)}
+            return after_s
+
+    def is_described(self, urn: str) -> bool:
+        with self._lock:
+            return urn in self._described
+
+    def forget_descriptions(self) -> None:
+        """The credentials changed: every camera is asked again at its next sighting."""
+        with self._lock:
+            self._described.clear()
 
     def bye(self, urn: str) -> bool:
         """Forget `urn`; whether it was known."""
         with self._lock:
+            self._described.pop(urn, None)
             return self._seen.pop(urn, None) is not None
 
     def expire(self) -> list[str]:
@@ -59,7 +91,12 @@ class Registry:
             gone = [urn for urn, s in self._seen.items() if s.last_seen_mono < cutoff]
             for urn in gone:
                 del self._seen[urn]
+                self._described.pop(urn, None)
         return gone
+
+    def cameras(self) -> list[ProbeMatch]:
+        with self._lock:
+            return [s.camera for s in self._seen.values()]
 
     def get(self, urn: str) -> ProbeMatch | None:
         with self._lock:
@@ -70,8 +107,9 @@ class Registry:
         """Plain data for the status snapshot (no credentials are ever held here)."""
         with self._lock:
             seen = sorted(self._seen.values(), key=lambda s: (s.camera.sender, s.camera.urn))
+            described = dict(self._described)
         return {"candidates": [{
             "id": s.camera.urn, "address": s.camera.host, "xaddrs": list(s.camera.xaddrs),
             "name": s.camera.scope("name"), "hardware": s.camera.scope("hardware"),
             "first_seen": round(s.first_seen, 3), "last_seen": round(s.last_seen, 3),
-            "how": s.how} for s in seen]}
+            "how": s.how, **described.get(s.camera.urn, {})} for s in seen]}

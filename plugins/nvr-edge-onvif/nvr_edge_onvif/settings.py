@@ -1,5 +1,6 @@
 """The `[onvif]` config section: whether the running box listens for cameras' Hellos and
-Byes, on which interfaces, and which configured cameras were adopted from which URN."""
+Byes, on which interfaces, the credentials it asks heard-of cameras with, and which
+configured cameras were adopted from which URN."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from nvr_edge import ConfigTable
+from nvr_edge import ConfigTable, Secret, SecretKey, declare_secrets
 from nvr_edge_onvif.prober import MAX_SUBNET_HOSTS
 from nvr_edge_onvif.registry import EXPIRE_S
 
 REFIND_S = 60.0  # how often the box looks for an adopted camera that stopped answering
 MAX_HOSTS = 64
 
+# The site's camera password: asked of every camera heard of, never of another host; a new
+# user drops a saved password unless the change gives it again.
+declare_secrets("onvif", password=SecretKey(Secret.VALUE, bound_to=("user",)))
 _CAMERA_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 _HOST_NAME = re.compile(r"\A(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\Z")
 
@@ -30,6 +34,10 @@ class OnvifSettings:
     refind_s: float = REFIND_S
     # camera id -> endpoint URN, written by adopt_camera: how a camera that moved is found
     adopted: dict[str, str] = field(default_factory=dict)
+    # the site's camera credentials: every camera heard of is asked with them at once, so
+    # the list shows its proposed streams before anyone types a password (None: not asked)
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
 
 
 def read_onvif(t: ConfigTable) -> OnvifSettings:
@@ -40,11 +48,16 @@ def read_onvif(t: ConfigTable) -> OnvifSettings:
             raise adopted_table.error(camera, "is not a camera id (1-64 of A-Z a-z 0-9 - _)")
         if not isinstance(urn, str) or not urn or len(urn) > 256:
             raise adopted_table.error(camera, "expected the camera's endpoint URN (a string)")
+    user, password = t.string("user", None), t.string("password", None)
+    if (user is None) != (password is None):
+        raise t.error("password" if password is None else "user",
+                      "user and password go together (the credentials heard-of cameras "
+                      "are asked with)")
     settings = OnvifSettings(
         listen=t.boolean("listen", False), interfaces=t.strings("interfaces", ()),
         expire_s=t.number("expire_s", EXPIRE_S, 10.0, 86_400.0),
         hosts=_hosts(t), refind_s=t.number("refind_s", REFIND_S, 1.0, 86_400.0),
-        adopted=adopted)
+        adopted=adopted, user=user, password=password)
     t.finish()
     return settings
 

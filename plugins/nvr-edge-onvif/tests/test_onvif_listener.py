@@ -9,6 +9,7 @@ multicast announcements heard inside network namespaces this test makes:
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from nvr_edge_onvif.registry import MAX_CAMERAS, Registry
 from nvr_edge_onvif.untrusted_xml import UntrustedXmlError
 from nvr_edge_testing.netns import Namespaces, can_make_namespaces
 from nvr_edge_testing.processes import end, tied
+from nvr_edge_testing.simcam import PASSWORD_ENV
 
 HELLO = b"""<?xml version="1.0"?>
 <e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"
@@ -120,13 +122,16 @@ def test_a_new_address_is_reported_once_with_the_old_one() -> None:
 
 # The plugin as the appliance starts it (config section, nvr_startup), its status part
 # printed as one JSON line whenever it changes.
+# The site's credentials, when asked for, come in the environment.
 LISTENER = """
-import json, sys, time
+import json, os, sys, time
 from nvr_edge.config import parse_config
 from nvr_edge_onvif.plugin import OnvifDiscovery
 plugin = OnvifDiscovery()
+site = {k: os.environ[v] for k, v in (("user", "SITE_USER"), ("password", "SITE_PASSWORD"))
+        if v in os.environ}
 document = {"device": {"id": "box"}, "storage": {"state_dir": sys.argv[1]},
-            "onvif": {"listen": True, "interfaces": sys.argv[2:]}}
+            "onvif": {"listen": True, "interfaces": sys.argv[2:], **site}}
 config = parse_config(document, readers=plugin.nvr_config_sections())
 plugin.nvr_startup(config=config, catalog=None, appliance=object())
 last = None
@@ -142,8 +147,9 @@ while True:
 class Watched:
     """A subprocess whose JSON lines are kept, the latest first-class."""
 
-    def __init__(self, argv: list[str]) -> None:
-        self.process = subprocess.Popen(tied(argv), stdout=subprocess.PIPE, text=True)
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(tied(argv), stdout=subprocess.PIPE, text=True,
+                                        env=None if env is None else {**os.environ, **env})
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
         self.latest: dict[str, Any] = {}
         threading.Thread(target=self._read, daemon=True).start()
@@ -176,12 +182,16 @@ def lan(tmp_path: Any) -> Iterator[tuple[Namespaces, dict[str, str]]]:
         yield ns, names
 
 
-def face(ns: Namespaces, name: str, address: str, urn: str) -> subprocess.Popen[bytes]:
-    """The simulated camera's ONVIF face, which says Hello as it starts."""
+def face(ns: Namespaces, name: str, address: str, urn: str,
+         password: str | None = None) -> subprocess.Popen[bytes]:
+    """The simulated camera's ONVIF face, which says Hello as it starts (with `password`:
+    its SOAP services want user `admin` and that password)."""
+    auth = ["--user", "admin"] if password is not None else []
+    env = {**os.environ, PASSWORD_ENV: password} if password is not None else None
     process = subprocess.Popen(tied(ns.argv(name, [
         sys.executable, "-m", "nvr_edge_testing.simcam.onvif", "--rtsp",
-        f"rtsp://{address}:8554/cam1", "--advertise", address, "--urn", urn])),
-        stdout=subprocess.PIPE)
+        f"rtsp://{address}:8554/cam1", "--advertise", address, "--urn", urn, *auth])),
+        stdout=subprocess.PIPE, env=env)
     return process
 
 
@@ -225,4 +235,37 @@ def test_hellos_and_byes_on_the_chosen_interfaces(lan: tuple[Namespaces, dict[st
         assert ids(moved) == ["urn:uuid:cam-a2"]
     finally:
         for process in (*faces, everywhere.process, one.process):
+            end(process, 5)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not can_make_namespaces(), reason="needs root and ip")
+def test_heard_cameras_are_asked_with_the_site_credentials(
+        lan: tuple[Namespaces, dict[str, str]], tmp_path: Any) -> None:
+    """`[onvif] user/password` set: each camera is asked as its Hello arrives; the list
+    shows its proposed streams (masked URLs), or why it would not say, and no password."""
+    ns, names = lan
+    site = "Site-Pass-41"
+    watched = Watched(ns.argv(names["b"], [sys.executable, "-c", LISTENER, str(tmp_path)]),
+                      env={"SITE_USER": "admin", "SITE_PASSWORD": site})
+    faces: list[subprocess.Popen[bytes]] = []
+    try:
+        watched.wait(lambda s: len(s.get("listening_on", [])) == 2, 10, "listening")
+        faces = [face(ns, names["a"], "10.77.0.2", "urn:uuid:cam-a", password=site),
+                 face(ns, names["a2"], "10.78.0.2", "urn:uuid:cam-a2", password="Other-9")]
+        seen = watched.wait(lambda s: ids(s) == ["urn:uuid:cam-a", "urn:uuid:cam-a2"] and all(
+            "problem" in c for c in s["candidates"]), 30, "both cameras asked")
+        by_id = {c["id"]: c for c in seen["candidates"]}
+        asked, refused = by_id["urn:uuid:cam-a"], by_id["urn:uuid:cam-a2"]
+        assert asked["problem"] == "" and asked["how"] == "hello", asked
+        roles = {s["role"]: s["url"] for s in asked["streams"] if s["role"]}
+        assert set(roles) == {"main", "sub"}, asked["streams"]
+        assert roles["main"].startswith("rtsp://admin:***@10.77.0.2:8554/"), roles
+        assert "wrong user or password" in refused["problem"] and not refused["streams"]
+        print(f"Hello to proposed: {asked['described_after_s']:.2f} s")
+        assert 0 <= asked["described_after_s"] < 30
+        text = json.dumps(seen)
+        assert site not in text and "Other-9" not in text
+    finally:
+        for process in (*faces, watched.process):
             end(process, 5)
