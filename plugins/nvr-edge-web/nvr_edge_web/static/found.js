@@ -25,8 +25,12 @@ function candidateItem(candidate, onAdopted) {
   const item = $("found-template").content.firstElementChild.cloneNode(true);
   item.dataset.urn = candidate.id;
   item.querySelector(".candidate-name").textContent = candidate.name || candidate.id;
+  // streams: what the camera proposed when asked ([onvif] user/password, or a Search
+  // with credentials); the roles first
+  const streams = (candidate.streams || []).filter((s) => s.role)
+    .map((s) => `${s.role} ${s.width}x${s.height} ${s.codec}`);
   item.querySelector(".candidate-address").textContent =
-    [candidate.address, candidate.hardware || candidate.model, candidate.problem]
+    [candidate.address, candidate.hardware || candidate.model, ...streams, candidate.problem]
       .filter(Boolean).join(", ");
   const form = item.querySelector(".candidate-form");
   const add = item.querySelector(".candidate-add");
