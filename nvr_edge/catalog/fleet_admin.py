@@ -17,6 +17,9 @@ from nvr_edge.models import now_ms
 
 ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 DEVICE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # config.py's device id
+# an empty day is dropped once this many days past: a box back from an outage (its spool
+# draining) may still index into yesterday, and would only make the day again
+EMPTY_GRACE_DAYS = 1
 
 
 def connect(url: str) -> Any:
@@ -103,15 +106,16 @@ def days(conn: Any) -> list[Day]:
 def drop_days(conn: Any, keep_days: float, now: int | None = None) -> list[str]:
     """Drop whole day partitions: those wholly older than `keep_days` (the fleet's longest
     retention: rows a box never deleted, a box gone for good) and past days every box has
-    emptied. Rows of days still in use are deleted by their boxes, one by one, as each box's
-    own retention removes its files. Run by the owner (daily, e.g. from cron)."""
+    emptied (from the day before yesterday back). Rows of days still in use are deleted by
+    their boxes, one by one, as each box's own retention removes its files. Run by the
+    owner (daily, e.g. from cron)."""
     from psycopg import sql
 
     now = now_ms() if now is None else now
-    today = now - now % DAY_MS
+    settled = now - now % DAY_MS - EMPTY_GRACE_DAYS * DAY_MS
     dropped = []
     for day in days(conn):
-        if day.to_ms > today:
+        if day.to_ms > settled:
             continue
         expired = day.to_ms <= now - keep_days * DAY_MS
         empty = expired or conn.execute(
