@@ -42,6 +42,14 @@ def _role(role: str) -> Any:
     return sql.Identifier(role)
 
 
+def single_box_rows(conn: Any) -> int:
+    """Rows of a catalog not yet shared (schema before 4), which migrating gives a device."""
+    shared = conn.execute("SELECT to_regclass('catalog_roles') IS NOT NULL").fetchone()[0]
+    if shared or conn.execute("SELECT to_regclass('segments') IS NULL").fetchone()[0]:
+        return 0
+    return int(conn.execute("SELECT count(*) FROM segments").fetchone()[0])
+
+
 def add_box(conn: Any, device: str, role: str, password: str | None = None) -> None:
     """Let `role` (created if missing, LOGIN) write the rows of `device`, and only those."""
     from psycopg import sql

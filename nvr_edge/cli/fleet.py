@@ -40,6 +40,11 @@ def add_parser(subparsers: Any) -> None:
     catalog = kinds.add_parser("catalog", help="the shared catalog's roles and retention "
                                                "(with the owner's URL)")
     actions = catalog.add_subparsers(dest="catalog_action", required=True)
+    migrate = actions.add_parser("migrate", help="apply the shared schema (as the owner)")
+    migrate.add_argument("--catalog", required=True)
+    migrate.add_argument("--device", help="whose rows a single-box catalog holds (needed "
+                                          "when it holds any)")
+    migrate.set_defaults(nvr_run=run_migrate)
     box = actions.add_parser("add-box", help="a login role that writes one box's rows only")
     box.add_argument("--catalog", required=True)
     box.add_argument("--device", required=True)
@@ -101,6 +106,25 @@ def run_segments(args: argparse.Namespace, _pm: Any) -> int:
     return _fail(f"no segment of {args.device}/{args.camera} at {iso_utc(at_ms)}; nearest "
                  f"{nearest or 'none: the camera has no segment in the catalog'}",
                  EXIT_NOT_FOUND)
+
+
+def run_migrate(args: argparse.Namespace, _pm: Any) -> int:
+    from nvr_edge.catalog.fleet_admin import connect, single_box_rows
+    from nvr_edge.catalog.postgres import PostgresCatalog
+
+    try:
+        with connect(args.catalog) as conn:
+            rows = single_box_rows(conn)
+        if rows and not args.device:
+            return _fail(f"the catalog holds {rows} rows of a single box: name that box "
+                         "with --device", 2)
+        catalog = PostgresCatalog(args.catalog, args.device or "unassigned")
+        version = catalog.schema_version()
+        catalog.close()
+    except CatalogError as exc:
+        return _fail(str(exc))
+    print(f"catalog at schema version {version}")
+    return 0
 
 
 def run_add_box(args: argparse.Namespace, _pm: Any) -> int:

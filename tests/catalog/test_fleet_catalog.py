@@ -53,14 +53,19 @@ def _as(url: str, role: str) -> str:
 def fleet(postgres: PostgresServer) -> Iterator[Fleet]:
     tag = f"{os.getpid()}_{id(postgres) % 10_000}"
     owner = postgres.new_database(f"fleet_{tag}")
-    PostgresCatalog(owner, "owner-box").close()  # the owner migrates to schema 4
+    assert main(["fleet", "catalog", "migrate", "--catalog", owner]) == 0  # as the owner
     roles = {"site-a": f"box_a_{tag}", "site-b": f"box_b_{tag}"}
     operator = f"ops_{tag}"
     with psycopg.connect(owner, autocommit=True) as conn:
-        for device, role in roles.items():
-            add_box(conn, device, role)
+        add_box(conn, "site-a", roles["site-a"])
         conn.execute(f"CREATE ROLE {operator} LOGIN")
         add_operator(conn, operator)
+    os.environ["NVR_TEST_BOX_PW"] = "pw-box-b-77"
+    try:  # the command an operator runs, the password from the environment
+        assert main(["fleet", "catalog", "add-box", "--catalog", owner, "--device", "site-b",
+                     "--role", roles["site-b"], "--password-env", "NVR_TEST_BOX_PW"]) == 0
+    finally:
+        del os.environ["NVR_TEST_BOX_PW"]
     yield Fleet(owner, {d: _as(owner, r) for d, r in roles.items()}, _as(owner, operator),
                 roles)
 
@@ -205,6 +210,8 @@ def test_a_single_box_catalog_migrates_in_place(postgres: PostgresServer,
                          (start, start + 10, f"/c/{n}.mp4"))
         ids = [row[0] for row in old._execute("SELECT id FROM segments ORDER BY start_ms")]
         old.close()
+    # the operator's migrate command will not guess whose rows these are
+    assert main(["fleet", "catalog", "migrate", "--catalog", url]) == 2
     new = PostgresCatalog(url, "site-old")
     assert new.schema_version() == 4
     rows = new.segments()

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from nvr_edge_testing.postgres import PostgresServer
 
 from nvr_edge.catalog.fleet_admin import add_box, add_operator, days
 from nvr_edge.catalog.fleet_lookup import locate
@@ -36,7 +37,6 @@ from nvr_edge.catalog.pg_shared import DAY_MS
 from nvr_edge.catalog.postgres import PostgresCatalog
 from nvr_edge.catalog.spool import Spool, SpooledCatalog
 from nvr_edge.models import SegmentRecord, iso_utc
-from nvr_edge_testing.postgres import PostgresServer
 
 # enough WAL between checkpoints for a bulk load; the rest is PostgreSQL's defaults
 SETTINGS = "-c max_wal_size=2GB -c checkpoint_timeout=15min -c max_connections=300"
