@@ -1,6 +1,6 @@
 """`nvr-edge fleet segments` and `nvr-edge fleet catalog`: the shared PostgreSQL catalog
 seen by the fleet's operator (docs/FLEET-CATALOG.md). Plugins add their own `fleet`
-commands (the MQTT plugin's `fleet status`) through `fleet_subcommands`."""
+commands (the MQTT plugin's `fleet status`) through `nvr_edge.fleet_subcommands`."""
 
 from __future__ import annotations
 
@@ -10,19 +10,11 @@ import os
 import sys
 from typing import Any
 
+from nvr_edge.api import fleet_subcommands
 from nvr_edge.catalog import CatalogError
 from nvr_edge.models import iso_utc, parse_iso_ms
 
 EXIT_NOT_FOUND = 3
-
-
-def fleet_subcommands(subparsers: Any) -> Any:
-    """The `fleet` command's own subparsers, made by whoever asks first."""
-    fleet = subparsers.choices.get("fleet")
-    if fleet is None:
-        fleet = subparsers.add_parser("fleet", help="the fleet: its shared catalog, its broker")
-        fleet.set_defaults(nvr_fleet_kinds=fleet.add_subparsers(dest="fleet", required=True))
-    return fleet.get_default("nvr_fleet_kinds")
 
 
 def add_parser(subparsers: Any) -> None:

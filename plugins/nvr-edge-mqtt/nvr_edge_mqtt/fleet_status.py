@@ -144,7 +144,7 @@ def table(report: dict[str, Any]) -> str:
 
 
 def add_fleet_command(subparsers: Any) -> None:
-    from nvr_edge.cli.fleet import fleet_subcommands
+    from nvr_edge import fleet_subcommands
 
     kinds = fleet_subcommands(subparsers)  # beside the core's `fleet segments`
     status = kinds.add_parser("status", help="boxes online/offline, cameras not recording, "
