@@ -133,3 +133,16 @@ def drop_days(conn: Any, keep_days: float, now: int | None = None) -> list[str]:
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(day.name)))
             dropped.append(day.name)
     return dropped
+
+
+def add_days_ahead(conn: Any, ahead: int, now: int | None = None) -> int:
+    """Make today to `ahead` days on, so that no box's insert waits for a new day's DDL
+    (which locks the parent table for a moment); how many days were made."""
+    from psycopg import errors
+
+    now = now_ms() if now is None else now
+    try:
+        return int(conn.execute("SELECT catalog_add_days(%s, %s)",
+                                (now, now + (ahead + 1) * DAY_MS)).fetchone()[0])
+    except errors.RaiseException as exc:
+        raise CatalogError(str(exc).splitlines()[0]) from None

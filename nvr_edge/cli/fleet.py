@@ -48,10 +48,12 @@ def add_parser(subparsers: Any) -> None:
     operator.add_argument("--catalog", required=True)
     operator.add_argument("--role", required=True)
     operator.set_defaults(nvr_run=run_add_operator)
-    drop = actions.add_parser("drop-days", help="drop day partitions past retention or empty")
+    drop = actions.add_parser("drop-days", help="the daily job: drop day partitions past "
+                                                "retention or empty, make days ahead")
     drop.add_argument("--catalog", required=True)
     drop.add_argument("--keep-days", type=float, required=True,
                       help="the fleet's longest retention: older days go whole")
+    drop.add_argument("--ahead", type=int, default=7, help="days to make ahead (at most 31)")
     drop.set_defaults(nvr_run=run_drop_days)
 
 
@@ -149,12 +151,13 @@ def run_add_operator(args: argparse.Namespace, _pm: Any) -> int:
 
 
 def run_drop_days(args: argparse.Namespace, _pm: Any) -> int:
-    from nvr_edge.catalog.fleet_admin import connect, drop_days
+    from nvr_edge.catalog.fleet_admin import add_days_ahead, connect, drop_days
 
     try:
         with connect(args.catalog) as conn:
             dropped = drop_days(conn, args.keep_days)
+            made = add_days_ahead(conn, args.ahead)
     except CatalogError as exc:
         return _fail(str(exc))
-    print(json.dumps({"dropped": dropped}))
+    print(json.dumps({"dropped": dropped, "made": made}))
     return 0

@@ -158,6 +158,11 @@ def test_days_are_made_ahead_on_demand_and_dropped_whole(fleet: Fleet) -> None:
         assert set(dropped) == {"segments_" + iso_utc(d)[:10].replace("-", "")
                                 for d in (TODAY - 40 * DAY_MS, empty_day)}
         assert {TODAY - DAY_MS, TODAY} <= {d.from_ms for d in days(conn)}
+    # the operator's daily job also makes the week ahead
+    assert main(["fleet", "catalog", "drop-days", "--catalog", fleet.owner, "--keep-days",
+                 "30", "--ahead", "7"]) == 0
+    with psycopg.connect(fleet.owner, autocommit=True) as conn:
+        assert TODAY + 7 * DAY_MS in {d.from_ms for d in days(conn)}
 
 
 def test_fleet_segments_answers_where_a_segment_lives(fleet: Fleet,
