@@ -179,10 +179,11 @@ def operator_queries(operator: str, box_urls: list[str], boxes: int, cameras: in
             assert answer.at or answer.before, (dev, cam, at)
     deletes: list[float] = []
     catalog = PostgresCatalog(box_urls[0], device(0))
-    for _ in range(min(QUERY_SAMPLES, 100)):
-        row = catalog._execute("SELECT path FROM segments WHERE device = ? AND start_ms >= ? "
-                               "ORDER BY start_ms LIMIT 1", (device(0), begin_ms))[0]
-        _timed(deletes, lambda p=row[0]: catalog.delete_by_path(p))
+    # what a box's retention does: its oldest files go, each row by its path
+    oldest = catalog._execute("SELECT path FROM segments WHERE device = ? AND start_ms >= ? "
+                              "ORDER BY start_ms LIMIT 100", (device(0), begin_ms))
+    for (old,) in oldest:
+        _timed(deletes, lambda p=old: catalog.delete_by_path(p))
     catalog.close()
     return {"one_camera_one_hour": _quantiles(range_q), "one_box_last_hour": _quantiles(last_hour),
             "fleet_segments_lookup": _quantiles(lookup),
@@ -231,6 +232,14 @@ def spool_drain(urls: list[str], work: Path, outage_s: float, cameras: int, segm
 def run_bench(boxes: int, cameras: int, hours: float, segment_s: int, writers: int,
               insert_s: float, drain_boxes: int, outage_s: float,
               work_dir: Path | None) -> int:
+    print(json.dumps(measure_catalog(boxes, cameras, hours, segment_s, writers, insert_s,
+                                     drain_boxes, outage_s, work_dir), indent=2))
+    return 0
+
+
+def measure_catalog(boxes: int, cameras: int, hours: float, segment_s: int, writers: int,
+                    insert_s: float, drain_boxes: int, outage_s: float,
+                    work_dir: Path | None) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="nvr-bench-catalog-", dir=work_dir))
     server = PostgresServer().init()
     server.start(durable=True, settings=SETTINGS)
@@ -261,10 +270,10 @@ def run_bench(boxes: int, cameras: int, hours: float, segment_s: int, writers: i
         if drain_boxes:
             result["spool_drain"] = spool_drain(box_urls[:drain_boxes], root, outage_s,
                                                 cameras, segment_s, end + DAY_MS // 2)
-        result["database_mb"] = round(int(psycopg.connect(owner).execute(
-            "SELECT pg_database_size('fleet')").fetchone()[0]) / 2**20)
-        print(json.dumps(result, indent=2))
-        return 0
+        with psycopg.connect(owner) as conn:
+            result["database_mb"] = round(int(conn.execute(
+                "SELECT pg_database_size('fleet')").fetchone()[0]) / 2**20)
+        return result
     finally:
         server.destroy()
         for leftover in root.glob("*"):
