@@ -12,7 +12,8 @@ the indexes fill as they would in service. Then, measured:
   `fleet segments` lookup) and of a box's retention delete by path;
 - the drain of `drain_boxes` boxes' spools after an `outage_s` outage, each box its own
   thread and role, through `SpooledCatalog.drain()`.
-Prints JSON. Disk: about the measured bytes per row x rows (see docs/FLEET-CATALOG.md).
+Prints JSON. Disk: about the measured bytes per row x rows, plus 2 GB of WAL, in the
+folder `tempfile` uses (TMPDIR) for the server's data (see docs/FLEET-CATALOG.md).
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ def seed(owner: str, boxes: int, cameras: int, hours: float, segment_s: int,
     rows, next_id = 0, 1
     started = time.perf_counter()
     with psycopg.connect(owner, autocommit=True) as conn:
-        conn.execute("SELECT catalog_add_days(%s, %s)", (start_ms, start_ms + slots * step))
+        for day in range(start_ms, start_ms + slots * step, 30 * DAY_MS):  # 32 at most a call
+            conn.execute("SELECT catalog_add_days(%s, %s)",
+                         (day, min(day + 30 * DAY_MS, start_ms + slots * step)))
         for slot in range(slots):
             begin = start_ms + slot * step
             cams = [(camera(c), path(camera(c), begin)) for c in range(cameras)]
