@@ -203,9 +203,6 @@ class SqlCatalog(Catalog):
             cur.execute(self._sql(sql), tuple(params))
             return list(cur.fetchall()) if cur.description else []
 
-    def _all_migrations(self) -> list[tuple[int, list[str]]]:
-        return self.migrations
-
     def _migration_args(self) -> dict[str, str]:
         """What `{name}` in a migration statement stands for."""
         return {"pk": self.primary_key}
@@ -223,7 +220,7 @@ class SqlCatalog(Catalog):
             cur.execute("CREATE TABLE IF NOT EXISTS schema_version "
                         "(version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)")
         args = self._migration_args()
-        for version, statements in self._all_migrations():
+        for version, statements in self.migrations:
             if version <= self.schema_version():
                 continue
             with self._tx() as cur:
