@@ -48,7 +48,11 @@ class LiveViewer(Protocol):
 class LiveRelay(Protocol):
     """The cameras' live packets in the main process."""
 
-    def subscribe(self, camera: str, notify: Callable[[], None]) -> LiveViewer: ...
+    def subscribe(self, camera: str, notify: Callable[[], None],
+                  stream: str = ...) -> LiveViewer:
+        """`stream`: "live" (default: what the live view shows) or "main" (a camera with
+        a sub stream: its main stream, from the worker's one connection)."""
+        ...
 
     def unsubscribe(self, viewer: Any) -> None: ...
 
@@ -87,6 +91,13 @@ class Appliance(Protocol):
     def set_config(self, document: Mapping[str, Any]) -> ConfigChange: ...
 
     def patch_config(self, patch: Mapping[str, Any]) -> ConfigChange: ...
+
+    def edit_config(self, edit: Callable[[dict[str, Any]], Mapping[str, Any]]) -> ConfigChange:
+        """`edit(a copy of the running document)` -> the new document, run while no other
+        change can land: for a read-modify-write, such as appending to `cameras` (a merge
+        patch replaces whole arrays, so a patch built from an earlier read loses a camera
+        added meanwhile). `edit` may raise ControlError to refuse."""
+        ...
 
     def set_recording(self, camera_id: str, on: bool) -> ConfigChange: ...
 

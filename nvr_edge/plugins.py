@@ -39,6 +39,7 @@ DEFAULT_PLUGINS = {
     "v4l2m2m_encoder": "nvr_edge.encode.v4l2m2m",
     "vaapi_encoder": "nvr_edge.encode.vaapi",
     "rkmpp_encoder": "nvr_edge.encode.rkmpp",
+    "snapshots": "nvr_edge.appliance.snapshot_plugin",
 }
 
 

@@ -118,6 +118,12 @@ class ApplianceControl:
         return self._change_config(
             lambda current: restore_secrets(merge_patch(current, patch), current))
 
+    def edit_config(self, edit: Callable[[dict[str, Any]], Mapping[str, Any]]) -> ConfigChange:
+        """`edit(a copy of the running document)` -> the new document, under the lock every
+        change takes: a read-modify-write (append a camera) loses no change made meanwhile."""
+        return self._change_config(
+            lambda current: restore_secrets(edit(copy.deepcopy(dict(current))), current))
+
     def set_recording(self, camera_id: str, on: bool) -> ConfigChange:
         """Turn a camera's recording on or off; kept in the config file (`enabled`)."""
         self._known(camera_id)

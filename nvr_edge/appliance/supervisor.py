@@ -9,11 +9,14 @@ segment before the process exits.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import queue
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,6 +26,7 @@ import pluggy
 
 from nvr_edge.appliance.control import ApplianceControl, ConfigChange
 from nvr_edge.appliance.health import RestartGuard, too_few_segments
+from nvr_edge.appliance.linkwatch import LinkWatcher
 from nvr_edge.appliance.observers import Observers
 from nvr_edge.appliance.space_pause import (
     PAUSED_REASON,
@@ -43,7 +47,7 @@ from nvr_edge.catalog import CatalogError
 from nvr_edge.catalog.spool import SpooledCatalog
 from nvr_edge.config import CameraConfig, Config
 from nvr_edge.config_store import secret_texts
-from nvr_edge.live.hub import LiveHub
+from nvr_edge.live.hub import LIVE, MAIN, LiveHub
 from nvr_edge.logs import mask_known
 from nvr_edge.models import (
     Alert,
@@ -107,6 +111,9 @@ class Supervisor:
         self.control = ApplianceControl(self)
         self.system = SystemSampler()
         self.live = LiveHub()
+        # One netlink watcher for the box: a link coming up wakes every worker's backoff
+        # (workers hold no netlink socket, and no pyroute2, of their own)
+        self.links = LinkWatcher(self._link_up)
         self.observers = Observers(pm, self._alert)
         self.duty_failures: Counter[str] = Counter()
         self.duty_log = Throttle(60.0)  # one traceback per duty and minute, then counts
@@ -117,6 +124,7 @@ class Supervisor:
         """Start everything; if a step fails, what was started is stopped again."""
         try:
             self.live.start()
+            self.links.start()
             self._heal_catalog()
             self._recover()
             for camera in self._discover(self.config):
@@ -186,9 +194,19 @@ class Supervisor:
                                   f"{name} failed: {type(exc).__name__}: {exc}; retried "
                                   "on the next tick"))
 
+    def _link_up(self, ifname: str) -> None:
+        """(The link watcher's thread.) A network link came up: every worker ends its
+        backoff wait now (SIGUSR1) instead of at its next step or probe."""
+        for runtime in list(self.cameras.values()):
+            process = runtime.process
+            if process is not None and process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGUSR1)
+
     def stop(self) -> None:
         """Stop in order: mover, workers (each closes its segment), catalog writes, plugins,
         live hub. Safe after a partial start."""
+        self.links.stop()
         self.mover.stop()
         running = [r for r in self.cameras.values() if r.process is not None]
         for runtime in running:
@@ -446,11 +464,12 @@ class Supervisor:
         if runtime.previous_writer:
             runtime.previous_writer = False
             self._duty("repair after a previous worker", self._reconcile_camera, camera_id)
-        live = start_worker(self.ctx, self.config, runtime, self.log_level)
-        if live is not None:
-            self.live.attach(runtime.camera.id, live)
-        else:
-            self.live.forget(runtime.camera.id)
+        socks = start_worker(self.ctx, self.config, runtime, self.log_level)
+        for stream in (LIVE, MAIN):
+            if stream in socks:
+                self.live.attach(runtime.camera.id, socks[stream], stream)
+            else:
+                self.live.forget(runtime.camera.id, stream)
 
     def _reap(self, runtime: CameraRuntime) -> None:
         self._drain(runtime)

@@ -14,6 +14,7 @@ from typing import Any
 from nvr_edge.appliance.health import ProcessSampler, RestartGuard
 from nvr_edge.camera.worker import worker_main
 from nvr_edge.config import CameraConfig, Config
+from nvr_edge.live.hub import LIVE, MAIN
 from nvr_edge.models import CameraState, LiveMode, SegmentRecord
 
 log = logging.getLogger(__name__)
@@ -91,22 +92,28 @@ class CameraRuntime:
 
 
 def start_worker(ctx: BaseContext, config: Config, runtime: CameraRuntime,
-                 log_level: int) -> socket.socket | None:
-    """Start `runtime`'s worker process; returns the main process's end of its live socket
-    (None: live view off)."""
+                 log_level: int) -> dict[str, socket.socket]:
+    """Start `runtime`'s worker process; returns the main process's ends of its live
+    sockets by hub stream: "live" (none: live view off) and, for a camera with a sub
+    stream, "main" (its main stream, forwarded only while watched)."""
     receive, send = ctx.Pipe(duplex=False)
-    live, worker_live = (None, None) if runtime.camera.live == LiveMode.OFF else \
-        socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pairs: dict[str, tuple[socket.socket, socket.socket]] = {}
+    if runtime.camera.live != LiveMode.OFF:
+        pairs[LIVE] = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        if runtime.camera.sub is not None:
+            pairs[MAIN] = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    worker_ends = {stream: pair[1] for stream, pair in pairs.items()}
     process = ctx.Process(  # type: ignore[attr-defined]
         target=worker_main, name=f"camera-{runtime.camera.id}",
-        args=(config, runtime.camera.id, send, log_level, worker_live), daemon=False)
+        args=(config, runtime.camera.id, send, log_level, worker_ends.get(LIVE),
+              worker_ends.get(MAIN)), daemon=False)
     process.start()
     send.close()  # the worker holds the only sending end: its exit closes the pipe
-    if worker_live is not None:
-        worker_live.close()
+    for end in worker_ends.values():
+        end.close()
     runtime.process, runtime.conn, runtime.restart_at = process, receive, None
     runtime.sampler = ProcessSampler(process.pid)
     runtime.restart_reason, runtime.online_since = None, None
     runtime.after_exit, runtime.space_paused = None, False
     log.info("%s: worker started (pid %d)", runtime.camera.id, process.pid)
-    return live
+    return {stream: pair[0] for stream, pair in pairs.items()}

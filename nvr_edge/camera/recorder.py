@@ -19,7 +19,7 @@ from nvr_edge.camera.access_unit import WINDOW, has_picture, is_length_prefixed
 from nvr_edge.camera.audio import AudioRoute
 from nvr_edge.camera.cut_policy import should_cut
 from nvr_edge.camera.picture_shape import PictureShape, ShapeWatch
-from nvr_edge.camera.timestamps import Backfill, JumpDetector
+from nvr_edge.camera.timestamps import Backfill, JumpDetector, stream_key
 from nvr_edge.models import SegmentRecord, Tier
 from nvr_edge.storage.writer import SegmentMeta, SegmentWriter, SegmentWriterFactory
 from nvr_edge.throttle import Throttle
@@ -88,8 +88,8 @@ class SessionRecorder:
         self.codec: str = context.name
         self.length_prefixed = is_length_prefixed(context.extradata)
         self.shape = ShapeWatch(self.video)
-        # Seconds per tick by input stream index: PyAV builds a new Fraction for every
-        # `packet.time_base`, and Fraction arithmetic was the largest per-packet cost.
+        # Seconds per tick by input stream (timestamps.stream_key): PyAV builds a new Fraction
+        # for every `packet.time_base`, and Fraction arithmetic was the largest per-packet cost.
         self._tick_s: dict[int, float] = {}
 
     # -- packets -------------------------------------------------------------------------
@@ -194,10 +194,10 @@ class SessionRecorder:
 
     def _tick(self, packet: Any) -> float:
         """Seconds per timestamp tick of the packet's (input) stream."""
-        index = packet.stream.index
-        tick = self._tick_s.get(index)
+        key = stream_key(packet)
+        tick = self._tick_s.get(key)
         if tick is None:
-            tick = self._tick_s[index] = float(packet.time_base)
+            tick = self._tick_s[key] = float(packet.time_base)
         return tick
 
     def _pts_s(self, packet: Any) -> float:

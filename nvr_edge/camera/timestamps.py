@@ -15,6 +15,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+
+def stream_key(packet: Any) -> int:
+    """Which stream a packet belongs to. Not its index: a transcoded camera's video comes
+    from an encoder's own one-stream container (index 0) beside the camera's audio, which
+    can be index 0 of the camera's container too. A recorder's streams live as long as
+    it does, so their identities stay distinct."""
+    return id(packet.stream)
+
 # Timestamps may run ahead of the wall clock by this much before it counts as a jump.
 JUMP_TOLERANCE_S = 3.0
 # A decode time that lags the last one by at most this much is repaired, not a jump.
@@ -39,7 +47,7 @@ class Backfill:
 
     def push(self, packet: Any, default_duration: int) -> list[Any]:
         """Return the packets now ready, in order (possibly none, possibly several)."""
-        key = packet.stream.index
+        key = stream_key(packet)
         waiting = self.held.get(key, [])
         if packet.dts is None and packet.pts is None:
             self.held.setdefault(key, []).append(packet)
@@ -75,7 +83,7 @@ class JumpDetector:
     last: dict[int, tuple[int, float]] = field(default_factory=dict)
 
     def is_jump(self, packet: Any, time_base: Fraction | float, wall_s: float) -> bool:
-        key = packet.stream.index
+        key = stream_key(packet)
         previous = self.last.get(key)
         if previous is not None and packet.dts <= previous[0] \
                 and (previous[0] - packet.dts) * time_base <= MAX_NUDGE_S:

@@ -23,7 +23,6 @@ from nvr_edge.camera.audio import AudioRoute
 from nvr_edge.camera.backoff import Backoff
 from nvr_edge.camera.cut_policy import stagger_s
 from nvr_edge.camera.ingest import Ended, Opened, RtspReader, rtsp_endpoint
-from nvr_edge.camera.linkwatch import LinkWatcher
 from nvr_edge.camera.messages import (
     AlertRaised,
     SegmentClosed,
@@ -119,10 +118,13 @@ class SpaceCheckedFactory:
 
 class CameraWorker:
     def __init__(self, config: Config, camera: CameraConfig, channel: Channel,
-                 stop: threading.Event, live: LiveForwarder | None = None) -> None:
+                 stop: threading.Event, live: LiveForwarder | None = None,
+                 main_live: LiveForwarder | None = None) -> None:
         self.config, self.camera, self.channel, self.stop = config, camera, channel, stop
-        # The main stream feeds the live view only when the camera has no sub stream.
-        self.live_main = live if camera.sub is None else None
+        # The main stream feeds the live view when the camera has no sub stream; beside
+        # one, it has a relay of its own (`main_live`: RTSP restream), forwarded only
+        # while watched.
+        self.live_main = live if camera.sub is None else main_live
         self.sub_relay = None if live is None or camera.sub is None else SubRelay(
             camera.id, camera.sub, live, config.recording.connect_timeout_s, stop)
         rec = config.recording
@@ -137,7 +139,8 @@ class CameraWorker:
         pm = make_plugin_manager(group=WORKER_ENTRY_POINT_GROUP)
         factory = pm.hook.nvr_segment_writer_factory(camera=camera, config=config)
         self.factory = factory and SpaceCheckedFactory(factory, config, channel)
-        # Set by a link coming up: the backoff wait ends and the camera is tried at once.
+        # Set by a link coming up (the supervisor's SIGUSR1): the backoff wait ends and the
+        # camera is tried at once.
         self.wake = threading.Event()
         self.first_segment = True
         self.bytes_per_s: float = DEFAULT_BYTES_PER_S
@@ -146,13 +149,9 @@ class CameraWorker:
         self.no_space: NoSpace | None = None  # why recording stopped, if for space
 
     def run(self) -> None:
-        watcher = LinkWatcher(lambda ifname: self.wake.set()).start()
         if self.sub_relay is not None:
             self.sub_relay.start()
-        try:
-            self._run()
-        finally:
-            watcher.stop()
+        self._run()
 
     def _run(self) -> None:
         where = self.device or f"{self.host}:{self.port}"
@@ -457,9 +456,10 @@ def _die_with_parent() -> None:
 
 
 def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
-                live_sock: Any = None) -> None:
+                live_sock: Any = None, main_sock: Any = None) -> None:
     """Process entry point (started by the supervisor through multiprocessing).
-    `live_sock`: this camera's end of the live relay (None: no live view)."""
+    `live_sock`: this camera's end of the live relay (None: no live view); `main_sock`:
+    the main stream's, for a camera with a sub stream."""
     _die_with_parent()
     setup_logging(log_level)
     mask_known(secret_texts(config.document))
@@ -470,8 +470,15 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
         for event in wakers:
             event.set()
 
+    link_wakers: list[threading.Event] = []
+
+    def link_up(signum: int, _frame: Any) -> None:  # the supervisor saw a link come up
+        for event in link_wakers:
+            event.set()
+
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGUSR1, link_up)
     channel = Channel(conn, camera_id, stop)
     # Held until this process ends: recovery leaves this camera's `.part` files alone.
     writer_lock = WriterLock(config.storage.state_dir, camera_id)
@@ -481,8 +488,12 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
         camera = config.camera(camera_id)
         live = None if live_sock is None else LiveForwarder(live_sock,
                                                             always=camera.live == LiveMode.ALWAYS)
-        worker = CameraWorker(config, camera, channel, stop, live)
+        # on demand: nobody watching the main stream costs no copy (the recording keeps
+        # its session open anyway; the first viewer starts at the next keyframe)
+        main_live = None if main_sock is None else LiveForwarder(main_sock, always=False)
+        worker = CameraWorker(config, camera, channel, stop, live, main_live)
         wakers.append(worker.wake)
+        link_wakers.append(worker.wake)
         if worker.factory is None:
             channel.alert("no_segment_writer", AlertLevel.CRITICAL,
                           "no plugin provides a segment writer")

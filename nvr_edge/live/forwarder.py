@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import socket
+import time
 from typing import Any
 
 from nvr_edge.live.wire import (
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 SEND_BUFFER_BYTES = 1024 * 1024
 MAX_PENDING_BYTES = 4 * 1024 * 1024  # ~8 s of a 4 Mbit/s stream: the hub is stuck, not slow
 MAX_GOP_PACKETS = 1500  # as the hub's: a 30 fps camera with a 20 s GOP plus audio
+STALE_GOP_S = 1.0  # a kept GOP not added to for this long is no head start
 
 
 class LiveForwarder:
@@ -45,6 +47,7 @@ class LiveForwarder:
         self.always = always
         self.viewed = False  # the hub has viewers: forward every packet
         self.gop: list[tuple[bool, bool, Any, bytes]] = []  # since the last keyframe
+        self.last_kept = 0.0  # monotonic time the GOP last grew
         self.info: StreamInfo | None = None
         self.need_keyframe = True
         self.pending = bytearray()
@@ -86,6 +89,7 @@ class LiveForwarder:
             self.gop = []  # no keyframe yet, or a GOP too long to be a head start
             return
         self.gop.append((audio, keyframe, _Stamps(packet), data))
+        self.last_kept = time.monotonic()
 
     def _forward(self, audio: bool, keyframe: bool, packet: Any, data: bytes) -> bool:
         tb = packet.time_base
@@ -136,6 +140,10 @@ class LiveForwarder:
         was, self.viewed = self.viewed, want
         if want and not was and self.info is not None:  # resuming: codecs first
             self.need_keyframe = True
+            if time.monotonic() - self.last_kept > STALE_GOP_S:
+                # not fed while unwanted (the main stream beside a sub stream is handed
+                # packets only while watched): its GOP is old video, not a head start
+                self.gop = []
             self._send(INFO, self.info.to_json())
             self._send_gop()
 

@@ -32,6 +32,10 @@ from nvr_edge.live.wire import (
 log = logging.getLogger(__name__)
 MAX_GOP_PACKETS = 1500       # a 30 fps camera with a 20 s GOP plus audio; longer: no cache
 READ_BYTES = 256 * 1024
+# A camera's feeds: LIVE is what the live view shows (the sub stream, else the main one);
+# MAIN exists beside it only when the camera has a sub stream (RTSP restream of the main).
+LIVE, MAIN = "live", "main"
+FeedKey = tuple[str, str]  # (camera, stream)
 
 
 @dataclass
@@ -47,8 +51,9 @@ class Viewer:
     """One subscriber's queue. `notify` is called (from the hub thread) when packets
     arrive; the consumer then calls `take()` from its own thread or event loop."""
 
-    def __init__(self, camera: str, notify: Callable[[], None], policy: LagPolicy) -> None:
-        self.camera, self.notify, self.policy = camera, notify, policy
+    def __init__(self, camera: str, notify: Callable[[], None], policy: LagPolicy,
+                 stream: str = LIVE) -> None:
+        self.camera, self.notify, self.policy, self.stream = camera, notify, policy, stream
         self.queue: deque[LivePacket] = deque()
         self.lock = threading.Lock()
         self.info: StreamInfo | None = None
@@ -108,6 +113,7 @@ class Viewer:
 @dataclass
 class LiveFeed:
     camera: str
+    stream: str = LIVE
     sock: socket.socket | None = None
     reader: FrameReader = field(default_factory=FrameReader)
     info: StreamInfo | None = None
@@ -155,7 +161,7 @@ class LiveHub:
 
     def __init__(self, policy: LagPolicy | None = None) -> None:
         self.policy = policy or LagPolicy()
-        self.feeds: dict[str, LiveFeed] = {}
+        self.feeds: dict[FeedKey, LiveFeed] = {}
         self.lock = threading.Lock()
         self.selector = selectors.DefaultSelector()
         self.wakeup_r, self.wakeup_w = socket.socketpair()
@@ -181,12 +187,12 @@ class LiveHub:
                     viewer.close("the appliance is stopping")
                 self._unregister(feed)
 
-    def attach(self, camera: str, sock: socket.socket) -> None:
-        """A (re)started worker's live socket; existing viewers stay and wait for its
-        first keyframe."""
+    def attach(self, camera: str, sock: socket.socket, stream: str = LIVE) -> None:
+        """A (re)started worker's live socket for `stream`; existing viewers stay and wait
+        for its first keyframe."""
         sock.setblocking(False)
         with self.lock:
-            feed = self.feeds.setdefault(camera, LiveFeed(camera))
+            feed = self.feeds.setdefault((camera, stream), LiveFeed(camera, stream))
             self._unregister(feed)
             feed.sock, feed.reader = sock, FrameReader()
             self.selector.register(sock, selectors.EVENT_READ, feed)
@@ -196,29 +202,32 @@ class LiveHub:
 
     def detach(self, camera: str) -> None:
         with self.lock:
-            feed = self.feeds.get(camera)
-            if feed is not None:
+            for feed in self._feeds_of(camera):
                 self._unregister(feed)
                 feed.info, feed.gop = None, []
 
-    def forget(self, camera: str) -> None:
-        """The camera left the configuration: its viewers are told and dropped."""
+    def forget(self, camera: str, stream: str | None = None) -> None:
+        """The camera (or one of its streams) left the configuration: its viewers are
+        told and dropped."""
         with self.lock:
-            feed = self.feeds.pop(camera, None)
-            if feed is None:
-                return
-            self._unregister(feed)
-            for viewer in feed.viewers:
-                viewer.close("camera removed")
+            for feed in self._feeds_of(camera, stream):
+                del self.feeds[(feed.camera, feed.stream)]
+                self._unregister(feed)
+                for viewer in feed.viewers:
+                    viewer.close("camera removed" if stream is None else "stream removed")
+
+    def _feeds_of(self, camera: str, stream: str | None = None) -> list[LiveFeed]:
+        return [f for (cam, name), f in self.feeds.items()
+                if cam == camera and stream in (None, name)]
 
     # -- viewers -------------------------------------------------------------------------
 
-    def subscribe(self, camera: str, notify: Callable[[], None]) -> Viewer:
-        """A new viewer of `camera`; it gets the stream info and, while the stream flows,
-        the current GOP at once (else it starts at the next keyframe)."""
-        viewer = Viewer(camera, notify, self.policy)
+    def subscribe(self, camera: str, notify: Callable[[], None], stream: str = LIVE) -> Viewer:
+        """A new viewer of `camera`'s `stream`; it gets the stream info and, while the
+        stream flows, the current GOP at once (else it starts at the next keyframe)."""
+        viewer = Viewer(camera, notify, self.policy, stream)
         with self.lock:
-            feed = self.feeds.setdefault(camera, LiveFeed(camera))
+            feed = self.feeds.setdefault((camera, stream), LiveFeed(camera, stream))
             first = not feed.viewers
             feed.viewers.append(viewer)
             if feed.info is not None:
@@ -238,7 +247,7 @@ class LiveHub:
     def unsubscribe(self, viewer: Viewer) -> None:
         viewer.close()
         with self.lock:
-            feed = self.feeds.get(viewer.camera)
+            feed = self.feeds.get((viewer.camera, viewer.stream))
             if feed is None or viewer not in feed.viewers:
                 return
             feed.viewers.remove(viewer)
@@ -247,13 +256,14 @@ class LiveHub:
             self._want(feed, False)
 
     def stats(self) -> dict[str, dict[str, object]]:
+        """The live view's feeds (LIVE), per camera."""
         with self.lock:
             return {cam: {"viewers": len(f.viewers), "packets_in": f.packets_in,
                           "bytes_in": f.bytes_in, "has_stream": f.info is not None,
                           "b_frames": f.b_frames_seen or bool(f.info and f.info.has_b_frames),
                           "video_codec": f.info.video_codec if f.info else None,
                           "bytes_out": sum(v.bytes_out for v in f.viewers)}
-                    for cam, f in self.feeds.items()}
+                    for (cam, stream), f in self.feeds.items() if stream == LIVE}
 
     # -- the hub thread ------------------------------------------------------------------
 

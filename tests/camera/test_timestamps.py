@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from fractions import Fraction
 from types import SimpleNamespace
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nvr_edge.camera.timestamps import MAX_HELD_WITHOUT_DTS, Backfill
+from nvr_edge.camera.timestamps import MAX_HELD_WITHOUT_DTS, Backfill, JumpDetector
 
 STEP = 3000  # 90 kHz at 30 fps
+VIDEO = SimpleNamespace(index=0)  # one stream object, as PyAV gives for one stream
 
 
 @dataclass
@@ -20,7 +22,7 @@ class FakePacket:
     pts: int | None
     dts: int | None
     duration: int = STEP
-    stream: SimpleNamespace = field(default_factory=lambda: SimpleNamespace(index=0))
+    stream: SimpleNamespace = field(default_factory=lambda: VIDEO)
 
 
 def run(packets: list[FakePacket]) -> list[FakePacket]:
@@ -74,3 +76,26 @@ def test_decode_times_only_grow_and_never_pass_presentation(missing: int, reorde
     dts = [p.dts for p in out]
     assert all(a < b for a, b in itertools.pairwise(dts))
     assert all(p.pts is not None and p.dts is not None and p.pts >= p.dts for p in out)
+
+
+def test_two_streams_with_one_index_are_kept_apart() -> None:
+    """A transcoded camera: its video is index 0 of the encoder's container, its audio may
+    be index 0 of the camera's. Keyed by index, the audio's small decode times read as
+    the video's going backwards: a jump, a new segment at every audio packet."""
+    video, audio = SimpleNamespace(index=0), SimpleNamespace(index=0)
+    jumps = JumpDetector()
+    wall = 1000.0
+    seen = []
+    for n in range(1, 30):
+        wall += 1 / 30
+        seen.append(jumps.is_jump(FakePacket(900_000 + n * STEP, 900_000 + n * STEP,
+                                             stream=video), Fraction(1, 90_000), wall))
+        seen.append(jumps.is_jump(FakePacket(n * 266, n * 266, stream=audio),
+                                  Fraction(1, 8000), wall))
+    assert not any(seen)
+    backfill = Backfill()
+    assert backfill.push(FakePacket(None, None, stream=video), STEP) == []
+    # the audio's dts is no reference for the held video packet
+    assert [p.dts for p in backfill.push(FakePacket(100, 100, stream=audio), 1024)] == [100]
+    assert [p.dts for p in backfill.push(FakePacket(9000, 9000, stream=video), STEP)] \
+        == [6000, 9000]

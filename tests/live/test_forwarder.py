@@ -120,3 +120,35 @@ def test_a_resumed_feed_starting_before_the_last_packet_is_no_sign_of_b_frames()
     assert not feed.b_frames_seen
     feed.on_packet(LivePacket(False, False, 19 * 3000, 21 * 3000, 3000, (1, 90000), b"x", 0.0))
     assert feed.b_frames_seen  # presentation order really differing still counts
+
+
+def test_an_on_demand_forwarder_sends_no_stale_gop_to_a_returning_viewer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The main stream beside a sub stream (always=False) is handed packets only while
+    watched: the GOP it kept from the last viewing is old video when a viewer returns."""
+    worker, hub = socket.socketpair()
+    hub.setblocking(False)
+    forwarder = LiveForwarder(worker, always=False)
+    forwarder.stream_info(INFO_1)
+    reader = FrameReader()
+    now = [100.0]
+    monkeypatch.setattr("nvr_edge.live.forwarder.time.monotonic", lambda: now[0])
+    hub.send(control_message(True))
+    forwarder.poll_control()
+    for n in range(3):
+        forwarder.packet(False, FakePacket(n, keyframe=n == 0))
+    assert len(packets_of(received(hub, reader))) == 3
+    hub.send(control_message(False))  # the viewer left; the worker stops handing packets
+    forwarder.poll_control()
+    now[0] += 0.5  # back at once: the GOP is still a head start
+    hub.send(control_message(True))
+    forwarder.poll_control()
+    assert len(packets_of(received(hub, reader))) == 3
+    hub.send(control_message(False))
+    forwarder.poll_control()
+    now[0] += 30  # much later: nothing old, the viewer waits for the next keyframe
+    hub.send(control_message(True))
+    forwarder.poll_control()
+    assert [k for k, _ in received(hub, reader)] == [INFO]
+    worker.close()
+    hub.close()

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 
 from nvr_edge import Appliance, CameraCandidate, ControlError, mask_url
 from nvr_edge_onvif.candidates import describe
+from nvr_edge_onvif.probe import ProbeMatch
 from nvr_edge_onvif.registry import Registry
 from nvr_edge_onvif.soap import Credentials
 
@@ -23,36 +24,65 @@ def adopt(appliance: Appliance, registry: Registry, urn: str, camera_id: str | N
           name: str | None, credentials: Credentials | None) -> dict[str, Any]:
     """Add the camera `urn` as `camera_id` (default: from its name); what was written, with
     masked URLs. ControlError when it is unknown, refuses the credentials or has no stream."""
-    match = registry.get(urn)
-    if match is None:
-        raise ControlError(f"no camera {urn!r} was heard of: run discover first (or wait "
-                           "for its Hello)")
+    match = heard(registry, urn)
     config = appliance.config
     taken = {c.id for c in config.cameras}
     earlier = [c for c, u in config.sections["onvif"].adopted.items() if u == urn]
     if any(c in taken for c in earlier):
         raise ControlError(f"{urn} is adopted already")
+    candidate, roles = asked(match, credentials)
+    main = with_credentials(roles["main"], credentials)
+    sub = with_credentials(roles["sub"], credentials) if "sub" in roles else None
+    chosen: dict[str, str] = {}
+
+    def add(document: dict[str, Any]) -> dict[str, Any]:
+        # on the document as it is when the change lands (another adoption or edit made
+        # while the camera was asked is kept: a merge patch replaces the whole list)
+        cameras = document.get("cameras", [])
+        onvif = dict(document.get("onvif", {}))
+        adopted = dict(onvif.get("adopted", {}))
+        ids = {str(c.get("id")) for c in cameras}
+        if any(u == urn and c in ids for c, u in adopted.items()):
+            raise ControlError(f"{urn} is adopted already")
+        taken = ids | {c.id for c in appliance.config.cameras}
+        new_id = camera_id or free_id(candidate, taken)
+        if new_id in taken:
+            raise ControlError(f"camera id {new_id!r} is taken")
+        entry = {"id": new_id, "name": name or candidate.name or new_id, "main": main}
+        if sub is not None:
+            entry["sub"] = sub
+        chosen["id"] = new_id
+        # an earlier adoption whose camera was deleted since is dropped
+        adopted = {c: u for c, u in adopted.items() if u != urn}
+        return {**document, "cameras": [*cameras, entry],
+                "onvif": {**onvif, "adopted": {**adopted, new_id: urn}}}
+
+    change = appliance.edit_config(add)
+    camera_id = chosen["id"]
+    log.info("discovery: %s adopted as camera %s (%s)", urn, camera_id, candidate.address)
+    return {"camera": camera_id, "id": urn, "main": mask_url(main),
+            "sub": mask_url(sub) if sub is not None else None, **change.as_dict()}
+
+
+def asked(match: ProbeMatch, credentials: Credentials | None
+          ) -> tuple[CameraCandidate, dict[str, str]]:
+    """The camera asked over SOAP with `credentials`: its candidate and stream URLs by role
+    (`main` always there); ControlError when it refuses or offers no stream."""
     candidate = describe(match, credentials)
     if candidate.problem:
-        raise ControlError(f"{urn} at {candidate.address}: {candidate.problem}")
+        raise ControlError(f"{match.urn} at {candidate.address}: {candidate.problem}")
     roles = {s.role: s.url for s in candidate.streams if s.role}
     if "main" not in roles:
-        raise ControlError(f"{urn} at {candidate.address} offers no RTSP stream")
-    camera_id = camera_id or free_id(candidate, taken)
-    if camera_id in taken:
-        raise ControlError(f"camera id {camera_id!r} is taken")
-    entry: dict[str, Any] = {"id": camera_id, "name": name or candidate.name or camera_id,
-                             "main": with_credentials(roles["main"], credentials)}
-    if "sub" in roles:
-        entry["sub"] = with_credentials(roles["sub"], credentials)
-    # the whole camera list (a merge patch replaces arrays), from the running document
-    cameras = [*config.document.get("cameras", []), entry]
-    # an earlier adoption whose camera was deleted since is dropped (null in a merge patch)
-    adopted: dict[str, str | None] = {**dict.fromkeys(earlier), camera_id: urn}
-    change = appliance.patch_config({"cameras": cameras, "onvif": {"adopted": adopted}})
-    log.info("discovery: %s adopted as camera %s (%s)", urn, camera_id, candidate.address)
-    return {"camera": camera_id, "id": urn, "main": mask_url(entry["main"]),
-            "sub": mask_url(entry["sub"]) if "sub" in entry else None, **change.as_dict()}
+        raise ControlError(f"{match.urn} at {candidate.address} offers no RTSP stream")
+    return candidate, roles
+
+
+def heard(registry: Registry, urn: str) -> ProbeMatch:
+    match = registry.get(urn)
+    if match is None:
+        raise ControlError(f"no camera {urn!r} was heard of: run discover first (or wait "
+                           "for its Hello)")
+    return match
 
 
 def with_credentials(url: str, credentials: Credentials | None) -> str:

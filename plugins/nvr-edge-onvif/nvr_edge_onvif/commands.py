@@ -1,8 +1,8 @@
-"""What operators do with discovery at run time: `discover` (probe now, with credentials)
-and `adopt_camera`. Offered through `nvr_commands`, so MQTT (`<prefix>/<id>/request/
-adopt_camera`) and HTTP expose them alike. Credentials come in the arguments and go only
-to the camera (as digests) and into the camera's URL in the config: never into an
-answer or a log line."""
+"""What operators do with discovery at run time: `discover` (probe now, with credentials),
+`preview_camera` (its picture, through the built-in `test_stream`) and `adopt_camera`.
+Offered through `nvr_commands`, so MQTT (`<prefix>/<id>/request/adopt_camera`) and HTTP
+expose them alike. Credentials come in the arguments and go only to the camera (as digests)
+and into the camera's URL in the config: never into an answer or a log line."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from nvr_edge import Appliance, CameraCandidate, Command, ControlError, DiscoveryRequest, Param
-from nvr_edge_onvif.adopt import adopt, credentials_of
+from nvr_edge_onvif.adopt import adopt, asked, credentials_of, heard, with_credentials
 from nvr_edge_onvif.registry import Registry
 
 USER = Param("string", "the user to try on the cameras", required=False)
@@ -41,6 +41,15 @@ def onvif_commands(appliance: Appliance, registry: Registry,
         return adopt(appliance, registry, args["id"], args.get("camera"), args.get("name"),
                      credentials_of(args))
 
+    def preview_camera(args: Mapping[str, Any]) -> dict[str, Any]:
+        # the sub stream where there is one: the lighter picture to fetch and decode
+        credentials = credentials_of(args)
+        _, roles = asked(heard(registry, args["id"]), credentials)
+        url = with_credentials(roles.get("sub", roles["main"]), credentials)
+        shot = appliance.run_command("test_stream", {
+            "url": url, **({"max_width": args["max_width"]} if "max_width" in args else {})})
+        return {"id": args["id"], "stream": "sub" if "sub" in roles else "main", **shot}
+
     return [
         Command("discover", "probe for ONVIF cameras now (and ask them with the credentials)",
                 discover_now, {
@@ -58,4 +67,11 @@ def onvif_commands(appliance: Appliance, registry: Registry,
                                     required=False),
                     "name": Param("string", "a display name", required=False),
                     "user": USER, "password": PASSWORD}),
+        Command("preview_camera", "a discovered camera's picture before it is adopted (its "
+                "sub stream, else its main, opened once with the credentials)",
+                preview_camera, {
+                    "id": Param("string", "the candidate's id (its endpoint URN)"),
+                    "user": USER, "password": PASSWORD,
+                    "max_width": Param("integer", "the picture's width at most",
+                                       required=False)}),
     ]

@@ -10,7 +10,6 @@ the box was off, or before the box heard it: `refind.py` looks for such cameras)
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,21 +21,35 @@ log = logging.getLogger(__name__)
 ALERT_CODE = "camera_address_changed"
 
 
+class _Unchanged(Exception):
+    """No camera of that URN names the old host: nothing to write."""
+
+
 def follow(appliance: Appliance, old_host: str, new: ProbeMatch) -> str | None:
     """Point the camera adopted from `new.urn` at `new.host`; its id, or None when no
     configured camera came from that URN or none of its URLs named `old_host`."""
-    cameras = copy.deepcopy(list(appliance.config.document.get("cameras", [])))
-    camera_id, entry = adopted_entry(appliance, cameras, new.urn)
-    if camera_id is None or entry is None:
+    followed: list[str] = []
+
+    def move(document: dict[str, Any]) -> dict[str, Any]:
+        # on the document as it is when the change lands: an edit made meanwhile is kept
+        camera_id, entry = adopted_entry(appliance, document.get("cameras", []), new.urn)
+        if camera_id is None or entry is None:
+            raise _Unchanged
+        changed = False
+        for key in ("main", "sub"):
+            url = entry.get(key)
+            if isinstance(url, str) and (moved := moved_url(url, old_host, new.host)) != url:
+                entry[key], changed = moved, True
+        if not changed:
+            raise _Unchanged
+        followed.append(camera_id)
+        return document  # the worker restarts on the new URLs
+
+    try:
+        appliance.edit_config(move)
+    except _Unchanged:
         return None
-    changed = False
-    for key in ("main", "sub"):
-        url = entry.get(key)
-        if isinstance(url, str) and (moved := moved_url(url, old_host, new.host)) != url:
-            entry[key], changed = moved, True
-    if not changed:
-        return None
-    appliance.patch_config({"cameras": cameras})  # the worker restarts on the new URLs
+    camera_id = followed[0]
     message = (f"camera {camera_id} ({new.urn}) moved from {old_host} to {new.host}: its "
                "stream URLs follow it")
     log.warning("discovery: %s", message)

@@ -1,9 +1,11 @@
-"""Adoption in the running appliance: `discover` and `adopt_camera` through the command
-API (what MQTT's `request/<name>` and HTTP's `/api/commands/<name>` call), against the
+"""Adoption in the running appliance: `discover`, `preview_camera` and `adopt_camera`
+through the command API (what MQTT's `request/<name>` and HTTP's `/api/commands/<name>`
+call), against the
 simulated camera's ONVIF face, whose streams are the simulated RTSP camera's."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -58,6 +60,15 @@ def test_discover_then_adopt_records_the_camera(
         handle.run_command("adopt_camera", {"id": face.camera.urn, "user": "admin",
                                             "password": "not-it"})
     assert [c.id for c in nvr_appliance.config.cameras] == ["cam1"]
+    # its picture before it is added: the sub stream, with the credentials, nothing written
+    with pytest.raises(ControlError, match="wrong user or password"):
+        handle.run_command("preview_camera", {"id": face.camera.urn, "user": "admin",
+                                              "password": "not-it"})
+    preview = handle.run_command("preview_camera", {"id": face.camera.urn, **credentials,
+                                                    "max_width": 320})
+    assert preview["stream"] == "sub" and preview["codec"] == "h264", preview
+    assert base64.b64decode(preview["jpeg"])[:2] == b"\xff\xd8"
+    assert [c.id for c in nvr_appliance.config.cameras] == ["cam1"]
 
     started = time.monotonic()
     adopted = handle.run_command("adopt_camera", {"id": face.camera.urn, **credentials})
@@ -88,7 +99,7 @@ def test_discover_then_adopt_records_the_camera(
     status = wait_for(lambda: nvr_appliance.status().get("plugins", {}).get("onvif"), 10,
                       "the onvif status part")
     assert [c["id"] for c in status["candidates"]] == [face.camera.urn]
-    answers = json.dumps([found, adopted, status])
+    answers = json.dumps([found, adopted, status, preview])
     assert password not in answers and password not in caplog.text
     assert "not-it" not in caplog.text
 

@@ -4,6 +4,7 @@ for it by probing `[onvif] hosts` while it is not online, and follows it by its 
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
@@ -55,7 +56,7 @@ def test_a_camera_that_moved_while_the_box_was_off_is_found_and_records(
 
 
 class Box:
-    """Just what follow_if_lost reads and calls: the config, camera states, a patch."""
+    """Just what follow_if_lost reads and calls: the config, camera states, an edit."""
 
     def __init__(self, state: str, main: str) -> None:
         self.state = state
@@ -70,8 +71,8 @@ class Box:
     def status(self) -> dict[str, Any]:
         return {"cameras": {"door": {"state": self.state}}}
 
-    def patch_config(self, patch: Any) -> None:
-        self.patches.append(patch)
+    def edit_config(self, edit: Any) -> None:
+        self.patches.append(edit(copy.deepcopy(self.document)))
 
     def call_hook(self, name: str, **kwargs: Any) -> list[Any]:
         return []

@@ -1,5 +1,6 @@
 """`nvr-edge demo`, `nvr-edge simcam` and `nvr-edge bench
-record|live|mqtt|fleet|catalog|s3|encode`: the tools' subcommands, added through `nvr_cli_commands`.
+record|live|mqtt|fleet|catalog|s3|encode|rtsp`: the tools' subcommands, added through
+`nvr_cli_commands`.
 
 Loaded by every `nvr-edge` command on a machine with this distribution: the tools
 themselves are imported only when their subcommand runs.
@@ -90,6 +91,15 @@ def nvr_cli_commands(subparsers: argparse._SubParsersAction) -> None:
     encode.add_argument("--seconds", type=float, default=10)
     encode.set_defaults(nvr_run=_bench_encode)
 
+    rtsp = kinds.add_parser("rtsp", help="the RTSP restream: latency and appliance CPU "
+                            "per client at 1 and 8 clients, against the camera read directly")
+    rtsp.add_argument("--seconds", type=float, default=15.0, help="each measured window")
+    rtsp.add_argument("--clients", default="1,8", help="client counts, comma-separated")
+    rtsp.add_argument("--size", type=live_cli.parse_size, default=(1280, 720),
+                      help="the clock sub stream's size")
+    rtsp.add_argument("--work-dir", type=Path, default=None)
+    rtsp.set_defaults(nvr_run=_bench_rtsp)
+
     mjpeg = kinds.add_parser("mjpeg", help="an MJPEG 720p camera recorded as H.264: worker "
                              "CPU vs the ffmpeg CLI")
     mjpeg.add_argument("--seconds", type=float, default=20)
@@ -149,3 +159,10 @@ def _bench_s3(args: argparse.Namespace, _pm: Any) -> int:
     from nvr_edge_testing.bench.s3 import run_bench
 
     return run_bench(args.cameras, args.seconds, args.segment_seconds, args.outage)
+
+
+
+def _bench_rtsp(args: argparse.Namespace, _pm: Any) -> int:
+    from nvr_edge_testing.bench.rtsp import run_bench
+
+    return run_bench(args.seconds, args.clients, args.size, args.work_dir)

@@ -28,17 +28,26 @@ def adopt(appliance: Appliance, candidates: list[CameraCandidate], candidate_id:
         raise ControlError(f"{candidate_id} offers no mode {mode!r} (modes: "
                            f"{', '.join(s.name for s in candidate.streams)})")
     url = wanted[0].url
-    config = appliance.config
     device = url.split("?", 1)[0]
-    if any(c.main.split("?", 1)[0] == device for c in config.cameras):
-        raise ControlError(f"{candidate_id} is adopted already")
-    taken = {c.id for c in config.cameras}
-    camera_id = camera_id or free_id(candidate, taken)
-    if camera_id in taken:
-        raise ControlError(f"camera id {camera_id!r} is taken")
-    entry = {"id": camera_id, "name": name or candidate.name or camera_id, "main": url}
-    # the whole camera list (a merge patch replaces arrays), from the running document
-    change = appliance.patch_config({"cameras": [*config.document.get("cameras", []), entry]})
+    chosen: dict[str, str] = {}
+
+    def add(document: dict[str, Any]) -> dict[str, Any]:
+        # on the document as it is when the change lands: another adoption or edit made
+        # meanwhile is kept (a merge patch replaces the whole camera list)
+        cameras = document.get("cameras", [])
+        running = [*appliance.config.cameras]  # discovered cameras too
+        if any(str(c.get("main", "")).split("?", 1)[0] == device for c in cameras) or \
+                any(c.main.split("?", 1)[0] == device for c in running):
+            raise ControlError(f"{candidate_id} is adopted already")
+        taken = {c.id for c in running} | {str(c.get("id")) for c in cameras}
+        new_id = camera_id or free_id(candidate, taken)
+        if new_id in taken:
+            raise ControlError(f"camera id {new_id!r} is taken")
+        chosen.update(id=new_id, name=name or candidate.name or new_id)
+        return {**document, "cameras": [*cameras, {**chosen, "main": url}]}
+
+    change = appliance.edit_config(add)
+    camera_id = chosen["id"]
     log.info("v4l2: %s adopted as camera %s (%s)", candidate_id, camera_id, wanted[0].name)
     return {"camera": camera_id, "id": candidate_id, "main": url, **change.as_dict()}
 

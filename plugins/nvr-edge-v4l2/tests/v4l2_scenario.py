@@ -14,6 +14,7 @@ import queue
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -112,7 +113,7 @@ def hotplug_scenario(source: str) -> dict[str, object]:
 
 
 class FakeAppliance:
-    """What the plugin asks of the appliance: its config, patch_config, restart_camera."""
+    """What the plugin asks of the appliance: its config, edit_config, restart_camera."""
 
     def __init__(self) -> None:
         self.cameras: list[SimpleNamespace] = []
@@ -124,9 +125,10 @@ class FakeAppliance:
         return SimpleNamespace(cameras=self.cameras, sections={"v4l2": V4l2Settings()},
                                document={"cameras": [vars(c) for c in self.cameras]})
 
-    def patch_config(self, patch: dict[str, object]) -> ConfigChange:
-        self.patches.append(patch)
-        self.cameras = [SimpleNamespace(enabled=True, **c) for c in patch["cameras"]]
+    def edit_config(self, edit: Any) -> ConfigChange:
+        document = edit({"cameras": [dict(vars(c)) for c in self.cameras]})
+        self.patches.append(document)
+        self.cameras = [SimpleNamespace(**{"enabled": True, **c}) for c in document["cameras"]]
         return ConfigChange(added=[self.cameras[-1].id])
 
     def restart_camera(self, camera_id: str) -> None:

@@ -66,7 +66,8 @@ async def system(request: web.Request) -> web.Response:
         "tiers": await _tiers(request.app[HELD], ctx, snapshot.get("tiers") or {}, admin),
         "catalog": {"healthy": (snapshot.get("catalog") or {}).get("healthy")},
         "cameras": cameras,
-        "alerts": ctx.alerts.recent(lambda camera: camera is None or camera in visible),
+        "alerts": ctx.alerts.recent(lambda camera: camera is None or camera in visible,
+                                    paths=admin),
     }
     if admin:
         parts = snapshot.get("plugins") or {}

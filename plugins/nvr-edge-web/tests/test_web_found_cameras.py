@@ -67,6 +67,14 @@ def test_found_cameras_are_added_with_the_add_button_and_alerts_show(
             await click(page, f"{item} .candidate-add")
             await fill(page, f"{item} input[name=camera]", "porch")
             await fill(page, f"{item} input[name=user]", nvr_camera.user or "")
+            await fill(page, f"{item} input[name=password]", password)
+            await click(page, f"{item} .candidate-preview")  # its picture before adopting
+            seen["preview"] = await until(
+                page, f"(() => {{ const i = document.querySelector(\"{item} .candidate-picture"
+                f"\"); return !i.hidden && i.complete && i.naturalWidth > 0 && [i.alt, "
+                f"document.querySelector(\"{item} .candidate-facts\").textContent]; }})()",
+                30, "the preview's picture")
+            seen["cameras_after_preview"] = [c.id for c in nvr_appliance.config.cameras]
             await fill(page, f"{item} input[name=password]", "not-it")
             await click(page, f"{item} button[type=submit]")
             seen["refused"] = await until(
@@ -100,6 +108,8 @@ def test_found_cameras_are_added_with_the_add_button_and_alerts_show(
 
     seen = asyncio.run(adopt())
     assert seen["name"] == "Porch"
+    assert seen["preview"][0].startswith("Porch: ") and "h264" in seen["preview"][1], seen
+    assert "porch" not in seen["cameras_after_preview"]  # a preview writes nothing
     assert "wrong user or password" in seen["refused"], seen["refused"]
     assert "porch" not in seen["cameras_then"]  # the refusal changed nothing
     assert seen["adopted"] == "porch"

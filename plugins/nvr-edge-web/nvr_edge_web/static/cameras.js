@@ -1,7 +1,9 @@
 // The cameras page (#cameras, admin): list, enable/disable, add and edit through the
-// config API; a refusal naming `cameras[i].<key>` is shown beside that field.
+// config API; a refusal naming `cameras[i].<key>` is shown beside that field; "Test the
+// stream" shows what the main URL carries and its picture before anything is saved.
 import { ApiError, getJson, sendJson } from "./api.js";
 import { el } from "./format.js";
+import { showSnapshot } from "./snapshot.js";
 
 const MERGE_PATCH = "application/merge-patch+json";
 const FIELDS = ["id", "name", "main", "sub", "live", "retention_days", "enabled"];
@@ -44,6 +46,8 @@ function openForm(index) {
     else input.value = camera[name] ?? (name === "live" ? "always" : "");
   }
   clearErrors();
+  $("cf-test-result").textContent = "";
+  $("cf-test-picture").hidden = true;
   form.hidden = false;
   form.elements.id.focus();
 }
@@ -96,7 +100,31 @@ function clearErrors() {
   $("camera-form-error").textContent = "";
 }
 
+// "Test the stream": the URL typed opened once by the box (test_stream). A URL still
+// showing the saved camera's masked password (***) can only be opened by the box as it
+// is saved: that camera's picture is asked for instead (camera_snapshot).
+async function testStream() {
+  const form = $("camera-form");
+  const main = form.elements.main;
+  const slot = document.querySelector('#camera-form .field-error[data-for="main"]');
+  slot.textContent = "";
+  main.removeAttribute("aria-invalid");
+  const url = main.value.trim();
+  const saved = cameras[editing];
+  const [command, args] = saved && url === saved.main && url.includes("***")
+    ? ["camera_snapshot", { camera: saved.id }] : ["test_stream", { url }];
+  try {
+    await showSnapshot(command, args, $("cf-test-result"), $("cf-test-picture"),
+      form.elements.id.value.trim() || "the stream");
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    slot.textContent = error.message;
+    main.setAttribute("aria-invalid", "true");
+  }
+}
+
 export function setUpCameras(onError) {
+  $("cf-test").addEventListener("click", () => testStream().catch(onError));
   $("camera-add").addEventListener("click", () => openForm(cameras.length));
   $("camera-cancel").addEventListener("click", () => {
     $("camera-form").hidden = true;

@@ -1,7 +1,9 @@
 // "Found cameras" (#cameras, with the ONVIF plugin): the candidates it heard of (status
 // part plugins.onvif.candidates) and a Search that runs `discover`; "Add" runs
-// `adopt_camera` with the credentials and camera id asked for here.
+// `adopt_camera` with the credentials and camera id asked for here, "Preview" shows the
+// camera's picture with them first (`preview_camera`).
 import { ApiError, sendJson } from "./api.js";
+import { showSnapshot } from "./snapshot.js";
 
 const $ = (id) => document.getElementById(id);
 const shown = new Map(); // URN -> list item (kept across refreshes: a half-filled form stays)
@@ -37,17 +39,41 @@ function candidateItem(candidate, onAdopted) {
     event.preventDefault();
     adopt(candidate, form, onAdopted);
   });
+  const preview = item.querySelector(".candidate-preview");
+  preview.setAttribute("aria-label", `Preview ${candidate.name || candidate.id}`);
+  preview.addEventListener("click", () => showPreview(candidate, form));
   return item;
+}
+
+function credentials(form) {
+  const args = {};
+  for (const name of ["user", "password"]) {
+    const value = form.elements[name].value.trim();
+    if (value) args[name] = value;
+  }
+  return args;
+}
+
+// The camera asked with the credentials typed, its sub stream opened once: nothing saved.
+async function showPreview(candidate, form) {
+  const error = form.querySelector(".candidate-error");
+  error.textContent = "";
+  try {
+    await showSnapshot("preview_camera", { id: candidate.id, ...credentials(form) },
+      form.querySelector(".candidate-facts"), form.querySelector(".candidate-picture"),
+      candidate.name || candidate.id);
+  } catch (refused) {
+    if (!(refused instanceof ApiError)) throw refused;
+    error.textContent = refused.message;
+  }
 }
 
 async function adopt(candidate, form, onAdopted) {
   const error = form.querySelector(".candidate-error");
   error.textContent = "";
-  const args = { id: candidate.id };
-  for (const name of ["camera", "user", "password"]) {
-    const value = form.elements[name].value.trim();
-    if (value) args[name] = value;
-  }
+  const args = { id: candidate.id, ...credentials(form) };
+  const camera = form.elements.camera.value.trim();
+  if (camera) args.camera = camera;
   try {
     const { result } = await sendJson("POST", "/api/commands/adopt_camera", args);
     form.elements.password.value = "";

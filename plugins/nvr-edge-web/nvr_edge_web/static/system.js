@@ -1,5 +1,6 @@
 // The system page (#system): tiers, the mover's backlog, each camera's state and why,
-// recent alerts, plugin parts, version and uptime; from GET /api/system.
+// recent alerts, the encoders' probes, plugin parts, version and uptime; from GET
+// /api/system.
 import { getJson } from "./api.js";
 import { bytes, days, duration, el } from "./format.js";
 
@@ -17,8 +18,27 @@ export async function refreshSystem() {
     `${alert.at} ${alert.level} ${alert.code}${alert.camera ? ` (${alert.camera})` : ""}: `
     + alert.message, `alert alert-${alert.level}`));
   $("system-alerts").replaceChildren(...(alerts.length ? alerts : [el("li", "none", "muted")]));
+  showEncoders((system.plugins || {}).encoders);
   $("system-plugins").replaceChildren(...pluginParts(system.plugins || {}));
   return system;
+}
+
+// The encoders' probe verdicts (admin: a plugin part): which will encode, which failed why.
+function showEncoders(part) {
+  $("system-encoders-part").hidden = !part;
+  if (!part) return;
+  $("system-encoders").tBodies[0].replaceChildren(...(part.probes || []).map((probe) => {
+    const row = el("tr");
+    row.dataset.encoder = probe.name;
+    const verdict = el("td", probe.ok ? "usable" : "failed", "state");
+    verdict.dataset.state = probe.ok ? "online" : "offline";
+    row.append(el("th", probe.name), el("td", probe.engine), verdict,
+      el("td", probe.ok ? "" : probe.reason), el("td", probe.seconds.toFixed(1)));
+    row.firstChild.scope = "row";
+    return row;
+  }));
+  $("system-encoders-note").textContent = part.probing ? "Probing now..."
+    : (part.prefer ? `Preferred: ${part.prefer}` : "");
 }
 
 function tierCard(name, tier) {

@@ -26,7 +26,7 @@ def _viewers(text: str) -> tuple[int, ...]:
     return steps
 
 
-def _size(text: str) -> tuple[int, int]:
+def parse_size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="viewer ramp: total viewers per step (default 1,4,8,16)")
     p.add_argument("--reloads", type=int, default=3,
                    help="page loads timed for the first frame (default 3)")
-    p.add_argument("--size", type=_size, default=(1280, 720), help="the sub stream's size")
+    p.add_argument("--size", type=parse_size, default=(1280, 720), help="the sub stream's size")
     p.add_argument("--work-dir", type=Path,
                    help="keep clips, logs and the appliance's files here (default: a "
                         "temporary folder, removed afterwards)")

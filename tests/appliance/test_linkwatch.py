@@ -1,5 +1,6 @@
 """Link-up events from the kernel cut a camera's backoff short (real netlink, a real veth
-pair made by the test; it carries no traffic)."""
+pair made by the test; it carries no traffic). One watcher in the supervisor signals the
+workers, which hold no netlink socket."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from nvr_edge_testing.configs import write_config
 from nvr_edge_testing.simcam import SimCameraServer
 from nvr_edge_testing.waiting import wait_for
 
-from nvr_edge.camera.linkwatch import LinkWatcher
+from nvr_edge.appliance.linkwatch import LinkWatcher
 
 from ..helpers import rows
 
@@ -66,6 +67,14 @@ def test_a_link_coming_up_is_reported(veth: VethPair) -> None:
         watcher.stop()
 
 
+def netlink_sockets(pid: int) -> int:
+    """How many netlink sockets the process holds (its fds against /proc/net/netlink)."""
+    lines = Path("/proc/net/netlink").read_text().splitlines()[1:]
+    inodes = {f"socket:[{line.split()[-1]}]" for line in lines}
+    fds = Path(f"/proc/{pid}/fd")
+    return sum(1 for fd in fds.iterdir() if os.readlink(fd) in inodes)
+
+
 @pytest.mark.slow
 def test_link_up_ends_a_long_backoff_at_once(tmp_path: Path, cameras: SimCameraServer,
                                              veth: VethPair) -> None:
@@ -76,6 +85,10 @@ def test_link_up_ends_a_long_backoff_at_once(tmp_path: Path, cameras: SimCameraS
         "retry": {"initial_delay_ms": 45_000, "max_delay_ms": 45_000}})
     with Appliance(config, tmp_path / "appliance.log") as app:
         wait_for(lambda: "cam1: online" in app.log, 30, "online")
+        # one watcher, in the supervisor: the worker holds no netlink socket of its own
+        assert app.process is not None
+        wait_for(lambda: netlink_sockets(app.process.pid) >= 1, 10, "the supervisor's watcher")
+        assert [netlink_sockets(pid) for pid in app.worker_pids("cam1")] == [0]
         cameras.stop()
         wait_for(lambda: "cam1: offline" in app.log, 30, "offline")
         cameras.start()

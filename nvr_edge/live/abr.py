@@ -1,0 +1,123 @@
+"""Adaptive bitrate for one viewer: which rung of a camera's ladder its network carries.
+
+Fed the receiver's reports (RTCP receiver reports: fraction lost, round-trip time; REMB:
+the receiver's bandwidth estimate), it answers the rung the viewer should get. Down fast,
+up slow, as a viewer feels it: a stall is worse than a softer picture.
+
+- **Down** when the link is bad for `down_after_s` in a row: loss above `loss_down`, or an
+  estimate below `headroom` x the rung's bitrate. Down to the best rung the estimate
+  carries (or one rung, on loss alone).
+- **Up** one rung only after `up_after_s` clean (loss under `loss_clean` and, where an
+  estimate exists, room for the next rung's bitrate with the headroom).
+- **Hold** `hold_s` after every switch: a new rung's first seconds (its keyframe burst)
+  prove nothing about the link.
+- A **pin** (the viewer chose a rung) overrides all of it.
+
+The sender switches at the target rung's next keyframe (no grey frames); this policy only
+says where to go. Pure: time comes in, nothing is read from clocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class AbrPolicy:
+    loss_down: float = 0.05    # fraction lost per report that counts as bad
+    loss_clean: float = 0.01   # and as clean
+    headroom: float = 0.85     # a rung fits an estimate when its bitrate <= estimate x this
+    down_after_s: float = 2.0  # bad this long in a row: step down
+    up_after_s: float = 10.0   # clean this long in a row: step up one rung
+    hold_s: float = 4.0        # no switch this long after the last
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.loss_clean <= self.loss_down <= 1:
+            raise ValueError("AbrPolicy: want 0 <= loss_clean <= loss_down <= 1")
+        if not 0 < self.headroom <= 1:
+            raise ValueError("AbrPolicy: headroom must be in (0, 1]")
+        if min(self.down_after_s, self.up_after_s, self.hold_s) < 0:
+            raise ValueError("AbrPolicy: durations must not be negative")
+
+
+@dataclass(frozen=True)
+class Report:
+    """One receiver report: when it came (s, monotonic), the fraction of packets lost since
+    the previous one, and the receiver's estimate (kbit/s) if it sends one."""
+
+    at: float
+    loss: float
+    estimate_kbps: float | None = None
+    rtt_s: float | None = None
+
+
+@dataclass
+class AbrState:
+    """One viewer: `rungs_kbps` best first; `current` an index into it."""
+
+    rungs_kbps: tuple[int, ...]
+    current: int
+    policy: AbrPolicy = field(default_factory=AbrPolicy)
+    pinned: int | None = None
+    switched_at: float = float("-inf")
+    bad_since: float | None = None
+    clean_since: float | None = None
+    switches: int = 0
+    last: Report | None = None
+
+    def __post_init__(self) -> None:
+        if not self.rungs_kbps or list(self.rungs_kbps) != sorted(self.rungs_kbps,
+                                                                   reverse=True):
+            raise ValueError("AbrState: rungs_kbps must be non-empty, best (highest) first")
+        if not 0 <= self.current < len(self.rungs_kbps):
+            raise ValueError(f"AbrState: current {self.current} is not a rung")
+
+    def pin(self, rung: int | None) -> None:
+        """The viewer's choice (None: automatic again)."""
+        if rung is not None and not 0 <= rung < len(self.rungs_kbps):
+            raise ValueError(f"no rung {rung} (0..{len(self.rungs_kbps) - 1})")
+        self.pinned = rung
+
+    def observe(self, report: Report) -> int:
+        """Take a report; the rung wanted now (the current one, or where to switch)."""
+        self.last = report
+        now, p = report.at, self.policy
+        fits = self._fits(report.estimate_kbps)
+        bad = report.loss > p.loss_down or fits > self.current
+        clean = report.loss < p.loss_clean and fits <= self.current - 1 if self.current \
+            else False
+        self.bad_since = (self.bad_since if self.bad_since is not None else now) if bad \
+            else None
+        self.clean_since = (self.clean_since if self.clean_since is not None else now) \
+            if clean else None
+        return self.wanted(now)
+
+    def wanted(self, now: float) -> int:
+        if self.pinned is not None:
+            return self.pinned
+        p = self.policy
+        if now - self.switched_at < p.hold_s:
+            return self.current
+        if self.bad_since is not None and now - self.bad_since >= p.down_after_s:
+            assert self.last is not None
+            by_estimate = self._fits(self.last.estimate_kbps)
+            return min(len(self.rungs_kbps) - 1, max(self.current + 1, by_estimate))
+        if self.clean_since is not None and now - self.clean_since >= p.up_after_s:
+            return self.current - 1
+        return self.current
+
+    def switched(self, rung: int, now: float) -> None:
+        """The sender moved to `rung` (at its keyframe): the hold starts, the windows too."""
+        if rung != self.current:
+            self.current, self.switched_at = rung, now
+            self.switches += 1
+            self.bad_since = self.clean_since = None
+
+    def _fits(self, estimate_kbps: float | None) -> int:
+        """The best rung the estimate carries with the headroom (the last when none does;
+        the best when there is no estimate)."""
+        if estimate_kbps is None:
+            return 0
+        room = estimate_kbps * self.policy.headroom
+        return next((i for i, kbps in enumerate(self.rungs_kbps) if kbps <= room),
+                    len(self.rungs_kbps) - 1)

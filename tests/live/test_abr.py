@@ -1,0 +1,140 @@
+"""The adaptive-bitrate policy (live/abr.py): down fast on a bad link, up one rung after a
+clean period, a hold after every switch, the viewer's pin over all of it. Properties over
+any report sequence, plus the issue's two scenarios (10 % loss, a 600 kbit/s cap)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nvr_edge.live.abr import AbrPolicy, AbrState, Report
+
+LADDER = (4000, 1000, 500, 250)  # main, sub, 640x360, 426x240 (kbit/s)
+POLICY = AbrPolicy()
+RR_INTERVAL_S = 1.0  # Chromium sends receiver reports about once a second
+
+# Phases of steady conditions (a clean stretch, a lossy one, a capped one...), each reported
+# at a steady cadence: the shape a link has, and long enough stretches for the up rule.
+phase = st.tuples(st.integers(1, 15), st.floats(0.2, 2.0),
+                  st.sampled_from([0.0, 0.005, 0.02, 0.1, 0.3]),
+                  st.sampled_from([None, 200.0, 600.0, 1200.0, 5000.0]))
+reports = st.lists(phase, max_size=12).map(
+    lambda phases: [(gap, loss, estimate) for n, gap, loss, estimate in phases
+                    for _ in range(n)])
+
+
+def drive(state: AbrState, sequence: list[tuple[float, float, float | None]]
+          ) -> list[tuple[float, int, int, Report]]:
+    """A sender that switches as soon as it is told (a keyframe at once): (time, from,
+    to, the report that caused it) for every switch."""
+    now, switches = 0.0, []
+    for gap, loss, estimate in sequence:
+        now += gap
+        report = Report(now, loss, estimate)
+        wanted = state.observe(report)
+        if wanted != state.current:
+            switches.append((now, state.current, wanted, report))
+            state.switched(wanted, now)
+    return switches
+
+
+@given(reports)
+def test_switches_keep_the_hold_and_stay_on_the_ladder(sequence: list) -> None:
+    state = AbrState(LADDER, current=1)
+    switches = drive(state, sequence)
+    times = [t for t, *_ in switches]
+    assert all(b - a >= POLICY.hold_s for a, b in itertools.pairwise(times))
+    assert all(0 <= to < len(LADDER) for _, _, to, _ in switches)
+    assert state.switches == len(switches)
+
+
+@given(reports)
+def test_up_is_one_rung_after_a_clean_period_and_down_follows_a_bad_one(
+        sequence: list) -> None:
+    state = AbrState(LADDER, current=2)
+    history: list[Report] = []
+    now = 0.0
+    for gap, loss, estimate in sequence:
+        now += gap
+        report = Report(now, loss, estimate)
+        history.append(report)
+        before = state.current
+        wanted = state.observe(report)
+        if wanted == before:
+            continue
+        since_switch = [r for r in history if r.at > state.switched_at]
+        if wanted < before:  # up: one rung, after up_after_s of clean reports only
+            assert wanted == before - 1
+            window = [r for r in since_switch if r.at >= now - POLICY.up_after_s]
+            assert since_switch[0].at <= now - POLICY.up_after_s
+            assert all(r.loss < POLICY.loss_clean for r in window)
+        else:  # down: after down_after_s of bad reports only
+            window = [r for r in since_switch if r.at >= now - POLICY.down_after_s]
+            assert since_switch[0].at <= now - POLICY.down_after_s
+            assert all(r.loss > POLICY.loss_down or (
+                r.estimate_kbps is not None
+                and r.estimate_kbps * POLICY.headroom < LADDER[before]) for r in window)
+        state.switched(wanted, now)
+
+
+@given(reports, st.integers(0, len(LADDER) - 1))
+def test_a_pin_is_always_obeyed(sequence: list, rung: int) -> None:
+    state = AbrState(LADDER, current=0)
+    state.pin(rung)
+    now = 0.0
+    for gap, loss, estimate in sequence:
+        now += gap
+        assert state.observe(Report(now, loss, estimate)) == rung
+
+
+def scenario(bad: Report, seconds_bad: float, clean_estimate: float | None
+             ) -> tuple[float, float, int]:
+    """Main rung, then `seconds_bad` of `bad` reports, then clean ones: (seconds to the
+    first step down, seconds from the end of the impairment to the first step up, the
+    lowest rung reached)."""
+    state = AbrState(LADDER, current=0)
+    now, down_at, up_at, lowest = 0.0, None, None, 0
+    while now < seconds_bad + 40:
+        now += RR_INTERVAL_S
+        impaired = now <= seconds_bad
+        report = Report(now, bad.loss if impaired else 0.0,
+                        bad.estimate_kbps if impaired else clean_estimate)
+        wanted = state.observe(report)
+        if wanted != state.current:
+            if wanted > state.current and down_at is None:
+                down_at = now
+            if wanted < state.current and not impaired and up_at is None:
+                up_at = now - seconds_bad
+            state.switched(wanted, now)
+            lowest = max(lowest, wanted)
+    assert down_at is not None and up_at is not None
+    return down_at, up_at, lowest
+
+
+def test_ten_percent_loss_steps_down_within_5_s_and_back_up_within_20_s() -> None:
+    down, up, lowest = scenario(Report(0, 0.10), 30, None)
+    assert down <= 5 and up <= 20, (down, up)
+    assert lowest == len(LADDER) - 1  # sustained loss walks down the whole ladder
+
+
+def test_a_600_kbps_cap_goes_straight_to_the_rung_it_carries() -> None:
+    state = AbrState(LADDER, current=0)
+    for t in range(1, 4):
+        wanted = state.observe(Report(float(t), 0.0, 600.0))
+    assert wanted == LADDER.index(500)  # 500 <= 600 x 0.85: one switch, not three
+    down, up, _ = scenario(Report(0, 0.0, 600.0), 30, 5000.0)
+    assert down <= 5 and up <= 20, (down, up)
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"best \(highest\) first"):
+        AbrState((250, 500), current=0)
+    with pytest.raises(ValueError, match="not a rung"):
+        AbrState(LADDER, current=4)
+    with pytest.raises(ValueError, match="no rung 7"):
+        AbrState(LADDER, current=0).pin(7)
+    with pytest.raises(ValueError, match="loss_clean <= loss_down"):
+        AbrPolicy(loss_down=0.01, loss_clean=0.05)
