@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from nvr_edge_testing.bench.catalog import measure_catalog
 
 
-@pytest.mark.slow  # its own durable PostgreSQL: initdb and start, ~13 s on a loaded VM
 def test_a_small_fleet_catalog_is_measured_end_to_end(tmp_path: Path) -> None:
+    # its own durable PostgreSQL (initdb, start): ~3 s, 13 s on a loaded VM
     run = measure_catalog(boxes=3, cameras=2, hours=1, segment_s=180, writers=2, insert_s=1,
                           drain_boxes=2, outage_s=360, work_dir=tmp_path)
     assert run["copy_load"]["rows"] == run["size"]["rows"] == 3 * 2 * 20
