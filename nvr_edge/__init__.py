@@ -16,6 +16,7 @@ from nvr_edge.api import (
     Param,
     RemoteSegment,
     WebRoute,
+    fleet_subcommands,
 )
 from nvr_edge.candidates import CameraCandidate, CandidateStream, DiscoveryRequest
 from nvr_edge.catalog import Catalog, CatalogError, ObjectCopy, SegmentQuery
@@ -115,6 +116,7 @@ __all__ = [
     "declare_secrets",
     "describe_section",
     "file_crc32",
+    "fleet_subcommands",
     "fsync_dir",
     "hookimpl",
     "iso_utc",

@@ -226,3 +226,14 @@ class WebRoute:
             raise ValueError(f"WebRoute action {self.action!r} is not one of {ACTIONS}")
         if not self.path.startswith("/"):
             raise ValueError(f"WebRoute path {self.path!r} must start with /")
+
+
+def fleet_subcommands(subparsers: Any) -> Any:
+    """The subparsers of `nvr-edge fleet`, made by whoever asks first: the core's
+    `fleet segments` / `fleet catalog` and a plugin's own (`fleet status`) share the one
+    command. Call it from `nvr_cli_commands` with the `subparsers` it is given."""
+    fleet = subparsers.choices.get("fleet")
+    if fleet is None:
+        fleet = subparsers.add_parser("fleet", help="the fleet: its shared catalog, its broker")
+        fleet.set_defaults(nvr_fleet_kinds=fleet.add_subparsers(dest="fleet", required=True))
+    return fleet.get_default("nvr_fleet_kinds")

@@ -59,12 +59,13 @@ def nvr_camera_candidates(request: DiscoveryRequest) -> list[CameraCandidate]:
 
 
 @hookspec(firstresult=True)
-def nvr_catalog_open(url: str, create: bool) -> Catalog | None:
+def nvr_catalog_open(url: str, create: bool, device: str) -> Catalog | None:
     """Open the catalog for `url` if this plugin's backend serves its scheme, else None.
 
     `create` False (read-only tools such as `check`): never create or migrate the catalog;
-    a missing or damaged one is a CatalogError. Main process and CLI commands. Added in 0.1
-    (`create` in 0.2).
+    a missing or damaged one is a CatalogError. `device`: this box's `[device] id`, which a
+    catalog shared by many boxes keeps on every row (a box's own catalog may ignore it).
+    Main process and CLI commands. Added in 0.1 (`create` in 0.2, `device` in 0.3).
     """
 
 

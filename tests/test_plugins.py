@@ -32,14 +32,16 @@ def test_a_plugin_can_replace_a_builtin_catalog() -> None:
 
     pm = make_plugin_manager(load_entry_points=False)
     pm.register(MemoryCatalogPlugin(), name="memory")
-    assert pm.hook.nvr_catalog_open(url="sqlite:////nowhere/x.db", create=True) == "memory-catalog"
+    assert pm.hook.nvr_catalog_open(url="sqlite:////nowhere/x.db", create=True,
+                                  device="box") == "memory-catalog"
     names = [p.name for p in describe_plugins(pm)]
     assert "memory" in names
 
 
 def test_a_builtin_can_be_blocked() -> None:
     pm = make_plugin_manager(load_entry_points=False, blocked=("postgres",))
-    assert pm.hook.nvr_catalog_open(url="postgresql://x@127.0.0.1:1/db", create=True) is None
+    assert pm.hook.nvr_catalog_open(url="postgresql://x@127.0.0.1:1/db", create=True,
+                                  device="box") is None
 
 
 def test_every_hook_is_documented_with_its_signature() -> None:

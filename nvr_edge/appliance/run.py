@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 
 def open_catalog(pm: pluggy.PluginManager, config: Config, create: bool = True) -> Catalog:
-    catalog = pm.hook.nvr_catalog_open(url=config.catalog_url, create=create)
+    catalog = pm.hook.nvr_catalog_open(url=config.catalog_url, create=create,
+                                       device=config.device_id)
     if catalog is None:
         raise CatalogError(f"no catalog plugin serves {config.catalog_url.split(':', 1)[0]}://")
     return catalog

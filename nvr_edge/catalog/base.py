@@ -138,6 +138,10 @@ class SqlCatalog(Catalog):
     placeholder = "?"
     primary_key = "INTEGER PRIMARY KEY"
     migrations = MIGRATIONS
+    # A catalog shared by many boxes keeps the device id on every row and scopes every
+    # statement to it (PostgreSQL); None: the catalog is this box's alone (SQLite).
+    device: str | None = None
+    conflict_key = "path"  # what makes a row the same row again (add_segment updates it)
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -199,11 +203,23 @@ class SqlCatalog(Catalog):
             cur.execute(self._sql(sql), tuple(params))
             return list(cur.fetchall()) if cur.description else []
 
+    def _migration_args(self) -> dict[str, str]:
+        """What `{name}` in a migration statement stands for."""
+        return {"pk": self.primary_key}
+
+    def _own(self, condition: str, params: Sequence[Any] = ()) -> tuple[str, list[Any]]:
+        """`condition` limited to this box's rows when the catalog is shared."""
+        if self.device is None:
+            return condition, list(params)
+        return (f"device = ? AND {condition}" if condition else "device = ?",
+                [self.device, *params])
+
     def _migrate(self) -> None:
         with self._tx() as cur:
             self._lock_schema(cur)  # PostgreSQL's IF NOT EXISTS is no guard against a race
             cur.execute("CREATE TABLE IF NOT EXISTS schema_version "
                         "(version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)")
+        args = self._migration_args()
         for version, statements in self.migrations:
             if version <= self.schema_version():
                 continue
@@ -215,7 +231,7 @@ class SqlCatalog(Catalog):
                 if int(cur.fetchone()[0] or 0) >= version:
                     continue
                 for statement in statements:
-                    cur.execute(statement.format(pk=self.primary_key))
+                    cur.execute(statement.format(**args))
                 cur.execute(self._sql("INSERT INTO schema_version VALUES (?, ?)"),
                             (version, now_ms()))
             log.info("catalog %s: migrated to schema version %d", self.display_url, version)
@@ -230,29 +246,38 @@ class SqlCatalog(Catalog):
         return int(rows[0][0] or 0)
 
     def add_segment(self, segment: SegmentRecord) -> int:
-        values = (segment.camera, segment.stream, segment.start_ms, segment.end_ms,
+        values = [segment.camera, segment.stream, segment.start_ms, segment.end_ms,
                   segment.duration_ms, segment.bytes, segment.path, segment.tier,
                   segment.video_codec, segment.width, segment.height, int(segment.has_audio),
-                  segment.status, segment.checksum, now_ms())
-        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "path")
-        sql = (f"INSERT INTO segments ({', '.join(COLUMNS)}) "
-               f"VALUES ({', '.join('?' * len(COLUMNS))}) "
-               f"ON CONFLICT (path) DO UPDATE SET {updates} RETURNING id")
+                  segment.status, segment.checksum, now_ms()]
+        columns = list(COLUMNS)
+        if self.device is not None:
+            columns.append("device")
+            values.append(self.device)
+        key = {c.strip() for c in self.conflict_key.split(",")}
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+        sql = (f"INSERT INTO segments ({', '.join(columns)}) "
+               f"VALUES ({', '.join('?' * len(columns))}) "
+               f"ON CONFLICT ({self.conflict_key}) DO UPDATE SET {updates} RETURNING id")
         return int(self._execute(sql, values)[0][0])
 
     def move_segment(self, old_path: str, new_path: str, tier: str,
                      checksum: str | None = None) -> None:
+        where, params = self._own("path = ?", (old_path,))
         self._execute("UPDATE segments SET path = ?, tier = ?, checksum = COALESCE(?, checksum) "
-                      "WHERE path = ?", (new_path, tier, checksum, old_path))
+                      f"WHERE {where}", (new_path, tier, checksum, *params))
 
     def set_status_by_path(self, path: str, status: str) -> None:
-        self._execute("UPDATE segments SET status = ? WHERE path = ?", (status, path))
+        where, params = self._own("path = ?", (path,))
+        self._execute(f"UPDATE segments SET status = ? WHERE {where}", (status, *params))
 
     def delete_by_path(self, path: str) -> None:
-        self._execute("DELETE FROM segments WHERE path = ?", (path,))
+        where, params = self._own("path = ?", (path,))
+        self._execute(f"DELETE FROM segments WHERE {where}", params)
 
     def segments(self, query: SegmentQuery = ALL_SEGMENTS) -> list[SegmentRecord]:
-        where, params = [], []
+        own, params = self._own("")
+        where = [own] if own else []
         for column, value in (("camera", query.camera), ("stream", query.stream),
                               ("tier", query.tier)):
             if value is not None:
@@ -276,19 +301,22 @@ class SqlCatalog(Catalog):
         return [_record(row) for row in rows]
 
     def segment_by_path(self, path: str) -> SegmentRecord | None:
-        rows = self._execute(f"{_SELECT} WHERE path = ?", (path,))
+        where, params = self._own("path = ?", (path,))
+        rows = self._execute(f"{_SELECT} WHERE {where}", params)
         return _record(rows[0]) if rows else None
 
     def segment_by_id(self, segment_id: int) -> SegmentRecord | None:
-        rows = self._execute(f"{_SELECT} WHERE id = ?", (segment_id,))
+        where, params = self._own("id = ?", (segment_id,))
+        rows = self._execute(f"{_SELECT} WHERE {where}", params)
         return _record(rows[0]) if rows else None
 
     def set_object_copy(self, path: str, object_key: str, archived_ms: int) -> None:
-        self._execute("UPDATE segments SET object_key = ?, archived_ms = ? WHERE path = ?",
-                      (object_key, archived_ms, path))
+        where, params = self._own("path = ?", (path,))
+        self._execute(f"UPDATE segments SET object_key = ?, archived_ms = ? WHERE {where}",
+                      (object_key, archived_ms, *params))
 
     def object_copies(self, camera: str | None = None) -> list[ObjectCopy]:
-        where, params = "object_key IS NOT NULL", []
+        where, params = self._own("object_key IS NOT NULL")
         if camera is not None:
             where += " AND camera = ?"
             params.append(camera)
@@ -297,13 +325,14 @@ class SqlCatalog(Catalog):
         return [_copy(row) for row in rows]
 
     def object_copy(self, path: str) -> ObjectCopy | None:
-        rows = self._execute(f"{_SELECT_COPIES} WHERE object_key IS NOT NULL AND path = ?",
-                             (path,))
+        where, params = self._own("object_key IS NOT NULL AND path = ?", (path,))
+        rows = self._execute(f"{_SELECT_COPIES} WHERE {where}", params)
         return _copy(rows[0]) if rows else None
 
     def usage(self, tier: str) -> TierUsage:
-        rows = self._execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM segments "
-                             "WHERE tier = ? AND status = 'ok'", (tier,))
+        where, params = self._own("tier = ? AND status = 'ok'", (tier,))
+        rows = self._execute(f"SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM segments "
+                             f"WHERE {where}", params)
         return TierUsage(int(rows[0][0]), int(rows[0][1]))
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ from nvr_edge.appliance.state_folder import StateFolderError
 from nvr_edge.catalog import CatalogError, SegmentQuery
 from nvr_edge.cli import discover
 from nvr_edge.cli import export as export_cli
+from nvr_edge.cli import fleet as fleet_cli
 from nvr_edge.config import Config, ConfigError
 from nvr_edge.config_store import public_document, to_toml
 from nvr_edge.encode.plugin import ENCODERS
@@ -77,6 +78,8 @@ def build_parser(pm: pluggy.PluginManager | None = None) -> argparse.ArgumentPar
     export = sub.add_parser("export", help="one MP4 of a camera between two times")
     _config_arg(export)
     export_cli.add_arguments(export)
+
+    fleet_cli.add_parser(sub)
 
     if pm is not None:  # a plugin that fails here loses its subcommands, not the CLI
         Observers(pm, alert=lambda _alert: None).notify("nvr_cli_commands", subparsers=sub)

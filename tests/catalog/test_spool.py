@@ -20,7 +20,8 @@ def test_spooled_writes_replay_in_order_and_twice_is_harmless(tmp_path: Path,
     spool = Spool(tmp_path / "spool.jsonl")
     catalog = SpooledCatalog(
         make_plugin_manager(load_entry_points=False).hook.nvr_catalog_open(url=catalog_url,
-                                                                           create=True),
+                                                                           create=True,
+                                                                           device="box"),
         spool)
     # what a catalog outage leaves: an add, a move of that segment, another add, a delete
     ops = [{"op": "add", "record": seg("a.mp4", 0).to_dict()},

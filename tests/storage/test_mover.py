@@ -40,7 +40,7 @@ def make_config(tmp_path: Path, catalog_url: str, **storage) -> Config:
 
 def open_catalog(config: Config) -> SpooledCatalog:
     backend: Catalog = make_plugin_manager(load_entry_points=False).hook.nvr_catalog_open(
-        url=config.catalog_url, create=True)
+        url=config.catalog_url, create=True, device=config.device_id)
     return SpooledCatalog(backend, Spool(config.storage.state_dir / "spool.jsonl"))
 
 

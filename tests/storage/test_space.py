@@ -45,7 +45,7 @@ def add_file(config: Config, catalog: SpooledCatalog, camera: str, tier: str,
 @pytest.fixture
 def catalog(tmp_path: Path) -> SpooledCatalog:
     backend = make_plugin_manager(load_entry_points=False).hook.nvr_catalog_open(
-        url=f"sqlite:///{tmp_path / 'c.db'}", create=True)
+        url=f"sqlite:///{tmp_path / 'c.db'}", create=True, device="box")
     return SpooledCatalog(backend, Spool(tmp_path / "spool.jsonl"))
 
 

@@ -40,7 +40,7 @@ def partial(tmp_path: Path) -> tuple[Config, Path, bytes]:
 
 def catalog_of(config: Config) -> SpooledCatalog:
     backend = make_plugin_manager(load_entry_points=False).hook.nvr_catalog_open(
-        url=config.catalog_url, create=True)
+        url=config.catalog_url, create=True, device=config.device_id)
     return SpooledCatalog(backend, Spool(config.storage.state_dir / "spool.jsonl"))
 
 

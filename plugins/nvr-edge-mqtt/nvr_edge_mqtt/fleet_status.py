@@ -144,8 +144,9 @@ def table(report: dict[str, Any]) -> str:
 
 
 def add_fleet_command(subparsers: Any) -> None:
-    fleet = subparsers.add_parser("fleet", help="the fleet seen from its MQTT broker")
-    kinds = fleet.add_subparsers(dest="fleet", required=True)
+    from nvr_edge import fleet_subcommands
+
+    kinds = fleet_subcommands(subparsers)  # beside the core's `fleet segments`
     status = kinds.add_parser("status", help="boxes online/offline, cameras not recording, "
                                              "disks near full (retained topics)")
     status.add_argument("--broker", required=True, help="mqtt://host[:port]")

@@ -34,7 +34,7 @@ def add(catalog, camera: str, start_ms: int) -> SegmentRecord:
 
 def uploader(tmp_path: Path, alerts: list[Alert], **kw: object) -> Uploader:
     catalog = make_plugin_manager(load_entry_points=False).hook.nvr_catalog_open(
-        url=f"sqlite:///{tmp_path / 'c.db'}", create=True)
+        url=f"sqlite:///{tmp_path / 'c.db'}", create=True, device="box")
     return Uploader(settings(**kw), UploadQueue(tmp_path / "q.db"), catalog, alerts.append,
                     "box")
 

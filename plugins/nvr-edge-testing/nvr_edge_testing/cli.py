@@ -1,5 +1,6 @@
 """`nvr-edge demo`, `nvr-edge simcam` and `nvr-edge bench
-record|live|mqtt|fleet|s3|encode|rtsp`: the tools' subcommands, added through `nvr_cli_commands`.
+record|live|mqtt|fleet|catalog|s3|encode|rtsp`: the tools' subcommands, added through
+`nvr_cli_commands`.
 
 Loaded by every `nvr-edge` command on a machine with this distribution: the tools
 themselves are imported only when their subcommand runs.
@@ -70,6 +71,21 @@ def nvr_cli_commands(subparsers: argparse._SubParsersAction) -> None:
     s3.add_argument("--outage", type=float, default=120.0, help="seconds the store is away")
     s3.set_defaults(nvr_run=_bench_s3)
 
+    catalog = kinds.add_parser("catalog", help="the shared PostgreSQL catalog at fleet "
+                               "scale: load, size per million rows, inserts, queries, drain")
+    catalog.add_argument("--boxes", type=int, default=1000)
+    catalog.add_argument("--cameras", type=int, default=32, help="per box")
+    catalog.add_argument("--hours", type=float, default=24, help="history to load (COPY)")
+    catalog.add_argument("--segment-seconds", type=int, default=180)
+    catalog.add_argument("--writers", type=int, default=16,
+                         help="boxes inserting at once, each its own role")
+    catalog.add_argument("--insert-seconds", type=float, default=30)
+    catalog.add_argument("--drain-boxes", type=int, default=100,
+                         help="boxes draining their spools at once (0: skip)")
+    catalog.add_argument("--outage", type=float, default=600, help="seconds spooled per box")
+    catalog.add_argument("--work-dir", type=Path, default=None)
+    catalog.set_defaults(nvr_run=_bench_catalog)
+
     encode = kinds.add_parser("encode", help="software transcodes: CPU per video second, "
                               "first packet; nvr-edge vs the ffmpeg CLI")
     encode.add_argument("--seconds", type=float, default=10)
@@ -118,6 +134,13 @@ def _bench_fleet(args: argparse.Namespace, _pm: Any) -> int:
     counts = [int(n) for n in args.boxes.split(",") if n.strip()]
     return run_fleet_bench(counts, args.cameras, args.seconds, args.segment_seconds,
                            args.work_dir)
+
+
+def _bench_catalog(args: argparse.Namespace, _pm: Any) -> int:
+    from nvr_edge_testing.bench.catalog import run_bench
+
+    return run_bench(args.boxes, args.cameras, args.hours, args.segment_seconds, args.writers,
+                     args.insert_seconds, args.drain_boxes, args.outage, args.work_dir)
 
 
 def _bench_encode(args: argparse.Namespace, _pm: Any) -> int:

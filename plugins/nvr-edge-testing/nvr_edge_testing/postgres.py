@@ -46,9 +46,12 @@ class PostgresServer:
                   "--auth=trust", "-E", "UTF8", "--no-sync")
         return self
 
-    def start(self) -> None:
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off")
+    def start(self, durable: bool = False, settings: str = "") -> None:
+        """`durable`: commits reach the disk as in production (benchmarks); tests need not.
+        `settings`: more `-c name=value` options."""
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 {settings}"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off"
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
                   "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
         wait_for(lambda: accepts(self.port), 30, "PostgreSQL to listen", interval=0.2)

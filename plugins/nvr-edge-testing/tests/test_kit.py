@@ -49,7 +49,7 @@ def test_the_recorder_sees_hooks_called_either_way_and_changes_no_answer() -> No
     hooks.attach(pm)
     assert pm.get_plugin(RECORDER_NAME) is not None
     # through pluggy (a firstresult hook: the recorder answers None, the plugin still wins)
-    assert pm.hook.nvr_catalog_open(url="x://", create=True) == "catalog for x://"
+    assert pm.hook.nvr_catalog_open(url="x://", create=True, device="box") == "catalog for x://"
     # one implementation at a time, as the appliance calls its observer hooks
     alerts: list[Alert] = []
     Observers(pm, alerts.append).notify("nvr_camera_state", camera_id="cam1", state="online",
