@@ -4,6 +4,8 @@ This module is the plugin API: a plugin imports only from `nvr_edge` (docs/PLUGI
 Everything below it is the implementation and may change between releases.
 """
 
+from typing import Any
+
 from nvr_edge.api import (
     ACTIONS,
     Appliance,
@@ -60,10 +62,20 @@ from nvr_edge.models import (
     parse_iso_ms,
 )
 from nvr_edge.plugins import DISABLE_AUTOLOAD_ENV, core_version, load_config
+from nvr_edge.storage.segment_source import ExportError, segment_source
 from nvr_edge.transfer import RateLimiter, crc32_text, file_crc32
 from nvr_edge.urls import url_problem
 
 __version__ = core_version()
+
+
+def export_clip(*args: Any, **kwargs: Any) -> Any:
+    """`nvr_edge.storage.export.export_clip`: one MP4 of recorded segments, stream copy
+    (imported at the first call: it needs PyAV, which `import nvr_edge` does not load)."""
+    from nvr_edge.storage.export import export_clip as export
+
+    return export(*args, **kwargs)
+
 
 __all__ = [
     "ACTIONS",
@@ -91,6 +103,7 @@ __all__ = [
     "EncoderError",
     "EncoderOffer",
     "Engine",
+    "ExportError",
     "FrameEncoder",
     "LivePacket",
     "LiveRelay",
@@ -115,6 +128,7 @@ __all__ = [
     "crc32_text",
     "declare_secrets",
     "describe_section",
+    "export_clip",
     "file_crc32",
     "fleet_subcommands",
     "fsync_dir",
@@ -129,5 +143,6 @@ __all__ = [
     "read_section",
     "read_url",
     "redact",
+    "segment_source",
     "url_problem",
 ]

@@ -15,6 +15,7 @@ import pluggy
 from nvr_edge.catalog import Catalog, SegmentQuery
 from nvr_edge.config import Config
 from nvr_edge.models import SegmentRecord, SegmentStatus, iso_utc
+from nvr_edge.storage.segment_source import segment_source
 
 EXIT_USAGE = 2
 
@@ -76,13 +77,5 @@ def run_export(config: Config, pm: pluggy.PluginManager, args: argparse.Namespac
 def open_segment(segment: SegmentRecord, catalog: Catalog, config: Config,
                  pm: pluggy.PluginManager) -> str | BinaryIO:
     """The segment's file on this box, or a seekable reader of its copy off the box."""
-    from nvr_edge.storage.export import ExportError
-    from nvr_edge.storage.range_file import RangeFile
-
-    if segment.status == SegmentStatus.OK and Path(segment.path).exists():
-        return segment.path
-    remote = pm.hook.nvr_segment_reader(segment=segment, catalog=catalog, config=config)
-    if remote is None:
-        raise ExportError(f"segment {segment.start} left this box and no plugin can read its "
-                          "copy (is the object-store plugin configured?)")
-    return RangeFile(remote, segment.bytes)
+    return segment_source(segment, lambda: pm.hook.nvr_segment_reader(
+        segment=segment, catalog=catalog, config=config))

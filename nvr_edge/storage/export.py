@@ -24,15 +24,12 @@ from typing import Any, BinaryIO
 import av
 
 from nvr_edge.models import SegmentRecord, iso_utc
+from nvr_edge.storage.segment_source import ExportError
 
 log = logging.getLogger(__name__)
 
 # Where a segment's bytes are read from: its path, or a seekable file for one off the box.
 Opener = Callable[[SegmentRecord], "str | BinaryIO"]
-
-
-class ExportError(RuntimeError):
-    """Nothing to export, or a segment that cannot be read; the message says which."""
 
 
 @dataclass(frozen=True)

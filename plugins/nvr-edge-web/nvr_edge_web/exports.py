@@ -21,7 +21,15 @@ from typing import Any, BinaryIO
 
 from aiohttp import web
 
-from nvr_edge import SegmentQuery, SegmentRecord, SegmentStatus, iso_utc
+from nvr_edge import (
+    ExportError,
+    SegmentQuery,
+    SegmentRecord,
+    SegmentStatus,
+    export_clip,
+    iso_utc,
+    segment_source,
+)
 
 from . import params
 from .auth import require
@@ -136,8 +144,6 @@ async def start_export(request: web.Request) -> web.Response:
 
 
 async def _run(ctx: WebContext, jobs: ExportJobs, job: ExportJob) -> None:
-    from nvr_edge.storage.export import ExportError, export_clip  # PyAV: when exporting
-
     async with jobs.turn:
         job.state = "running"
         try:
@@ -164,18 +170,12 @@ async def _run(ctx: WebContext, jobs: ExportJobs, job: ExportJob) -> None:
 
 def _open_segment(ctx: WebContext, segment: SegmentRecord) -> str | BinaryIO:
     """The file on this box, or a ranged reader of its copy in object storage."""
-    from nvr_edge.storage.export import ExportError
-    from nvr_edge.storage.range_file import RangeFile
+    def remote() -> Any:
+        readers = ctx.appliance.call_hook("nvr_segment_reader", segment=segment,
+                                          catalog=ctx.catalog, config=ctx.config)
+        return next((r for r in readers if r is not None), None)
 
-    if segment.status == SegmentStatus.OK and Path(segment.path).exists():
-        return segment.path
-    readers = ctx.appliance.call_hook("nvr_segment_reader", segment=segment,
-                                      catalog=ctx.catalog, config=ctx.config)
-    remote = next((r for r in readers if r is not None), None)
-    if remote is None:
-        raise ExportError(f"segment {segment.start} left this box and no plugin can read its "
-                          "copy (is the object-store plugin configured?)")
-    return RangeFile(remote, segment.bytes)
+    return segment_source(segment, remote)
 
 
 async def _allowed_job(request: web.Request) -> ExportJob:
