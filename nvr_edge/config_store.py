@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -184,6 +185,17 @@ def to_toml(document: Mapping[str, Any]) -> str:
     return tomli_w.dumps(dict(document))
 
 
+def keep_previous(path: Path, previous: Path) -> None:
+    """`previous` becomes the file at `path` as it is: a hard link (no copy), else a copy. A
+    file another user owns (a config an installer seeded as root on the box's data
+    partition) cannot be linked by the service's user (fs.protected_hardlinks): EPERM."""
+    previous.unlink(missing_ok=True)
+    try:
+        os.link(path, previous)
+    except PermissionError:
+        shutil.copyfile(path, previous)
+
+
 def write_document(path: Path, document: Mapping[str, Any]) -> None:
     """Replace the config file atomically: a crash leaves the old file or the new one.
 
@@ -199,9 +211,7 @@ def write_document(path: Path, document: Mapping[str, Any]) -> None:
             os.fsync(out.fileno())
         tmp.chmod(mode)
         if path.exists():
-            previous = path.with_name(path.name + ".prev")
-            previous.unlink(missing_ok=True)
-            os.link(path, previous)
+            keep_previous(path, path.with_name(path.name + ".prev"))
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

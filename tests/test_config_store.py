@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -113,6 +117,28 @@ def test_write_document_replaces_atomically_and_keeps_the_previous(tmp_path: Pat
     assert path.stat().st_mode & 0o777 == 0o600
     assert 'id = "old"' in (tmp_path / "nvr.toml.prev").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nvr.toml", "nvr.toml.prev"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None or Path(
+    "/proc/sys/fs/protected_hardlinks").read_text().strip() != "1",
+    reason="needs root, setpriv and fs.protected_hardlinks")
+def test_a_config_another_user_owns_is_replaced_and_kept_as_prev(tmp_path: Path) -> None:
+    """The image's case: the installer seeds nvr-edge.toml as root; the service (its own
+    user) may write the folder but the kernel will not let it hard-link a file it does not
+    own. Here: a file of another user, written by a process without the capabilities that
+    lift that rule (CAP_FOWNER, CAP_DAC_OVERRIDE)."""
+    path = tmp_path / "nvr.toml"
+    path.write_text('[device]\nid = "seeded"\n')
+    path.chmod(0o644)
+    os.chown(path, 65534, 65534)
+    script = ("import sys, pathlib; from nvr_edge.config_store import write_document; "
+              "write_document(pathlib.Path(sys.argv[1]), {'device': {'id': 'changed'}})")
+    done = subprocess.run(["setpriv", "--bounding-set", "-fowner,-dac_override",
+                           sys.executable, "-c", script, str(path)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert tomllib.loads(path.read_text()) == {"device": {"id": "changed"}}
+    assert 'id = "seeded"' in (tmp_path / "nvr.toml.prev").read_text()
 
 
 def test_write_document_leaves_the_file_alone_when_toml_cannot_hold_it(tmp_path: Path) -> None:
