@@ -33,6 +33,7 @@ def adopt(appliance: Appliance, registry: Registry, urn: str, camera_id: str | N
     candidate, roles = asked(match, credentials)
     main = with_credentials(roles["main"], credentials)
     sub = with_credentials(roles["sub"], credentials) if "sub" in roles else None
+    stream_plays(appliance, urn, main)
     chosen: dict[str, str] = {}
 
     def add(document: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +63,18 @@ def adopt(appliance: Appliance, registry: Registry, urn: str, camera_id: str | N
     log.info("discovery: %s adopted as camera %s (%s)", urn, camera_id, candidate.address)
     return {"camera": camera_id, "id": urn, "main": mask_url(main),
             "sub": mask_url(sub) if sub is not None else None, **change.as_dict()}
+
+
+def stream_plays(appliance: Appliance, urn: str, url: str) -> None:
+    """The main stream opened once (the built-in `test_stream`) before anything is written:
+    a camera whose RTSP password differs from its ONVIF one, or whose stream is off, is
+    refused here rather than added to fail."""
+    if not any(c.name == "test_stream" for c in appliance.commands()):
+        return  # the snapshots plugin blocked: the worker will say
+    try:
+        appliance.run_command("test_stream", {"url": url})
+    except ControlError as exc:
+        raise ControlError(f"{urn}: its main stream does not play: {exc}") from None
 
 
 def asked(match: ProbeMatch, credentials: Credentials | None

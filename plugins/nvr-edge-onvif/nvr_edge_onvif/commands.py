@@ -50,6 +50,17 @@ def onvif_commands(appliance: Appliance, registry: Registry,
             "url": url, **({"max_width": args["max_width"]} if "max_width" in args else {})})
         return {"id": args["id"], "stream": "sub" if "sub" in roles else "main", **shot}
 
+    def ignore_camera(args: Mapping[str, Any]) -> dict[str, Any]:
+        urn, ignore = args["id"], args.get("ignore", True)
+
+        def mark(document: dict[str, Any]) -> dict[str, Any]:
+            onvif = dict(document.get("onvif", {}))
+            kept = [u for u in onvif.get("ignored", []) if u != urn]
+            return {**document, "onvif": {**onvif, "ignored": kept + ([urn] if ignore
+                                                                       else [])}}
+
+        return {"id": urn, "ignored": ignore, **appliance.edit_config(mark).as_dict()}
+
     return [
         Command("discover", "probe for ONVIF cameras now (and ask them with the credentials)",
                 discover_now, {
@@ -67,6 +78,10 @@ def onvif_commands(appliance: Appliance, registry: Registry,
                                     required=False),
                     "name": Param("string", "a display name", required=False),
                     "user": USER, "password": PASSWORD}),
+        Command("ignore_camera", "leave a found camera out of the list offered for adoption "
+                "(kept in [onvif] ignored; ignore=false offers it again)", ignore_camera, {
+                    "id": Param("string", "the candidate's id (its endpoint URN)"),
+                    "ignore": Param("boolean", "false: offer it again", required=False)}),
         Command("preview_camera", "a discovered camera's picture before it is adopted (its "
                 "sub stream, else its main, opened once with the credentials)",
                 preview_camera, {

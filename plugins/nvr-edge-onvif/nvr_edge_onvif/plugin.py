@@ -88,8 +88,11 @@ class OnvifDiscovery:
         if self.appliance is None:
             return None
         listener = self.listener
+        ignored = set(_settings(config).ignored)
+        candidates = [{**c, "ignored": c["id"] in ignored}
+                      for c in self.registry.status()["candidates"]]
         return {"onvif": {"listening_on": list(listener.joined) if listener else [],
-                          **self.registry.status()}}
+                          "candidates": candidates}}
 
     def _seen(self, moved_from: ProbeMatch | None, camera: ProbeMatch) -> None:
         """A camera heard of (running box only): asked with the site's credentials once per

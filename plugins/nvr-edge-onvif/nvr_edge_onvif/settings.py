@@ -15,6 +15,7 @@ from nvr_edge_onvif.registry import EXPIRE_S
 
 REFIND_S = 60.0  # how often the box looks for an adopted camera that stopped answering
 MAX_HOSTS = 64
+MAX_IGNORED = 1024  # as many as the registry holds
 
 # The site's camera password: asked of every camera heard of, never of another host; a new
 # user drops a saved password unless the change gives it again.
@@ -38,6 +39,8 @@ class OnvifSettings:
     # the list shows its proposed streams before anyone types a password (None: not asked)
     user: str | None = None
     password: str | None = field(default=None, repr=False)
+    # URNs the installer chose to ignore ("Ignore" on the found list): still heard, not offered
+    ignored: tuple[str, ...] = ()
 
 
 def read_onvif(t: ConfigTable) -> OnvifSettings:
@@ -57,9 +60,19 @@ def read_onvif(t: ConfigTable) -> OnvifSettings:
         listen=t.boolean("listen", False), interfaces=t.strings("interfaces", ()),
         expire_s=t.number("expire_s", EXPIRE_S, 10.0, 86_400.0),
         hosts=_hosts(t), refind_s=t.number("refind_s", REFIND_S, 1.0, 86_400.0),
-        adopted=adopted, user=user, password=password)
+        adopted=adopted, user=user, password=password, ignored=_ignored(t))
     t.finish()
     return settings
+
+
+def _ignored(t: ConfigTable) -> tuple[str, ...]:
+    urns = t.strings("ignored", ())
+    if len(urns) > MAX_IGNORED:
+        raise t.error("ignored", f"at most {MAX_IGNORED} URNs, got {len(urns)}")
+    for urn in urns:
+        if not 0 < len(urn) <= 256 or not urn.isprintable():
+            raise t.error("ignored", f"{urn[:40]!r} is not an endpoint URN")
+    return tuple(dict.fromkeys(urns))
 
 
 def _hosts(t: ConfigTable) -> tuple[str, ...]:

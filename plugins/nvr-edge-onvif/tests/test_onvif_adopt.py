@@ -105,6 +105,27 @@ def test_discover_then_adopt_records_the_camera(
 
 
 @pytest.mark.slow
+def test_an_ignored_camera_is_marked_and_offered_again(
+        nvr_appliance: RunningAppliance, face: OnvifFace) -> None:
+    handle = nvr_appliance.handle
+    handle.run_command("discover", {"hosts": ["127.0.0.1"], "timeout_s": 1.0})
+
+    def candidate() -> dict[str, Any]:
+        part = nvr_appliance.status().get("plugins", {}).get("onvif") or {}
+        return next((c for c in part.get("candidates", []) if c["id"] == face.camera.urn), {})
+
+    wait_for(lambda: candidate().get("ignored") is False, 10, "offered")
+    answer = handle.run_command("ignore_camera", {"id": face.camera.urn})
+    assert answer["ignored"] is True
+    written = tomllib.loads(nvr_appliance.config_path.read_text())
+    assert written["onvif"]["ignored"] == [face.camera.urn]
+    wait_for(lambda: candidate().get("ignored") is True, 10, "marked ignored")
+    handle.run_command("ignore_camera", {"id": face.camera.urn, "ignore": False})
+    assert tomllib.loads(nvr_appliance.config_path.read_text())["onvif"]["ignored"] == []
+    wait_for(lambda: candidate().get("ignored") is False, 10, "offered again")
+
+
+@pytest.mark.slow
 def test_an_unheard_of_camera_is_refused(nvr_appliance: RunningAppliance) -> None:
     with pytest.raises(ControlError, match="run discover first"):
         nvr_appliance.handle.run_command("adopt_camera", {"id": "urn:uuid:nobody"})

@@ -92,13 +92,21 @@ def test_found_cameras_are_added_with_the_add_button_and_alerts_show(
                 f"'{password}').map((i) => i.id || i.name)"
                 f".concat(document.body.innerText.includes('{password}') ? ['text'] : [])")
 
+            # Ignore: the item leaves the list, and stays out on the next refresh
+            await click(page, f"{item} .candidate-ignore")
+            await until(page, f"!document.querySelector(\"{item}\")", 10, "ignored")
+            await page.evaluate("location.hash = '#system'")
+            await page.evaluate("location.hash = '#cameras'")
+            seen["ignored_listed"] = await page.evaluate(
+                f"!!document.querySelector(\"{item}\")")
+            seen["ignored_config"] = nvr_appliance.config.document["onvif"].get("ignored")
             wait_for(lambda: nvr_appliance.segments("porch"), 60, "a segment of porch")
             nvr_appliance.supervisor.alert(Alert("archive_unavailable", AlertLevel.CRITICAL,
                                                  "the archive disk is missing"))
             await page.evaluate("location.hash = '#system'")
             seen["alert"] = await until(
                 page, "[...document.querySelectorAll('#system-alerts li')].map((li) =>"
-                " li.textContent).find((t) => t.includes('archive_unavailable'))", 10,
+                " li.textContent).find((t) => t.includes('the archive disk is missing'))", 10,
                 "the alert on the system page")
             seen["porch_state"] = await until(
                 page, "document.querySelector('#system-cameras tr[data-camera=porch] .state')"
@@ -113,6 +121,7 @@ def test_found_cameras_are_added_with_the_add_button_and_alerts_show(
     assert "wrong user or password" in seen["refused"], seen["refused"]
     assert "porch" not in seen["cameras_then"]  # the refusal changed nothing
     assert seen["adopted"] == "porch"
+    assert seen["ignored_listed"] is False and seen["ignored_config"] == [face.camera.urn]
     assert seen["password_left"] == []  # neither in a field nor shown
     assert "critical" in seen["alert"] and "the archive disk is missing" in seen["alert"]
     assert face.camera.urn in seen["onvif_part"] and password not in seen["onvif_part"]

@@ -16,9 +16,23 @@ export function showFound(onvif, onAdopted) {
 
 function mergeCandidates(candidates, onAdopted) {
   for (const candidate of candidates) {
-    if (!shown.has(candidate.id)) shown.set(candidate.id, candidateItem(candidate, onAdopted));
+    if (candidate.ignored) shown.delete(candidate.id); // "Ignore" (kept in [onvif] ignored)
+    else if (!shown.has(candidate.id)) {
+      shown.set(candidate.id, candidateItem(candidate, onAdopted));
+    }
   }
   $("found-list").replaceChildren(...shown.values());
+}
+
+async function ignore(candidate, item) {
+  try {
+    await sendJson("POST", "/api/commands/ignore_camera", { id: candidate.id });
+    shown.delete(candidate.id);
+    item.remove();
+  } catch (refused) {
+    if (!(refused instanceof ApiError)) throw refused;
+    item.querySelector(".candidate-error").textContent = refused.message;
+  }
 }
 
 function candidateItem(candidate, onAdopted) {
@@ -43,6 +57,9 @@ function candidateItem(candidate, onAdopted) {
     event.preventDefault();
     adopt(candidate, form, onAdopted);
   });
+  const ignoreButton = item.querySelector(".candidate-ignore");
+  ignoreButton.setAttribute("aria-label", `Ignore ${candidate.name || candidate.id}`);
+  ignoreButton.addEventListener("click", () => ignore(candidate, item));
   const preview = item.querySelector(".candidate-preview");
   preview.setAttribute("aria-label", `Preview ${candidate.name || candidate.id}`);
   preview.addEventListener("click", () => showPreview(candidate, form));
