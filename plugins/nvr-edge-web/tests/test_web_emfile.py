@@ -11,6 +11,8 @@ import resource
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -30,18 +32,22 @@ class NoLive:
 
 
 class StandInAppliance:
-    """What building the app asks of the appliance: its live relay and plugin routes."""
+    """What building the app asks of the appliance: its live relay, plugin routes and the
+    state folder (where exports go)."""
 
     live = NoLive()
+
+    def __init__(self, state_dir: Path) -> None:
+        self.config = SimpleNamespace(storage=SimpleNamespace(state_dir=state_dir))
 
     def call_hook(self, name: str, **kwargs: Any) -> list[Any]:
         return []
 
 
 @pytest.fixture
-def server() -> Iterator[WebServer]:
+def server(tmp_path: Path) -> Iterator[WebServer]:
     settings = WebSettings(host="127.0.0.1", port=free_port())
-    ctx = WebContext(settings, cast(Any, StandInAppliance()), cast(Any, None),
+    ctx = WebContext(settings, cast(Any, StandInAppliance(tmp_path)), cast(Any, None),
                      cast(Any, None), webrtc=WebRtcSettings(host_addresses=("127.0.0.1",)))
     made = WebServer(ctx)
     assert made.start()
