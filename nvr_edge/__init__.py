@@ -39,6 +39,7 @@ from nvr_edge.config import (
     read_url,
 )
 from nvr_edge.config_secrets import Secret, SecretKey, declare_secrets, mask_url
+from nvr_edge.encode.annexb import is_annex_b, split_annex_b, split_length_prefixed
 from nvr_edge.encode.offer import (
     EncodedPacket,
     EncoderError,
@@ -133,6 +134,7 @@ __all__ = [
     "fleet_subcommands",
     "fsync_dir",
     "hookimpl",
+    "is_annex_b",
     "iso_utc",
     "load_config",
     "make_dirs_durable",
@@ -144,5 +146,7 @@ __all__ = [
     "read_url",
     "redact",
     "segment_source",
+    "split_annex_b",
+    "split_length_prefixed",
     "url_problem",
 ]

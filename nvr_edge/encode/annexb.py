@@ -1,4 +1,7 @@
-"""H.264 Annex B byte streams: NAL unit types, without decoding anything."""
+"""H.264/H.265 NAL units, without decoding anything: types, and the units out of a packet
+or extradata in either form FFmpeg hands them (Annex B start codes from RTSP, or
+length-prefixed avcC/hvcC from MP4 and RTMP sources). The one splitter the live outputs
+(WebRTC, LL-HLS, RTSP restream) share."""
 
 from __future__ import annotations
 
@@ -17,3 +20,33 @@ def nal_types(data: bytes) -> Iterator[int]:
 
 def has_idr(data: bytes) -> bool:
     return IDR in nal_types(data)
+
+
+def is_annex_b(data: bytes) -> bool:
+    return data.startswith(b"\x00\x00\x01") or data.startswith(b"\x00\x00\x00\x01")
+
+
+def split_annex_b(data: bytes) -> list[bytes]:
+    """NAL units without their start codes (3- or 4-byte); trailing zeros dropped."""
+    nals, i = [], data.find(b"\x00\x00\x01")
+    while i != -1:
+        begin = i + 3
+        i = data.find(b"\x00\x00\x01", begin)
+        nal = (data[begin:] if i == -1 else data[begin:i]).rstrip(b"\x00")
+        if nal:
+            nals.append(nal)
+    return nals
+
+
+def split_length_prefixed(data: bytes, length_size: int = 4) -> list[bytes]:
+    """NAL units of an avcC/hvcC packet; a truncated unit ends the list (what came before
+    it is still whole)."""
+    nals, i = [], 0
+    while i + length_size <= len(data):
+        size = int.from_bytes(data[i:i + length_size], "big")
+        i += length_size
+        if size == 0 or i + size > len(data):
+            break
+        nals.append(data[i:i + size])
+        i += size
+    return nals

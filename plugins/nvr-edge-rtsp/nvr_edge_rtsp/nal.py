@@ -5,10 +5,9 @@ length-prefixed (avcC/hvcC: MP4 sources); extradata likewise."""
 
 from __future__ import annotations
 
-import re
+from nvr_edge import is_annex_b, split_annex_b, split_length_prefixed
 
 H264, H265 = "h264", "hevc"
-_START = re.compile(b"\x00\x00\x01")
 
 
 def nal_type(codec: str, nal: bytes) -> int:
@@ -20,36 +19,8 @@ def is_parameter_set(codec: str, nal: bytes) -> bool:
     return kind in (32, 33, 34) if codec == H265 else kind in (7, 8)
 
 
-def split_annexb(data: bytes) -> list[bytes]:
-    """The NAL units between start codes (3 or 4 bytes); trailing zeros dropped."""
-    starts = [m.end() for m in _START.finditer(data)]
-    nals = []
-    for i, start in enumerate(starts):
-        end = starts[i + 1] - 3 if i + 1 < len(starts) else len(data)
-        nal = data[start:end].rstrip(b"\x00")
-        if nal:
-            nals.append(nal)
-    return nals
-
-
-def split_length_prefixed(data: bytes, size: int = 4) -> list[bytes]:
-    nals, at = [], 0
-    while at + size <= len(data):
-        length = int.from_bytes(data[at:at + size], "big")
-        at += size
-        if length == 0 or at + length > len(data):
-            break  # a broken packet: what came before is still whole
-        nals.append(data[at:at + length])
-        at += length
-    return nals
-
-
-def is_annexb(data: bytes) -> bool:
-    return data.startswith(b"\x00\x00\x01") or data.startswith(b"\x00\x00\x00\x01")
-
-
 def split_packet(data: bytes, length_size: int = 4) -> list[bytes]:
-    return split_annexb(data) if is_annexb(data) else split_length_prefixed(data, length_size)
+    return split_annex_b(data) if is_annex_b(data) else split_length_prefixed(data, length_size)
 
 
 def parameter_sets(codec: str, extradata: bytes) -> tuple[list[bytes], int]:
@@ -57,8 +28,8 @@ def parameter_sets(codec: str, extradata: bytes) -> tuple[list[bytes], int]:
     its packets use (4 for Annex B: unused there)."""
     if not extradata:
         return [], 4
-    if is_annexb(extradata):
-        return [n for n in split_annexb(extradata) if is_parameter_set(codec, n)], 4
+    if is_annex_b(extradata):
+        return [n for n in split_annex_b(extradata) if is_parameter_set(codec, n)], 4
     try:
         return (_hvcc(extradata) if codec == H265 else _avcc(extradata))
     except IndexError:

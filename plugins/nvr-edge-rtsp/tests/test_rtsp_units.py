@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nvr_edge_rtsp.nal import H264, H265, parameter_sets, split_annexb
+from nvr_edge_rtsp.nal import H264, H265, parameter_sets
 from nvr_edge_rtsp.protocol import (
     METHODS,
     RtspError,
@@ -18,7 +18,7 @@ from nvr_edge_rtsp.rtp import aac_payload, fragment, reassemble
 from nvr_edge_rtsp.sdp import describe
 from nvr_edge_rtsp.settings import read_rtsp
 
-from nvr_edge import StreamInfo
+from nvr_edge import StreamInfo, split_annex_b
 from nvr_edge.config import ConfigError, parse_config
 
 NAME = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789-_"), min_size=1,
@@ -131,7 +131,7 @@ def test_fragments_reassemble_into_the_nal(codec_nal: tuple[str, bytes],
 def test_annexb_splits_into_its_nals(nals: list[bytes], long_codes: list[bool]) -> None:
     data = b"".join((b"\x00\x00\x00\x01" if long_codes[i] else b"\x00\x00\x01") + n
                     for i, n in enumerate(nals))
-    assert split_annexb(data) == nals
+    assert split_annex_b(data) == nals
 
 
 def test_avcc_extradata_gives_sps_and_pps() -> None:

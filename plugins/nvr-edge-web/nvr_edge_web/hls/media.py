@@ -3,24 +3,18 @@
 
 from __future__ import annotations
 
-from ..webrtc.h264 import (
-    NAL_PPS,
-    NAL_SPS,
-    ParameterSets,
-    is_annex_b,
-    nal_type,
-    split_annex_b,
-    split_avcc,
-)
+from nvr_edge import is_annex_b, split_annex_b, split_length_prefixed
+
+from ..webrtc.h264 import NAL_PPS, NAL_SPS, ParameterSets, nal_type
 
 NAL_AUD = 9  # access unit delimiters mean nothing inside MP4
 
 
 def h264_nals(data: bytes, params: ParameterSets) -> list[bytes]:
     if params.avcc:
-        nals = split_avcc(data, params.length_size)
+        nals = split_length_prefixed(data, params.length_size)
     else:
-        nals = split_annex_b(data) if is_annex_b(data) else split_avcc(data, 4)
+        nals = split_annex_b(data) if is_annex_b(data) else split_length_prefixed(data, 4)
     return [n for n in nals if nal_type(n) != NAL_AUD]
 
 

@@ -10,41 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from nvr_edge import is_annex_b, split_annex_b, split_length_prefixed
+
 START = b"\x00\x00\x00\x01"
 NAL_IDR, NAL_SPS, NAL_PPS = 5, 7, 8
 
 
 def nal_type(nal: bytes) -> int:
     return nal[0] & 0x1F if nal else 0
-
-
-def is_annex_b(data: bytes) -> bool:
-    return data.startswith(b"\x00\x00\x01") or data.startswith(START)
-
-
-def split_annex_b(data: bytes) -> list[bytes]:
-    """NAL units without their start codes (3- or 4-byte); trailing zeros dropped."""
-    nals, i = [], data.find(b"\x00\x00\x01")
-    while i != -1:
-        begin = i + 3
-        i = data.find(b"\x00\x00\x01", begin)
-        nal = data[begin:] if i == -1 else data[begin:i]
-        nal = nal.rstrip(b"\x00")
-        if nal:
-            nals.append(nal)
-    return nals
-
-
-def split_avcc(data: bytes, length_size: int = 4) -> list[bytes]:
-    nals, i = [], 0
-    while i + length_size <= len(data):
-        size = int.from_bytes(data[i:i + length_size], "big")
-        i += length_size
-        if size == 0 or i + size > len(data):
-            break  # a truncated unit: what came before is still usable
-        nals.append(data[i:i + size])
-        i += size
-    return nals
 
 
 @dataclass(frozen=True)
@@ -94,9 +67,9 @@ class AnnexBWriter:
 
     def convert(self, data: bytes) -> bytes:
         if self.params.avcc:
-            nals = split_avcc(data, self.params.length_size)
+            nals = split_length_prefixed(data, self.params.length_size)
         else:
-            nals = split_annex_b(data) if is_annex_b(data) else split_avcc(data, 4)
+            nals = split_annex_b(data) if is_annex_b(data) else split_length_prefixed(data, 4)
         types = [nal_type(n) for n in nals]
         for nal, kind in zip(nals, types, strict=True):
             if kind in (NAL_SPS, NAL_PPS):
