@@ -129,11 +129,7 @@ async def start_export(request: web.Request) -> web.Response:
     camera = params.camera_id(body.get("camera") if isinstance(body.get("camera"), str)
                               else None)
     fields = {k: body[k] for k in ("from", "to") if isinstance(body.get(k), str)}
-    from_ms, to_ms = params.iso_ms(fields, "from"), params.iso_ms(fields, "to")
-    if from_ms is None or to_ms is None:
-        raise ApiError(400, "from and to are required (ISO 8601 times)")
-    if not 0 < to_ms - from_ms <= MAX_RANGE_MS:
-        raise ApiError(400, "to must be after from, by at most 24 hours")
+    from_ms, to_ms = params.time_range(fields, MAX_RANGE_MS, "24 hours")
     require(grant, "playback", camera)
     jobs = request.app[EXPORTS]
     job = jobs.add(camera, from_ms, to_ms)

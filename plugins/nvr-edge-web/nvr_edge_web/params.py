@@ -29,6 +29,17 @@ def iso_ms(query: Mapping[str, str], name: str) -> int | None:
                             "2026-11-23T10:00:00Z") from None
 
 
+def time_range(query: Mapping[str, str], max_ms: int, max_words: str) -> tuple[int, int]:
+    """`from` and `to`, both required, `to` after `from` by at most `max_ms` (said in
+    `max_words`, e.g. "24 hours")."""
+    since, until = iso_ms(query, "from"), iso_ms(query, "to")
+    if since is None or until is None:
+        raise ApiError(400, "from and to are required (ISO 8601 times)")
+    if not 0 < until - since <= max_ms:
+        raise ApiError(400, f"to must be after from, by at most {max_words}")
+    return since, until
+
+
 def bounded_int(query: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
     text = query.get(name)
     if text is None or text == "":

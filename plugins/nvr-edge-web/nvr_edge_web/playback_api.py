@@ -11,7 +11,6 @@ from . import gaps, params
 from .auth import require
 from .context import CONTEXT, WebContext
 from .download import PLAYABLE
-from .errors import ApiError
 from .guard import authenticate
 
 MAX_SPAN_MS = 31 * 86_400_000  # a month of holes at most per question
@@ -26,11 +25,7 @@ async def gaps_route(request: web.Request) -> web.Response:
     grant = await authenticate(request)
     query = request.query
     camera = params.camera_id(query.get("camera"))
-    since, until = params.iso_ms(query, "from"), params.iso_ms(query, "to")
-    if since is None or until is None:
-        raise ApiError(400, "from and to are required")
-    if not 0 < until - since <= MAX_SPAN_MS:
-        raise ApiError(400, "to must be after from, by at most 31 days")
+    since, until = params.time_range(query, MAX_SPAN_MS, "31 days")
     require(grant, "playback", camera)
     ctx = request.app[CONTEXT]
     rows = await ctx.read_catalog(ctx.catalog.segments, SegmentQuery(
