@@ -11,7 +11,7 @@ from typing import Any
 
 from nvr_edge.api import Appliance, Command, CommandError, ControlError, Param
 from nvr_edge.appliance.snapshots import describe, from_live, from_recording, from_url
-from nvr_edge.catalog.base import Catalog
+from nvr_edge.catalog.base import Catalog, CatalogError
 from nvr_edge.config import Config
 from nvr_edge.encode.still import DEFAULT_WIDTH, MAX_WIDTH
 from nvr_edge.hookspecs import hookimpl
@@ -39,8 +39,13 @@ class Snapshots:
         if camera not in known or (allowed is not None and camera not in allowed):
             raise CommandError(f"unknown camera {camera!r}")
         width = _width(args)
-        shot = from_live(appliance.live, camera, LIVE_WAIT_S, width) \
-            or from_recording(catalog, camera, width)
+        shot = from_live(appliance.live, camera, LIVE_WAIT_S, width)
+        if shot is None:
+            try:
+                shot = from_recording(catalog, camera, width)
+            except CatalogError as exc:
+                raise ControlError(f"camera {camera}: no picture: it sends none now, and the "
+                                   f"catalog cannot say what it recorded ({exc})") from None
         if shot is None:
             raise ControlError(f"camera {camera}: no picture: it sends none now and recorded "
                                "none in the last 24 hours")

@@ -9,6 +9,7 @@ import io
 import logging
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import av
@@ -67,6 +68,12 @@ def test_the_last_recorded_picture_when_the_camera_sends_none(nvr_appliance: Any
     answer = nvr_appliance.handle.run_command("camera_snapshot", {"camera": "cam1"})
     assert answer["source"] == "recording", answer
     picture(answer)
+    # the catalog gone as well: a refusal that says so, not an internal error
+    catalog.close()
+    Path(nvr_appliance.config.catalog_url.removeprefix("sqlite:///")).unlink()
+    Path(nvr_appliance.config.catalog_url.removeprefix("sqlite:///")).mkdir()
+    with pytest.raises(ControlError, match="catalog cannot say what it recorded"):
+        nvr_appliance.handle.run_command("camera_snapshot", {"camera": "cam1"})
 
 
 def test_test_stream_reads_a_url_once_and_names_what_is_wrong(
