@@ -129,7 +129,7 @@ def grubenv(vm: QemuVM) -> dict[str, str]:
 
 
 def rauc_status(vm: QemuVM) -> dict:
-    return json.loads(vm.run("rauc status --output-format=json", timeout=180).output)
+    return json.loads(vm.run("rauc status --detailed --output-format=json", timeout=180).output)
 
 
 def wait_committed(vm: QemuVM, slot: str, timeout: float = 300) -> dict[str, str]:

@@ -11,7 +11,7 @@ sed -e "s|@NVR_RAUC_COMPATIBLE@|$NVR_RAUC_COMPATIBLE|g" "$COMMON_DIR/ab/system.c
 install -m 644 "$NVR_UPDATE_CA" "$TARGET/etc/rauc/keyring.pem"
 cat >> "$TARGET/etc/fstab" <<'FSTAB'
 # EFI system partition: GRUB, its grub.cfg and grubenv (the slots' boot state)
-PARTLABEL=esp /boot/efi vfat umask=0077,noatime,x-systemd.device-timeout=90s 0 0
+PARTLABEL=esp /boot/efi vfat umask=0077,noatime,nofail,x-systemd.device-timeout=90s 0 0
 FSTAB
 # RAUC's slot status (installed bundle versions, hashes) survives reboots on the data partition
 printf 'd /var/lib/nvr-edge/rauc 0700 root root -\n' > "$TARGET/usr/lib/tmpfiles.d/nvr-edge-rauc.conf"
