@@ -54,8 +54,9 @@ def make_bundle(images: Path, out: Path, version: str, *, pki: Path = PKI,
     env = dict(os.environ, NVR_RAUC_COMPATIBLE=board or compatible(),
                NVR_UPDATE_KEY=str(pki / "signing.key.pem"),
                NVR_UPDATE_CERT=str(pki / "signing.cert.pem"))
-    subprocess.run(["bash", str(SCRIPTS / "bundle.sh"), str(images), str(out), version],
-                   check=True, env=env, capture_output=True, timeout=600)
+    done = subprocess.run(["bash", str(SCRIPTS / "bundle.sh"), str(images), str(out), version],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"bundle.sh failed: {done.stdout}{done.stderr}"
     return out
 
 
@@ -65,6 +66,8 @@ def small_slot_images(folder: Path) -> Path:
     content = folder / "content"
     content.mkdir()
     (content / "hello").write_text("not an appliance\n")
+    # RAUC wants a bundle's squashfs larger than one 4 KiB block: incompressible bytes
+    (content / "noise").write_bytes(os.urandom(256 * 1024))
     subprocess.run(["mksquashfs", str(content), str(folder / "rootfs.squashfs"), "-quiet",
                     "-noappend", "-comp", "zstd"], check=True, capture_output=True)
     subprocess.run(["mke2fs", "-q", "-t", "ext2", "-d", str(content),
