@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bundle.sh IMAGES OUT.raucb VERSION: the signed RAUC update bundle (verity format) of an
-# A/B board's build: its root slot (rootfs.squashfs) and boot slot (boot.ext2).
+# A/B board's build: its root slot (rootfs.squashfs) and boot slot (boot.ext2, as boot.img).
 # Signed with NVR_UPDATE_KEY / NVR_UPDATE_CERT; the compatible string is the board's, so
 # a box of another board refuses it. Also used by tests to make bundles with another
 # version, another key or another compatible string.
@@ -12,7 +12,8 @@ content=$(mktemp -d "${TMPDIR:-/tmp}/nvr-bundle.XXXXXX")
 trap 'rm -rf "$content"' EXIT
 # hard links: the bundle's squashfs reads them, nothing is copied
 ln "$images/rootfs.squashfs" "$content/rootfs.squashfs" 2>/dev/null || cp "$images/rootfs.squashfs" "$content/"
-ln "$images/boot.ext2" "$content/boot.ext2" 2>/dev/null || cp --sparse=always "$images/boot.ext2" "$content/"
+# RAUC picks the handler by file name: *.img is a raw image (it has none for *.ext2)
+ln "$images/boot.ext2" "$content/boot.img" 2>/dev/null || cp --sparse=always "$images/boot.ext2" "$content/boot.img"
 cat > "$content/manifest.raucm" <<MANIFEST
 [update]
 compatible=$NVR_RAUC_COMPATIBLE
@@ -26,7 +27,7 @@ format=verity
 filename=rootfs.squashfs
 
 [image.boot]
-filename=boot.ext2
+filename=boot.img
 MANIFEST
 rm -f "$out"
 # the root slot is compressed already; -comp zstd keeps the boot slot small and the build quick
