@@ -43,6 +43,14 @@ for arg in $(cat /proc/cmdline); do
     esac
 done
 
+# A box nobody watches must not wait at a shell: reboot, so the boot loader's attempt
+# counter (A/B boards) moves on to the other slot.
+fail() {
+    echo "initrd: rebooting in 10 s"
+    sleep 10
+    reboot -f
+}
+
 find_root() {
     case $root in
         PARTLABEL=*)
@@ -63,14 +71,14 @@ until dev=$(find_root); do
     if [ $i -gt $((delay * 10)) ]; then
         echo "initrd: root device $root not found after ${delay} s; block devices:"
         ls /sys/class/block
-        exec sh
+        fail
     fi
     sleep 0.1
 done
 mkdir -p /newroot
 if ! mount -t "$fstype" -o "$flags" "$dev" /newroot; then
     echo "initrd: cannot mount $dev ($fstype) on /newroot"
-    exec sh
+    fail
 fi
 umount /proc /sys
 mount --move /dev /newroot/dev

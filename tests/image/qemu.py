@@ -26,6 +26,8 @@ BOARD = "qemu_aarch64_virt"
 IMAGES = REPO / "image" / "output" / BOARD / "images"
 HOST_FROM_GUEST = "10.0.2.2"  # QEMU user-mode network: the host's 127.0.0.1
 CHANNEL_PORT = "org.nvr-edge.test"
+# UEFI firmware for QEMU's arm64 virt machine (Debian's qemu-efi-aarch64): the A/B boot path
+UEFI_FIRMWARE = Path("/usr/share/qemu-efi-aarch64/QEMU_EFI.fd")
 
 
 def build_image(timeout: float = 1800) -> dict:
@@ -72,12 +74,20 @@ class ChannelTimeout(AssertionError):
 
 
 class QemuVM:
-    """qemu-system-aarch64 -M virt booting images/Image + initrd + a disk copy."""
+    """qemu-system-aarch64 -M virt booting a disk copy: by default QEMU loads images/Image +
+    initrd.img itself and starts slot A (`append` adds kernel arguments); with
+    `firmware=True` UEFI firmware starts GRUB from the disk's EFI system partition, which
+    picks the slot (the A/B update path; no kernel arguments from outside)."""
 
     def __init__(self, workdir: Path, disk: Path, *, cpu: str = "cortex-a53", smp: int = 2,
-                 memory_mb: int = 1024, append: str = "") -> None:
+                 memory_mb: int = 1024, append: str = "", firmware: bool = False,
+                 extra_disks: tuple[Path, ...] = ()) -> None:
+        if firmware and append:
+            raise ValueError("a firmware boot takes its kernel arguments from grub.cfg, not append")
         self.workdir, self.disk, self.cpu = workdir, disk, cpu
         self.smp, self.memory_mb, self.append = smp, memory_mb, append
+        self.firmware = firmware
+        self.extra_disks = extra_disks  # read-only, after the boot disk (/dev/vdb, ...)
         self.console_log = workdir / "console.log"
         self.channel_path = workdir / "channel.sock"
         self.monitor_path = workdir / "monitor.sock"
@@ -87,16 +97,30 @@ class QemuVM:
         self._buffer = b""
         self._ids = itertools.count(1)
 
-    def command_line(self) -> list[str]:
+    def boot_args(self) -> list[str]:
+        if self.firmware:
+            return ["-bios", str(UEFI_FIRMWARE)]
         cmdline = (IMAGES / "cmdline.txt").read_text().strip()
+        return ["-kernel", str(IMAGES / "Image"), "-initrd", str(IMAGES / "initrd.img"),
+                "-append", f"{cmdline} {self.append}".strip()]
+
+    def extra_disk_args(self) -> list[str]:
+        args: list[str] = []
+        for index, path in enumerate(self.extra_disks, start=1):
+            args += ["-drive", f"file={path},format=raw,if=none,id=hd{index},readonly=on",
+                     "-device", f"virtio-blk-pci,drive=hd{index}"]
+        return args
+
+    def command_line(self) -> list[str]:
         return [
             "qemu-system-aarch64", "-M", "virt", "-cpu", self.cpu, "-smp", str(self.smp),
             "-m", str(self.memory_mb), "-display", "none", "-nodefaults",
-            "-kernel", str(IMAGES / "Image"), "-initrd", str(IMAGES / "initrd.img"),
-            "-append", f"{cmdline} {self.append}".strip(),
+            *self.boot_args(),
             "-chardev", f"file,id=ser0,path={self.console_log}", "-serial", "chardev:ser0",
             "-drive", f"file={self.disk},format=raw,if=none,id=hd0,cache=writeback",
-            "-device", "virtio-blk-pci,drive=hd0",
+            # firmware boot: the disk first, no network boot attempts before it
+            "-device", "virtio-blk-pci,drive=hd0,bootindex=0",
+            *self.extra_disk_args(),
             # user-mode network, nothing forwarded in; virtio-net wants no option ROM file
             "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,romfile=",
             "-device", "virtio-serial-pci",

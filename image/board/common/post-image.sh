@@ -10,6 +10,7 @@ sed -e "s|@NVR_DATA_SIZE@|$NVR_DATA_SIZE|g" \
     -e "s|@NVR_SQUASHFS_COMPRESSION@|$NVR_SQUASHFS_COMPRESSION|g" \
     -e "s|@NVR_BOOT_DIR@|$BUILD_DIR/boot|g" \
     -e "s|@NVR_ROOTFS_PARTITION_SIZE@|$NVR_ROOTFS_PARTITION_SIZE|g" \
+    -e "s|@NVR_BOOT_PARTITION_SIZE@|${NVR_BOOT_PARTITION_SIZE:-}|g" \
     "$IMAGE_DIR/$NVR_GENIMAGE_CFG" > "$cfg"
 if grep -q '@NVR_[A-Z_]*@' "$cfg"; then
     echo "post-image.sh: unfilled placeholder in $NVR_GENIMAGE_CFG: $(grep -o '@NVR_[A-Z_]*@' "$cfg" | head -1)" >&2
