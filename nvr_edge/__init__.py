@@ -46,6 +46,7 @@ from nvr_edge.encode.offer import (
 )
 from nvr_edge.fsutil import fsync_dir, make_dirs_durable
 from nvr_edge.hookspecs import hookimpl
+from nvr_edge.live.ladder import RUNG_NAMES
 from nvr_edge.live.wire import LivePacket, StreamInfo
 from nvr_edge.logs import redact
 from nvr_edge.models import (
@@ -67,6 +68,7 @@ __version__ = core_version()
 __all__ = [
     "ACTIONS",
     "DISABLE_AUTOLOAD_ENV",
+    "RUNG_NAMES",
     "SAFE_ID",
     "Alert",
     "Appliance",

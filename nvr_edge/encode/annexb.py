@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 _START = re.compile(b"\x00\x00\x01")
-IDR, SPS = 5, 7
+IDR, SPS, PPS = 5, 7, 8
 
 
 def nal_types(data: bytes) -> Iterator[int]:
@@ -17,3 +17,14 @@ def nal_types(data: bytes) -> Iterator[int]:
 
 def has_idr(data: bytes) -> bool:
     return IDR in nal_types(data)
+
+
+def parameter_sets(data: bytes) -> bytes:
+    """The SPS and PPS NAL units of an access unit, Annex B (4-byte start codes): a
+    stream's extradata, as FFmpeg's RTSP demuxer makes it."""
+    out = []
+    for nal in _START.split(data)[1:]:  # (what precedes the first start code is none)
+        nal = nal.rstrip(b"\x00")  # the next 4-byte start code's leading zero
+        if nal and nal[0] & 0x1F in (SPS, PPS):
+            out.append(b"\x00\x00\x00\x01" + nal)
+    return b"".join(out)
