@@ -205,6 +205,10 @@ class RungTap(threading.Thread):
         source = self.source
         assert source is not None
         if o.transcoder is None:
+            if o.width * o.height >= source.width * source.height:
+                # the hub let it start before it knew the source's size: no upscaling
+                self._fail(o, "not below the camera's live stream (it is no larger)")
+                return
             try:
                 session = self.session_for(o.target)
             except EncoderError as exc:
