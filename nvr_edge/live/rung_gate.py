@@ -64,7 +64,8 @@ class RungGate:
             reason = self._check(camera, rung, count=False) if rung.transcoded else ""
             listed.append({"name": rung.name, "width": rung.width, "height": rung.height,
                            "kbps": rung.kbps, "transcoded": rung.transcoded,
-                           "available": not reason, "reason": reason})
+                           "available": not reason, "reason": reason,
+                           "stream": _hub_stream(rung, rungs)})
         return listed
 
     def _check(self, camera: str, rung: Rung, count: bool) -> str:
@@ -74,6 +75,15 @@ class RungGate:
         with self.lock:
             check = self.budget.admit if count else self.budget.refusal
             return check(camera, rung, hardware=not offers[0].software)
+
+
+def _hub_stream(rung: Rung, rungs: list[Rung] | None) -> str:
+    """The hub stream that carries `rung`: "live" for the live view's own stream (the sub,
+    else the main one), "main" for a main stream beside a sub, else the rung's name."""
+    if rung.transcoded:
+        return rung.name
+    has_sub = rungs is not None and any(r.name == "sub" for r in rungs)
+    return "main" if rung.name == "main" and has_sub else "live"
 
 
 def _unknown_rung(name: str) -> Rung:

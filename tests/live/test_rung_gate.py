@@ -25,8 +25,10 @@ def gate(budget: int, offers: list[EncoderOffer] | None) -> RungGate:
 
 def test_the_ladder_is_made_from_the_streams_the_hub_has_seen() -> None:
     g = gate(10_000_000, [X264])
-    assert [(r["name"], r["width"], r["height"]) for r in g.rungs("cam1")] == [
-        ("main", 1920, 1080), ("sub", 640, 480), ("360p", 640, 360), ("240p", 426, 240)]
+    assert [(r["name"], r["width"], r["height"], r["stream"]) for r in g.rungs("cam1")] == [
+        ("main", 1920, 1080, "main"), ("sub", 640, 480, "live"), ("360p", 640, 360, "360p"),
+        ("240p", 426, 240, "240p")]
+    assert g.rungs("cam2")[0]["stream"] == "live"  # no sub: the main stream is the live one
     # no sub stream: rungs only below the main one (640x360 is no 360p rung)
     assert [r["name"] for r in g.rungs("cam2")] == ["main", "240p"]
     assert g.admit("cam2", "360p") == "not below the camera's live stream (it is no larger)"
@@ -48,7 +50,7 @@ def test_software_rungs_are_refused_over_the_budget_and_hardware_ones_are_not_co
     assert gate(10_000_000, None).admit("cam1", "240p") == "no encoder passed its probe"
     assert gate(10_000_000, []).rungs("cam2")[-1] == {
         "name": "240p", "width": 426, "height": 240, "kbps": 250, "transcoded": True,
-        "available": False, "reason": "no encoder passed its probe"}
+        "available": False, "reason": "no encoder passed its probe", "stream": "240p"}
     assert gate(0, None).admit("cam1", "live") == ""  # passed through: no encoder
 
 
