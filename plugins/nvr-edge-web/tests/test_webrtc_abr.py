@@ -1,0 +1,112 @@
+"""A WebRTC viewer moves between a camera's rungs: the real appliance (its encoders probed
+at start: libx264 here), an aiortc WHEP viewer that decodes every frame. Pinned to 240p it
+gets the worker's 426x240 rung; pinned to the camera's own 640x360 stream mid-session the
+picture changes size at a keyframe, with no frame lost to decoding on the way."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+from aiortc import RTCSessionDescription
+from nvr_edge_testing.bench.live.load import h264_offerer
+from web_box import Box, base
+
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.slow
+BOX_WEBRTC = True
+SMALL, FULL = (426, 240), (640, 360)
+
+
+async def pin(http: aiohttp.ClientSession, url: str, token: str, rung: str | None
+              ) -> dict[str, Any]:
+    async with http.post(url + "/rung", json={"rung": rung},
+                         headers={"Authorization": f"Bearer {token}"}) as reply:
+        assert reply.status == 200, await reply.text()
+        return await reply.json()
+
+
+async def frames_until(track: Any, sizes: list[tuple[int, int]], done: Any,
+                       timeout: float) -> None:
+    """Decoded frame sizes into `sizes` until `done()` (or `timeout` s)."""
+    async with asyncio.timeout(timeout):
+        while not done():
+            frame = await track.recv()
+            sizes.append((frame.width, frame.height))
+
+
+async def switch_rungs(box: Box) -> tuple[list[tuple[int, int]], dict[str, Any], float]:
+    token = box.token(["view"], ["cam1"])
+    pc, transceiver = h264_offerer()
+    await pc.setLocalDescription(await pc.createOffer())
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base(box)}/live/cam1/whep?rung=240p",
+                             data=pc.localDescription.sdp,
+                             headers={"Content-Type": "application/sdp",
+                                      "Authorization": f"Bearer {token}"}) as reply:
+            assert reply.status == 201, await reply.text()
+            url = base(box) + reply.headers["Location"]
+            await pc.setRemoteDescription(RTCSessionDescription(await reply.text(), "answer"))
+        track = transceiver.receiver.track  # type: ignore[attr-defined]
+        sizes: list[tuple[int, int]] = []
+        try:
+            await frames_until(track, sizes, lambda: sizes.count(SMALL) >= 30, 30)
+            asked = time.monotonic()
+            status = await pin(http, url, token, "main")
+            assert status["pinned"] == "main" and status["refused"] == "", status
+            await frames_until(track, sizes, lambda: FULL in sizes, 15)
+            switch_s = time.monotonic() - asked
+            await frames_until(track, sizes, lambda: sizes.count(FULL) >= 30, 15)
+            # and down again: the rung's encoder lingered, its stream is still there
+            status = await pin(http, url, token, "240p")
+            small_again = len(sizes)
+            await frames_until(track, sizes, lambda: SMALL in sizes[small_again:], 15)
+            status = await pin(http, url, token, None)  # automatic again: stays (clean)
+        finally:
+            async with http.delete(url, headers={"Authorization": f"Bearer {token}"}):
+                pass
+            await pc.close()
+    return sizes, status, switch_s
+
+
+def rung_available(box: Box, name: str) -> bool:
+    cameras = box.get("/api/cameras", box.token(["view"], ["cam1"])).json()["cameras"]
+    return any(r["name"] == name and r["available"] for r in cameras[0]["live"]["rungs"])
+
+
+def test_a_viewer_pinned_to_240p_then_to_the_full_stream_switches_at_a_keyframe(
+        box: Box) -> None:
+    # the encoders' probe (at start, in the background) hands libx264 to the workers
+    wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
+    sizes, status, switch_s = asyncio.run(switch_rungs(box))
+    first_full = sizes.index(FULL)
+    back = first_full + sizes[first_full:].index(SMALL)
+    print(f"webrtc rung switch 240p -> main: {switch_s:.2f} s from the pin to the first "
+          f"full-size frame; {len(sizes)} frames decoded")
+    # two changes of size, each from the new rung's first frame on: every frame decoded
+    assert set(sizes[:first_full]) == {SMALL} and set(sizes[first_full:back]) == {FULL} \
+        and set(sizes[back:]) == {SMALL}, sorted(set(sizes))
+    assert status["rung"] == "240p" and status["switches"] == 2 and status["pinned"] is None, \
+        status
+
+
+def test_an_unknown_rung_is_refused_naming_the_ladder(box: Box) -> None:
+    async def post() -> tuple[int, str]:
+        pc, _ = h264_offerer()
+        await pc.setLocalDescription(await pc.createOffer())
+        try:
+            async with aiohttp.ClientSession() as http, http.post(
+                    f"{base(box)}/live/cam1/whep?rung=1080p", data=pc.localDescription.sdp,
+                    headers={"Content-Type": "application/sdp",
+                             "Authorization": f"Bearer {box.token(['view'], ['cam1'])}"}
+            ) as reply:
+                return reply.status, await reply.text()
+        finally:
+            await pc.close()
+
+    status, body = asyncio.run(post())
+    assert status == 400 and "no rung '1080p' (this camera has main, 240p)" in body, body
