@@ -73,9 +73,11 @@ async def status(request: web.Request) -> web.Response:
     ctx, visible = await visible_cameras(request)
     snapshot = ctx.status()
     states = snapshot.get("cameras") or {}
+    sessions = ctx.live.webrtc_sessions()
     return web.json_response({
         "updated": snapshot.get("updated"),
-        "cameras": {camera_id: camera_status(states.get(camera_id) or {})
+        "cameras": {camera_id: {**camera_status(states.get(camera_id) or {}),
+                                "webrtc": [s for s in sessions if s["camera"] == camera_id]}
                     for camera_id in visible},
     })
 

@@ -39,7 +39,8 @@ async def frames_until(track: Any, sizes: list[tuple[int, int]], done: Any,
             sizes.append((frame.width, frame.height))
 
 
-async def switch_rungs(box: Box) -> tuple[list[tuple[int, int]], dict[str, Any], float]:
+async def switch_rungs(box: Box) -> tuple[list[tuple[int, int]], dict[str, Any], float,
+                                          tuple[dict[str, Any], str]]:
     token = box.token(["view"], ["cam1"])
     pc, transceiver = h264_offerer()
     await pc.setLocalDescription(await pc.createOffer())
@@ -66,11 +67,27 @@ async def switch_rungs(box: Box) -> tuple[list[tuple[int, int]], dict[str, Any],
             small_again = len(sizes)
             await frames_until(track, sizes, lambda: SMALL in sizes[small_again:], 15)
             status = await pin(http, url, token, None)  # automatic again: stays (clean)
+            # the receiver's reports (aiortc's RTCP RR, about every second) reach the status
+            seen = await reports_seen(http, box)
         finally:
             async with http.delete(url, headers={"Authorization": f"Bearer {token}"}):
                 pass
             await pc.close()
-    return sizes, status, switch_s
+    return sizes, status, switch_s, seen
+
+
+async def reports_seen(http: aiohttp.ClientSession, box: Box) -> tuple[dict[str, Any], str]:
+    """cam1's WebRTC session in /api/status once it has a report; /metrics then."""
+    admin = {"Authorization": f"Bearer {box.token(['admin'], '*')}"}
+    async with asyncio.timeout(10):
+        while True:
+            async with http.get(f"{base(box)}/api/status", headers=admin) as reply:
+                sessions = (await reply.json())["cameras"]["cam1"]["webrtc"]
+            if sessions and sessions[0]["rtt_ms"] is not None:
+                break
+            await asyncio.sleep(0.5)
+    async with http.get(f"{base(box)}/metrics", headers=admin) as reply:
+        return sessions[0], await reply.text()
 
 
 def rung_available(box: Box, name: str) -> bool:
@@ -82,7 +99,7 @@ def test_a_viewer_pinned_to_240p_then_to_the_full_stream_switches_at_a_keyframe(
         box: Box) -> None:
     # the encoders' probe (at start, in the background) hands libx264 to the workers
     wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
-    sizes, status, switch_s = asyncio.run(switch_rungs(box))
+    sizes, status, switch_s, (session, metrics) = asyncio.run(switch_rungs(box))
     first_full = sizes.index(FULL)
     back = first_full + sizes[first_full:].index(SMALL)
     print(f"webrtc rung switch 240p -> main: {switch_s:.2f} s from the pin to the first "
@@ -92,6 +109,13 @@ def test_a_viewer_pinned_to_240p_then_to_the_full_stream_switches_at_a_keyframe(
         and set(sizes[back:]) == {SMALL}, sorted(set(sizes))
     assert status["rung"] == "240p" and status["switches"] == 2 and status["pinned"] is None, \
         status
+    # per session in the status and /metrics: rung, switches, the receiver's loss and RTT
+    assert session["rung"] == "240p" and session["switches"] == 2, session
+    assert session["loss"] == 0.0 and 0 <= session["rtt_ms"] < 1000, session
+    label = f'camera="cam1",session="{session["session"]}"'
+    assert f'nvr_live_webrtc_rung{{{label},rung="240p"}} 1' in metrics, metrics[-800:]
+    assert f"nvr_live_webrtc_switches_total{{{label}}} 2" in metrics
+    assert f"nvr_live_webrtc_loss_ratio{{{label}}} 0" in metrics
 
 
 def test_an_unknown_rung_is_refused_naming_the_ladder(box: Box) -> None:

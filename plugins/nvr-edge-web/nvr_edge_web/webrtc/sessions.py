@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import secrets
 from collections import Counter
@@ -25,12 +26,14 @@ from .track import RelayTrack
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 20.0  # a viewer that posted an offer but never connects
 ADAPT_S = 1.0             # how often a session's receiver reports are read
+_SERIALS = itertools.count(1)  # a session's name in metrics (its id is its URL's secret)
 
 
 class Session:
     def __init__(self, camera: str, pc: RTCPeerConnection, track: RelayTrack,
                  abr: ViewerAbr) -> None:
         self.id = secrets.token_urlsafe(16)
+        self.serial = next(_SERIALS)
         self.camera, self.pc, self.track, self.abr = camera, pc, track, abr
         self.closed = False
         loop = asyncio.get_running_loop()
@@ -45,7 +48,7 @@ class Session:
             self.abr.refused = self.track.switch(wanted.stream)
 
     def status(self) -> dict[str, Any]:
-        return {"camera": self.camera, **self.abr.status(),
+        return {"camera": self.camera, "session": self.serial, **self.abr.status(),
                 "switching_to": self.track.target_stream if self.track.target else None}
 
 

@@ -7,8 +7,11 @@ pts in the packet's time base. We hand it Annex-B with SPS/PPS before each IDR a
 
 A track can move between the relay streams of one camera (the rungs of its ladder:
 `switch`): it subscribes to the target and keeps sending the current stream until the
-target's first keyframe that arrived after the request, then sends the target from that
-keyframe (its SPS/PPS before it, the timestamps one frame on: no grey frames, no jump)."""
+target's first keyframe not behind what was sent, then sends the target from that
+keyframe (its SPS/PPS before it, the timestamps one frame on: no grey frames, no jump).
+The rungs are stamped with their source's times, the live stream's, so "not behind" is
+a comparison of timestamps: a cached GOP handed to the joining track (the relay's, or the
+worker's for a rung's first viewer) is older video and is skipped."""
 
 from __future__ import annotations
 
@@ -47,6 +50,7 @@ class RelayTrack(MediaStreamTrack):
         self.writer = AnnexBWriter(parse_extradata(b""))
         self.last_in: int | None = None   # the previous packet's 90 kHz time, as sent
         self.last_out = -FRAME_TICKS
+        self.last_sent_s: float | None = None  # the last packet's time, in its stream
         self.hub, self.camera, self.stream = hub, camera, stream
         self.viewer: LiveViewer = hub.subscribe(camera, self._notify, stream)
         self.target: LiveViewer | None = None  # the stream being switched to
@@ -64,7 +68,6 @@ class RelayTrack(MediaStreamTrack):
         if viewer.closed:
             self.hub.unsubscribe(viewer)
             return viewer.closed
-        # packets the relay hands a joining viewer from its cached GOP arrived before now
         self.target, self.target_stream = viewer, stream
         self.target_since = time.monotonic()
         return ""
@@ -83,7 +86,7 @@ class RelayTrack(MediaStreamTrack):
             self._drop_target()
             return
         start = next((i for i, p in enumerate(packets) if not p.audio and p.keyframe
-                      and p.arrival > self.target_since), None)
+                      and self._not_behind(p)), None)
         if start is None:
             return
         self.hub.unsubscribe(self.viewer)
@@ -114,12 +117,21 @@ class RelayTrack(MediaStreamTrack):
             if not packet.audio:  # AAC cannot go to WebRTC without a transcode
                 return self._to_av(packet)
 
+    def _not_behind(self, packet: LivePacket) -> bool:
+        """Whether the target's keyframe is at or after the last packet sent (a jump of
+        more than MAX_JUMP_TICKS either way: another timeline, e.g. a restarted camera)."""
+        at, sent = packet.pts_s, self.last_sent_s
+        if at is None or sent is None:
+            return packet.arrival > self.target_since
+        return at >= sent or sent - at > MAX_JUMP_TICKS / CLOCK
+
     def _to_av(self, packet: LivePacket) -> av.Packet:
         info = self.viewer.info
         if info is not None and info is not self.info:  # a new stream: new parameter sets
             self.info, self.last_in = info, None
             self.writer = AnnexBWriter(parse_extradata(info.video_extradata))
         data = self.writer.convert(packet.data)
+        self.last_sent_s = packet.pts_s
         out = av.Packet(data)
         out.pts = out.dts = self._timestamp(packet)
         out.time_base = TIME_BASE

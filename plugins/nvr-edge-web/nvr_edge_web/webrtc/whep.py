@@ -37,6 +37,7 @@ def add_routes(app: web.Application) -> None:
     ctx = app[CONTEXT]
     ice.offer_addresses(ctx.webrtc.host_addresses)
     app[SESSIONS] = Sessions(ctx.live)
+    ctx.live.webrtc_sessions = app[SESSIONS].status
     app.router.add_post(WHEP_ROUTE, post)
     app.router.add_delete(SESSION_ROUTE, delete)
     app.router.add_post(RUNG_ROUTE, pin_rung)
