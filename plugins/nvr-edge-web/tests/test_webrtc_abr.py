@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from aiortc import RTCSessionDescription
 from nvr_edge_testing.bench.live.load import h264_offerer
+from nvr_edge_testing.impair import relay_answer
 from web_box import Box, base
 
 from tests.helpers import wait_for
@@ -134,3 +135,68 @@ def test_an_unknown_rung_is_refused_naming_the_ladder(box: Box) -> None:
 
     status, body = asyncio.run(post())
     assert status == 400 and "no rung '1080p' (this camera has main, 240p)" in body, body
+
+
+async def impaired_session(box: Box) -> dict[str, Any]:
+    """An unpinned viewer behind a lossy relay (nvr_edge_testing.impair: user space, this
+    kernel has no netem): 10 % of the box's datagrams to it dropped, then none."""
+    token = box.token(["view"], ["cam1"])
+    admin = {"Authorization": f"Bearer {box.token(['admin'], '*')}"}
+    pc, transceiver = h264_offerer()
+    await pc.setLocalDescription(await pc.createOffer())
+    found: dict[str, Any] = {"sizes": []}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base(box)}/live/cam1/whep", data=pc.localDescription.sdp,
+                             headers={"Content-Type": "application/sdp",
+                                      "Authorization": f"Bearer {token}"}) as reply:
+            assert reply.status == 201, await reply.text()
+            url = base(box) + reply.headers["Location"]
+            answer, relay = await relay_answer(await reply.text())
+        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        track = transceiver.receiver.track  # type: ignore[attr-defined]
+        sizes = found["sizes"]
+        decoding = asyncio.ensure_future(frames_until(track, sizes, lambda: False, 90))
+
+        async def rung_within(name: str, seconds: float) -> float:
+            started = time.monotonic()
+            async with asyncio.timeout(seconds):
+                while True:
+                    async with http.get(f"{base(box)}/api/status", headers=admin) as got:
+                        session = (await got.json())["cameras"]["cam1"]["webrtc"][0]
+                    if session["rung"] == name:
+                        found[f"to_{name}"] = session
+                        return time.monotonic() - started
+                    await asyncio.sleep(0.25)
+
+        try:
+            await asyncio.sleep(3)  # clean: it stays on the camera's own stream
+            relay.loss = 0.10
+            found["down_s"] = await rung_within("240p", 10)
+            await asyncio.sleep(2)
+            relay.loss = 0.0
+            found["up_s"] = await rung_within("main", 30)
+            await asyncio.sleep(2)
+        finally:
+            decoding.cancel()
+            found["dropped"] = relay.dropped
+            async with http.delete(url, headers={"Authorization": f"Bearer {token}"}):
+                pass
+            await pc.close()
+            relay.close()
+    return found
+
+
+def test_a_viewer_steps_down_under_loss_and_back_up_after(box: Box) -> None:
+    wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
+    found = asyncio.run(impaired_session(box))
+    print(f"webrtc ABR under 10 % loss: down to 240p in {found['down_s']:.1f} s, back to the "
+          f"full stream {found['up_s']:.1f} s after the loss ended ({found['dropped']} "
+          f"datagrams dropped); at the step down: {found['to_240p']}")
+    # the issue's targets are 5 s down and 20 s up (measured above: the ABR benchmark's to
+    # hold); here only generous bounds, for a loaded CI machine
+    assert found["to_240p"]["switches"] == 1 and found["dropped"] > 0, found
+    sizes = found["sizes"]
+    changes = [i for i in range(1, len(sizes)) if sizes[i] != sizes[i - 1]]
+    # full, then 240p, then full again: each change once, at the new rung's keyframe
+    assert [sizes[0], *(sizes[i] for i in changes)] == [FULL, SMALL, FULL], \
+        [(i, sizes[i]) for i in changes]
