@@ -223,11 +223,15 @@ class LiveHub:
         """The camera (or one of its streams) left the configuration: its viewers are
         told and dropped."""
         with self.lock:
-            for feed in self._feeds_of(camera, stream):
+            gone = self._feeds_of(camera, stream)
+            for feed in gone:
                 del self.feeds[(feed.camera, feed.stream)]
                 self._unregister(feed)
                 for viewer in feed.viewers:
                     viewer.close("camera removed" if stream is None else "stream removed")
+        for feed in gone:  # (not under the lock, as at subscribe)
+            if feed.viewers and self.gate is not None:
+                self.gate.release(feed.camera, feed.stream)
 
     def _feeds_of(self, camera: str, stream: str | None = None) -> list[LiveFeed]:
         return [f for (cam, name), f in self.feeds.items()
