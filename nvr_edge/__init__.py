@@ -50,6 +50,9 @@ from nvr_edge.encode.offer import (
 )
 from nvr_edge.fsutil import fsync_dir, make_dirs_durable
 from nvr_edge.hookspecs import hookimpl
+from nvr_edge.live.abr import AbrPolicy, AbrState
+from nvr_edge.live.abr import Report as AbrReport
+from nvr_edge.live.ladder import RUNG_NAMES
 from nvr_edge.live.wire import LivePacket, StreamInfo
 from nvr_edge.logs import redact
 from nvr_edge.models import (
@@ -81,7 +84,11 @@ def export_clip(*args: Any, **kwargs: Any) -> Any:
 __all__ = [
     "ACTIONS",
     "DISABLE_AUTOLOAD_ENV",
+    "RUNG_NAMES",
     "SAFE_ID",
+    "AbrPolicy",
+    "AbrReport",
+    "AbrState",
     "Alert",
     "Appliance",
     "CameraCandidate",

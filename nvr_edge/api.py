@@ -58,6 +58,11 @@ class LiveRelay(Protocol):
 
     def stats(self) -> dict[str, dict[str, object]]: ...
 
+    def rungs(self, camera: str) -> list[dict[str, Any]]:
+        """The camera's rendition ladder: name, width, height, kbps, transcoded, available
+        and why not; a transcoded rung ("360p", "240p") is a `subscribe` stream too."""
+        ...
+
 
 class RemoteSegment(Protocol):
     """A segment's copy off the box, read by byte range (hook `nvr_segment_reader`): its

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -47,7 +48,11 @@ from nvr_edge.catalog import CatalogError
 from nvr_edge.catalog.spool import SpooledCatalog
 from nvr_edge.config import CameraConfig, Config
 from nvr_edge.config_store import secret_texts
+from nvr_edge.encode import handover
+from nvr_edge.encode.plugin import settings_of
 from nvr_edge.live.hub import LIVE, MAIN, LiveHub
+from nvr_edge.live.ladder import RUNG_NAMES
+from nvr_edge.live.rung_gate import RungGate
 from nvr_edge.logs import mask_known
 from nvr_edge.models import (
     Alert,
@@ -111,6 +116,11 @@ class Supervisor:
         self.control = ApplianceControl(self)
         self.system = SystemSampler()
         self.live = LiveHub()
+        # the transcoded rungs' admission: on the ladder, an encoder, the software budget
+        # (read at start: a changed budget applies at the next start)
+        self.live.gate = RungGate(
+            settings_of(config).rung_budget_pixels_per_s, self.live.info,
+            functools.partial(handover.read, config.storage.state_dir))
         # One netlink watcher for the box: a link coming up wakes every worker's backoff
         # (workers hold no netlink socket, and no pyroute2, of their own)
         self.links = LinkWatcher(self._link_up)
@@ -465,7 +475,7 @@ class Supervisor:
             runtime.previous_writer = False
             self._duty("repair after a previous worker", self._reconcile_camera, camera_id)
         socks = start_worker(self.ctx, self.config, runtime, self.log_level)
-        for stream in (LIVE, MAIN):
+        for stream in (LIVE, MAIN, *RUNG_NAMES):
             if stream in socks:
                 self.live.attach(runtime.camera.id, socks[stream], stream)
             else:
@@ -588,9 +598,9 @@ class Supervisor:
             case messages.AlertRaised(code=code, level=level, message=text):
                 self._alert(Alert(code, level, text, runtime.camera.id))
             case messages.Stats(at=at, open_ms=open_ms, counters=counters,
-                                transcoding=transcoding):
+                                transcoding=transcoding, rungs=rungs):
                 runtime.counters, runtime.open_ms = counters, open_ms
-                runtime.transcoding = transcoding
+                runtime.transcoding, runtime.rungs = transcoding, rungs
                 runtime.ingest.update(at, counters.get("video_frames", 0),
                                       counters.get("bytes", 0))
             case messages.SpaceLow():
@@ -653,6 +663,7 @@ class Supervisor:
                     "end": iso_utc(last.end_ms)},
                 "counters": r.counters,
                 "transcoding": r.transcoding,
+                "rungs": r.rungs,
                 "ingest": {"fps": round(r.ingest.fps, 2), "kbps": round(r.ingest.kbps, 1),
                            "continuity": round(r.continuity(), 4)},
             }

@@ -15,6 +15,7 @@ from nvr_edge.appliance.health import ProcessSampler, RestartGuard
 from nvr_edge.camera.worker import worker_main
 from nvr_edge.config import CameraConfig, Config
 from nvr_edge.live.hub import LIVE, MAIN
+from nvr_edge.live.ladder import RUNG_NAMES
 from nvr_edge.models import CameraState, LiveMode, SegmentRecord
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class CameraRuntime:
     last_segment: SegmentRecord | None = None
     counters: dict[str, int] = field(default_factory=dict)
     transcoding: dict[str, Any] | None = None  # from the worker's last stats
+    rungs: dict[str, Any] | None = None  # its transcoded live rungs, from the same
     ingest: IngestMeter = field(default_factory=IngestMeter)
     open_ms: int = 0  # of the segment being written, from the worker's last stats
     created: float = field(default_factory=time.monotonic)
@@ -94,19 +96,23 @@ class CameraRuntime:
 def start_worker(ctx: BaseContext, config: Config, runtime: CameraRuntime,
                  log_level: int) -> dict[str, socket.socket]:
     """Start `runtime`'s worker process; returns the main process's ends of its live
-    sockets by hub stream: "live" (none: live view off) and, for a camera with a sub
-    stream, "main" (its main stream, forwarded only while watched)."""
+    sockets by hub stream: "live" (none: live view off), for a camera with a sub
+    stream "main" (its main stream, forwarded only while watched), and each transcoded
+    rung ("360p" ...: encoded only while watched)."""
     receive, send = ctx.Pipe(duplex=False)
     pairs: dict[str, tuple[socket.socket, socket.socket]] = {}
     if runtime.camera.live != LiveMode.OFF:
         pairs[LIVE] = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         if runtime.camera.sub is not None:
             pairs[MAIN] = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        for rung in RUNG_NAMES:
+            pairs[rung] = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     worker_ends = {stream: pair[1] for stream, pair in pairs.items()}
     process = ctx.Process(  # type: ignore[attr-defined]
         target=worker_main, name=f"camera-{runtime.camera.id}",
         args=(config, runtime.camera.id, send, log_level, worker_ends.get(LIVE),
-              worker_ends.get(MAIN)), daemon=False)
+              worker_ends.get(MAIN), {r: worker_ends[r] for r in RUNG_NAMES if r in worker_ends}),
+        daemon=False)
     process.start()
     send.close()  # the worker holds the only sending end: its exit closes the pipe
     for end in worker_ends.values():

@@ -46,6 +46,7 @@ class Stats:
     bytes_per_s: float
     counters: dict[str, int] = field(default_factory=dict)
     transcoding: dict[str, Any] | None = None  # {encoder, fps}: a camera encoded to H.264
+    rungs: dict[str, Any] | None = None  # transcoded live rungs: {name: {running, frames...}}
 
 
 @dataclass(frozen=True)

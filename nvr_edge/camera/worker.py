@@ -34,6 +34,7 @@ from nvr_edge.camera.messages import (
 from nvr_edge.camera.reachability import tcp_reachable
 from nvr_edge.camera.recorder import DEFAULT_BYTES_PER_S, SessionRecorder
 from nvr_edge.camera.rtsp_probe import diagnose
+from nvr_edge.camera.rungs import RungTap
 from nvr_edge.camera.session_end import ReasonStreak, SessionEnd
 from nvr_edge.camera.stall import StallMonitor
 from nvr_edge.camera.sub_relay import SubRelay
@@ -41,8 +42,9 @@ from nvr_edge.camera.transcoding import TranscodedVideo, needs_transcode, target
 from nvr_edge.config import CameraConfig, Config
 from nvr_edge.config_store import secret_texts
 from nvr_edge.encode import handover
-from nvr_edge.encode.offer import EncoderError
+from nvr_edge.encode.offer import EncoderError, EncodeTarget
 from nvr_edge.encode.plugin import session_of
+from nvr_edge.encode.session import EncoderSession
 from nvr_edge.live.forwarder import LiveForwarder, stream_info_of
 from nvr_edge.logs import mask_known, setup_logging
 from nvr_edge.models import AlertLevel, CameraState, LiveMode, SegmentRecord, Tier
@@ -119,8 +121,14 @@ class SpaceCheckedFactory:
 class CameraWorker:
     def __init__(self, config: Config, camera: CameraConfig, channel: Channel,
                  stop: threading.Event, live: LiveForwarder | None = None,
-                 main_live: LiveForwarder | None = None) -> None:
+                 main_live: LiveForwarder | None = None,
+                 rungs: dict[str, LiveForwarder] | None = None) -> None:
         self.config, self.camera, self.channel, self.stop = config, camera, channel, stop
+        # the transcoded rungs, tapping the live view's source (whichever thread feeds it)
+        self.rungs = None if live is None or not rungs else RungTap(
+            camera.id, rungs, self.rung_session, stop)
+        if self.rungs is not None and live is not None:
+            live.tap = self.rungs
         # The main stream feeds the live view when the camera has no sub stream; beside
         # one, it has a relay of its own (`main_live`: RTSP restream), forwarded only
         # while watched.
@@ -151,6 +159,8 @@ class CameraWorker:
     def run(self) -> None:
         if self.sub_relay is not None:
             self.sub_relay.start()
+        if self.rungs is not None:
+            self.rungs.start()
         self._run()
 
     def _run(self) -> None:
@@ -337,6 +347,13 @@ class CameraWorker:
                  ", ".join(o.name for o in offers))
         return TranscodedVideo(opened.video, encoders)
 
+    def rung_session(self, target: EncodeTarget) -> EncoderSession:
+        """A rung's encoder session (from the rung thread) over the probed offers."""
+        offers = handover.read(self.config.storage.state_dir)
+        if not offers:
+            raise EncoderError("no encoder passed its probe")
+        return session_of(offers, self.config, target, self.encoder_alert, self.camera.id)
+
     def encoder_alert(self, alert: Any) -> None:
         self.channel.alert(alert.code, alert.level, alert.message)
 
@@ -407,9 +424,10 @@ class CameraWorker:
 
     def send_stats(self, recorder: SessionRecorder) -> None:
         transcoding = None if self.transcoded is None else self.transcoded.status()
+        rungs = None if self.rungs is None else self.rungs.status()
         self.channel.send(Stats(self.camera.id, time.monotonic(), recorder.open_ms,
                                 recorder.bytes_per_s, recorder.counters.as_dict(),
-                                transcoding))
+                                transcoding, rungs))
 
 
 @dataclass
@@ -456,10 +474,12 @@ def _die_with_parent() -> None:
 
 
 def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
-                live_sock: Any = None, main_sock: Any = None) -> None:
+                live_sock: Any = None, main_sock: Any = None,
+                rung_socks: dict[str, Any] | None = None) -> None:
     """Process entry point (started by the supervisor through multiprocessing).
     `live_sock`: this camera's end of the live relay (None: no live view); `main_sock`:
-    the main stream's, for a camera with a sub stream."""
+    the main stream's, for a camera with a sub stream; `rung_socks`: each transcoded
+    rung's, by name."""
     _die_with_parent()
     setup_logging(log_level)
     mask_known(secret_texts(config.document))
@@ -491,7 +511,9 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
         # on demand: nobody watching the main stream costs no copy (the recording keeps
         # its session open anyway; the first viewer starts at the next keyframe)
         main_live = None if main_sock is None else LiveForwarder(main_sock, always=False)
-        worker = CameraWorker(config, camera, channel, stop, live, main_live)
+        rungs = {name: LiveForwarder(sock, always=False)
+                 for name, sock in (rung_socks or {}).items()}
+        worker = CameraWorker(config, camera, channel, stop, live, main_live, rungs)
         wakers.append(worker.wake)
         link_wakers.append(worker.wake)
         if worker.factory is None:

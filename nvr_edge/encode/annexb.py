@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 
 _START = re.compile(b"\x00\x00\x01")
-IDR, SPS = 5, 7
+IDR, SPS, PPS = 5, 7, 8
 
 
 def nal_types(data: bytes) -> Iterator[int]:
@@ -50,3 +50,10 @@ def split_length_prefixed(data: bytes, length_size: int = 4) -> list[bytes]:
         nals.append(data[i:i + size])
         i += size
     return nals
+
+
+def parameter_sets(data: bytes) -> bytes:
+    """The SPS and PPS NAL units of an access unit, Annex B (4-byte start codes): a
+    stream's extradata, as FFmpeg's RTSP demuxer makes it."""
+    return b"".join(b"\x00\x00\x00\x01" + nal for nal in split_annex_b(data)
+                    if nal[0] & 0x1F in (SPS, PPS))

@@ -49,6 +49,10 @@ class EncodersSettings:
     retry_s: float = config_key(60.0, lo=1.0, hi=86_400.0,
                                 doc="first wait before a failed encoder is tried again (doubling)")
     retry_max_s: float = config_key(3600.0, lo=1.0, hi=86_400.0, doc="the longest such wait")
+    rung_budget_pixels_per_s: int = config_key(
+        6_000_000, lo=0, hi=2_000_000_000,
+        doc="what the transcoded live rungs may encode in software at once, all cameras "
+            "together (pixels per second: a 240p rung is 1.5 M, a 360p one 3.5 M; 0: none)")
 
 
 def settings_of(config: Config | None) -> EncodersSettings:

@@ -50,7 +50,7 @@ class Transcoder:
     def transcode(self, packet: av.Packet) -> list[TimedPacket]:
         out: list[TimedPacket] = []
         for frame in self._decoder.decode(packet):
-            out += self._encode(frame, self._keyframe_wanted(packet, frame.pts))
+            out += self.encode_frame(frame, self._keyframe_wanted(packet, frame.pts))
         return out
 
     def _keyframe_wanted(self, packet: av.Packet, pts: int | None) -> bool:
@@ -58,7 +58,8 @@ class Transcoder:
             return packet.is_keyframe
         return pts is not None and self._next_key is not None and pts >= self._next_key
 
-    def _encode(self, frame: av.VideoFrame, keyframe: bool) -> list[TimedPacket]:
+    def encode_frame(self, frame: av.VideoFrame, keyframe: bool = False) -> list[TimedPacket]:
+        """A frame decoded elsewhere (one decoder feeding several renditions)."""
         self._pending.append(frame.pts)
         packets = self.session.encode(frame, force_keyframe=keyframe)
         if self.session.opened != self._opened:

@@ -13,7 +13,7 @@ import json
 import logging
 import socket
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from nvr_edge.live.wire import (
     CONTROL,
@@ -32,6 +32,15 @@ SEND_BUFFER_BYTES = 1024 * 1024
 MAX_PENDING_BYTES = 4 * 1024 * 1024  # ~8 s of a 4 Mbit/s stream: the hub is stuck, not slow
 MAX_GOP_PACKETS = 1500  # as the hub's: a 30 fps camera with a 20 s GOP plus audio
 STALE_GOP_S = 1.0  # a kept GOP not added to for this long is no head start
+
+
+class Tap(Protocol):
+    """Another user of the live source's video (the transcoded rungs: camera/rungs.py)."""
+
+    @property
+    def wanted(self) -> bool: ...
+
+    def packet(self, info: StreamInfo, keyframe: bool, packet: Any, data: bytes) -> None: ...
 
 
 class LiveForwarder:
@@ -54,6 +63,7 @@ class LiveForwarder:
         self.control = FrameReader()
         self.sent = self.dropped = 0
         self.closed = False
+        self.tap: Tap | None = None
 
     def stream_info(self, info: StreamInfo) -> None:
         """A new session: its codecs first, then packets from its first keyframe."""
@@ -63,7 +73,7 @@ class LiveForwarder:
     @property
     def wanted(self) -> bool:
         """Whether packets are taken at all (and the camera's session kept open)."""
-        return self.viewed or self.always
+        return self.viewed or self.always or (self.tap is not None and self.tap.wanted)
 
     def packet(self, audio: bool, packet: Any) -> None:
         """Forward a PyAV packet while the hub has viewers, and keep the current GOP for
@@ -72,6 +82,8 @@ class LiveForwarder:
             return
         keyframe = not audio and packet.is_keyframe
         data = bytes(packet)
+        if self.tap is not None and not audio and self.info is not None:
+            self.tap.packet(self.info, keyframe, packet, data)
         self._keep(audio, keyframe, packet, data)
         if not self.viewed or (self.need_keyframe and not keyframe):
             return

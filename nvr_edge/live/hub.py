@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from nvr_edge.live.wire import (
     INFO,
@@ -36,6 +37,17 @@ READ_BYTES = 256 * 1024
 # MAIN exists beside it only when the camera has a sub stream (RTSP restream of the main).
 LIVE, MAIN = "live", "main"
 FeedKey = tuple[str, str]  # (camera, stream)
+
+
+class Gate(Protocol):
+    """Whether a stream may start at its first viewer (transcoded rungs cost an encoder:
+    live/rung_gate.py), and that it stopped."""
+
+    def admit(self, camera: str, stream: str) -> str: ...  # "" or why not
+
+    def release(self, camera: str, stream: str) -> None: ...
+
+    def rungs(self, camera: str) -> list[dict[str, Any]]: ...
 
 
 @dataclass
@@ -169,6 +181,7 @@ class LiveHub:
         self.selector.register(self.wakeup_r, selectors.EVENT_READ, None)
         self.stopping = False
         self.thread = threading.Thread(target=self._run, name="live-hub", daemon=True)
+        self.gate: Gate | None = None
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -210,11 +223,15 @@ class LiveHub:
         """The camera (or one of its streams) left the configuration: its viewers are
         told and dropped."""
         with self.lock:
-            for feed in self._feeds_of(camera, stream):
+            gone = self._feeds_of(camera, stream)
+            for feed in gone:
                 del self.feeds[(feed.camera, feed.stream)]
                 self._unregister(feed)
                 for viewer in feed.viewers:
                     viewer.close("camera removed" if stream is None else "stream removed")
+        for feed in gone:  # (not under the lock, as at subscribe)
+            if feed.viewers and self.gate is not None:
+                self.gate.release(feed.camera, feed.stream)
 
     def _feeds_of(self, camera: str, stream: str | None = None) -> list[LiveFeed]:
         return [f for (cam, name), f in self.feeds.items()
@@ -226,6 +243,12 @@ class LiveHub:
         """A new viewer of `camera`'s `stream`; it gets the stream info and, while the
         stream flows, the current GOP at once (else it starts at the next keyframe)."""
         viewer = Viewer(camera, notify, self.policy, stream)
+        if self.gate is not None and not self._watched(camera, stream):
+            refused = self.gate.admit(camera, stream)  # (not under the lock: it asks info)
+            if refused:
+                viewer.closed = f"unavailable: {refused}"
+                viewer.notify()
+                return viewer
         with self.lock:
             feed = self.feeds.setdefault((camera, stream), LiveFeed(camera, stream))
             first = not feed.viewers
@@ -244,6 +267,11 @@ class LiveHub:
         viewer.notify()
         return viewer
 
+    def _watched(self, camera: str, stream: str) -> bool:
+        with self.lock:
+            feed = self.feeds.get((camera, stream))
+            return feed is not None and bool(feed.viewers)
+
     def unsubscribe(self, viewer: Viewer) -> None:
         viewer.close()
         with self.lock:
@@ -254,6 +282,18 @@ class LiveHub:
             last = not feed.viewers
         if last:
             self._want(feed, False)
+            if self.gate is not None:
+                self.gate.release(viewer.camera, viewer.stream)
+
+    def info(self, camera: str, stream: str = LIVE) -> StreamInfo | None:
+        """The stream's codecs and size, once its worker has sent them."""
+        with self.lock:
+            feed = self.feeds.get((camera, stream))
+            return feed.info if feed is not None else None
+
+    def rungs(self, camera: str) -> list[dict[str, Any]]:
+        """The camera's ladder: each rung's name, size, kbit/s, available and why not."""
+        return self.gate.rungs(camera) if self.gate is not None else []
 
     def stats(self) -> dict[str, dict[str, object]]:
         """The live view's feeds (LIVE), per camera."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 # (name, width, height, kbit/s): the rungs the issue names, below any camera's sub stream
 TRANSCODED = (("360p", 640, 360, 500), ("240p", 426, 240, 250))
+RUNG_NAMES = tuple(name for name, *_ in TRANSCODED)  # their hub streams' names too
 RUNG_FPS = 15  # transcoded rungs run at most this rate: a weak link wants fewer frames too
 
 
@@ -75,14 +76,19 @@ class RungBudget:
     def admit(self, camera: str, rung: Rung, hardware: bool) -> str:
         """"" and the rung counted, or why not. Hardware rungs are not counted here (the
         encoder's own probe and fallback govern them)."""
-        key = (camera, rung.name)
-        if not rung.transcoded or hardware or key in self.running:
+        reason = self.refusal(camera, rung, hardware)
+        if not reason and rung.transcoded and not hardware:
+            self.running[(camera, rung.name)] = rung.pixels_per_s
+        return reason
+
+    def refusal(self, camera: str, rung: Rung, hardware: bool) -> str:
+        """Why `admit` would refuse the rung now ("": it would not); counts nothing."""
+        if not rung.transcoded or hardware or (camera, rung.name) in self.running:
             return ""
         used = sum(self.running.values())
         if used + rung.pixels_per_s > self.max_pixels_per_s:
             return (f"over the software encoding budget ({used + rung.pixels_per_s:,} of "
                     f"{self.max_pixels_per_s:,} pixels/s)")
-        self.running[key] = rung.pixels_per_s
         return ""
 
     def release(self, camera: str, rung: str) -> None:

@@ -4,10 +4,14 @@ mount is pulled: shared by the core's on-demand tests and the web plugin's."""
 from __future__ import annotations
 
 import re
+import threading
 import time
 from pathlib import Path
 
 from nvr_edge_testing.simcam import Clip, SimCameraServer, ensure_clip
+
+from nvr_edge.live.hub import LIVE, LiveHub, Viewer
+from nvr_edge.live.wire import LivePacket
 
 from ..conftest import CAMERA_PASSWORD
 from ..helpers import wait_for, write_config
@@ -62,3 +66,36 @@ def write_live_config(path: Path, cameras: SimCameraServer, live: dict[int, str]
                       extra: str = "") -> Path:
     return write_config(path, {}, segment_seconds=10,
                         extra=extra + cameras_toml(cameras, live))
+
+
+def watch_feed(hub: LiveHub, camera: str, seconds: float, timeout: float = 10.0,
+               leave_on_keyframe: bool = False, stream: str = LIVE,
+               ) -> tuple[Viewer, list[LivePacket], float | None]:
+    """Subscribe, take packets until `seconds` after the first one (or `timeout` without
+    any), unsubscribe. Returns the viewer, its packets and the time to the first one.
+    `leave_on_keyframe`: after `seconds`, leave right after a video keyframe arrived (so
+    the relay's cached GOP is short when the last viewer leaves)."""
+    woken = threading.Event()
+    started = time.monotonic()
+    viewer = hub.subscribe(camera, woken.set, stream)
+    packets: list[LivePacket] = []
+    first: float | None = None
+    try:
+        while True:
+            now = time.monotonic()
+            if first is None and now - started > timeout:
+                break
+            if first and now - first > seconds:
+                video = [p for p in packets if not p.audio]
+                if not leave_on_keyframe or (video and video[-1].keyframe) \
+                        or now - first > seconds + 5:
+                    break
+            woken.wait(0.01 if leave_on_keyframe else 0.1)
+            woken.clear()
+            taken = viewer.take()
+            if taken and first is None:
+                first = time.monotonic()
+            packets += taken
+    finally:
+        hub.unsubscribe(viewer)
+    return viewer, packets, None if first is None else first - started

@@ -61,3 +61,44 @@ def test_main_and_live_feeds_are_apart() -> None:
         hub.stop()
         for end in (live_w, main_w):
             end.close()
+
+
+class CountingGate:
+    """A gate that refuses "240p" beyond one camera, and counts what it holds."""
+
+    def __init__(self) -> None:
+        self.held: set[tuple[str, str]] = set()
+
+    def admit(self, camera: str, stream: str) -> str:
+        if stream != "240p":
+            return ""
+        if self.held - {(camera, stream)}:
+            return "over the budget"
+        self.held.add((camera, stream))
+        return ""
+
+    def release(self, camera: str, stream: str) -> None:
+        self.held.discard((camera, stream))
+
+    def rungs(self, camera: str) -> list[dict[str, object]]:
+        return []
+
+
+def test_a_gate_admits_a_streams_first_viewer_and_is_released_by_its_last() -> None:
+    hub = LiveHub()  # (not started: subscribing needs no hub thread)
+    gate = hub.gate = CountingGate()
+    first = hub.subscribe("cam1", lambda: None, "240p")
+    second = hub.subscribe("cam1", lambda: None, "240p")  # joins: not asked again
+    refused = hub.subscribe("cam2", lambda: None, "240p")
+    assert first.closed is None and second.closed is None
+    assert refused.closed == "unavailable: over the budget"
+    assert hub.subscribe("cam2", lambda: None).closed is None  # its live view: no gate
+    hub.unsubscribe(refused)  # never counted: nothing to release
+    hub.unsubscribe(first)
+    assert gate.held == {("cam1", "240p")}
+    hub.unsubscribe(second)
+    assert gate.held == set()
+    kept = hub.subscribe("cam2", lambda: None, "240p")
+    assert kept.closed is None and gate.held == {("cam2", "240p")}
+    hub.forget("cam2")  # the camera left the config: its viewers closed, the gate freed
+    assert kept.closed == "camera removed" and gate.held == set()

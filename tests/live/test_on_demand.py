@@ -4,7 +4,6 @@ when its /camN/sub media is pulled, the hub says what a viewer gets."""
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from .on_demand import (
     MountLog,
     make_sub_clip,
     sim_cameras,
+    watch_feed,
     write_live_config,
 )
 
@@ -30,39 +30,6 @@ from .on_demand import (
 @pytest.fixture(scope="session")
 def sub_clip(clip_cache: Path) -> Clip:
     return make_sub_clip(clip_cache)
-
-
-def watch_feed(hub: LiveHub, camera: str, seconds: float, timeout: float = 10.0,
-               leave_on_keyframe: bool = False,
-               ) -> tuple[Viewer, list[LivePacket], float | None]:
-    """Subscribe, take packets until `seconds` after the first one (or `timeout` without
-    any), unsubscribe. Returns the viewer, its packets and the time to the first one.
-    `leave_on_keyframe`: after `seconds`, leave right after a video keyframe arrived (so
-    the relay's cached GOP is short when the last viewer leaves)."""
-    woken = threading.Event()
-    started = time.monotonic()
-    viewer = hub.subscribe(camera, woken.set)
-    packets: list[LivePacket] = []
-    first: float | None = None
-    try:
-        while True:
-            now = time.monotonic()
-            if first is None and now - started > timeout:
-                break
-            if first and now - first > seconds:
-                video = [p for p in packets if not p.audio]
-                if not leave_on_keyframe or (video and video[-1].keyframe) \
-                        or now - first > seconds + 5:
-                    break
-            woken.wait(0.01 if leave_on_keyframe else 0.1)
-            woken.clear()
-            taken = viewer.take()
-            if taken and first is None:
-                first = time.monotonic()
-            packets += taken
-    finally:
-        hub.unsubscribe(viewer)
-    return viewer, packets, None if first is None else first - started
 
 
 def check_sub_video(viewer: Viewer, packets: list[LivePacket], seconds: float) -> None:

@@ -183,6 +183,10 @@ class Connection:
         self._subscribe(here)
         deadline = time.monotonic() + INFO_WAIT_S
         while self.viewer.info is None:
+            if self.viewer.closed:  # refused at once: a rung over the encoding budget ...
+                reason = self.viewer.closed
+                self._stop_media(reason)
+                raise RtspError(503, f"{here.camera}/{here.stream}: {reason}")
             if time.monotonic() > deadline:
                 self._stop_media("no stream")
                 raise RtspError(503, f"{here.camera}/{here.stream} has no stream yet "

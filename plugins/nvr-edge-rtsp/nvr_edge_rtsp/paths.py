@@ -1,13 +1,12 @@
-"""The path table: `/<camera>/<stream>` to a feed of the live relay.
-
-`main` and `sub` today; an ABR rung (`/<camera>/360p`) slots in as one more entry whose
-feed is the rung's hub stream, with no change here beyond `streams_of`."""
+"""The path table: `/<camera>/<stream>` to a feed of the live relay: `main`, `sub` and the
+transcoded rungs (`/<camera>/240p`), whose feed is the rung's hub stream (encoded in the
+camera's worker while someone watches)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nvr_edge import CameraConfig, Config
+from nvr_edge import RUNG_NAMES, CameraConfig, Config
 
 from .protocol import RtspError
 
@@ -26,9 +25,10 @@ def streams_of(camera: CameraConfig) -> dict[str, str]:
     feed is the main stream; with one, the main stream has a feed of its own."""
     if camera.live == "off":
         return {}
+    rungs = {name: name for name in RUNG_NAMES}
     if camera.sub is None:
-        return {"main": LIVE}
-    return {"main": MAIN, "sub": LIVE}
+        return {"main": LIVE, **rungs}
+    return {"main": MAIN, "sub": LIVE, **rungs}
 
 
 def route(config: Config, camera: str | None, stream: str | None) -> Route:

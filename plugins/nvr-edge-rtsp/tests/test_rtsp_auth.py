@@ -74,8 +74,9 @@ def test_digest_user_is_let_in_and_a_wrong_response_is_not(restream: Restream) -
 
 @pytest.mark.parametrize(("path", "code", "words"), [
     ("cam9/main", 404, "no camera 'cam9'"),
-    ("cam2/sub", 404, "has no stream 'sub' (main)"),
+    ("cam2/sub", 404, "has no stream 'sub' (main, 360p, 240p)"),
     ("cam1", 404, "paths are /<camera>/<stream>"),
+    ("cam2/240p", 503, "cam2/240p: unavailable: no encoder passed its probe"),
 ])
 def test_unknown_paths_are_404_with_what_exists(restream: Restream, path: str, code: int,
                                                 words: str) -> None:

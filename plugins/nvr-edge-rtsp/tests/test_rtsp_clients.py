@@ -36,6 +36,24 @@ def test_ffprobe_reads_main_and_sub_over_tcp(restream: Restream) -> None:
     assert (alone["width"], alone["height"]) == (640, 360)
 
 
+def test_a_transcoded_rung_is_served_once_an_encoder_is_there(restream: Restream) -> None:
+    """cam2 (640x360, no sub stream) has a 240p rung: refused by name while no encoder
+    passed its probe (this box runs no probe), served once libx264 is handed over."""
+    from nvr_edge.encode import handover
+    from nvr_edge.encode.offer import EncoderOffer, Engine
+    from nvr_edge.encode.software import open_software
+
+    refused = ffprobe(restream.url("cam2/240p"), "-rtsp_transport", "tcp")
+    assert refused.returncode != 0 and "503" in refused.stderr, refused.stderr
+    state_dir = restream.supervisor.config.storage.state_dir
+    handover.publish(state_dir, [EncoderOffer("libx264", Engine.SOFTWARE, open_software)])
+    try:
+        rung = video_of(ffprobe(restream.url("cam2/240p"), "-rtsp_transport", "tcp"))
+        assert (rung["codec_name"], rung["width"], rung["height"]) == ("h264", 426, 240)
+    finally:
+        handover.clear(state_dir)
+
+
 def test_ffprobe_over_udp_its_default(restream: Restream) -> None:
     """ffprobe's default transport order starts with UDP unicast: served as asked."""
     video = video_of(ffprobe(restream.url("cam2/main"), "-rtsp_transport", "udp"))

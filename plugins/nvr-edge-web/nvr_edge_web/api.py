@@ -58,7 +58,8 @@ async def cameras(request: web.Request) -> web.Response:
                    for name, output in live_outputs.for_camera(ctx, camera_id).items()}
         live = {**live_urls(camera_id), "mode": ctx.live_mode(camera_id),
                 "streaming": bool((feeds.get(camera_id) or {}).get("has_stream")),
-                "outputs": outputs}
+                "outputs": outputs, "rungs": ctx.appliance.live.rungs(camera_id)
+                if ctx.live_mode(camera_id) != "off" else []}
         listed.append({
             "id": camera_id, "name": camera.name if camera else "",
             "enabled": camera.enabled if camera else True,
@@ -72,9 +73,11 @@ async def status(request: web.Request) -> web.Response:
     ctx, visible = await visible_cameras(request)
     snapshot = ctx.status()
     states = snapshot.get("cameras") or {}
+    sessions = ctx.live.webrtc_sessions()
     return web.json_response({
         "updated": snapshot.get("updated"),
-        "cameras": {camera_id: camera_status(states.get(camera_id) or {})
+        "cameras": {camera_id: {**camera_status(states.get(camera_id) or {}),
+                                "webrtc": [s for s in sessions if s["camera"] == camera_id]}
                     for camera_id in visible},
     })
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
 
 #: An LL-HLS player holds a blocking playlist request open all the time; one that has not
 #: asked for this long has gone.
@@ -40,6 +41,9 @@ class LiveMetrics:
         self._viewers: Counter[str] = Counter()
         self._bytes_out: Counter[str] = Counter()
         self._hls_seen: dict[tuple[str, Hashable], float] = {}
+        # the open WebRTC sessions' rung, switches, loss, RTT (set by the WHEP routes;
+        # read on the web loop, where the sessions live)
+        self.webrtc_sessions: Callable[[], list[dict[str, Any]]] = list
 
     def viewer_joined(self, camera: str) -> None:
         with self._lock:

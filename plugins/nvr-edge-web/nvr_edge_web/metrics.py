@@ -60,7 +60,25 @@ def render_metrics(status: Mapping[str, Any], camera_ids: Sequence[str], http: H
                "in the last 10 s.", _per_camera(camera_ids, live.hls_clients(time.monotonic())))
     out.family("nvr_live_bytes_out_total", "counter", "Bytes sent to live viewers.",
                _per_camera(camera_ids, sent))
+    _webrtc_families(out, live.webrtc_sessions())
     return out.text()
+
+
+def _webrtc_families(out: Exposition, sessions: list[dict[str, Any]]) -> None:
+    """Per open WebRTC session (labelled by camera and serial number): its rung, the
+    switches made, and the receiver's last loss and round-trip time."""
+    def labels(s: Mapping[str, Any]) -> dict[str, str]:
+        return {"camera": s["camera"], "session": str(s["session"])}
+
+    out.family("nvr_live_webrtc_rung", "gauge", "1 for the rung the session sends now.",
+               (({**labels(s), "rung": s["rung"]}, 1) for s in sessions))
+    out.family("nvr_live_webrtc_switches_total", "counter", "Rung switches of the session.",
+               ((labels(s), s["switches"]) for s in sessions))
+    out.family("nvr_live_webrtc_loss_ratio", "gauge", "Fraction of packets the receiver "
+               "reported lost in its last report.",
+               ((labels(s), s["loss"]) for s in sessions if s["loss"] is not None))
+    out.family("nvr_live_webrtc_rtt_seconds", "gauge", "Round-trip time to the receiver.",
+               ((labels(s), s["rtt_ms"] / 1000) for s in sessions if s["rtt_ms"] is not None))
 
 
 def _per_camera(camera_ids: Iterable[str], values: Mapping[str, int]) -> list[Sample]:

@@ -107,9 +107,13 @@ def test_cameras_and_status_list_what_the_token_covers(box: Box) -> None:
     assert listed(box.token(["admin"], "*")) == {"cam1": ["view", "playback"],
                                                  "cam2": ["view", "playback"]}
     camera = box.get("/api/cameras", box.token(["view"], ["cam1"])).json()["cameras"][0]
-    assert camera["live"] | {"streaming": None, "outputs": None} == {
+    assert camera["live"] | {"streaming": None, "outputs": None, "rungs": None} == {
         "whep": "/live/cam1/whep", "hls": "/live/cam1/index.m3u8", "mode": "always",
-        "streaming": None, "outputs": None}
+        "streaming": None, "outputs": None, "rungs": None}
+    assert camera["live"]["rungs"] and all(  # the ladder (tests/live/test_rungs.py)
+        set(rung) == {"name", "width", "height", "kbps", "transcoded", "available", "reason",
+                      "stream"}
+        for rung in camera["live"]["rungs"]), camera["live"]["rungs"]
     wait_for(lambda: box.get("/api/cameras", box.token(["view"], ["cam1"])).json()
              ["cameras"][0]["live"]["streaming"] is True, 60, "cam1's live stream listed")
     live = box.get("/api/cameras", box.token(["view"], ["cam1"])).json()["cameras"][0]["live"]

@@ -2,30 +2,54 @@
 
 A session ends on DELETE, when the peer connection fails or closes, when the relay drops
 its viewer ("too slow", camera removed), when ICE does not connect in time, and at
-shutdown. Closing unsubscribes from the hub and updates the live metrics."""
+shutdown. Closing unsubscribes from the hub and updates the live metrics.
+
+Each session's rung follows its receiver's reports (abr.py), checked every `ADAPT_S`: the
+track switches when the policy wants another rung (at that rung's keyframe)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import secrets
 from collections import Counter
+from typing import Any
 
 from aiortc import RTCPeerConnection
 
 from ..counters import LiveMetrics
+from .abr import ViewerAbr, remote_inbound
 from .track import RelayTrack
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 20.0  # a viewer that posted an offer but never connects
+ADAPT_S = 1.0             # how often a session's receiver reports are read
+_SERIALS = itertools.count(1)  # a session's name in metrics (its id is its URL's secret)
 
 
 class Session:
-    def __init__(self, camera: str, pc: RTCPeerConnection, track: RelayTrack) -> None:
+    def __init__(self, camera: str, pc: RTCPeerConnection, track: RelayTrack,
+                 abr: ViewerAbr) -> None:
         self.id = secrets.token_urlsafe(16)
-        self.camera, self.pc, self.track = camera, pc, track
+        self.serial = next(_SERIALS)
+        self.camera, self.pc, self.track, self.abr = camera, pc, track, abr
         self.closed = False
+        loop = asyncio.get_running_loop()
+        track.on_switch = lambda stream: abr.switched(stream, loop.time())
+
+    def adapt(self, stats: Any, now: float) -> None:
+        """Take the receiver's last report; start a switch when the policy wants one."""
+        wanted = self.abr.observe(stats, now)
+        moving_to = self.track.target_stream if self.track.target is not None \
+            else self.track.stream
+        if wanted.stream != moving_to:
+            self.abr.refused = self.track.switch(wanted.stream)
+
+    def status(self) -> dict[str, Any]:
+        return {"camera": self.camera, "session": self.serial, **self.abr.status(),
+                "switching_to": self.track.target_stream if self.track.target else None}
 
 
 class Sessions:
@@ -71,6 +95,24 @@ class Sessions:
             self._spawn(self.close(session, session.track.viewer.closed or "track ended"))
 
         self._spawn(self._watch(session))
+        self._spawn(self._adapt(session))
+
+    async def _adapt(self, session: Session) -> None:
+        loop = asyncio.get_running_loop()
+        while not session.closed:
+            await asyncio.sleep(ADAPT_S)
+            if session.closed or session.pc.connectionState != "connected":
+                continue
+            try:
+                stats = remote_inbound(await session.pc.getStats())
+            except Exception as exc:  # a transport closing under us: the session ends
+                log.debug("webrtc: %s: no stats: %s", session.camera, exc)
+                continue
+            session.adapt(stats, loop.time())
+
+    def status(self) -> list[dict[str, Any]]:
+        """Each open session: camera, rung, pinned, switches, loss, rtt_ms."""
+        return [s.status() for s in self.open.values()]
 
     async def _watch(self, session: Session) -> None:
         """Closes a session that never connects, and one whose relay viewer is dropped."""

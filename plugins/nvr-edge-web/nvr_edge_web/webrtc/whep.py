@@ -1,5 +1,7 @@
 """WHEP (RFC 9725) for the live view: POST an SDP offer, get the answer and a session URL;
-DELETE that URL to stop. Media is the relay's H.264, passed through."""
+DELETE that URL to stop. Media is the relay's H.264, passed through: the camera's live
+stream or a transcoded rung, chosen per session by its receiver's reports (abr.py);
+`?rung=<name>` on the POST, or a POST to `<session URL>/rung`, pins one."""
 
 from __future__ import annotations
 
@@ -12,17 +14,19 @@ from aiortc.exceptions import OperationError
 
 from nvr_edge import LiveRelay, LiveViewer
 
-from ..body import read_body
+from ..body import parse_json, read_body
 from ..context import CONTEXT, WebContext
 from ..errors import ApiError
 from ..guard import authorize
 from ..live_outputs import Output, for_camera
 from ..live_paths import WHEP_ROUTE
 from . import ice
+from .abr import ViewerAbr, webrtc_ladder
 from .sessions import Session, Sessions
 from .track import RelayTrack
 
 SESSION_ROUTE = WHEP_ROUTE + "/{session:[A-Za-z0-9_-]{1,64}}"
+RUNG_ROUTE = SESSION_ROUTE + "/rung"
 SDP = "application/sdp"
 SESSIONS = web.AppKey("nvr_whep_sessions", Sessions)
 GATHER_TIMEOUT_S = 5.0
@@ -33,8 +37,10 @@ def add_routes(app: web.Application) -> None:
     ctx = app[CONTEXT]
     ice.offer_addresses(ctx.webrtc.host_addresses)
     app[SESSIONS] = Sessions(ctx.live)
+    ctx.live.webrtc_sessions = app[SESSIONS].status
     app.router.add_post(WHEP_ROUTE, post)
     app.router.add_delete(SESSION_ROUTE, delete)
+    app.router.add_post(RUNG_ROUTE, pin_rung)
     app.on_shutdown.append(_close_all)
 
 
@@ -58,7 +64,7 @@ async def post(request: web.Request) -> web.Response:
         waker = await _wake_stream(ctx.appliance.live, camera)
         try:
             _check_stream(ctx, camera)
-            session = await _answer(ctx, camera, offer)
+            session = await _answer(ctx, camera, offer, request.query.get("rung"))
         finally:
             if waker is not None:  # the session's own subscription holds the stream now
                 ctx.appliance.live.unsubscribe(waker)
@@ -117,10 +123,22 @@ async def _wake_stream(hub: LiveRelay, camera: str) -> LiveViewer | None:
     return viewer
 
 
-async def _answer(ctx: WebContext, camera: str, offer: str) -> Session:
-    pc = RTCPeerConnection(ice.no_ice_servers())
+def _viewer_abr(ctx: WebContext, camera: str, rung: str | None) -> ViewerAbr:
+    try:
+        return ViewerAbr(webrtc_ladder(ctx.appliance.live.rungs(camera)), rung or None)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+async def _answer(ctx: WebContext, camera: str, offer: str, rung: str | None) -> Session:
+    abr = _viewer_abr(ctx, camera, rung)
     track = RelayTrack(ctx.appliance.live, camera,
-                       lambda count: ctx.live.add_bytes_out(camera, count))
+                       lambda count: ctx.live.add_bytes_out(camera, count), abr.current.stream)
+    if track.viewer.closed:  # a pinned rung the relay refuses (over the encoding budget ...)
+        track.stop()
+        raise ApiError(503, f"rung {abr.current.name} of camera {camera!r} is "
+                            f"{track.viewer.closed}")
+    pc = RTCPeerConnection(ice.no_ice_servers())
     try:
         transceiver = pc.addTransceiver(track, direction="sendonly")
         # Before the offer is applied: aiortc otherwise takes the browser's first codec
@@ -142,15 +160,35 @@ async def _answer(ctx: WebContext, camera: str, offer: str) -> Session:
         track.stop()
         await pc.close()
         raise
-    return Session(camera, pc, track)
+    return Session(camera, pc, track, abr)
+
+
+async def _session_of(request: web.Request) -> Session:
+    camera = request.match_info["camera"]
+    await authorize(request, "view", camera)
+    session = request.app[SESSIONS].open.get(request.match_info["session"])
+    if session is None or session.camera != camera:
+        raise ApiError(404, "there is no such live session")
+    return session
 
 
 async def delete(request: web.Request) -> web.Response:
-    camera = request.match_info["camera"]
-    await authorize(request, "view", camera)
-    sessions = request.app[SESSIONS]
-    session = sessions.open.get(request.match_info["session"])
-    if session is None or session.camera != camera:
-        raise ApiError(404, "there is no such live session")
-    await sessions.close(session, "viewer left (DELETE)")
+    session = await _session_of(request)
+    await request.app[SESSIONS].close(session, "viewer left (DELETE)")
     return web.Response(status=200)
+
+
+async def pin_rung(request: web.Request) -> web.Response:
+    """`{"rung": "<name>"}` pins the session to that rung (switched at its next keyframe),
+    `{"rung": null}` lets its network choose again; answers the session's ABR status."""
+    session = await _session_of(request)
+    body = parse_json(await read_body(request, 1024))
+    if not isinstance(body, dict) or not isinstance(body.get("rung", ""), str | None) \
+            or "rung" not in body:
+        raise ApiError(400, 'the body is {"rung": "<name>"} or {"rung": null}')
+    try:
+        session.abr.pin(body["rung"])
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    session.adapt(None, asyncio.get_running_loop().time())
+    return web.json_response(session.status())

@@ -1,0 +1,202 @@
+"""A WebRTC viewer moves between a camera's rungs: the real appliance (its encoders probed
+at start: libx264 here), an aiortc WHEP viewer that decodes every frame. Pinned to 240p it
+gets the worker's 426x240 rung; pinned to the camera's own 640x360 stream mid-session the
+picture changes size at a keyframe, with no frame lost to decoding on the way."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+from aiortc import RTCSessionDescription
+from nvr_edge_testing.bench.live.load import h264_offerer
+from nvr_edge_testing.impair import relay_answer
+from web_box import Box, base
+
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.slow
+BOX_WEBRTC = True
+SMALL, FULL = (426, 240), (640, 360)
+
+
+async def pin(http: aiohttp.ClientSession, url: str, token: str, rung: str | None
+              ) -> dict[str, Any]:
+    async with http.post(url + "/rung", json={"rung": rung},
+                         headers={"Authorization": f"Bearer {token}"}) as reply:
+        assert reply.status == 200, await reply.text()
+        return await reply.json()
+
+
+async def frames_until(track: Any, sizes: list[tuple[int, int]], done: Any,
+                       timeout: float) -> None:
+    """Decoded frame sizes into `sizes` until `done()` (or `timeout` s)."""
+    async with asyncio.timeout(timeout):
+        while not done():
+            frame = await track.recv()
+            sizes.append((frame.width, frame.height))
+
+
+async def switch_rungs(box: Box) -> tuple[list[tuple[int, int]], dict[str, Any], float,
+                                          tuple[dict[str, Any], str]]:
+    token = box.token(["view"], ["cam1"])
+    pc, transceiver = h264_offerer()
+    await pc.setLocalDescription(await pc.createOffer())
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base(box)}/live/cam1/whep?rung=240p",
+                             data=pc.localDescription.sdp,
+                             headers={"Content-Type": "application/sdp",
+                                      "Authorization": f"Bearer {token}"}) as reply:
+            assert reply.status == 201, await reply.text()
+            url = base(box) + reply.headers["Location"]
+            await pc.setRemoteDescription(RTCSessionDescription(await reply.text(), "answer"))
+        track = transceiver.receiver.track  # type: ignore[attr-defined]
+        sizes: list[tuple[int, int]] = []
+        try:
+            await frames_until(track, sizes, lambda: sizes.count(SMALL) >= 30, 30)
+            asked = time.monotonic()
+            status = await pin(http, url, token, "main")
+            assert status["pinned"] == "main" and status["refused"] == "", status
+            await frames_until(track, sizes, lambda: FULL in sizes, 15)
+            switch_s = time.monotonic() - asked
+            await frames_until(track, sizes, lambda: sizes.count(FULL) >= 30, 15)
+            # and down again: the rung's encoder lingered, its stream is still there
+            status = await pin(http, url, token, "240p")
+            small_again = len(sizes)
+            await frames_until(track, sizes, lambda: SMALL in sizes[small_again:], 15)
+            status = await pin(http, url, token, None)  # automatic again: stays (clean)
+            # the receiver's reports (aiortc's RTCP RR, about every second) reach the status
+            seen = await reports_seen(http, box)
+        finally:
+            async with http.delete(url, headers={"Authorization": f"Bearer {token}"}):
+                pass
+            await pc.close()
+    return sizes, status, switch_s, seen
+
+
+async def reports_seen(http: aiohttp.ClientSession, box: Box) -> tuple[dict[str, Any], str]:
+    """cam1's WebRTC session in /api/status once it has a report; /metrics then."""
+    admin = {"Authorization": f"Bearer {box.token(['admin'], '*')}"}
+    async with asyncio.timeout(10):
+        while True:
+            async with http.get(f"{base(box)}/api/status", headers=admin) as reply:
+                sessions = (await reply.json())["cameras"]["cam1"]["webrtc"]
+            if sessions and sessions[0]["rtt_ms"] is not None:
+                break
+            await asyncio.sleep(0.5)
+    async with http.get(f"{base(box)}/metrics", headers=admin) as reply:
+        return sessions[0], await reply.text()
+
+
+def rung_available(box: Box, name: str) -> bool:
+    cameras = box.get("/api/cameras", box.token(["view"], ["cam1"])).json()["cameras"]
+    return any(r["name"] == name and r["available"] for r in cameras[0]["live"]["rungs"])
+
+
+def test_a_viewer_pinned_to_240p_then_to_the_full_stream_switches_at_a_keyframe(
+        box: Box) -> None:
+    # the encoders' probe (at start, in the background) hands libx264 to the workers
+    wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
+    sizes, status, switch_s, (session, metrics) = asyncio.run(switch_rungs(box))
+    first_full = sizes.index(FULL)
+    back = first_full + sizes[first_full:].index(SMALL)
+    print(f"webrtc rung switch 240p -> main: {switch_s:.2f} s from the pin to the first "
+          f"full-size frame; {len(sizes)} frames decoded")
+    # two changes of size, each from the new rung's first frame on: every frame decoded
+    assert set(sizes[:first_full]) == {SMALL} and set(sizes[first_full:back]) == {FULL} \
+        and set(sizes[back:]) == {SMALL}, sorted(set(sizes))
+    assert status["rung"] == "240p" and status["switches"] == 2 and status["pinned"] is None, \
+        status
+    # per session in the status and /metrics: rung, switches, the receiver's loss and RTT
+    assert session["rung"] == "240p" and session["switches"] == 2, session
+    assert session["loss"] == 0.0 and 0 <= session["rtt_ms"] < 1000, session
+    label = f'camera="cam1",session="{session["session"]}"'
+    assert f'nvr_live_webrtc_rung{{{label},rung="240p"}} 1' in metrics, metrics[-800:]
+    assert f"nvr_live_webrtc_switches_total{{{label}}} 2" in metrics
+    assert f"nvr_live_webrtc_loss_ratio{{{label}}} 0" in metrics
+
+
+def test_an_unknown_rung_is_refused_naming_the_ladder(box: Box) -> None:
+    async def post() -> tuple[int, str]:
+        pc, _ = h264_offerer()
+        await pc.setLocalDescription(await pc.createOffer())
+        try:
+            async with aiohttp.ClientSession() as http, http.post(
+                    f"{base(box)}/live/cam1/whep?rung=1080p", data=pc.localDescription.sdp,
+                    headers={"Content-Type": "application/sdp",
+                             "Authorization": f"Bearer {box.token(['view'], ['cam1'])}"}
+            ) as reply:
+                return reply.status, await reply.text()
+        finally:
+            await pc.close()
+
+    status, body = asyncio.run(post())
+    assert status == 400 and "no rung '1080p' (this camera has main, 240p)" in body, body
+
+
+async def impaired_session(box: Box) -> dict[str, Any]:
+    """An unpinned viewer behind a lossy relay (nvr_edge_testing.impair: user space, this
+    kernel has no netem): 10 % of the box's datagrams to it dropped, then none."""
+    token = box.token(["view"], ["cam1"])
+    admin = {"Authorization": f"Bearer {box.token(['admin'], '*')}"}
+    pc, transceiver = h264_offerer()
+    await pc.setLocalDescription(await pc.createOffer())
+    found: dict[str, Any] = {"sizes": []}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base(box)}/live/cam1/whep", data=pc.localDescription.sdp,
+                             headers={"Content-Type": "application/sdp",
+                                      "Authorization": f"Bearer {token}"}) as reply:
+            assert reply.status == 201, await reply.text()
+            url = base(box) + reply.headers["Location"]
+            answer, relay = await relay_answer(await reply.text())
+        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        track = transceiver.receiver.track  # type: ignore[attr-defined]
+        sizes = found["sizes"]
+        decoding = asyncio.ensure_future(frames_until(track, sizes, lambda: False, 90))
+
+        async def rung_within(name: str, seconds: float) -> float:
+            started = time.monotonic()
+            async with asyncio.timeout(seconds):
+                while True:
+                    async with http.get(f"{base(box)}/api/status", headers=admin) as got:
+                        session = (await got.json())["cameras"]["cam1"]["webrtc"][0]
+                    if session["rung"] == name:
+                        found[f"to_{name}"] = session
+                        return time.monotonic() - started
+                    await asyncio.sleep(0.25)
+
+        try:
+            await asyncio.sleep(3)  # clean: it stays on the camera's own stream
+            relay.loss = 0.10
+            found["down_s"] = await rung_within("240p", 10)
+            await asyncio.sleep(2)
+            relay.loss = 0.0
+            found["up_s"] = await rung_within("main", 30)
+            await asyncio.sleep(2)
+        finally:
+            decoding.cancel()
+            found["dropped"] = relay.dropped
+            async with http.delete(url, headers={"Authorization": f"Bearer {token}"}):
+                pass
+            await pc.close()
+            relay.close()
+    return found
+
+
+def test_a_viewer_steps_down_under_loss_and_back_up_after(box: Box) -> None:
+    wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
+    found = asyncio.run(impaired_session(box))
+    print(f"webrtc ABR under 10 % loss: down to 240p in {found['down_s']:.1f} s, back to the "
+          f"full stream {found['up_s']:.1f} s after the loss ended ({found['dropped']} "
+          f"datagrams dropped); at the step down: {found['to_240p']}")
+    # the issue's targets are 5 s down and 20 s up (measured above: the ABR benchmark's to
+    # hold); here only generous bounds, for a loaded CI machine
+    assert found["to_240p"]["switches"] == 1 and found["dropped"] > 0, found
+    sizes = found["sizes"]
+    changes = [i for i in range(1, len(sizes)) if sizes[i] != sizes[i - 1]]
+    # full, then 240p, then full again: each change once, at the new rung's keyframe
+    assert [sizes[0], *(sizes[i] for i in changes)] == [FULL, SMALL, FULL], \
+        [(i, sizes[i]) for i in changes]

@@ -1,0 +1,64 @@
+"""A WebRTC session's rung policy (webrtc/abr.py) fed receiver-report stats entries as
+aiortc makes them (fraction lost as RTCP's 8-bit fixed point): the ladder WebRTC carries,
+the start, the pin, and down/up from the reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from nvr_edge_web.webrtc.abr import ViewerAbr, remote_inbound, webrtc_ladder
+
+
+@dataclass(frozen=True)
+class Stats:  # aiortc's RTCRemoteInboundRtpStreamStats, the fields read
+    fractionLost: int
+    roundTripTime: float | None
+    type: str = "remote-inbound-rtp"
+    kind: str = "video"
+
+
+def rung(name: str, stream: str, kbps: int) -> dict[str, object]:
+    return {"name": name, "stream": stream, "kbps": kbps, "width": 1, "height": 1,
+            "transcoded": stream not in ("live", "main"), "available": True, "reason": ""}
+
+
+LADDER = [rung("main", "main", 4000), rung("sub", "live", 600), rung("360p", "360p", 500),
+          rung("240p", "240p", 250)]
+
+
+def test_the_ladder_leaves_out_a_main_stream_beside_a_sub_and_starts_on_the_live_one() -> None:
+    abr = ViewerAbr(webrtc_ladder(LADDER))
+    assert [r.name for r in abr.ladder] == ["sub", "360p", "240p"]
+    assert abr.current.stream == "live" and abr.pinned is None
+    assert ViewerAbr(webrtc_ladder(LADDER), "240p").current.name == "240p"
+    with pytest.raises(ValueError, match=r"no rung 'main' \(this camera has sub, 360p, 240p\)"):
+        ViewerAbr(webrtc_ladder(LADDER), "main")
+
+
+def test_sustained_loss_steps_down_a_hold_follows_and_a_clean_link_steps_up() -> None:
+    abr = ViewerAbr(webrtc_ladder(LADDER))
+    lossy, clean = 26, 0  # 26/256 ~ 10 %
+    assert abr.observe(Stats(lossy, 0.02), 0.0).name == "sub"  # bad, not yet for 2 s
+    assert abr.observe(Stats(lossy, 0.02), 1.0).name == "sub"
+    same = Stats(lossy, 0.02)
+    assert abr.observe(same, 2.0).name == "360p"
+    assert abr.observe(same, 2.5).name == "360p"  # the same report again: nothing new
+    abr.switched("360p", 2.6)
+    assert abr.status() | {"rtt_ms": None} == {
+        "rung": "360p", "pinned": None, "switches": 1, "loss": 0.1016, "rtt_ms": None,
+        "refused": ""}
+    t = 2.6
+    for _ in range(13):  # clean for 13 s: the 4 s hold, then 10 s clean, up one rung
+        t += 1
+        wanted = abr.observe(Stats(clean, 0.02), t)
+    assert wanted.name == "sub"
+    abr.pin("240p")
+    assert abr.observe(Stats(clean, 0.02), t + 1).name == "240p" and abr.pinned == "240p"
+
+
+def test_the_remote_inbound_entry_is_found_among_the_others() -> None:
+    entry = Stats(0, 0.01)
+    report = {"a": Stats(0, None, type="outbound-rtp"), "b": Stats(0, None, kind="audio"),
+              "c": entry}
+    assert remote_inbound(report) is entry and remote_inbound({}) is None
