@@ -516,8 +516,15 @@ def test_adopted_vivid_records_goes_offline_unplugged_and_records_again(
         last = usb_status(vm).get("last_segment") or {}
         return last if last and iso_ms(last["start"]) >= since_ms else None
 
-    wait_for(lambda: closed_since(asked_ms), 420, f"a closed segment of {USB_CAMERA}",
-             interval=3)
+    try:
+        wait_for(lambda: closed_since(asked_ms), 420, f"a closed segment of {USB_CAMERA}",
+                 interval=3)
+    except AssertionError as exc:  # say why: the camera's state and the encoders' probes
+        status = guest_status(vm)
+        raise AssertionError(
+            f"{exc}\n{USB_CAMERA}: {status.get('cameras', {}).get(USB_CAMERA)}\nencoders: "
+            f"{status.get('plugins', {}).get('encoders')}\nservice log:\n" + vm.run(
+                "journalctl -u nvr-edge -n 60 --no-pager", check=False).output) from None
     record("vivid_adopt_to_closed_segment_s", time.monotonic() - asked)
     segments = json.loads(vm.run(guest_cli(f"segments --camera {USB_CAMERA} --json"),
                                  timeout=180).output)
