@@ -142,6 +142,9 @@ def appliance_config(camera_url: str, broker_port: int) -> str:
         "[device]", f'id = "{DEVICE_ID}"',
         "[storage]", f"segment_seconds = {SEGMENT_SECONDS}",
         "[recording]", "connect_timeout_s = 15",
+        # TCG: the probe's spawned child needs tens of seconds just to start Python and
+        # import PyAV, and its timeout counts that (see the note in issue 13's branch)
+        "[encoders]", "probe_timeout_s = 300", "probe_width = 320", "probe_height = 240",
         "[mqtt]", f'url = "mqtt://{HOST_FROM_GUEST}:{broker_port}"', 'topic_prefix = "nvr"',
         "[[cameras]]", 'id = "cam1"', f'main = "{camera_url}"',
     ]) + "\n"
