@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from .mqtt import Broker, Subscriber
 from .qemu import HOST_FROM_GUEST, IMAGES, REPO, QemuVM, build_image, make_disk
 
 GUEST_CACHE = "/var/lib/nvr-edge/cache"  # the image's nvr-edge.toml
+USB_CAMERA = "usb1"  # vivid, once adopted
 pytestmark = [pytest.mark.slow, pytest.mark.image, pytest.mark.timeout(3000)]
 
 BOOT_TIMEOUT = 420  # TCG boot time varies 2x between runs and machines
@@ -140,6 +142,9 @@ def appliance_config(camera_url: str, broker_port: int) -> str:
         "[device]", f'id = "{DEVICE_ID}"',
         "[storage]", f"segment_seconds = {SEGMENT_SECONDS}",
         "[recording]", "connect_timeout_s = 15",
+        # TCG: the probe's spawned child needs tens of seconds just to start Python and
+        # import PyAV, and its timeout counts that (see the note in issue 13's branch)
+        "[encoders]", "probe_timeout_s = 300", "probe_width = 320", "probe_height = 240",
         "[mqtt]", f'url = "mqtt://{HOST_FROM_GUEST}:{broker_port}"', 'topic_prefix = "nvr"',
         "[[cameras]]", 'id = "cam1"', f'main = "{camera_url}"',
     ]) + "\n"
@@ -381,9 +386,6 @@ def test_status_part_follows_vivid_removed_and_added(vm: QemuVM) -> None:
     record("v4l2_add_to_status_s", time.monotonic() - added)
     assert [d["id"] for d in back] == ["platform-vivid.0-video-index0"], back
     assert back[0]["modes"] == devices[0]["modes"], back
-    # NEXT (branch vivid12): adopt vivid over MQTT, record it through the guest's encoder,
-    # OFFLINE on `modprobe -r`, recording again on `modprobe` (its first runs: adoption
-    # works, no segment yet within 420 s under TCG)
 
 
 def test_kill_9_last_will_restart_online_again_recording_resumes(
@@ -472,3 +474,78 @@ def test_hard_reset_mid_segment_keeps_closed_segments(vm: QemuVM, mqtt: Subscrib
     real = [f for f in report["findings"] if f["kind"] != "in-progress"
             and not (f["kind"] in ("duplicate", "unindexed-file") and grace_copy(f["path"]))]
     assert real == [], real
+
+
+def usb_status(vm: QemuVM) -> dict:
+    return guest_status(vm).get("cameras", {}).get(USB_CAMERA, {})
+
+
+def smallest_mode(streams: list[dict]) -> str:
+    """vivid's smallest YUYV size at its slowest rate of at least 5 fps: the guest encodes
+    it with libx264 under TCG, where 1080p (the proposed main) would not keep up."""
+    yuyv = [s for s in streams if s["codec"] == "yuyv" and s["fps"]]
+    size = min({(s["width"], s["height"]) for s in yuyv}, key=lambda wh: wh[0] * wh[1])
+    rates = sorted(s["fps"] for s in yuyv if (s["width"], s["height"]) == size)
+    fps = next((f for f in rates if f >= 5), rates[-1])
+    return next(s["name"] for s in yuyv if (s["width"], s["height"]) == size and s["fps"] == fps)
+
+
+def test_adopted_vivid_records_goes_offline_unplugged_and_records_again(
+        vm: QemuVM, broker: Broker, mqtt: Subscriber) -> None:
+    """Last in the file: the whole USB path on the image. The candidate discover offers is
+    adopted over MQTT (adopt_usb_camera), its raw frames go through the guest's encoder to a
+    closed H.264 segment; `modprobe -r vivid` makes it OFFLINE as unplugged, `modprobe vivid`
+    makes it record again."""
+    vm.wait_channel(BOOT_TIMEOUT)
+    wait_for(lambda: service_state(vm) == "active", BOOT_TIMEOUT, "nvr-edge active", interval=2)
+    wait_for(lambda: v4l2_status(vm), 120, "vivid in the status part", interval=2)
+    found = json.loads(vm.run("runuser -u nvr-edge -- nvr-edge discover --json --timeout 1 "
+                              "2>/dev/null", timeout=300).output)
+    cam = next(c for c in found if c["kind"] == "v4l2")
+    mode = smallest_mode(cam["streams"])
+    asked_ms, asked = guest_now_ms(vm), time.monotonic()
+    request = json.dumps({"id": cam["id"], "camera": USB_CAMERA, "mode": mode,
+                          "transaction": "adopt-vivid"})
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
+                    "-t", f"{TOPIC_BASE}/request/adopt_usb_camera", "-m", request],
+                   check=True, timeout=30)
+    answer = json.loads(mqtt.wait_for(f"{TOPIC_BASE}/response/adopt_usb_camera", None,
+                                      timeout=180, after=asked, contains="adopt-vivid").payload)
+    assert answer["status"] == "ok", answer
+    assert answer["data"]["camera"] == USB_CAMERA and "fourcc=YUYV" in answer["data"]["main"], \
+        answer
+
+    def closed_since(since_ms: int) -> dict | None:
+        last = usb_status(vm).get("last_segment") or {}
+        return last if last and iso_ms(last["start"]) >= since_ms else None
+
+    try:
+        wait_for(lambda: closed_since(asked_ms), 420, f"a closed segment of {USB_CAMERA}",
+                 interval=3)
+    except AssertionError as exc:  # say why: the camera's state and the encoders' probes
+        status = guest_status(vm)
+        raise AssertionError(
+            f"{exc}\n{USB_CAMERA}: {status.get('cameras', {}).get(USB_CAMERA)}\nencoders: "
+            f"{status.get('plugins', {}).get('encoders')}\nservice log:\n" + vm.run(
+                "journalctl -u nvr-edge -n 60 --no-pager", check=False).output) from None
+    record("vivid_adopt_to_closed_segment_s", time.monotonic() - asked)
+    segments = json.loads(vm.run(guest_cli(f"segments --camera {USB_CAMERA} --json"),
+                                 timeout=180).output)
+    assert segments and segments[0]["duration_ms"] > 0 and segments[0]["bytes"] > 0, segments
+    # recorded through an encoder: H.264 in the file, whatever the device sent
+    codec = vm.run("/opt/nvr-edge/bin/python3 -c 'import av,sys; c=av.open(sys.argv[1]); "
+                   "print(c.streams.video[0].codec_context.name)' " + segments[0]["path"],
+                   timeout=180).output.strip()
+    assert codec == "h264", codec
+
+    unplugged = time.monotonic()
+    vm.run("modprobe -r vivid", timeout=120)
+    state = wait_for(lambda: usb_status(vm).get("state") == "offline" and usb_status(vm),
+                     120, f"{USB_CAMERA} offline", interval=1)
+    record("vivid_unplug_to_offline_s", time.monotonic() - unplugged)
+    assert "unplugged" in state.get("reason", ""), state
+    replug_ms, replugged = guest_now_ms(vm), time.monotonic()
+    vm.run("modprobe vivid", timeout=120)
+    wait_for(lambda: closed_since(replug_ms), 420,
+             f"a closed segment of {USB_CAMERA} after the replug", interval=3)
+    record("vivid_replug_to_closed_segment_s", time.monotonic() - replugged)
