@@ -1,6 +1,7 @@
 """`nvr-edge fleet status --broker URL`: the fleet at a glance, from the retained topics
-every box keeps on its broker (availability, health, camera states), without asking any
-box anything: boxes online and offline, cameras not recording, disks near full."""
+every box keeps on its broker (availability, health, camera states, discovery lists),
+without asking any box anything: boxes online and offline, cameras not recording, disks
+near full, cameras found and waiting to be adopted."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ class BoxView:
     availability: str = "unknown"
     health: dict[str, Any] = field(default_factory=dict)
     cameras: dict[str, str] = field(default_factory=dict)
+    found: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # source -> list
+
+    def waiting(self) -> list[dict[str, str]]:
+        """Cameras a discovery source lists that nobody adopted or ignored yet."""
+        return [{"source": source, "id": str(c.get("id", "")),
+                 "address": str(c.get("address", "")), "name": str(c.get("name") or "")}
+                for source, found in sorted(self.found.items()) for c in found
+                if not c.get("ignored") and not c.get("adopted_as")]
 
     def not_recording(self) -> list[str]:
         return sorted(c for c, state in self.cameras.items()
@@ -63,6 +72,16 @@ def _health(text: str) -> dict[str, Any]:
     return report
 
 
+def _found(text: str) -> list[dict[str, Any]]:
+    """A discovery topic's `candidates`; anything else on it lists nothing (see `_health`)."""
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError):
+        return []
+    found = body.get("candidates") if isinstance(body, dict) else None
+    return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
+
+
 def collect(host: str, port: int, prefix: str, timeout_s: float) -> dict[str, BoxView]:
     """Every box's retained state under `prefix`, read until the burst is over."""
     boxes: dict[str, BoxView] = {}
@@ -87,6 +106,8 @@ def collect(host: str, port: int, prefix: str, timeout_s: float) -> dict[str, Bo
                     box.cameras[parts[2]] = text
                 else:
                     box.cameras.pop(parts[2], None)
+            elif len(parts) == 3 and parts[1] == "discovery":
+                box.found[parts[2]] = _found(text) if text else []
 
     client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
                          client_id=f"nvr-edge-fleet-{uuid.uuid4().hex[:8]}",
@@ -95,7 +116,7 @@ def collect(host: str, port: int, prefix: str, timeout_s: float) -> dict[str, Bo
     client.on_subscribe = lambda *_: subscribed.set()
     client.on_connect = lambda c, *_: c.subscribe(
         [(f"{prefix}/+/availability", 1), (f"{prefix}/+/health", 1),
-         (f"{prefix}/+/camera/+/state", 1)])
+         (f"{prefix}/+/camera/+/state", 1), (f"{prefix}/+/discovery/+", 1)])
     client.connect(host, port, keepalive=30)
     client.loop_start()
     try:
@@ -121,6 +142,7 @@ def summary(boxes: dict[str, BoxView]) -> dict[str, Any]:
                      "cameras": len(box.cameras),
                      "not_recording": box.not_recording(),
                      "near_full": box.near_full(),
+                     "found": box.waiting(),
                      "problems": box.health.get("problems", [])}
             for device, box in sorted(boxes.items())}
     return {"boxes": len(rows),
@@ -128,18 +150,21 @@ def summary(boxes: dict[str, BoxView]) -> dict[str, Any]:
             "offline": sorted(d for d, r in rows.items() if r["availability"] != "online"),
             "cameras_not_recording": sum(len(r["not_recording"]) for r in rows.values()),
             "near_full": sorted(d for d, r in rows.items() if r["near_full"]),
+            "cameras_found": sum(len(r["found"]) for r in rows.values()),
             "devices": rows}
 
 
 def table(report: dict[str, Any]) -> str:
     lines = [f"{report['online']} of {report['boxes']} boxes online; "
              f"{report['cameras_not_recording']} cameras not recording; "
-             f"{len(report['near_full'])} boxes with a disk near full",
-             f"{'box':<24} {'state':<9} {'health':<9} {'cameras':>8}  problems"]
+             f"{len(report['near_full'])} boxes with a disk near full; "
+             f"{report['cameras_found']} cameras found, waiting to be adopted",
+             f"{'box':<24} {'state':<9} {'health':<9} {'cameras':>8} {'found':>5}  problems"]
     for device, row in report["devices"].items():
         problems = "; ".join(row["problems"]) or "-"
         lines.append(f"{device:<24} {row['availability']:<9} {row['overall'] or '?':<9} "
-                     f"{row['cameras_online']:>3}/{row['cameras']:<4}  {problems}")
+                     f"{row['cameras_online']:>3}/{row['cameras']:<4} {len(row['found']):>5}  "
+                     f"{problems}")
     return "\n".join(lines)
 
 
@@ -148,7 +173,7 @@ def add_fleet_command(subparsers: Any) -> None:
 
     kinds = fleet_subcommands(subparsers)  # beside the core's `fleet segments`
     status = kinds.add_parser("status", help="boxes online/offline, cameras not recording, "
-                                             "disks near full (retained topics)")
+                                             "disks near full, cameras found (retained topics)")
     status.add_argument("--broker", required=True, help="mqtt://host[:port]")
     status.add_argument("--prefix", default="nvr", help="the boxes' topic_prefix")
     status.add_argument("--group", default="*", help="device ids matching this pattern")

@@ -1,6 +1,6 @@
 """`nvr-edge fleet status` against a real Mosquitto holding what three simulated boxes
-(the real MQTT bridge each) keep retained: one healthy, one with a camera down, one shut
-down."""
+(the real MQTT bridge each) keep retained: one healthy with cameras found on its network,
+one with a camera down, one shut down."""
 
 from __future__ import annotations
 
@@ -32,12 +32,22 @@ def test_fleet_status_names_offline_boxes_and_cameras_not_recording(
         bridge.camera_state("cam2", "offline", "RTSP: connection refused")
         bridge.new_status(box.status())
         fleet.boxes[2][1].stop()  # a clean shutdown: `stopped`, retained
+        healthy, healthy_bridge = fleet.boxes[0]
+        healthy.status_parts = {"onvif": {"candidates": [  # as the ONVIF plugin's status part
+            {"id": "urn:uuid:new", "address": "10.0.0.7", "name": "Gate", "ignored": False,
+             "adopted_as": None, "last_seen": 1.0},
+            {"id": "urn:uuid:ign", "address": "10.0.0.8", "name": "", "ignored": True,
+             "adopted_as": None, "last_seen": 1.0},
+            {"id": "urn:uuid:cam1", "address": "10.0.0.9", "name": "", "ignored": False,
+             "adopted_as": "cam1", "last_seen": 1.0}]}}
+        healthy_bridge.new_status(healthy.status())
 
         def report() -> dict | None:
             assert run_fleet_status(status_args(nvr_mqtt_broker), None) in (0, 3)
             found = json.loads(capsys.readouterr().out)
             problems = found["devices"].get("box00001", {}).get("problems")
-            return found if problems and found["offline"] == ["box00002"] else None
+            return found if problems and found["offline"] == ["box00002"] and \
+                found["cameras_found"] else None
 
         found = wait_for(report, 30, "the fleet's state in its retained topics")
         assert (found["boxes"], found["online"], found["cameras_not_recording"]) == (3, 2, 1)
@@ -46,6 +56,9 @@ def test_fleet_status_names_offline_boxes_and_cameras_not_recording(
         assert found["devices"]["box00000"]["overall"] == "ok"
         assert found["devices"]["box00002"]["availability"] == "stopped"
         assert found["near_full"] == []
+        assert found["devices"]["box00000"]["found"] == [
+            {"source": "onvif", "id": "urn:uuid:new", "address": "10.0.0.7", "name": "Gate"}]
+        assert found["cameras_found"] == 1
 
         assert run_fleet_status(status_args(nvr_mqtt_broker, "box00000"), None) == 0
         only = json.loads(capsys.readouterr().out)
@@ -77,12 +90,14 @@ def test_a_health_report_of_another_shape_is_shown_unreadable(
 
     with Watcher(nvr_mqtt_broker, topics=("nvr/#",)) as watcher:
         watcher.publish("nvr/odd/health", payload, retain=True)
+        watcher.publish("nvr/odd/discovery/onvif", payload, retain=True)
         watcher.publish("nvr/odd/availability", b"online", retain=True)
         wait_for(lambda: watcher.last("nvr/odd/availability"), 10, "the retained messages")
     assert run_fleet_status(status_args(nvr_mqtt_broker), None) == 0
     found = json.loads(capsys.readouterr().out)
     assert found["devices"]["odd"]["overall"] == "unreadable"
     assert found["devices"]["odd"]["problems"] == ["health unreadable"]
+    assert found["devices"]["odd"]["found"] == []  # no list of cameras in it either
     args = status_args(nvr_mqtt_broker)
     args.json = False
     assert run_fleet_status(args, None) == 0

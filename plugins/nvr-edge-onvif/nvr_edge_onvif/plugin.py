@@ -88,8 +88,10 @@ class OnvifDiscovery:
         if self.appliance is None:
             return None
         listener = self.listener
-        ignored = set(_settings(config).ignored)
-        candidates = [{**c, "ignored": c["id"] in ignored}
+        settings = _settings(config)
+        ignored = set(settings.ignored)
+        adopted_as = {urn: camera for camera, urn in settings.adopted.items()}
+        candidates = [{**c, "ignored": c["id"] in ignored, "adopted_as": adopted_as.get(c["id"])}
                       for c in self.registry.status()["candidates"]]
         return {"onvif": {"listening_on": list(listener.joined) if listener else [],
                           "candidates": candidates}}

@@ -99,6 +99,9 @@ def test_discover_then_adopt_records_the_camera(
     status = wait_for(lambda: nvr_appliance.status().get("plugins", {}).get("onvif"), 10,
                       "the onvif status part")
     assert [c["id"] for c in status["candidates"]] == [face.camera.urn]
+    status = wait_for(lambda: nvr_appliance.status()["plugins"]["onvif"]
+                      if nvr_appliance.status()["plugins"]["onvif"]["candidates"][0]["adopted_as"]
+                      == "door" else None, 10, "the candidate marked as adopted")
     answers = json.dumps([found, adopted, status, preview])
     assert password not in answers and password not in caplog.text
     assert "not-it" not in caplog.text

@@ -61,6 +61,7 @@ class SimulatedBox:
         self.started = time.monotonic()
         self.recording = {c.id: True for c in self.config.cameras}
         self.offline: set[str] = set()  # cameras a test took away
+        self.status_parts: dict[str, Any] = {}  # status parts a test gives the box
         self.segments = dict.fromkeys(self.recording, 0)
 
     # -- the Appliance protocol, as far as the MQTT plugin uses it ----------------------
@@ -82,7 +83,7 @@ class SimulatedBox:
             device=self.config.device_id, running=True, updated_ms=now_ms(),
             uptime_s=time.monotonic() - self.started, cameras=cameras, tiers=tiers,
             system={"cpu_percent": 30.0, "memory_percent": 40.0, "load": [0.5, 0.5, 0.5]},
-            catalog={"healthy": True, "spooled_writes": 0}, plugins={})
+            catalog={"healthy": True, "spooled_writes": 0}, plugins=self.status_parts)
 
     def public_config(self) -> dict[str, Any]:
         return public_document(self.config.document)
