@@ -40,7 +40,14 @@ from nvr_edge.catalog.spool import Spool, SpooledCatalog
 from nvr_edge.models import SegmentRecord, iso_utc
 
 # enough WAL between checkpoints for a bulk load; the rest is PostgreSQL's defaults
-SETTINGS = "-c max_wal_size=2GB -c checkpoint_timeout=15min -c max_connections=300"
+SETTINGS = "-c max_wal_size=2GB -c checkpoint_timeout=15min"
+
+
+def connections(drain_boxes: int, writers: int) -> int:
+    """Every draining box holds a connection at once (no pooler here), plus room."""
+    return max(300, drain_boxes + writers + 20)
+
+
 QUERY_SAMPLES = 300
 COLUMNS = ("id, device, camera, stream, start_ms, end_ms, duration_ms, bytes, path, tier, "
            "video_codec, width, height, has_audio, status, indexed_ms, checksum")
@@ -245,7 +252,8 @@ def measure_catalog(boxes: int, cameras: int, hours: float, segment_s: int, writ
                     work_dir: Path | None) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="nvr-bench-catalog-", dir=work_dir))
     server = PostgresServer().init()
-    server.start(durable=True, settings=SETTINGS)
+    settings = f"{SETTINGS} -c max_connections={connections(drain_boxes, writers)}"
+    server.start(durable=True, settings=settings)
     try:
         owner = server.new_database("fleet")
         PostgresCatalog(owner, "bench-owner").close()  # schema 4, as the owner
@@ -261,7 +269,7 @@ def measure_catalog(boxes: int, cameras: int, hours: float, segment_s: int, writ
         begin = (int(time.time() * 1000) // DAY_MS - int(hours // 24) - 1) * DAY_MS
         end = begin + int(hours * 3600 * 1000) // step * step
         result: dict[str, Any] = {
-            "postgresql": server.bindir.parent.name, "settings": SETTINGS + " (durable)",
+            "postgresql": server.bindir.parent.name, "settings": settings + " (durable)",
             "fleet": {"boxes": boxes, "cameras": cameras, "hours": hours,
                       "segment_s": segment_s},
         }
