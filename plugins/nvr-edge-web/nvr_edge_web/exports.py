@@ -5,7 +5,11 @@ its metadata) and answers 202 with the job; `GET /api/exports/<id>` tells its pr
 
 One export runs at a time (it reads the disks the recorder writes to; the others wait,
 "queued"). Files go to <state_dir>/exports, are kept KEEP_S after they are done, and at
-most KEPT jobs are remembered; the folder is emptied when the server starts."""
+most KEPT jobs are remembered; the folder is emptied when the server starts.
+
+The state folder also holds the catalog and its spool, so an export that would leave it
+less than KEEP_FREE of its file system free is refused up front (507, with the sizes), and
+a file cut short by a full disk is removed."""
 
 from __future__ import annotations
 
@@ -42,6 +46,8 @@ log = logging.getLogger(__name__)
 MAX_RANGE_MS = 24 * 3600 * 1000
 KEEP_S = 3600.0
 KEPT = 20
+KEEP_FREE = 0.10  # of the exports folder's file system: the catalog and spool live there
+MIB = 1024 * 1024
 JOB_ID = r"[A-Za-z0-9_-]{16,32}"
 
 
@@ -58,6 +64,7 @@ class ExportJob:
     error: str = ""
     finished_at: float | None = None
     result: dict[str, Any] = field(default_factory=dict)
+    estimate: int = 0  # bytes the file will take, from its segments (stream copy)
 
     def as_json(self) -> dict[str, Any]:
         body = {"id": self.id, "camera": self.camera, "from": iso_utc(self.from_ms),
@@ -88,6 +95,21 @@ class ExportJobs:
         job = ExportJob(job_id, camera, from_ms, to_ms, self.folder / f"{job_id}.mp4")
         self.jobs[job_id] = job
         return job
+
+    def check_room(self, estimate: int) -> None:
+        """Refuse an export that would eat into the state folder's reserve, counting the
+        bytes that jobs queued or running have yet to write."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        usage = shutil.disk_usage(self.folder)
+        pending = sum(max(0, j.estimate - _size(j.path)) for j in self.jobs.values()
+                      if j.state in ("queued", "running"))
+        keep = int(usage.total * KEEP_FREE)
+        if usage.free - pending - estimate < keep:
+            raise ApiError(507, f"this export needs about {estimate / MIB:.0f} MiB; the box "
+                                f"has {usage.free / MIB:.0f} MiB free for exports, "
+                                f"{pending / MIB:.0f} MiB of it promised to exports under "
+                                f"way, and keeps {keep / MIB:.0f} MiB free for its catalog: "
+                                "choose a shorter range or wait")
 
     def _prune(self) -> None:
         now = time.monotonic()
@@ -132,7 +154,12 @@ async def start_export(request: web.Request) -> web.Response:
     from_ms, to_ms = params.time_range(fields, MAX_RANGE_MS, "24 hours")
     require(grant, "playback", camera)
     jobs = request.app[EXPORTS]
+    ctx = request.app[CONTEXT]
+    rows = await ctx.read_catalog(ctx.catalog.segments, _query(camera, from_ms, to_ms))
+    estimate = sum(_share(row, from_ms, to_ms) for row in rows)
+    jobs.check_room(estimate)
     job = jobs.add(camera, from_ms, to_ms)
+    job.estimate = estimate
     task = asyncio.create_task(_run(request.app[CONTEXT], jobs, job))
     jobs.tasks.add(task)
     task.add_done_callback(jobs.tasks.discard)
@@ -143,9 +170,8 @@ async def _run(ctx: WebContext, jobs: ExportJobs, job: ExportJob) -> None:
     async with jobs.turn:
         job.state = "running"
         try:
-            rows = await ctx.read_catalog(ctx.catalog.segments, SegmentQuery(
-                camera=job.camera, stream="main", since_ms=job.from_ms, until_ms=job.to_ms,
-                status=(SegmentStatus.OK, SegmentStatus.REMOTE)))
+            rows = await ctx.read_catalog(ctx.catalog.segments,
+                                          _query(job.camera, job.from_ms, job.to_ms))
             job.total = len(rows)
             jobs.folder.mkdir(parents=True, exist_ok=True)
             result = await asyncio.to_thread(
@@ -153,6 +179,9 @@ async def _run(ctx: WebContext, jobs: ExportJobs, job: ExportJob) -> None:
                 lambda segment: _open_segment(ctx, segment), job.progress)
         except ExportError as exc:
             job.state, job.error = "failed", str(exc)
+        except OSError as exc:  # the disk filled after all (segments bigger than listed)
+            log.error("export %s of %s failed: %s", job.id, job.camera, exc)
+            job.state, job.error = "failed", f"the export could not be written: {exc}"
         except Exception as exc:  # the job says so; the server goes on
             log.exception("export %s of %s failed", job.id, job.camera)
             job.state, job.error = "failed", f"the export failed: {exc}"
@@ -162,6 +191,26 @@ async def _run(ctx: WebContext, jobs: ExportJobs, job: ExportJob) -> None:
                           "bytes": job.path.stat().st_size, "segments": result.segments}
         finally:
             job.finished_at = time.monotonic()
+            if job.state == "failed":
+                job.path.unlink(missing_ok=True)
+
+
+def _query(camera: str, from_ms: int, to_ms: int) -> SegmentQuery:
+    return SegmentQuery(camera=camera, stream="main", since_ms=from_ms, until_ms=to_ms,
+                        status=(SegmentStatus.OK, SegmentStatus.REMOTE))
+
+
+def _share(row: SegmentRecord, from_ms: int, to_ms: int) -> int:
+    """The bytes of `row` inside the range (a stream copy keeps the bitrate)."""
+    inside = min(row.end_ms, to_ms) - max(row.start_ms, from_ms)
+    return row.bytes * max(0, inside) // max(1, row.end_ms - row.start_ms)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _open_segment(ctx: WebContext, segment: SegmentRecord) -> str | BinaryIO:

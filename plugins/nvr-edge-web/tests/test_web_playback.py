@@ -24,7 +24,7 @@ from nvr_edge_web.gaps import Event, explain, holes
 from web_box import Box, base, error_of, file_bytes
 from web_page import click, controls, press, tab_to, until
 
-from tests.helpers import wait_for
+from tests.helpers import fill, tmpfs, wait_for
 from tests.media import decode_errors
 
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(),
@@ -355,6 +355,29 @@ def test_the_gaps_and_export_apis_check_what_they_are_asked(box: Box) -> None:
                     not in ("queued", "running") and j, 30, "the export job")
     assert done["state"] == "failed" and "no recording between" in done["error"]
     error_of(box.get(job.json()["url"] + ".mp4", token), 409)
+
+
+def test_an_export_the_state_folder_has_no_room_for_is_refused(box: Box) -> None:
+    """The state folder holds the catalog and its spool: an export that would fill it is
+    refused before it starts, naming the sizes; with the room back it runs."""
+    rows = segments_of(box, "cam1", 2)
+    token = box.token(["playback"], ["cam1"])
+    span = {"camera": "cam1", "from": iso(rows[0]["start_ms"]), "to": iso(rows[1]["end_ms"])}
+    with tmpfs(Path(box.config.storage.state_dir) / "exports", "16m") as folder:
+        fill(folder / "filler")
+        refused = post(box, "/api/exports", span, token)
+        message = error_of(refused, 507)
+        assert "this export needs about" in message and "keeps 2 MiB free" in message, message
+        (folder / "filler").unlink()
+        job = post(box, "/api/exports", span, token)
+        assert job.status == 202, job.body[:300]
+        done = wait_for(lambda: (j := box.get(job.json()["url"], token).json())["state"]
+                        not in ("queued", "running") and j, 60, "the export job")
+        assert done["state"] == "done", done
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
 
 @given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 3000)), max_size=30),
