@@ -20,6 +20,7 @@ from nvr_edge.api import (
     WebRoute,
     fleet_subcommands,
 )
+from nvr_edge.appliance.history import HistoryEvent, read_history
 from nvr_edge.candidates import CameraCandidate, CandidateStream, DiscoveryRequest
 from nvr_edge.catalog import Catalog, CatalogError, ObjectCopy, SegmentQuery
 from nvr_edge.config import (
@@ -113,6 +114,7 @@ __all__ = [
     "Engine",
     "ExportError",
     "FrameEncoder",
+    "HistoryEvent",
     "LivePacket",
     "LiveRelay",
     "LiveViewer",
@@ -149,6 +151,7 @@ __all__ = [
     "nesting_depth",
     "now_ms",
     "parse_iso_ms",
+    "read_history",
     "read_section",
     "read_url",
     "redact",

@@ -83,3 +83,23 @@ def flock_held(path: Path) -> bool:
         return True
     finally:
         os.close(fd)  # closing drops a lock this probe may have taken
+
+
+def append_line(path: Path, line: bytes) -> int:
+    """Append one newline-ended record and fsync it (and the folder, for a new file). A torn
+    last line left by a crash mid-append is ended first, so it cannot swallow this record.
+    Returns the file's size after."""
+    new = not path.exists()
+    with open(path, "a+b") as f:
+        end = f.seek(0, os.SEEK_END)
+        if end:
+            f.seek(end - 1)
+            if f.read(1) != b"\n":
+                line = b"\n" + line
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+        size = f.tell()
+    if new:
+        fsync_dir(path.parent)
+    return size

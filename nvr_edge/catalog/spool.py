@@ -32,7 +32,7 @@ from nvr_edge.catalog.base import (
     SegmentQuery,
     TierUsage,
 )
-from nvr_edge.fsutil import fsync_dir
+from nvr_edge.fsutil import append_line, fsync_dir
 from nvr_edge.models import SegmentRecord
 
 log = logging.getLogger(__name__)
@@ -50,24 +50,11 @@ class Spool:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def append(self, op: dict[str, Any]) -> None:
-        new = not self.path.exists()
-        if new:
+        if not self.path.exists():
             # a marker left by a crash between removing a drained spool and its marker
             # would skip the new spool's first entries
             self.marker.unlink(missing_ok=True)
-        with open(self.path, "ab") as f:
-            if not new and f.tell() and not self._ends_with_newline():
-                f.write(b"\n")  # a torn last line must not swallow this entry
-            f.write(json.dumps(op, separators=(",", ":")).encode() + b"\n")
-            f.flush()
-            os.fsync(f.fileno())
-        if new:
-            fsync_dir(self.path.parent)
-
-    def _ends_with_newline(self) -> bool:
-        with open(self.path, "rb") as f:
-            f.seek(-1, os.SEEK_END)
-            return f.read(1) == b"\n"
+        append_line(self.path, json.dumps(op, separators=(",", ":")).encode() + b"\n")
 
     def entries(self) -> Iterator[tuple[dict[str, Any], int]]:
         """Pending operations, each with the offset just past it."""

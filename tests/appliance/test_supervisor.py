@@ -12,7 +12,7 @@ import pytest
 from nvr_edge_testing.configs import write_config
 from nvr_edge_testing.simcam import SimCameraServer
 
-from nvr_edge import hookimpl
+from nvr_edge import hookimpl, read_history
 from nvr_edge.appliance.run import appliance_catalog, opened_catalog
 from nvr_edge.appliance.supervisor import Supervisor
 from nvr_edge.catalog import SegmentQuery
@@ -93,6 +93,13 @@ def test_plugins_hear_states_alerts_and_segments(tmp_path: Path,
     assert alerts[0].code == "camera_offline" and alerts[0].camera == "cam1"
     segment = plugin.seen("segment")[0]
     assert segment.id is not None and Path(segment.path).exists()
+    # the built-in `history` plugin kept the same story in the state folder
+    history = read_history(load_config(config).storage.state_dir)
+    assert (history[0].kind, history[0].code, history[0].detail) == ("box", "box_started", "")
+    assert (history[-1].kind, history[-1].code) == ("box", "box_stopped")
+    assert [e.code for e in history if e.kind == "state"] == states
+    alert = next(e for e in history if e.kind == "alert")
+    assert (alert.code, alert.camera) == ("camera_offline", "cam1")
 
 
 def test_a_stalled_camera_is_reconnected(tmp_path: Path, cameras: SimCameraServer) -> None:

@@ -1,12 +1,14 @@
 """The holes in a camera's recording between two times, each with its cause where the box
 knows it.
 
-What is known, and how far back: the alerts kept in memory (the last 50 since the
-service started: "recording_paused_no_space" and "disk_space_critical" say the disk was
-full, "camera_unstable" and "recording_fatal_error" that the camera kept dropping), and
-the camera's state now (a hole that reaches the present while the camera is disabled or
-offline has that cause). There is no stored history of camera states, so an older hole
-with no alert in it is "no recording": the box cannot say why."""
+What is known, and how far back: the box's history in its state folder (the core's
+`history` plugin: camera states, alerts, the box's own starts and stops, across restarts,
+as far back as its size bound keeps), and the camera's state now (a hole that reaches the
+present while the camera is disabled or offline has that cause). Alerts
+"recording_paused_no_space" and "disk_space_critical" say the disk was full,
+"camera_unstable" and "recording_fatal_error" that the camera kept dropping; a box stop,
+or a start after an unclean stop, says the box was off. A hole from before the history
+begins is "no recording": the box cannot say why."""
 
 from __future__ import annotations
 
@@ -24,16 +26,34 @@ ALERT_CAUSES = {
     "recording_fatal_error": "offline",
 }
 STATE_CAUSES = {"disabled": "disabled", "offline": "offline", "stopped": "disabled"}
+BOX_OFF = "box off"
 UNKNOWN = "no recording"
 
 
 @dataclass(frozen=True)
 class Event:
-    """Something that happened to the camera (or to the whole box: disk full)."""
+    """Something that happened to the camera (or to the whole box: disk full, off).
+    `cause` "" : the camera was recording again (it ends an earlier cause)."""
 
     at_ms: int
     cause: str
     detail: str
+
+
+def event_of(at_ms: int, kind: str, code: str, detail: str) -> Event | None:
+    """A history event as a cause (None: it tells nothing about recording)."""
+    if kind == "alert":
+        cause = ALERT_CAUSES.get(code)
+        return Event(at_ms, cause, detail) if cause else None
+    if kind == "box":
+        return Event(at_ms, BOX_OFF, detail or ("the box was stopped" if code == "box_stopped"
+                                                 else "the box was off until it started"))
+    if kind == "state":
+        if code == "online":
+            return Event(at_ms, "", detail)
+        cause = STATE_CAUSES.get(code)
+        return Event(at_ms, cause, detail or f"the camera was {code}") if cause else None
+    return None
 
 
 @dataclass(frozen=True)
@@ -69,11 +89,15 @@ def holes(spans: Iterable[tuple[int, int]], from_ms: int, to_ms: int,
 def explain(hole: tuple[int, int], events: Sequence[Event], state: str, reason: str,
             now_ms: int) -> Gap:
     """The hole with the last cause known to have begun in it (or just before it), else
-    the camera's state now for a hole that reaches the present, else UNKNOWN."""
+    the cause in effect when it began (an earlier cause with no recording again since),
+    else the camera's state now for a hole that reaches the present, else UNKNOWN."""
     start, end = hole
-    inside = [e for e in events if start - JOIN_MS <= e.at_ms < end]
+    inside = [e for e in events if start - JOIN_MS <= e.at_ms < end and e.cause]
     if inside:
         last = max(inside, key=lambda e: e.at_ms)
+        return Gap(start, end, last.cause, last.detail)
+    before = [e for e in events if e.at_ms < start - JOIN_MS]
+    if before and (last := max(before, key=lambda e: e.at_ms)).cause:
         return Gap(start, end, last.cause, last.detail)
     if end >= now_ms - NOW_SLACK_MS and state in STATE_CAUSES:
         return Gap(start, end, STATE_CAUSES[state], reason or f"the camera is {state}")

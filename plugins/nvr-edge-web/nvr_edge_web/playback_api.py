@@ -3,9 +3,11 @@ cause where the box knows it (gaps.py), for the playback timeline."""
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
-from nvr_edge import SegmentQuery, iso_utc, now_ms, parse_iso_ms
+from nvr_edge import SegmentQuery, iso_utc, now_ms, read_history
 
 from . import gaps, params
 from .auth import require
@@ -33,7 +35,8 @@ async def gaps_route(request: web.Request) -> web.Response:
         limit=MAX_SEGMENTS))
     now = now_ms()
     state = (ctx.status().get("cameras") or {}).get(camera) or {}
-    found = [gaps.explain(hole, camera_events(ctx, camera), _state(ctx, camera, state),
+    events = await asyncio.to_thread(camera_events, ctx, camera, until)
+    found = [gaps.explain(hole, events, _state(ctx, camera, state),
                           state.get("reason", ""), now)
              for hole in gaps.holes(((r.start_ms, r.end_ms) for r in rows), since,
                                     min(until, now))]
@@ -48,9 +51,9 @@ def _state(ctx: WebContext, camera: str, state: dict[str, object]) -> str:
     return str(state.get("state", ""))
 
 
-def camera_events(ctx: WebContext, camera: str) -> list[gaps.Event]:
-    """The kept alerts that tell of a cause: the camera's, and the box's own (disk full)."""
-    rows = ctx.alerts.recent(lambda about: about is None or about == camera)
-    return [gaps.Event(parse_iso_ms(row["at"]), gaps.ALERT_CAUSES[row["code"]],
-                       row["message"])
-            for row in rows if row["code"] in gaps.ALERT_CAUSES]
+def camera_events(ctx: WebContext, camera: str, until_ms: int) -> list[gaps.Event]:
+    """What the box's history tells of the camera's holes: its states and alerts, and the
+    box's own (disk full, off)."""
+    found = (gaps.event_of(e.at_ms, e.kind, e.code, e.detail)
+             for e in read_history(ctx.config.storage.state_dir, camera, until_ms=until_ms))
+    return [e for e in found if e is not None]

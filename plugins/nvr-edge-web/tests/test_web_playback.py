@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nvr_edge_testing.appliance import nvr_edge_cli
 from nvr_edge_testing.chromium.cdp import CHROMIUM, Page, chromium_page
-from nvr_edge_web.gaps import Event, explain, holes
+from nvr_edge_web.gaps import Event, event_of, explain, holes
 from web_box import Box, base, error_of, file_bytes
 from web_page import click, controls, press, tab_to, until
 
@@ -340,7 +340,8 @@ def test_the_gaps_and_export_apis_check_what_they_are_asked(box: Box) -> None:
     gaps = box.get(f"/api/gaps?camera=cam1&from={since.replace('+', '%2B')}"
                    f"&to={until_now}", token).json()["gaps"]
     assert gaps and gaps[0]["end_ms"] <= rows[0]["start_ms"] + 2000  # before it recorded
-    assert gaps[0]["cause"] == "no recording" and gaps[0]["detail"]
+    # the box started inside it (the history's first event): before that it was off
+    assert gaps[0]["cause"] == "box off" and gaps[0]["detail"], gaps[0]
     error_of(box.get("/api/gaps?camera=cam2&from=2026-01-01T00:00:00Z&to=2026-01-02"
                      "T00:00:00Z", token), 403)
     bad = post(box, "/api/exports", {"camera": "cam1", "from": "yesterday", "to": "now"},
@@ -412,6 +413,21 @@ def test_a_hole_takes_the_cause_the_box_knows() -> None:
     assert explain((90_000, 100_000), [], "disabled", "", 100_000).cause == "disabled"
     assert explain((1000, 5000), [Event(9000, "offline", "")], "online", "",
                    100_000).cause == "no recording"  # it began after the hole ended
+    # a cause that began before the hole and had not ended: offline since, then recording
+    # again (cause "") ends it
+    offline, back = Event(2000, "offline", "RTSP: timeout"), Event(6000, "", "")
+    assert explain((10_000, 15_000), [offline], "online", "", 100_000).cause == "offline"
+    assert explain((10_000, 15_000), [offline, back], "online", "", 100_000).cause == \
+        "no recording"
+    # the box off: its stop, then a start after an unclean stop, both in the hole
+    stop = event_of(1200, "box", "box_stopped", "")
+    start = event_of(4000, "box", "box_started", "power lost")
+    gap = explain((1000, 5000), [e for e in (stop, start) if e], "online", "", 100_000)
+    assert (gap.cause, gap.detail) == ("box off", "power lost")
+    assert event_of(1, "state", "connecting", "") is None
+    assert event_of(1, "alert", "camera_offline", "") is None  # the state says it
+    assert event_of(1, "alert", "disk_space_critical", "cache full") == \
+        Event(1, "disk full", "cache full")
 
 
 @pytest.mark.slow
@@ -436,3 +452,26 @@ def test_a_disabled_camera_s_hole_says_disabled(box: Box) -> None:  # last: cam2
 
     hole = wait_for(last_hole, 30, "cam2's hole since it was disabled")
     assert "disabled" in hole["detail"]
+    # enabled again: the hole no longer reaches the present, and still says why (the box's
+    # history, not the camera's state now)
+    for camera in cameras:
+        camera["enabled"] = True
+    change = box.http.request("/api/config", method="PATCH", token=admin,
+                              body=json.dumps({"cameras": cameras}).encode(),
+                              headers={"Content-Type": "application/merge-patch+json"})
+    assert change.status == 200, change.body[:300]
+    disabled_at = hole["start_ms"]
+
+    def closed_hole() -> dict[str, Any] | None:
+        rows = box.get("/api/segments?camera=cam2", token).json().get("segments") or []
+        if not any(r["start_ms"] > disabled_at + 2000 for r in rows):
+            return None  # not recording again yet
+        now = datetime.now(UTC)
+        query = (f"camera=cam2&from={(now - timedelta(minutes=10)).isoformat()}"
+                 f"&to={now.isoformat()}").replace("+", "%2B")
+        holes = box.get(f"/api/gaps?{query}", token).json()["gaps"]
+        return next((h for h in holes if h["start_ms"] <= disabled_at + 2000 < h["end_ms"]
+                     and h["end_ms"] < now.timestamp() * 1000 - 30_000), None)
+
+    past = wait_for(closed_hole, 90, "cam2 recording again after its hole")
+    assert past["cause"] == "disabled" and "disabled" in past["detail"], past
