@@ -17,6 +17,8 @@ from nvr_edge.api import (
     LiveViewer,
     Param,
     RemoteSegment,
+    TokenRefused,
+    TokenVerifier,
     WebRoute,
     fleet_subcommands,
 )
@@ -130,6 +132,8 @@ __all__ = [
     "StorageConfig",
     "StreamInfo",
     "Tier",
+    "TokenRefused",
+    "TokenVerifier",
     "WebRoute",
     "__version__",
     "config_group",

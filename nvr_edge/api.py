@@ -19,6 +19,19 @@ class ControlError(Exception):
     """An action that cannot be carried out; the message says why, for the requester."""
 
 
+class TokenRefused(Exception):
+    """A viewer's token refused by `nvr_token_verifier`'s verifier: `status` 401 (not a
+    valid token) or 403 (valid, but not for this action or camera); `reason` says which."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+# verify(token, action, camera) -> the token's subject (for logs), or raises TokenRefused
+TokenVerifier = Callable[[str, str, str | None], str]
+
+
 @dataclass
 class ConfigChange:
     """What applying a new configuration did."""

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from nvr_edge.api import Appliance, Command, RemoteSegment, WebRoute
+    from nvr_edge.api import Appliance, Command, RemoteSegment, TokenVerifier, WebRoute
     from nvr_edge.candidates import CameraCandidate, DiscoveryRequest
     from nvr_edge.catalog import Catalog
     from nvr_edge.config import CameraConfig, Config, ConfigTable
@@ -212,6 +212,16 @@ def nvr_encoders(config: Config) -> list[EncoderOffer]:
 def nvr_config_changed(config: Config, previous: Config) -> None:
     """A new configuration was applied at run time (e.g. through a fleet command); plugins
     whose own section changed should take it up. Main process. Added in 0.2.
+    """
+
+
+@hookspec
+def nvr_token_verifier(config: Config) -> TokenVerifier | None:
+    """A function that checks a viewer's token for another output than the plugin's own:
+    `verify(token, action, camera)` returns the token's subject (for logs) or raises
+    `TokenRefused(status, reason)`. Offered by the plugin that issues tokens (the web
+    plugin); the RTSP restream takes the first one. It may block (a JWKS fetch): call it
+    off an event loop. Main process. Added in 0.3.
     """
 
 

@@ -163,3 +163,7 @@ def test_plugins_import_only_the_public_api(path: Path) -> None:
 
     internal = [t for t in internal if t.split(".")[1] not in nvr_edge.__all__]
     assert not internal, f"{path.name} imports internals: {internal} (use `from nvr_edge import`)"
+    # nor another plugin: what plugins share goes through a hook (e.g. nvr_token_verifier)
+    others = sorted({t.split(".")[0] for t in imports_of(path, name)
+                     if t.startswith("nvr_edge_") and t.split(".")[0] != package})
+    assert not others, f"{path.name} imports another plugin: {others} (share through a hook)"

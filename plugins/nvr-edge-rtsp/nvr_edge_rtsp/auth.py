@@ -13,7 +13,8 @@ import re
 import secrets
 import time
 from collections import OrderedDict
-from typing import Any
+
+from nvr_edge import TokenRefused, TokenVerifier
 
 from .protocol import Request, RtspError, Target
 from .settings import RtspSettings
@@ -29,9 +30,9 @@ def _md5(text: str) -> str:
 
 
 class RtspAuth:
-    """`verifier`: the web plugin's Authenticator (None: tokens not accepted)."""
+    """`verifier`: a plugin's token check, `nvr_token_verifier` (None: tokens not accepted)."""
 
-    def __init__(self, settings: RtspSettings, verifier: Any | None) -> None:
+    def __init__(self, settings: RtspSettings, verifier: TokenVerifier | None) -> None:
         self.settings, self.verifier = settings, verifier
         self.users = {u.name: u.password for u in settings.users}
         self.nonces: OrderedDict[str, float] = OrderedDict()
@@ -102,12 +103,10 @@ class RtspAuth:
 
     async def _token(self, token: str, camera: str) -> str:
         if self.verifier is None:
-            raise RtspError(401, "tokens are not accepted here (rtsp.tokens = false)")
-        from nvr_edge_web.auth import AuthError, require  # the web plugin's own checks
-
+            raise RtspError(401, "tokens are not accepted here (rtsp.tokens = false, or no plugin "
+                                "checks tokens)")
         try:  # in a thread: a JWKS verifier may fetch keys
-            grant = await asyncio.to_thread(self.verifier.verify, token)
-            require(grant, "view", camera)
-        except AuthError as exc:
+            subject = await asyncio.to_thread(self.verifier, token, "view", camera)
+        except TokenRefused as exc:
             raise RtspError(exc.status, f"token refused: {exc.reason}") from None
-        return f"token:{grant.subject or '?'}"
+        return f"token:{subject}"

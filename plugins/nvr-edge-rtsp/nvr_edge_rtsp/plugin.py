@@ -36,10 +36,12 @@ class RtspPlugin:
         if settings is None or not settings.enabled:
             return  # no [rtsp] table: no port opened
         verifier = None
-        if settings.tokens:
-            from nvr_edge_web.auth import authenticator_for  # the web plugin's tokens
-
-            verifier = authenticator_for(config)
+        if settings.tokens:  # the tokens of the plugin that issues them (the web plugin's)
+            verifier = next(iter(appliance.call_hook("nvr_token_verifier", config=config)),
+                            None)
+            if verifier is None:
+                log.warning("rtsp: tokens = true, but no plugin checks tokens: only the "
+                            "[[rtsp.users]] are accepted")
         try:
             self.server = RtspServer(config, settings, appliance.live, verifier).start()
         except OSError as exc:

@@ -9,7 +9,7 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-from nvr_edge import Config, LiveRelay
+from nvr_edge import Config, LiveRelay, TokenVerifier
 
 from .auth import RtspAuth
 from .connection import Connection
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 class RtspServer:
     def __init__(self, config: Config, settings: RtspSettings, live: LiveRelay,
-                 verifier: Any | None) -> None:
+                 verifier: TokenVerifier | None) -> None:
         self.config, self.settings, self.live = config, settings, live
         self.auth = RtspAuth(settings, verifier)
         self.paths: dict[tuple[str, str], PathStats] = {}

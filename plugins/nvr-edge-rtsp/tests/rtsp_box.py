@@ -17,6 +17,7 @@ from nvr_edge_testing.configs import appliance_document, write_toml
 from nvr_edge_testing.pytest_plugin import CAMERA_PASSWORD
 from nvr_edge_testing.simcam import SimCameraServer
 from nvr_edge_testing.simcam.clip import Clip, ensure_clip
+from nvr_edge_web.plugin import WebPlugin
 
 USER, PASSWORD = "viewer", "rtsp-Pw-71-secret"
 
@@ -71,5 +72,7 @@ def running_restream(tmp: Path, clip_cache: Path, clip: Clip,
                             "users": [{"name": USER, "password": PASSWORD}], **(rtsp or {})}
         path = write_toml(tmp / "nvr.toml", document)
         plugin = RtspPlugin()
-        with running_supervisor(path, plugins={"rtsp": plugin}) as supervisor:
+        # the web plugin (no [web]: no server) issues and checks the tokens
+        with running_supervisor(path, plugins={"rtsp": plugin, "web": WebPlugin()}) \
+                as supervisor:
             yield Restream(port, supervisor, path, cams, plugin)

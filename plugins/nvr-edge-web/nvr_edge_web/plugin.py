@@ -8,10 +8,10 @@ import logging
 import threading
 from typing import Any
 
-from nvr_edge import Alert, Appliance, Catalog, Config, hookimpl
+from nvr_edge import Alert, Appliance, Catalog, Config, TokenRefused, TokenVerifier, hookimpl
 
 from .alerts import AlertLog
-from .auth import AuthSetupError, authenticator_for
+from .auth import AuthError, AuthSetupError, authenticator_for, require
 from .auth_settings import read_auth
 from .context import WebContext
 from .counters import LiveMetrics
@@ -73,6 +73,25 @@ class WebPlugin:
             server, self.server = self.server, None
             if server is not None:
                 server.stop()
+
+    @hookimpl
+    def nvr_token_verifier(self, config: Config) -> TokenVerifier | None:
+        """This box's tokens for the other outputs (the RTSP restream)."""
+        try:
+            auth = authenticator_for(config)
+        except AuthSetupError as exc:
+            log.error("web: tokens cannot be checked: %s", exc)
+            return None
+
+        def verify(token: str, action: str, camera: str | None) -> str:
+            try:
+                grant = auth.verify(token)
+                require(grant, action, camera)
+            except AuthError as exc:
+                raise TokenRefused(exc.status, exc.reason) from None
+            return grant.subject or "?"
+
+        return verify
 
     @hookimpl
     def nvr_alert(self, alert: Alert, config: Config) -> None:
