@@ -84,6 +84,16 @@ def export_clip(*args: Any, **kwargs: Any) -> Any:
     return export(*args, **kwargs)
 
 
+def jpeg_preview(jpeg: bytes, max_width: int) -> tuple[bytes, int, int]:
+    """`jpeg` decoded and encoded again at most `max_width` wide (the aspect kept): the new
+    JPEG and the source's width and height; ValueError when it does not decode. PyAV is
+    imported at the first call."""
+    from nvr_edge.encode.still import first_picture
+
+    still = first_picture("mjpeg", None, [jpeg], max_width)
+    return still.jpeg, still.width, still.height
+
+
 __all__ = [
     "ACTIONS",
     "DISABLE_AUTOLOAD_ENV",
@@ -149,6 +159,7 @@ __all__ = [
     "hookimpl",
     "is_annex_b",
     "iso_utc",
+    "jpeg_preview",
     "load_config",
     "make_dirs_durable",
     "mask_url",

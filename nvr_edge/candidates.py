@@ -51,11 +51,14 @@ class CameraCandidate:
     model: str = ""
     streams: tuple[CandidateStream, ...] = ()
     problem: str = ""
+    snapshot_url: str = ""  # a JPEG over HTTP (ONVIF GetSnapshotUri), "" when none
 
     def public(self, user: str | None = None) -> dict[str, Any]:
-        """As a JSON-able dict whose stream URLs name `user` and mask any password."""
+        """As a JSON-able dict whose stream URLs name `user` and mask any password; the
+        snapshot URL without its query (some firmware puts credentials there)."""
         data = asdict(self)
         data["streams"] = [dict(s, url=display_url(s["url"], user)) for s in data["streams"]]
+        data["snapshot_url"] = mask_url(self.snapshot_url.split("?", 1)[0])
         return data
 
 

@@ -67,4 +67,20 @@ def _ask(base: CameraCandidate, client: OnvifClient) -> CameraCandidate:
     streams = tuple(CandidateStream(p.name, roles.get(p.token, ""), p.codec, p.width,
                                     p.height, p.fps, uri) for p, uri in uris.items())
     return replace(base, manufacturer=info.manufacturer, model=info.model or base.model,
-                   streams=streams)
+                   streams=streams, snapshot_url=_snapshot_uri(base, client, roles))
+
+
+def _snapshot_uri(base: CameraCandidate, client: OnvifClient, roles: dict[str, str]) -> str:
+    """The sub profile's snapshot (the main one's if there is no sub), or "" (many cameras
+    have none, or an HTTP one that needs what we do not send)."""
+    by_role = {role: token for token, role in roles.items()}
+    token = by_role.get("sub") or by_role.get("main")
+    if token is None:
+        return ""
+    try:
+        return client.snapshot_uri(token)
+    except AuthError:
+        raise
+    except OnvifError as exc:
+        log.info("discovery: %s has no snapshot URI: %s", base.id, exc)
+        return ""

@@ -1,4 +1,5 @@
-"""An ONVIF camera's device and media services (Media1): identity, profiles, stream URIs.
+"""An ONVIF camera's device and media services (Media1, Media2): identity, profiles, stream
+and snapshot URIs.
 
 `GetSystemDateAndTime` needs no credentials and comes first: its answer sets the clock
 offset every signed call is made with.
@@ -117,6 +118,20 @@ class OnvifClient:
         uri = ux.text(body, "Uri")
         if not uri.lower().startswith(("rtsp://", "rtsps://")) or len(uri) > 2048:
             raise OnvifError(f"profile {profile_token!r} has no RTSP stream URI")
+        return uri
+
+    def snapshot_uri(self, profile_token: str) -> str:
+        """Where the profile's JPEG snapshot is fetched (HTTP); OnvifError when it has none."""
+        token = escape(profile_token)
+        if self.media2_url is not None:
+            body = self._call(self.media2_url, f"<tr2:GetSnapshotUri><tr2:ProfileToken>{token}"
+                              "</tr2:ProfileToken></tr2:GetSnapshotUri>")
+        else:
+            body = self._call(self.media_url, f"<trt:GetSnapshotUri><trt:ProfileToken>{token}"
+                              "</trt:ProfileToken></trt:GetSnapshotUri>")
+        uri = ux.text(body, "Uri")
+        if not uri.lower().startswith(("http://", "https://")) or len(uri) > 2048:
+            raise OnvifError(f"profile {profile_token!r} has no HTTP snapshot URI")
         return uri
 
     def _call(self, url: str, body: str, signed: bool = True) -> ET.Element:

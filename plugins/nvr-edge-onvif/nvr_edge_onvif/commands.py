@@ -6,12 +6,18 @@ and into the camera's URL in the config: never into an answer or a log line."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from nvr_edge import Appliance, CameraCandidate, Command, ControlError, DiscoveryRequest, Param
 from nvr_edge_onvif.adopt import adopt, asked, credentials_of, heard, with_credentials
 from nvr_edge_onvif.registry import Registry
+from nvr_edge_onvif.snapshot import snapshot_answer
+from nvr_edge_onvif.soap import OnvifError
+
+log = logging.getLogger(__name__)
+DEFAULT_WIDTH, MAX_WIDTH = 640, 1920  # as the built-in test_stream
 
 USER = Param("string", "the user to try on the cameras", required=False)
 PASSWORD = Param("string", "that user's password (never echoed or logged)", required=False)
@@ -42,13 +48,26 @@ def onvif_commands(appliance: Appliance, registry: Registry,
                      credentials_of(args))
 
     def preview_camera(args: Mapping[str, Any]) -> dict[str, Any]:
+        # the camera's snapshot where it has one (no RTSP session, no decoding a GOP), else
         # the sub stream where there is one: the lighter picture to fetch and decode
         credentials = credentials_of(args)
-        _, roles = asked(heard(registry, args["id"]), credentials)
+        candidate, roles = asked(heard(registry, args["id"]), credentials)
+        width = args.get("max_width", DEFAULT_WIDTH)
+        if not 16 <= width <= MAX_WIDTH:
+            raise ControlError(f"argument 'max_width': {width} is not in 16..{MAX_WIDTH}")
+        snapshot_problem = ""
+        if candidate.snapshot_url:
+            try:
+                return {"id": args["id"], **snapshot_answer(candidate.snapshot_url,
+                                                            credentials, width)}
+            except (OnvifError, ValueError) as exc:  # ValueError: not a decodable JPEG
+                snapshot_problem = str(exc)
+                log.info("preview of %s: snapshot refused (%s): its stream instead",
+                         args["id"], exc)
         url = with_credentials(roles.get("sub", roles["main"]), credentials)
-        shot = appliance.run_command("test_stream", {
-            "url": url, **({"max_width": args["max_width"]} if "max_width" in args else {})})
-        return {"id": args["id"], "stream": "sub" if "sub" in roles else "main", **shot}
+        shot = appliance.run_command("test_stream", {"url": url, "max_width": width})
+        return {"id": args["id"], "stream": "sub" if "sub" in roles else "main", **shot,
+                **({"snapshot_problem": snapshot_problem} if snapshot_problem else {})}
 
     def ignore_camera(args: Mapping[str, Any]) -> dict[str, Any]:
         urn, ignore = args["id"], args.get("ignore", True)

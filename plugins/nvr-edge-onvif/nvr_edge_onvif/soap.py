@@ -75,15 +75,21 @@ def call(url: str, payload: bytes, timeout_s: float = TIMEOUT_S,
     """POST `payload` to `url`; the reply's Body. A 401 with a Digest challenge is
     answered once with `http_auth` (cameras that want HTTP Digest, not a WS token).
     Raises `OnvifError` (`AuthError` for refused credentials) for every failure."""
-    deadline = time.monotonic() + timeout_s
-    status, challenge, data = _post(url, payload, deadline)
+    status, data = request("POST", url, payload, time.monotonic() + timeout_s, http_auth)
+    return body_of(status, data, url)
+
+
+def request(method: str, url: str, payload: bytes | None, deadline: float,
+            http_auth: Credentials | None, limit: int = MAX_REPLY) -> tuple[int, bytes]:
+    """Status and body of `method` on `url`; a 401 with a Digest challenge is answered once
+    with `http_auth` (never Basic: that would hand the password to whatever answered)."""
+    status, challenge, data = _send(method, url, payload, deadline, limit=limit)
     params = http_digest.parse_challenge(challenge) if status == 401 and http_auth else None
     if params is not None and http_auth is not None:
-        path = _path(urlsplit(url))
         header = http_digest.authorization(params, http_auth.user, http_auth.password,
-                                           "POST", path)
-        status, _challenge, data = _post(url, payload, deadline, header)
-    return body_of(status, data, url)
+                                           method, _path(urlsplit(url)))
+        status, _challenge, data = _send(method, url, payload, deadline, header, limit)
+    return status, data
 
 
 def body_of(status: int, data: bytes, url: str) -> ET.Element:
@@ -109,9 +115,9 @@ def body_of(status: int, data: bytes, url: str) -> ET.Element:
     return body
 
 
-def _post(url: str, payload: bytes, deadline: float, authorization: str = ""
-          ) -> tuple[int, str, bytes]:
-    """Status, Digest challenge (or '') and body of one POST that ends by `deadline`."""
+def _send(method: str, url: str, payload: bytes | None, deadline: float,
+          authorization: str = "", limit: int = MAX_REPLY) -> tuple[int, str, bytes]:
+    """Status, Digest challenge (or '') and body of one request that ends by `deadline`."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -125,28 +131,28 @@ def _post(url: str, payload: bytes, deadline: float, authorization: str = ""
     if timeout_s <= 0:
         raise OnvifError(f"{_where(url)}: no time left for the call")
     conn = kind(parts.hostname, port, timeout=timeout_s)
-    headers = {"Content-Type": "application/soap+xml; charset=utf-8"}
+    headers = {"Content-Type": "application/soap+xml; charset=utf-8"} if payload else {}
     if authorization:
         headers["Authorization"] = authorization
     try:
-        conn.request("POST", _path(parts), payload, headers)
+        conn.request(method, _path(parts), payload, headers)
         response = conn.getresponse()
         challenge = next((v for v in response.headers.get_all("WWW-Authenticate") or ()
                           if v.lstrip().lower().startswith("digest")), "")
-        return response.status, challenge, _read_bounded(response, deadline)
+        return response.status, challenge, _read_bounded(response, deadline, limit)
     except (OSError, http.client.HTTPException) as exc:
         raise OnvifError(f"{_where(url)}: {exc or type(exc).__name__}") from None
     finally:
         conn.close()
 
 
-def _read_bounded(response: http.client.HTTPResponse, deadline: float) -> bytes:
-    """The body, refused past MAX_REPLY bytes or the deadline (a camera that trickles)."""
+def _read_bounded(response: http.client.HTTPResponse, deadline: float, limit: int) -> bytes:
+    """The body, refused past `limit` bytes or the deadline (a camera that trickles)."""
     chunks, size = [], 0
     while chunk := response.read1(65536):
         size += len(chunk)
-        if size > MAX_REPLY:
-            raise OnvifError(f"reply over {MAX_REPLY} bytes")
+        if size > limit:
+            raise OnvifError(f"reply over {limit} bytes")
         if time.monotonic() > deadline:
             raise OnvifError("reply took longer than the call's time limit")
         chunks.append(chunk)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from nvr_edge_onvif.plugin import OnvifDiscovery
 from nvr_edge_testing.simcam import SimCameraServer
-from nvr_edge_testing.simcam.onvif import OnvifFace, onvif_camera_of
+from nvr_edge_testing.simcam.onvif import OnvifFace, onvif_camera_of, snapshot_jpeg
 from nvr_edge_testing.waiting import free_port
 
 
@@ -19,8 +19,16 @@ def face_name() -> str:
 
 
 @pytest.fixture
-def face(nvr_camera: SimCameraServer, face_name: str) -> Iterator[OnvifFace]:
-    with OnvifFace(onvif_camera_of(nvr_camera, name=face_name), http_host="127.0.0.1",
+def face_snapshot() -> bytes | None:
+    """The face's GetSnapshotUri JPEG (a test may parametrize another, or None: none)."""
+    return snapshot_jpeg()
+
+
+@pytest.fixture
+def face(nvr_camera: SimCameraServer, face_name: str,
+         face_snapshot: bytes | None) -> Iterator[OnvifFace]:
+    camera = onvif_camera_of(nvr_camera, name=face_name, snapshot=face_snapshot)
+    with OnvifFace(camera, http_host="127.0.0.1",
                    discovery_port=free_port("127.0.0.1"), multicast=False) as running:
         yield running
 

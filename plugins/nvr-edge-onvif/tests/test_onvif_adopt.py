@@ -66,8 +66,10 @@ def test_discover_then_adopt_records_the_camera(
                                               "password": "not-it"})
     preview = handle.run_command("preview_camera", {"id": face.camera.urn, **credentials,
                                                     "max_width": 320})
-    assert preview["stream"] == "sub" and preview["codec"] == "h264", preview
-    assert base64.b64decode(preview["jpeg"])[:2] == b"\xff\xd8"
+    # the camera's own snapshot (GetSnapshotUri, HTTP Digest): 800x450, scaled to 320
+    assert preview["stream"] == "snapshot" and (preview["width"], preview["height"]) == \
+        (800, 450), {k: v for k, v in preview.items() if k != "jpeg"}
+    assert picture_size(base64.b64decode(preview["jpeg"])) == (320, 180)
     assert [c.id for c in nvr_appliance.config.cameras] == ["cam1"]
 
     started = time.monotonic()
@@ -105,6 +107,27 @@ def test_discover_then_adopt_records_the_camera(
     answers = json.dumps([found, adopted, status, preview])
     assert password not in answers and password not in caplog.text
     assert "not-it" not in caplog.text
+
+
+def picture_size(jpeg: bytes) -> tuple[int, int]:
+    import av
+
+    decoder = av.CodecContext.create("mjpeg", "r")
+    [frame] = decoder.decode(av.Packet(jpeg))
+    return frame.width, frame.height
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("face_snapshot", [b"<html>log in first</html>"])
+def test_a_snapshot_that_is_no_picture_falls_back_to_the_sub_stream(
+        nvr_appliance: RunningAppliance, nvr_camera: SimCameraServer, face: OnvifFace) -> None:
+    handle = nvr_appliance.handle
+    credentials = {"user": nvr_camera.user, "password": nvr_camera.password}
+    handle.run_command("discover", {**credentials, "hosts": ["127.0.0.1"], "timeout_s": 1.0})
+    preview = handle.run_command("preview_camera", {"id": face.camera.urn, **credentials})
+    assert preview["stream"] == "sub" and preview["codec"] == "h264", preview["stream"]
+    assert "not a JPEG" in preview["snapshot_problem"]
+    assert picture_size(base64.b64decode(preview["jpeg"]))[0] == preview["width"]
 
 
 @pytest.mark.slow

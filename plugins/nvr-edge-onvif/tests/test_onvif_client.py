@@ -11,9 +11,16 @@ from nvr_edge_onvif.candidates import describe
 from nvr_edge_onvif.client import OnvifClient
 from nvr_edge_onvif.plugin import OnvifDiscovery
 from nvr_edge_onvif.probe import ProbeMatch
-from nvr_edge_onvif.soap import AuthError, Credentials
+from nvr_edge_onvif.snapshot import fetch_snapshot
+from nvr_edge_onvif.soap import AuthError, Credentials, OnvifError
 from nvr_edge_testing.simcam import SimCameraServer
-from nvr_edge_testing.simcam.onvif import OnvifCamera, OnvifFace, SimProfile, onvif_camera_of
+from nvr_edge_testing.simcam.onvif import (
+    OnvifCamera,
+    OnvifFace,
+    SimProfile,
+    onvif_camera_of,
+    snapshot_jpeg,
+)
 from nvr_edge_testing.waiting import free_port
 
 from nvr_edge import DiscoveryRequest
@@ -95,6 +102,36 @@ def test_a_wrong_password_is_named_and_never_shown(face: OnvifFace) -> None:
     assert "not-it" not in repr(candidate)
     anonymous = describe(match, None, budget_s=2)
     assert anonymous.problem.startswith("credentials needed")
+
+
+@pytest.mark.parametrize("media2", [True, False])
+def test_the_sub_profile_s_snapshot_comes_over_http_digest(media2: bool) -> None:
+    jpeg = snapshot_jpeg(320, 240)
+    with face_for(media2=media2, snapshot=jpeg) as face:
+        match = ProbeMatch(face.camera.urn, (face.device_url,), (), "127.0.0.1")
+        candidate = describe(match, Credentials("admin", PASSWORD), budget_s=3)
+        url = candidate.snapshot_url
+        assert url == f"{face.device_url.split('/onvif')[0]}/snapshot/sub.jpg", url
+        assert fetch_snapshot(url, Credentials("admin", PASSWORD)) == jpeg
+        with pytest.raises(AuthError, match="refused the user or password for its snapshot"):
+            fetch_snapshot(url, Credentials("admin", "wrong"))
+        with pytest.raises(AuthError):
+            fetch_snapshot(url, None)  # no credentials: never Basic, never the password
+    assert candidate.public("admin")["snapshot_url"] == url
+
+
+def test_a_camera_without_a_snapshot_has_none_and_no_problem(face: OnvifFace) -> None:
+    match = ProbeMatch(face.camera.urn, (face.device_url,), (), "127.0.0.1")
+    candidate = describe(match, Credentials("admin", PASSWORD), budget_s=3)
+    assert candidate.snapshot_url == "" and candidate.problem == ""
+    assert candidate.streams  # the rest of the answer is whole
+
+
+def test_a_snapshot_that_is_not_a_jpeg_is_refused() -> None:
+    with face_for(snapshot=b"<html>login</html>") as face, \
+            pytest.raises(OnvifError, match="not a JPEG"):
+        fetch_snapshot(f"http://127.0.0.1:{face.http_port}/snapshot/sub.jpg",
+                       Credentials("admin", PASSWORD))
 
 
 def test_the_hook_finds_a_camera_by_a_directed_probe(face: OnvifFace) -> None:

@@ -28,6 +28,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal
@@ -67,11 +68,26 @@ class OnvifCamera:
     zero_xaddr: bool = False  # advertise http://0.0.0.0:port/ like some firmware does
     auth: Literal["ws", "http-digest"] = "ws"  # WS-UsernameToken, or HTTP Digest only
     media2: bool = True  # offer the Media2 service (the only one that can say H.265)
+    snapshot: bytes | None = field(default=None, repr=False)  # a JPEG: GetSnapshotUri
     profiles: tuple[SimProfile, ...] = (SimProfile("main", 1920, 1080, 30, "main"),
                                         SimProfile("sub", 640, 360, 30, "sub"))
 
     def now(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
+
+
+def snapshot_jpeg(width: int = 800, height: int = 450) -> bytes:
+    """A JPEG for a face's snapshot: grey, of a size none of the clips has, so a test can
+    tell a snapshot from a picture of a stream."""
+    import av  # the face itself needs no PyAV
+
+    frame = av.VideoFrame(width, height, "yuvj420p")
+    for plane in frame.planes:
+        plane.update(bytes([128]) * plane.buffer_size)
+    encoder: Any = av.CodecContext.create("mjpeg", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuvj420p"
+    encoder.time_base = Fraction(1, 25)
+    return b"".join(bytes(p) for p in encoder.encode(frame) + encoder.encode(None))
 
 
 def onvif_camera_of(server: SimCameraServer, camera: int = 1, **fields: Any) -> OnvifCamera:

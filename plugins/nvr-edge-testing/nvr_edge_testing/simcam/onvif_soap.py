@@ -38,11 +38,7 @@ def handler_for(camera: OnvifCamera) -> type[BaseHTTPRequestHandler]:
                 name = f"Media2.{name}"
             if camera.auth == "http-digest" and camera.user is not None \
                     and not http_digest_ok(self.headers.get("Authorization", ""), camera):
-                self.send_response(401)
-                self.send_header("WWW-Authenticate",
-                                 f'Digest realm="simcam", nonce="{_NONCE}", qop="auth"')
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self._challenge()
                 return
             if name not in _ANONYMOUS and camera.user is not None and camera.auth == "ws":
                 problem = token_problem(request, camera)
@@ -54,6 +50,28 @@ def handler_for(camera: OnvifCamera) -> type[BaseHTTPRequestHandler]:
                 self._reply(400, _fault("ter:ActionNotSupported", f"no action {name}"))
             else:
                 self._reply(200, _envelope(body))
+
+        def do_GET(self) -> None:
+            """The snapshot (`GetSnapshotUri`), behind HTTP Digest as cameras serve it."""
+            if camera.snapshot is None or not re.fullmatch(r"/snapshot/\w+\.jpg", self.path):
+                self._reply(404, b"")
+                return
+            if camera.user is not None and not http_digest_ok(
+                    self.headers.get("Authorization", ""), camera, "GET"):
+                self._challenge()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(camera.snapshot)))
+            self.end_headers()
+            self.wfile.write(camera.snapshot)
+
+        def _challenge(self) -> None:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate",
+                             f'Digest realm="simcam", nonce="{_NONCE}", qop="auth"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def _base(self) -> str:
             host, port = self.connection.getsockname()[:2]
@@ -101,16 +119,16 @@ def token_problem(request: str, camera: OnvifCamera) -> str | None:
 _NONCE = uuid.uuid4().hex
 
 
-def http_digest_ok(header: str, camera: OnvifCamera) -> bool:
+def http_digest_ok(header: str, camera: OnvifCamera, method: str = "POST") -> bool:
     """Whether `header` answers this face's MD5 Digest challenge with the camera's
-    credentials (qop auth, the POST method)."""
+    credentials (qop auth, `method`)."""
     fields = dict(re.findall(r'(\w+)="?([^",]*)"?', header.removeprefix("Digest ")))
 
     def md5(text: str) -> str:
         return hashlib.md5(text.encode()).hexdigest()
 
     ha1 = md5(f"{camera.user}:simcam:{camera.password}")
-    ha2 = md5(f"POST:{fields.get('uri', '')}")
+    ha2 = md5(f"{method}:{fields.get('uri', '')}")
     expected = md5(f"{ha1}:{_NONCE}:{fields.get('nc', '')}:{fields.get('cnonce', '')}:auth:{ha2}")
     return (header.startswith("Digest ") and fields.get("username") == camera.user
             and fields.get("nonce") == _NONCE and fields.get("response") == expected)
@@ -158,7 +176,15 @@ def _answer(action: str, request: str, camera: OnvifCamera, base: str) -> str | 
             f'<tr2:Configurations><tr2:VideoEncoder token="enc_{p.token}">{_encoder(p)}'
             "</tr2:VideoEncoder></tr2:Configurations></tr2:Profiles>"
             for p in camera.profiles) + "</tr2:GetProfilesResponse>"
-    uri = _stream_uri(request, camera)
+    profile = _profile(request, camera)
+    snapshot = f"{base}/snapshot/{profile.token}.jpg" if profile and camera.snapshot else None
+    if action == "GetSnapshotUri" and snapshot:
+        return (f"<trt:GetSnapshotUriResponse><trt:MediaUri><tt:Uri>{snapshot}</tt:Uri>"
+                "</trt:MediaUri></trt:GetSnapshotUriResponse>")
+    if action == "Media2.GetSnapshotUri" and snapshot:
+        return (f"<tr2:GetSnapshotUriResponse><tr2:Uri>{snapshot}</tr2:Uri>"
+                "</tr2:GetSnapshotUriResponse>")
+    uri = f"{camera.rtsp}/{profile.stream}" if profile else None
     if action == "GetStreamUri" and uri:
         return ("<trt:GetStreamUriResponse><trt:MediaUri>"
                 f"<tt:Uri>{escape(uri)}</tt:Uri>"
@@ -176,10 +202,9 @@ def _encoder(p: SimProfile) -> str:
             f"<tt:RateControl><tt:FrameRateLimit>{p.fps}</tt:FrameRateLimit></tt:RateControl>")
 
 
-def _stream_uri(request: str, camera: OnvifCamera) -> str | None:
+def _profile(request: str, camera: OnvifCamera) -> SimProfile | None:
     token = re.search(r"<(?:\w+:)?ProfileToken>([^<]*)<", request)
-    profile = next((p for p in camera.profiles if token and p.token == token.group(1)), None)
-    return f"{camera.rtsp}/{profile.stream}" if profile else None
+    return next((p for p in camera.profiles if token and p.token == token.group(1)), None)
 
 
 def _envelope(body: str) -> bytes:
