@@ -45,8 +45,10 @@ export function showQuality(info, live) {
   const parts = [live.kind];
   const server = live.server;
   if (server) {
-    let rung = `${server.rung} (${server.pinned ? "pinned" : "auto"})`;
+    let rung = server.rung;
     if (server.switching_to) rung += ` → ${server.switching_to}`;
+    if (!server.pinned) rung += " (auto)";
+    else rung += server.pinned === server.rung ? " (pinned)" : ` (pinned: ${server.pinned})`;
     parts.push(rung);
   } else if (live.kind === "LL-HLS") {
     const carried = ((live.camera.live && live.camera.live.rungs) || [])
