@@ -28,6 +28,7 @@ BOX_EXTRA = "[recording.retry]\nmax_delay_ms = 2000\n"
 INTERACTIVE = {"textbox", "combobox", "checkbox", "button", "link", "slider", "spinbutton",
                "switch", "radio", "tab", "menuitem", "searchbox", "listbox", "option"}
 TILE = "document.querySelector('#grid .tile[data-camera={}]')"
+HLS_JS = Path(__file__).parents[1] / "nvr_edge_web/static/vendor/hls.mjs"
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +195,35 @@ def test_a_tile_reconnects_by_itself_after_its_camera_went_away(
     print(f"outage: {seen['gone']!r}; {seen['later']!r}")
     assert "reconnecting" in seen["gone"], seen
     assert seen["same_document"] is True and seen["advanced"] is True, seen
+
+
+@pytest.mark.skipif(not HLS_JS.exists(), reason="hls.js is not installed (setup-js.sh)")
+def test_a_phone_without_webrtc_gets_one_column_of_ll_hls_tiles(
+        box: Box, browser: tuple[int, int]) -> None:
+    info = f"{TILE.format('cam1')}.querySelector('.live-info')"
+
+    async def look() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        # a browser without WebRTC (some in-app browsers), at a phone's size
+        async with open_page(browser, "about:blank",
+                             init_script="delete window.RTCPeerConnection;") as page:
+            await page.call("Emulation.setDeviceMetricsOverride", width=390, height=844,
+                            deviceScaleFactor=1, mobile=True)
+            await page.call("Page.navigate", url=page_url(box, ["view"]))
+            await playing(page, "cam1", 40)
+            seen["info"] = await until(
+                page, f"/ ms$/.test({info}.querySelector('.quality').textContent) && "
+                f"{info}.querySelector('.quality').textContent", 20, "the LL-HLS line")
+            seen["columns"] = await page.evaluate(
+                "getComputedStyle(document.querySelector('#grid'))"
+                ".gridTemplateColumns.split(' ').length")
+            seen["picker"] = await page.evaluate(f"{info}.querySelector('.rung-label').hidden")
+        return seen
+
+    seen = asyncio.run(look())
+    print(f"phone tile: {seen['info']!r}")
+    assert seen["info"].startswith("LL-HLS · ") and "640x360" in seen["info"], seen
+    assert seen["columns"] == 1 and seen["picker"] is True, seen
 
 
 def test_every_control_has_a_name_and_the_keyboard_reaches_the_tiles(
