@@ -9,6 +9,7 @@ One browser for the module (a tab per test), one appliance (the `box` fixture)."
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,7 +184,9 @@ def test_a_tile_reconnects_by_itself_after_its_camera_went_away(
                     40, "the camera's state in the tile")
             finally:
                 box.cameras.start()
+            back = time.monotonic()
             await playing(page, "cam1", 90)
+            seen["back_s"] = time.monotonic() - back
             before = await page.evaluate(f"{live}.querySelector('video').currentTime")
             seen["advanced"] = await until(
                 page, f"{live}.querySelector('video').currentTime > {before} + 1", 10,
@@ -192,7 +195,8 @@ def test_a_tile_reconnects_by_itself_after_its_camera_went_away(
         return seen
 
     seen = asyncio.run(look())
-    print(f"outage: {seen['gone']!r}; {seen['later']!r}")
+    print(f"outage: {seen['gone']!r}; {seen['later']!r}; playing again "
+          f"{seen['back_s']:.1f} s after the camera answered again")
     assert "reconnecting" in seen["gone"], seen
     assert seen["same_document"] is True and seen["advanced"] is True, seen
 

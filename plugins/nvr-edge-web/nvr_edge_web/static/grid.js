@@ -92,25 +92,24 @@ export class Grid {
   enterFull(tile) {
     if (this.full) this.leaveFull();
     this.full = tile;
-    tile.element.classList.add("full");
-    document.body.classList.add("has-full");
-    const button = tile.element.querySelector(".tile-full");
-    button.setAttribute("aria-pressed", "true");
-    button.textContent = "Exit full screen";
+    markFull(tile, true);
     if (tile.element.requestFullscreen) tile.element.requestFullscreen().catch(() => {});
-    button.focus();
   }
 
   leaveFull() {
     const tile = this.full;
     if (!tile) return;
     this.full = null;
-    tile.element.classList.remove("full");
-    document.body.classList.remove("has-full");
-    const button = tile.element.querySelector(".tile-full");
-    button.setAttribute("aria-pressed", "false");
-    button.textContent = "Full screen";
+    markFull(tile, false);
     if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
-    button.focus();
   }
+}
+
+function markFull(tile, full) {
+  tile.element.classList.toggle("full", full);
+  document.body.classList.toggle("has-full", full);
+  const button = tile.element.querySelector(".tile-full");
+  button.setAttribute("aria-pressed", String(full));
+  button.textContent = full ? "Exit full screen" : "Full screen";
+  button.focus();
 }

@@ -49,6 +49,7 @@ export async function openHls(camera, video, onFatal) {
 class HlsPlayer {
   constructor(video, hls) {
     Object.assign(this, { video, hls, kind: "LL-HLS", failed: false });
+    this.everPlayed = false; // a frame was shown (the tile's watch says)
   }
 
   // Frames shown so far and how far behind the live edge the picture is (ms).

@@ -26,6 +26,7 @@ export class LiveTile {
     Object.assign(this, { box, camera, onChange });
     this.player = null;
     this.running = false;
+    this.connecting = false;           // an attempt is under way
     this.attempt = 0;                  // failed tries since the last picture
     this.timer = null;                 // the next try, or the watch
     this.pinned = null;                // the rung the viewer chose (null: automatic)
@@ -64,7 +65,9 @@ export class LiveTile {
 
   // The camera's entry in /api/status: its state, and the WebRTC sessions open on it.
   setStatus(status) {
+    const back = status.state === "online" && this.cameraStatus.state !== "online";
     this.cameraStatus = status;
+    if (back && this.running && !this.player) this.connect(); // not at the backoff's end
     const serial = this.player && this.player.serial;
     this.server = (status.webrtc || []).find((s) => serial !== null && s.session === serial)
       || null;
@@ -83,6 +86,16 @@ export class LiveTile {
   }
 
   async connect() {
+    if (this.connecting) return; // one attempt at a time: a single player per tile
+    this.connecting = true;
+    try {
+      await this.attemptOnce();
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  async attemptOnce() {
     clearTimeout(this.timer);
     if (!this.running) return;
     const off = offReason(this.camera);
@@ -101,7 +114,7 @@ export class LiveTile {
         ? await openHls(this.camera, video, (reason) => this.lost(reason))
         : await openWhep(this.camera, video);
     } catch (error) {
-      this.failed(error);
+      setTimeout(() => this.failed(error)); // after this attempt has ended
       return;
     }
     if (!this.running) {

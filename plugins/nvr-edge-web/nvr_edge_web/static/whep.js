@@ -48,6 +48,7 @@ export async function openWhep(camera, video) {
 class WhepPlayer {
   constructor(pc, session, video) {
     Object.assign(this, { pc, session, video, kind: "WebRTC", serial: null });
+    this.everPlayed = false; // a frame was decoded (the tile's watch says)
     this.last = null; // the previous stats sample: latency from what changed since
   }
 
