@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -53,7 +54,8 @@ def appliance(folder: Path) -> Iterator[tuple[str, str]]:
     cache = default_cache_dir()
     clip = ensure_clip(cache, width=640, height=360, bitrate_kbps=800, seconds=4)
     port = free_port()
-    with SimCameraServer(cache, cameras=CAMERAS, main=clip, sub=clip,
+    with SimCameraServer(cache, cameras=CAMERAS, main=clip, sub=clip, user="admin",
+                         password=secrets.token_urlsafe(12),  # shown masked: ***
                          log_path=folder / "cameras.log") as cameras:
         document = appliance_document(
             {f"cam{n}": cameras.url(n) for n in range(1, CAMERAS + 1)}, segment_seconds=10)
@@ -121,6 +123,10 @@ async def shoot(browser: tuple[int, int], base: str, token: str, size: str,
                                     ".click()")
                 await page.evaluate("document.querySelector('#player').scrollIntoView()")
             await until(page, READY[view])
+            if view == "cameras":  # the form, on the first camera
+                await page.evaluate("document.querySelector('#camera-list .camera-row "
+                                    "button[aria-label^=Edit]').click()")
+                await until(page, "!document.querySelector('#camera-form').hidden")
             await asyncio.sleep(0.5)  # the next repaint
             shot = await page.call("Page.captureScreenshot", format="png")
             made.append(small_png(base64.b64decode(shot["data"]), out / f"{view}-{size}.png"))

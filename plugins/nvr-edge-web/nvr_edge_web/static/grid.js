@@ -36,6 +36,7 @@ export class Grid {
 
   // `tiles`: [{element, ...}] in the grid's order.
   setTiles(tiles) {
+    if (this.full) this.leaveFull();
     this.tiles = tiles;
     this.grid.replaceChildren(...tiles.map((t) => t.element));
     for (const tile of tiles) this.wireFull(tile);
