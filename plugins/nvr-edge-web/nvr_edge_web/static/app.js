@@ -185,6 +185,8 @@ function route() {
     if (link.hash === `#${view}`) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+  // the views' ids are their hashes: the browser scrolled to the section, past the header
+  window.scrollTo(0, 0);
   if (view === "live") startGrid();
   if (view === "system") every(SYSTEM_EVERY_MS, refreshSystem, viewTimers);
   if (view === "cameras") {
