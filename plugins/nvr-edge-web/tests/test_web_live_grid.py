@@ -192,6 +192,12 @@ def test_a_tile_reconnects_by_itself_after_its_camera_went_away(
                 page, f"{live}.querySelector('video').currentTime > {before} + 1", 10,
                 "the picture moving again")
             seen["same_document"] = await page.evaluate("window.sameDocument === true")
+            # the stalled session was ended (DELETE), not left open beside the new one
+            seen["sessions"] = await until(
+                page, "(async () => { const r = await fetch('/api/status', {headers: "
+                "{Authorization: 'Bearer ' + sessionStorage.getItem('nvr-edge-token')}});"
+                " const n = (await r.json()).cameras.cam1.webrtc.length; return n === 1 && n;"
+                " })()", 15, "cam1's one session")
         return seen
 
     seen = asyncio.run(look())
