@@ -9,6 +9,7 @@ One browser for the module (a tab per test), one appliance (the `box` fixture)."
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,10 +164,20 @@ def test_a_tile_shows_its_rung_and_latency_and_pins_a_rung(
     assert "(auto)" in seen["auto_again"], seen
 
 
+def restart_web_server(box: Box) -> None:
+    """A [web] change: the server restarts, its WebRTC sessions end (the box's side of a
+    network outage: the browser is not told)."""
+    reply = box.http.request("/api/config", method="PATCH", token=box.token(["admin"], "*"),
+                             body=json.dumps({"web": {"idle_timeout_s": 16}}).encode(),
+                             headers={"Content-Type": "application/merge-patch+json"})
+    assert reply.status == 200, reply.body[:300]
+
+
 def test_a_tile_reconnects_by_itself_after_its_camera_went_away(
         box: Box, browser: tuple[int, int]) -> None:
     assert box.cameras is not None
     live = f"{TILE.format('cam1')}.querySelector('.live')"
+    says = f"['stalled', 'reconnecting'].includes({live}.dataset.live) && {live}.textContent"
 
     async def look() -> dict[str, Any]:
         seen: dict[str, Any] = {}
@@ -175,10 +186,7 @@ def test_a_tile_reconnects_by_itself_after_its_camera_went_away(
             await page.evaluate("window.sameDocument = true")
             box.cameras.kill()  # the power cable pulled
             try:
-                seen["gone"] = await until(
-                    page, f"['stalled', 'reconnecting'].includes({live}.dataset.live) && "
-                    f"{live}.querySelector('.live-overlay').textContent", 30,
-                    "the tile saying it reconnects")
+                seen["gone"] = await until(page, says, 30, "the tile saying it reconnects")
                 seen["later"] = await until(
                     page, f"/camera offline/.test({live}.textContent) && {live}.textContent",
                     40, "the camera's state in the tile")
@@ -198,12 +206,19 @@ def test_a_tile_reconnects_by_itself_after_its_camera_went_away(
                 "{Authorization: 'Bearer ' + sessionStorage.getItem('nvr-edge-token')}});"
                 " const n = (await r.json()).cameras.cam1.webrtc.length; return n === 1 && n;"
                 " })()", 15, "cam1's one session")
+            restart_web_server(box)
+            seen["server_gone"] = await until(page, says, 30, "reconnecting after the restart")
+            restarted = time.monotonic()
+            await playing(page, "cam1", 60)
+            seen["server_back_s"] = time.monotonic() - restarted
         return seen
 
     seen = asyncio.run(look())
     print(f"outage: {seen['gone']!r}; {seen['later']!r}; playing again "
-          f"{seen['back_s']:.1f} s after the camera answered again")
-    assert "reconnecting" in seen["gone"], seen
+          f"{seen['back_s']:.1f} s after the camera answered again; web server restarted: "
+          f"{seen['server_gone']!r}, playing again {seen['server_back_s']:.1f} s after the "
+          "tile said so")
+    assert "reconnecting" in seen["gone"] and "reconnecting" in seen["server_gone"], seen
     assert seen["same_document"] is True and seen["advanced"] is True, seen
 
 

@@ -1,7 +1,7 @@
 // The page: one tile per camera the token allows (its live picture, state, last 24 h of
 // recordings), laid out by grid.js; #system and #cameras (admin) are the other views.
 import { loadAccess } from "./access.js";
-import { ApiError, forgetToken, getJson, setToken, takeTokenFromUrl } from "./api.js";
+import { ApiError, NoAnswer, forgetToken, getJson, setToken, takeTokenFromUrl } from "./api.js";
 import { refreshCameras, setUpCameras } from "./cameras.js";
 import { setUpFound, showFound } from "./found.js";
 import { Grid } from "./grid.js";
@@ -22,6 +22,7 @@ let viewTimers = []; // the shown view's, stopped when it is left
 let access = null; // GET /api/me
 let liveStarted = false;
 let grid = null;
+let lostContact = false; // a poll failed for want of an answer: said until one succeeds
 const $ = (id) => document.getElementById(id);
 
 function showLogin(reason) {
@@ -44,6 +45,11 @@ function handleError(error) {
     access = null; // a hash change must not start a view with the refused token
     forgetToken();
     showLogin(`The token was refused: ${error.message}`);
+    return;
+  }
+  if (error instanceof NoAnswer) { // the network, or the box restarting: polls go on
+    lostContact = true;
+    showMessage(`${error.message}: trying again.`);
     return;
   }
   showMessage(error.message || String(error));
@@ -134,7 +140,10 @@ function play(tile, moment) {
 }
 
 function every(ms, task, list = timers) {
-  const run = () => task().catch(handleError);
+  const run = () => task().then(() => {
+    if (lostContact) showMessage(""); // it answers again
+    lostContact = false;
+  }).catch(handleError);
   run();
   list.push(setInterval(run, ms));
 }

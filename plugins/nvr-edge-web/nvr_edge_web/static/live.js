@@ -11,8 +11,8 @@ import { openWhep } from "./whep.js";
 
 const WATCH_MS = 1000;
 const STALL_SAY_S = 3;      // no new frame for this long: the tile says so
-const STALL_RESTART_S = 8;  // ... and this long: the session is given up, a new one asked
-const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000];
+const STALL_RESTART_S = 6;  // ... and this long: the session is given up, a new one asked
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 const FORCED_HLS = new URLSearchParams(window.location.search).get("live") === "hls";
 const open = new Set(); // the tiles playing now: their sessions end when the page goes
 
