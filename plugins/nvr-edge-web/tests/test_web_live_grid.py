@@ -101,6 +101,12 @@ def test_layouts_turn_pages_and_a_tile_goes_full_screen_and_back(
             seen["back"] = await page.evaluate(
                 f"{TILE.format('cam1')}.classList.contains('full')")
             await choose(page, "#layout", "auto")
+            # a kiosk URL sets the layout whatever the browser remembers
+            await page.call("Page.navigate", url=page_url(box, ["view"]).replace(
+                "/?", "/?layout=1&"))
+            await until(page, "document.querySelectorAll('#grid .tile').length === 2")
+            seen["kiosk"] = await tiles_shown(page)
+            await choose(page, "#layout", "auto")
         return seen
 
     seen = asyncio.run(look())
@@ -110,6 +116,7 @@ def test_layouts_turn_pages_and_a_tile_goes_full_screen_and_back(
     assert seen["kept"] == ("1", ["cam1"]), seen  # the layout kept, from its first page
     assert seen["four"] == (["cam1", "cam2"], 2), seen
     assert seen["full"] == [True, True, True] and seen["back"] is False, seen
+    assert seen["kiosk"] == ["cam1"], seen
 
 
 def rung_available(box: Box, name: str) -> bool:

@@ -1,6 +1,7 @@
 // The live grid's layout: auto (as many columns as fit, every tile), or 1, 4, 9 or 16
 // tiles a page with pages to turn; remembered in this browser (localStorage). A tile goes
 // full screen (its button, a double-click on the picture) and back (Esc, the button).
+// `?layout=` in the address sets it for that page (a wall screen's kiosk URL).
 // Only the tiles on the shown page play: `onShown(tile, shown)` starts and stops them.
 
 const KEY = "nvr-edge-layout";
@@ -12,8 +13,10 @@ export class Grid {
     this.tiles = [];
     this.page = 0;
     this.full = null;
+    // ?layout=9 (a wall screen's kiosk URL) wins over what this browser remembers
+    const asked = new URLSearchParams(window.location.search).get("layout");
     const saved = localStorage.getItem(KEY);
-    this.layout = LAYOUTS.includes(saved) ? saved : "auto";
+    this.layout = [asked, saved].find((l) => LAYOUTS.includes(l)) || "auto";
     this.picker.value = this.layout;
     this.picker.addEventListener("change", () => this.setLayout(this.picker.value));
     previous.addEventListener("click", () => this.turn(-1));
