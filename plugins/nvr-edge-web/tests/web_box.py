@@ -37,6 +37,7 @@ class Box:
     config: Config
     http: Client
     tokens: list[str] = field(default_factory=list)  # every token sent: none may be logged
+    cameras: SimCameraServer | None = None  # the simulated cameras (stop, start: an outage)
 
     @property
     def secret(self) -> bytes:
@@ -68,6 +69,7 @@ def running_box(folder: Path, clip_cache: Path, clip: Any, extra: str = "",
                             {f"cam{n}": cameras.url(n, "main") for n in (1, 2)},
                             segment_seconds=10, extra=web_table(port) + web + extra)
         with started_box(path, port) as box:
+            box.cameras = cameras
             yield box
 
 

@@ -56,21 +56,25 @@ async def visible(page: Page, selector: str) -> bool:
         " return !!e && e.getClientRects().length > 0; })()"))
 
 
-async def controls(page: Page) -> list[dict[str, Any]]:
-    """Every control the accessibility tree shows now: role, name, focusable."""
+async def controls(page: Page, roles: set[str] = CONTROL_ROLES,
+                   focusable: bool = False) -> list[dict[str, Any]]:
+    """Every control the accessibility tree shows now (a node of one of `roles`, or with
+    `focusable` any node the keyboard can reach): role, name, focusable, disabled."""
     tree = await page.call("Accessibility.getFullAXTree")
     found = []
     for node in tree["nodes"]:
         role = (node.get("role") or {}).get("value")
-        if node.get("ignored") or role not in CONTROL_ROLES:
-            continue
         properties = {p["name"]: p["value"].get("value") for p in node.get("properties", [])}
+        if node.get("ignored") or role in ("RootWebArea", "WebArea") or not (
+                role in roles or (focusable and properties.get("focusable"))):
+            continue
         found.append({"role": role, "name": (node.get("name") or {}).get("value", ""),
-                      "focusable": bool(properties.get("focusable"))})
+                      "focusable": bool(properties.get("focusable")),
+                      "disabled": bool(properties.get("disabled"))})
     return found
 
 
-KEYS = {"Tab": 9, "Enter": 13, "ArrowRight": 39}
+KEYS = {"Tab": 9, "Enter": 13, "Escape": 27, "ArrowRight": 39}
 
 
 async def press(page: Page, key: str) -> None:

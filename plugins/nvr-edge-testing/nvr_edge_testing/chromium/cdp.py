@@ -3,12 +3,12 @@ open a page, evaluate JavaScript in it. No browser-automation dependency."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import json
 import subprocess
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +49,10 @@ class Page:
         return result["result"].get("value")
 
 
-@contextlib.asynccontextmanager
-async def chromium_page(url: str, profile: Path, init_script: str = "",
-                        ) -> AsyncIterator[Page]:
-    """Chromium showing `url`; `init_script` runs in every document before the page's own
-    scripts (a probe that must see the page from its start)."""
+@contextlib.contextmanager
+def chromium(profile: Path) -> Iterator[tuple[int, int]]:
+    """A headless Chromium on `profile`: its DevTools port and its main process id. Tests
+    that open many pages share one (`open_page` for each)."""
     port_file = profile / "DevToolsActivePort"
     port_file.unlink(missing_ok=True)  # an earlier browser's, in a reused profile
     browser = subprocess.Popen(tied([CHROMIUM, *FLAGS, f"--user-data-dir={profile}",
@@ -63,18 +62,40 @@ async def chromium_page(url: str, profile: Path, init_script: str = "",
         for _ in range(100):
             if port_file.exists() and port_file.read_text().strip():
                 break
-            await asyncio.sleep(0.1)
-        port = port_file.read_text().split()[0]
-        async with aiohttp.ClientSession() as http:
-            async with http.put(f"http://127.0.0.1:{port}/json/new") as reply:
-                target = await reply.json()
-            async with http.ws_connect(target["webSocketDebuggerUrl"],
-                                       max_msg_size=0) as ws:
-                page = Page(ws, browser.pid)
+            time.sleep(0.1)
+        yield int(port_file.read_text().split()[0]), browser.pid
+    finally:
+        end(browser, 10)
+
+
+@contextlib.asynccontextmanager
+async def open_page(browser: tuple[int, int], url: str, init_script: str = "",
+                    ) -> AsyncIterator[Page]:
+    """A new tab of the running `browser` (from `chromium`) showing `url`, closed after;
+    `init_script` runs in every document before the page's own scripts (a probe that must
+    see the page from its start)."""
+    port, pid = browser
+    async with aiohttp.ClientSession() as http:
+        async with http.put(f"http://127.0.0.1:{port}/json/new") as reply:
+            target = await reply.json()
+        try:
+            async with http.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+                page = Page(ws, pid)
                 if init_script:
                     await page.call("Page.enable")  # without it the script is not kept
                     await page.call("Page.addScriptToEvaluateOnNewDocument", source=init_script)
                 await page.call("Page.navigate", url=url)  # a /json/new URL loses its #...
                 yield page
-    finally:
-        end(browser, 10)
+        finally:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"http://127.0.0.1:{port}/json/close/{target['id']}"):
+                    pass
+
+
+@contextlib.asynccontextmanager
+async def chromium_page(url: str, profile: Path, init_script: str = "",
+                        ) -> AsyncIterator[Page]:
+    """Chromium showing `url`, in a browser of its own; `init_script` as `open_page`."""
+    with chromium(profile) as browser:
+        async with open_page(browser, url, init_script) as page:
+            yield page

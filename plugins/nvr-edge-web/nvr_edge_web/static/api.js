@@ -8,6 +8,17 @@ export class ApiError extends Error {
   }
 }
 
+// No answer at all (the network, a box restarting): fetch's own error, named.
+export class NoAnswer extends Error {}
+
+async function send(path, init) {
+  try {
+    return await fetch(path, init);
+  } catch (error) {
+    throw new NoAnswer(`the box does not answer (${error.message})`);
+  }
+}
+
 // A token in the URL (#token=... or ?token=...) is kept for this tab and taken out of the
 // address bar, so it does not stay in the history or get copied along with the link.
 export function takeTokenFromUrl() {
@@ -41,13 +52,13 @@ export function bearer() {
 }
 
 export async function getJson(path) {
-  return answer(await fetch(path, { headers: bearer() }));
+  return answer(await send(path, { headers: bearer() }));
 }
 
 // A JSON body with the token: PATCH /api/config, POST /api/commands/<name>.
 export async function sendJson(method, path, body, type = "application/json") {
   const headers = { ...bearer(), "Content-Type": type };
-  return answer(await fetch(path, { method, headers, body: JSON.stringify(body) }));
+  return answer(await send(path, { method, headers, body: JSON.stringify(body) }));
 }
 
 async function answer(response) {

@@ -1,11 +1,13 @@
-// The page: one tile per camera the token allows, its state, its last 24 h of recordings;
-// #system and #cameras (admin) are the other views of it.
+// The page: one tile per camera the token allows (its live picture, state, last 24 h of
+// recordings), laid out by grid.js; #system and #cameras (admin) are the other views.
 import { loadAccess } from "./access.js";
-import { ApiError, forgetToken, getJson, setToken, takeTokenFromUrl } from "./api.js";
+import { ApiError, NoAnswer, forgetToken, getJson, setToken, takeTokenFromUrl } from "./api.js";
 import { refreshCameras, setUpCameras } from "./cameras.js";
 import { setUpFound, showFound } from "./found.js";
-import { startLive } from "./live.js";
+import { Grid } from "./grid.js";
+import { LiveTile } from "./live.js";
 import { closePlayback, openPlayback, setUpPlayback } from "./playback.js";
+import { setUpQuality, showQuality } from "./quality.js";
 import { refreshSystem } from "./system.js";
 import { drawRecorded, momentAt, showCursor, windowEndingNow } from "./timeline.js";
 
@@ -19,11 +21,14 @@ let timers = []; // the live grid's, kept while another view shows (its tiles st
 let viewTimers = []; // the shown view's, stopped when it is left
 let access = null; // GET /api/me
 let liveStarted = false;
+let grid = null;
+let lostContact = false; // a poll failed for want of an answer: said until one succeeds
 const $ = (id) => document.getElementById(id);
 
 function showLogin(reason) {
+  stopLive();
   $("grid").replaceChildren();
-  for (const id of ["views", "system", "cameras", "expiry"]) $(id).hidden = true;
+  for (const id of ["views", "system", "cameras", "expiry", "live-bar"]) $(id).hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = reason || "";
   $("forget").hidden = true;
@@ -42,14 +47,21 @@ function handleError(error) {
     showLogin(`The token was refused: ${error.message}`);
     return;
   }
+  if (error instanceof NoAnswer) { // the network, or the box restarting: polls go on
+    lostContact = true;
+    showMessage(`${error.message}: trying again.`);
+    return;
+  }
   showMessage(error.message || String(error));
 }
 
 function makeTile(camera) {
   const element = $("tile-template").content.firstElementChild.cloneNode(true);
   element.dataset.camera = camera.id;
-  element.querySelector(".name").textContent = camera.name || camera.id;
-  const tile = { camera, element, segments: [], range: windowEndingNow() };
+  const name = camera.name || camera.id;
+  element.querySelector(".name").textContent = name;
+  element.querySelector(".tile-full").setAttribute("aria-label", `Full screen: ${name}`);
+  const tile = { camera, element, segments: [], range: windowEndingNow(), live: null };
   setState(tile, camera.state, camera.reason);
   const timeline = element.querySelector(".timeline");
   if (camera.allowed.includes("playback")) {
@@ -58,8 +70,21 @@ function makeTile(camera) {
     timeline.dataset.disabled = "";
     timeline.title = "This token does not allow playback";
   }
+  timeline.setAttribute("aria-label", `Last 24 hours of ${name}: ${timeline.title}`);
+  timeline.setAttribute("role", "button");
+  timeline.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && camera.allowed.includes("playback")) {
+      play(tile, tile.range.to - 60000); // the last minute
+    }
+  });
+  const info = element.querySelector(".live-info");
   if (camera.allowed.includes("view")) {
-    startLive(element.querySelector(".live"), camera);
+    tile.live = new LiveTile(element.querySelector(".live"), camera,
+      (live) => showQuality(info, live));
+    setUpQuality(info, tile.live);
+  } else {
+    element.querySelector(".live-placeholder").textContent = "This token does not allow live view";
+    info.hidden = true;
   }
   return tile;
 }
@@ -73,9 +98,10 @@ function setState(tile, state, reason) {
 
 async function loadCameras() {
   const { cameras } = await getJson("/api/cameras");
+  stopLive();
   tiles.clear();
   for (const camera of cameras) tiles.set(camera.id, makeTile(camera));
-  $("grid").replaceChildren(...[...tiles.values()].map((t) => t.element));
+  grid.setTiles([...tiles.values()]);
   if (!cameras.length) showMessage("This token shows no camera.");
 }
 
@@ -83,7 +109,9 @@ async function refreshStatus() {
   const status = await getJson("/api/status");
   for (const [id, camera] of Object.entries(status.cameras)) {
     const tile = tiles.get(id);
-    if (tile) setState(tile, camera.state, camera.reason);
+    if (!tile) continue;
+    setState(tile, camera.state, camera.reason);
+    if (tile.live) tile.live.setStatus(camera);
   }
   $("updated").textContent = status.updated ? `updated ${status.updated}` : "";
 }
@@ -112,9 +140,16 @@ function play(tile, moment) {
 }
 
 function every(ms, task, list = timers) {
-  const run = () => task().catch(handleError);
+  const run = () => task().then(() => {
+    if (lostContact) showMessage(""); // it answers again
+    lostContact = false;
+  }).catch(handleError);
   run();
   list.push(setInterval(run, ms));
+}
+
+function stopLive() {
+  for (const tile of tiles.values()) if (tile.live) tile.live.stop();
 }
 
 function stopTimers() {
@@ -151,6 +186,7 @@ function route() {
   viewTimers.forEach(clearInterval);
   viewTimers = [];
   $("grid").hidden = view !== "live";
+  $("live-bar").hidden = view !== "live";
   if (view !== "live") closePlayback();
   $("system").hidden = view !== "system";
   $("cameras").hidden = view !== "cameras";
@@ -158,6 +194,8 @@ function route() {
     if (link.hash === `#${view}`) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+  // the views' ids are their hashes: the browser scrolled to the section, past the header
+  window.scrollTo(0, 0);
   if (view === "live") startGrid();
   if (view === "system") every(SYSTEM_EVERY_MS, refreshSystem, viewTimers);
   if (view === "cameras") {
@@ -192,6 +230,9 @@ function setUp() {
     forgetToken();
     window.location.reload();
   });
+  grid = new Grid({ grid: $("grid"), layout: $("layout"), previous: $("page-previous"),
+                    next: $("page-next"), page: $("page-number") },
+                  (tile, shown) => tile.live && (shown ? tile.live.start() : tile.live.stop()));
   setUpPlayback(handleError);
   window.addEventListener("hashchange", route);
   setUpCameras(handleError);

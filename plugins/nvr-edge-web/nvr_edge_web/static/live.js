@@ -1,175 +1,266 @@
-// Live view: WebRTC negotiated by WHEP (POST the offer, get the answer and a session URL;
-// DELETE that URL to stop). The appliance sends the camera's H.264 as it is: no audio.
+// A tile's live picture: WebRTC by WHEP (whep.js), LL-HLS (hlsplayer.js) where WebRTC is
+// not available, and a watch that keeps it going: a picture that stops (the camera went
+// away, the network dropped, the session ended) shows "reconnecting" over the last frame,
+// and a new session is asked for with a growing pause until one plays again.
 //
-// `tile` is the camera's `.live` element; `camera` is the entry from GET /api/cameras:
-// {id, name, state, allowed, live: {whep, hls, mode, streaming, outputs}}. The app calls startLive once per camera
-// whose token allows "view". `/?live=hls` skips WebRTC (a network that blocks its UDP,
-// or comparing the two).
-import { bearer, mediaUrl } from "./api.js";
+// `camera` is the entry from GET /api/cameras: {id, name, state, allowed, live: {whep, hls,
+// mode, streaming, outputs, rungs}}. `/?live=hls` skips WebRTC (a network that blocks its
+// UDP, or comparing the two).
+import { openHls } from "./hlsplayer.js";
+import { openWhep } from "./whep.js";
 
-const RETRY_MS = 3000; // the camera has no stream yet (503): ask again
+const WATCH_MS = 1000;
+const STALL_SAY_S = 3;      // no new frame for this long: the tile says so
+const STALL_RESTART_S = 6;  // ... and this long: the session is given up, a new one asked
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 const FORCED_HLS = new URLSearchParams(window.location.search).get("live") === "hls";
+const open = new Set(); // the tiles playing now: their sessions end when the page goes
 
-export function startLive(tile, camera) {
-  if (camera.live && camera.live.mode === "off") {
-    show(tile, "live view is off for this camera (cameras[].live)");
-    return;
-  }
-  // An output that cannot carry the camera's stream (its codec) says so: not tried.
-  const outputs = (camera.live && camera.live.outputs) || {};
-  const refused = (name) => (outputs[name] && outputs[name].available === false
-    ? outputs[name].reason : null);
-  if (refused("whep") && refused("hls")) {
-    show(tile, `live view unavailable: ${refused("hls")}`);
-    return;
-  }
-  if (FORCED_HLS || refused("whep")) {
-    fallbackToHls(tile, camera, refused("whep") || "LL-HLS chosen by ?live=hls");
-    return;
-  }
-  play(tile, camera).catch((error) => fallbackToHls(tile, camera, error.message));
-}
+window.addEventListener("pagehide", () => {
+  for (const tile of open) tile.stop();
+});
 
-async function play(tile, camera) {
-  const pc = new RTCPeerConnection(); // no ICE server: the box offers its LAN addresses
-  const transceiver = pc.addTransceiver("video", { direction: "recvonly" });
-  preferH264(transceiver); // the box can only pass H.264 through
-  const video = document.createElement("video");
-  Object.assign(video, { autoplay: true, muted: true, playsInline: true });
-  pc.ontrack = (event) => {
-    video.srcObject = event.streams[0] || new MediaStream([event.track]);
-  };
-  await pc.setLocalDescription(await pc.createOffer());
-  await gatheringDone(pc);
-  const response = await fetch(camera.live.whep, {
-    method: "POST",
-    headers: { ...bearer(), "Content-Type": "application/sdp" },
-    body: pc.localDescription.sdp,
-  });
-  if (!response.ok) {
-    pc.close();
-    const reason = await errorOf(response);
-    if (response.status === 503) {
-      show(tile, `live view: ${reason}`);
-      setTimeout(() => startLive(tile, camera), RETRY_MS);
+export class LiveTile {
+  // `box` is the tile's `.live` element; `onChange(tile)` after anything shown changed.
+  constructor(box, camera, onChange = () => {}) {
+    Object.assign(this, { box, camera, onChange });
+    this.player = null;
+    this.running = false;
+    this.connecting = false;           // an attempt is under way
+    this.attempt = 0;                  // failed tries since the last picture
+    this.timer = null;                 // the next try, or the watch
+    this.pinned = null;                // the rung the viewer chose (null: automatic)
+    this.server = null;                // this session's entry in /api/status
+    this.cameraStatus = { state: camera.state, reason: camera.reason };
+    this.hlsBecause = FORCED_HLS ? "LL-HLS chosen by ?live=hls" : refusedWhep(camera);
+    this.state = "idle";               // connecting, playing, stalled, reconnecting, off
+    this.message = "";
+    this.latencyMs = null;
+    this.overlay = document.createElement("p");
+    this.overlay.className = "live-overlay";
+    this.overlay.setAttribute("role", "status");
+  }
+
+  get kind() {
+    return this.player ? this.player.kind : this.hlsBecause ? "LL-HLS" : "WebRTC";
+  }
+
+  get video() {
+    return this.player ? this.player.video : null;
+  }
+
+  start() {
+    if (this.running) return;
+    this.running = true;
+    open.add(this);
+    this.connect();
+  }
+
+  stop() {
+    this.running = false;
+    open.delete(this);
+    this.drop();
+    this.say("idle", "paused while not shown");
+  }
+
+  // The camera's entry in /api/status: its state, and the WebRTC sessions open on it.
+  setStatus(status) {
+    const back = status.state === "online" && this.cameraStatus.state !== "online";
+    this.cameraStatus = status;
+    if (back && this.running && !this.player) this.connect(); // not at the backoff's end
+    const serial = this.player && this.player.serial;
+    this.server = (status.webrtc || []).find((s) => serial !== null && s.session === serial)
+      || null;
+    this.onChange(this);
+  }
+
+  // Pins a rung (null: automatic); resolves to the session's status, or throws the reason.
+  async pin(rung) {
+    if (!this.player || this.player.kind !== "WebRTC") {
+      throw new Error("choosing the quality needs WebRTC; LL-HLS plays the live stream");
+    }
+    this.server = await this.player.pin(rung || null);
+    this.pinned = rung || null; // kept for the next session (after a reconnect)
+    this.onChange(this);
+    return this.server;
+  }
+
+  async connect() {
+    if (this.connecting) return; // one attempt at a time: a single player per tile
+    this.connecting = true;
+    try {
+      await this.attemptOnce();
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  async attemptOnce() {
+    clearTimeout(this.timer);
+    if (!this.running) return;
+    const off = offReason(this.camera);
+    if (off) {
+      this.say("off", off);
       return;
     }
-    throw new Error(reason);
-  }
-  const session = response.headers.get("Location");
-  await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
-  tile.replaceChildren(video);
-  pc.onconnectionstatechange = () => {
-    if (pc.connectionState === "failed") {
-      pc.close();
-      fallbackToHls(tile, camera, "the WebRTC connection failed");
+    this.say(this.attempt ? "reconnecting" : "connecting",
+      this.attempt ? `reconnecting (try ${this.attempt + 1})` : `connecting (${this.kind})`);
+    const video = document.createElement("video");
+    Object.assign(video, { autoplay: true, muted: true, playsInline: true });
+    video.setAttribute("aria-label", `${this.camera.name || this.camera.id} live`);
+    let player;
+    try {
+      player = this.hlsBecause
+        ? await openHls(this.camera, video, (reason) => this.lost(reason))
+        : await openWhep(this.camera, video);
+    } catch (error) {
+      setTimeout(() => this.failed(error)); // after this attempt has ended
+      return;
     }
-  };
-  // Tell the box when the page goes away, so the session ends at once.
-  window.addEventListener("pagehide", () => {
-    if (session) fetch(session, { method: "DELETE", headers: bearer(), keepalive: true });
-    pc.close();
-  });
-}
+    if (!this.running) {
+      player.close();
+      return;
+    }
+    if (this.hlsBecause) video.title = `WebRTC: ${this.hlsBecause}; playing LL-HLS`;
+    this.player = player;
+    this.box.replaceChildren(video, this.overlay);
+    if (player.kind === "WebRTC") {
+      // learns the session's name in /api/status, and keeps the viewer's choice
+      player.pin(this.pinned).then((status) => { this.server = status; })
+        .catch(() => { this.pinned = null; });
+    }
+    this.watch(player);
+  }
 
-function preferH264(transceiver) {
-  const codecs = (RTCRtpReceiver.getCapabilities("video") || { codecs: [] }).codecs;
-  const h264 = codecs.filter((c) => /^video\/(h264|rtx)$/i.test(c.mimeType));
-  if (h264.length && transceiver.setCodecPreferences) transceiver.setCodecPreferences(h264);
-}
+  failed(error) {
+    if (error.status === 401 || error.status === 403) {
+      this.say("off", `live view refused: ${error.message}`);
+    } else if (!error.retry && !this.hlsBecause) {
+      this.hlsBecause = error.message; // WebRTC is no use here: LL-HLS at once
+      this.connect();
+    } else {
+      this.retryLater(error.message);
+    }
+  }
 
-// WHEP without trickle: the offer carries every candidate.
-function gatheringDone(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState === "complete") resolve();
+  retryLater(reason) {
+    const wait = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    this.attempt += 1;
+    this.say("reconnecting", `reconnecting in ${wait / 1000} s: ${reason}${this.why()}`);
+    this.timer = setTimeout(() => this.connect(), wait);
+  }
+
+  // The camera's own state when it is not online: why there is no picture.
+  why() {
+    const { state, reason } = this.cameraStatus || {};
+    if (!state || state === "online") return "";
+    return ` (camera ${state}${reason ? `: ${reason}` : ""})`;
+  }
+
+  lost(reason) {
+    if (!this.running) return;
+    const player = this.player;
+    // a WebRTC session that never connected: its UDP is blocked here, LL-HLS may pass
+    if (player && player.kind === "WebRTC" && !player.everPlayed
+        && player.pc.connectionState !== "connected") {
+      this.hlsBecause = `the WebRTC connection failed (${reason})`;
+    }
+    this.drop();
+    this.retryLater(reason);
+  }
+
+  drop() {
+    clearTimeout(this.timer);
+    clearInterval(this.timer);
+    if (this.player) this.player.close(true);
+    this.player = null;
+    this.server = null;
+    this.latencyMs = null;
+  }
+
+  watch(player) {
+    let frames = 0;
+    let lastFrameAt = performance.now();
+    const tick = async () => {
+      if (player !== this.player) return;
+      let sample;
+      try {
+        sample = await player.sample();
+      } catch {
+        sample = { frames, latencyMs: null };
+      }
+      if (player !== this.player) return;
+      const now = performance.now();
+      if (sample.frames > frames) {
+        frames = sample.frames;
+        lastFrameAt = now;
+        player.everPlayed = true;
+        this.attempt = 0;
+        this.latencyMs = sample.latencyMs;
+        if (this.state !== "playing") this.say("playing", "");
+      }
+      const still = (now - lastFrameAt) / 1000;
+      if (player.failed) {
+        this.lost("the WebRTC connection ended");
+      } else if (still > STALL_RESTART_S) {
+        this.lost(`no picture for ${Math.round(still)} s`);
+      } else if (still > STALL_SAY_S && player.everPlayed) {
+        this.latencyMs = null;
+        this.say("stalled", `reconnecting: no picture for ${Math.round(still)} s${this.why()}`);
+      } else {
+        this.onChange(this);
+      }
     };
-    pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, 2000); // a host without a usable interface: send what we have
-  });
-}
+    this.timer = setInterval(tick, WATCH_MS);
+  }
 
-async function errorOf(response) {
-  try {
-    return (await response.json()).error || response.statusText;
-  } catch {
-    return response.statusText || `HTTP ${response.status}`;
+  say(state, message) {
+    this.state = state;
+    this.message = message;
+    this.box.dataset.live = state;
+    this.overlay.textContent = message;
+    this.overlay.hidden = !message;
+    if (!this.player) this.box.replaceChildren(this.overlay);
+    this.onChange(this);
   }
 }
 
-function show(tile, text) {
-  const message = document.createElement("p");
-  message.className = "live-placeholder";
-  message.textContent = text;
-  tile.replaceChildren(message);
+// A camera whose live view cannot be had at all: the reason, else "".
+function offReason(camera) {
+  if (camera.live && camera.live.mode === "off") {
+    return "live view is off for this camera (cameras[].live)";
+  }
+  const hls = outputRefusal(camera, "hls");
+  if (refusedWhep(camera) && hls) return `live view unavailable: ${hls}`;
+  return "";
 }
 
-// When WebRTC does not work: LL-HLS (camera.live.hls), with hls.js where setup-js.sh
-// installed it (/static/vendor/hls.mjs), else the browser's own HLS (Safari). The token
-// goes as ?token= (a player cannot set headers); the box puts it on every URI it lists.
-export async function fallbackToHls(tile, camera, reason) {
-  const source = camera.live && camera.live.hls;
-  if (!source) {
-    show(tile, `live view unavailable: ${reason}`);
-    return;
-  }
+// An output that cannot carry the camera's stream (its codec) says so: not tried.
+function outputRefusal(camera, name) {
+  const output = ((camera.live && camera.live.outputs) || {})[name];
+  return output && output.available === false ? output.reason : "";
+}
+
+function refusedWhep(camera) {
+  if (!window.RTCPeerConnection) return "this browser has no WebRTC";
+  return outputRefusal(camera, "whep");
+}
+
+// LL-HLS in `box` without a watch: the fallback alone (its test, and the console).
+export async function fallbackToHls(box, camera, reason) {
   const video = document.createElement("video");
   Object.assign(video, { autoplay: true, muted: true, playsInline: true });
   video.title = `WebRTC: ${reason}; playing LL-HLS`;
-  let Hls = null;
+  const show = (text) => {
+    const message = document.createElement("p");
+    message.className = "live-placeholder";
+    message.textContent = `live view unavailable: ${reason}; ${text}`;
+    box.replaceChildren(message);
+  };
   try {
-    Hls = (await import("/static/vendor/hls.mjs")).default;
-  } catch {
-    Hls = null; // not installed: native HLS, or nothing
+    await openHls(camera, video, show);
+    box.replaceChildren(video);
+  } catch (error) {
+    show(error.message);
   }
-  if (Hls && Hls.isSupported()) {
-    // No worker: the page's CSP allows no blob: scripts. hls.js's own catch-up only acts
-    // with more than 1 s buffered, never the case this close to the edge, and each stall
-    // would add 1 s to its target: the page keeps the latency itself (keepNearLiveEdge).
-    const hls = new Hls({ lowLatencyMode: true, enableWorker: false, backBufferLength: 10,
-                          maxLiveSyncPlaybackRate: 1, liveSyncOnStallIncrease: 0 });
-    hls.on(Hls.Events.ERROR, (_event, data) => {
-      if (data.fatal) {
-        hls.destroy();
-        show(tile, `live view unavailable: ${reason}; LL-HLS: ${data.details}`);
-      }
-    });
-    hls.loadSource(mediaUrl(source));
-    hls.attachMedia(video);
-    keepNearLiveEdge(video);
-    video.hls = hls; // for the console and the tests: hls.latency, hls.playingDate
-    window.addEventListener("pagehide", () => hls.destroy());
-  } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-    video.src = mediaUrl(source);
-  } else {
-    show(tile, `live view unavailable: ${reason} (no HLS player in this browser)`);
-    return;
-  }
-  tile.replaceChildren(video);
-  video.play().catch(() => {}); // autoplay refused: the controls-free tile stays paused
-}
-
-// LL-HLS delivers a part (~200 ms) at a time, each as soon as it is complete, so the
-// newest buffered frame is the live edge. Playing BEHIND_S under it leaves room for one
-// late part; further behind, play faster (unnoticeable at 1.15x), and from a long way
-// behind (a start on an old keyframe, a stall), jump.
-const BEHIND_S = 0.4;
-const FASTER_FROM_S = 0.6;
-const JUMP_FROM_S = 1.5;
-
-function keepNearLiveEdge(video) {
-  video.addEventListener("timeupdate", () => {
-    const buffered = video.buffered;
-    if (!buffered.length || video.paused || video.seeking) return;
-    const edge = buffered.end(buffered.length - 1);
-    const behind = edge - video.currentTime;
-    if (behind > JUMP_FROM_S) {
-      video.currentTime = edge - BEHIND_S;
-    } else if (behind > FASTER_FROM_S) {
-      video.playbackRate = 1.15;
-    } else if (behind <= BEHIND_S) {
-      video.playbackRate = 1;
-    }
-  });
 }

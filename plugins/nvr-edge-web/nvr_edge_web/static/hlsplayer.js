@@ -1,0 +1,97 @@
+// The LL-HLS player, for viewers WebRTC does not reach: hls.js where setup-js.sh installed
+// it (/static/vendor/hls.mjs), else the browser's own HLS (Safari). The token goes as
+// ?token= (a player cannot set headers); the box puts it on every URI it lists.
+import { mediaUrl } from "./api.js";
+import { LiveError } from "./whep.js";
+
+let hlsModule = null;
+
+async function loadHls() {
+  if (hlsModule === null) {
+    try {
+      hlsModule = (await import("/static/vendor/hls.mjs")).default;
+    } catch {
+      hlsModule = false; // not installed: native HLS, or nothing
+    }
+  }
+  return hlsModule || null;
+}
+
+// Plays camera.live.hls in `video`; `onFatal(reason)` when the player gives up.
+export async function openHls(camera, video, onFatal) {
+  const source = camera.live && camera.live.hls;
+  if (!source) throw new LiveError("this camera has no LL-HLS stream");
+  const Hls = await loadHls();
+  let hls = null;
+  if (Hls && Hls.isSupported()) {
+    // No worker: the page's CSP allows no blob: scripts. hls.js's own catch-up only acts
+    // with more than 1 s buffered, never the case this close to the edge, and each stall
+    // would add 1 s to its target: the page keeps the latency itself (keepNearLiveEdge).
+    hls = new Hls({ lowLatencyMode: true, enableWorker: false, backBufferLength: 10,
+                    maxLiveSyncPlaybackRate: 1, liveSyncOnStallIncrease: 0 });
+    hls.on(Hls.Events.ERROR, (_event, data) => {
+      if (data.fatal) onFatal(`LL-HLS: ${data.details}`);
+    });
+    hls.loadSource(mediaUrl(source));
+    hls.attachMedia(video);
+    video.hls = hls; // for the console and the tests: hls.latency, hls.playingDate
+  } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.src = mediaUrl(source);
+    video.addEventListener("error", () => onFatal("LL-HLS: the browser's player failed"));
+  } else {
+    throw new LiveError("no HLS player in this browser");
+  }
+  keepNearLiveEdge(video);
+  video.play().catch(() => {}); // autoplay refused: the controls-free tile stays paused
+  return new HlsPlayer(video, hls);
+}
+
+class HlsPlayer {
+  constructor(video, hls) {
+    Object.assign(this, { video, hls, kind: "LL-HLS", failed: false });
+    this.everPlayed = false; // a frame was shown (the tile's watch says)
+  }
+
+  // Frames shown so far and how far behind the live edge the picture is (ms).
+  async sample() {
+    const quality = this.video.getVideoPlaybackQuality
+      ? this.video.getVideoPlaybackQuality() : null;
+    const frames = quality ? quality.totalVideoFrames : Math.round(this.video.currentTime * 30);
+    let behind = this.hls && Number.isFinite(this.hls.latency) ? this.hls.latency : null;
+    const buffered = this.video.buffered;
+    if (behind === null && buffered.length) {
+      behind = buffered.end(buffered.length - 1) - this.video.currentTime;
+    }
+    return { frames, latencyMs: behind === null ? null : Math.round(behind * 1000) };
+  }
+
+  close() {
+    if (this.hls) this.hls.destroy();
+    this.video.removeAttribute("src");
+    this.video.load();
+  }
+}
+
+// LL-HLS delivers a part (~200 ms) at a time, each as soon as it is complete, so the
+// newest buffered frame is the live edge. Playing BEHIND_S under it leaves room for one
+// late part; further behind, play faster (unnoticeable at 1.15x), and from a long way
+// behind (a start on an old keyframe, a stall), jump.
+const BEHIND_S = 0.4;
+const FASTER_FROM_S = 0.6;
+const JUMP_FROM_S = 1.5;
+
+function keepNearLiveEdge(video) {
+  video.addEventListener("timeupdate", () => {
+    const buffered = video.buffered;
+    if (!buffered.length || video.paused || video.seeking) return;
+    const edge = buffered.end(buffered.length - 1);
+    const behind = edge - video.currentTime;
+    if (behind > JUMP_FROM_S) {
+      video.currentTime = edge - BEHIND_S;
+    } else if (behind > FASTER_FROM_S) {
+      video.playbackRate = 1.15;
+    } else if (behind <= BEHIND_S) {
+      video.playbackRate = 1;
+    }
+  });
+}

@@ -1,0 +1,298 @@
+"""The Live page a guard uses, in headless Chromium against the real appliance and two
+simulated cameras over WebRTC on loopback: layouts and pages, full screen and back, each
+tile's rung and latency with a rung pinned from its picker (and a refusal shown), a tile
+that says it is reconnecting while its camera is gone and plays again when it is back,
+and every control of every page named and reachable by keyboard.
+
+One browser for the module (a tab per test), one appliance (the `box` fixture)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nvr_edge_testing.chromium.cdp import CHROMIUM, Page, chromium, open_page
+from web_box import Box, base
+from web_page import click, controls, press, tab_to, text, until
+
+from tests.helpers import wait_for
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")]
+BOX_WEBRTC = True
+# the outage test: the camera's worker tries again within 2 s once the camera is back
+BOX_EXTRA = "[recording.retry]\nmax_delay_ms = 2000\n"
+INTERACTIVE = {"textbox", "combobox", "checkbox", "button", "link", "slider", "spinbutton",
+               "switch", "radio", "tab", "menuitem", "searchbox", "listbox", "option"}
+TILE = "document.querySelector('#grid .tile[data-camera={}]')"
+HLS_JS = Path(__file__).parents[1] / "nvr_edge_web/static/vendor/hls.mjs"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, int]]:
+    with chromium(tmp_path_factory.mktemp("chromium")) as running:
+        yield running
+
+
+def page_url(box: Box, actions: list[str], view: str = "live") -> str:
+    return f"{base(box)}/?token={box.token(actions, '*')}#{view}"
+
+
+async def tiles_shown(page: Page) -> list[str]:
+    return list(await page.evaluate(
+        "[...document.querySelectorAll('#grid .tile')].filter((t) => !t.hidden)"
+        ".map((t) => t.dataset.camera)"))
+
+
+async def choose(page: Page, selector: str, value: str) -> None:
+    """Picks `value` in the select, as a user does (a change event)."""
+    await page.evaluate(f"""(() => {{ const s = document.querySelector("{selector}");
+      s.value = "{value}"; s.dispatchEvent(new Event('change', {{bubbles: true}})); }})()""")
+
+
+async def playing(page: Page, camera: str, timeout: float = 30) -> None:
+    tile = TILE.format(camera)
+    await until(page, f"{tile}.querySelector('.live').dataset.live === 'playing'"
+                f" && {tile}.querySelector('video').videoWidth > 0", timeout,
+                f"{camera}'s tile playing")
+
+
+def test_layouts_turn_pages_and_a_tile_goes_full_screen_and_back(
+        box: Box, browser: tuple[int, int]) -> None:
+    async def look() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        async with open_page(browser, page_url(box, ["view"])) as page:
+            await until(page, "document.querySelectorAll('#grid .tile').length === 2",
+                        what="the two tiles")
+            seen["auto"] = await tiles_shown(page)
+            await playing(page, "cam2")
+            await choose(page, "#layout", "1")
+            seen["one"] = await tiles_shown(page)
+            seen["page"] = await text(page, "#page-number")
+            # the hidden tile's session ends (only the shown page plays)
+            seen["cam2_off"] = await until(
+                page, f"{TILE.format('cam2')}.querySelector('.live').dataset.live === 'idle'",
+                5, "cam2 stopped")
+            await click(page, "#page-next")
+            seen["next"] = await tiles_shown(page)
+            seen["next_page"] = await text(page, "#page-number")
+            await playing(page, "cam2")  # started again once shown
+            await page.call("Page.reload")  # the layout is remembered
+            await until(page, "document.querySelectorAll('#grid .tile').length === 2")
+            seen["kept"] = (await page.evaluate("document.querySelector('#layout').value"),
+                            await tiles_shown(page))
+            await choose(page, "#layout", "4")
+            seen["four"] = await tiles_shown(page), await page.evaluate(
+                "getComputedStyle(document.querySelector('#grid'))"
+                ".gridTemplateColumns.split(' ').length")
+            # full screen by double-click on the picture, back with Esc
+            await page.evaluate(f"{TILE.format('cam1')}.querySelector('.live')"
+                                ".dispatchEvent(new MouseEvent('dblclick', {bubbles: true}))")
+            seen["full"] = await page.evaluate(f"""(() => {{ const r =
+              {TILE.format('cam1')}.getBoundingClientRect();
+              return [r.width === innerWidth, r.height === innerHeight,
+                      {TILE.format('cam1')}.classList.contains('full')]; }})()""")
+            await press(page, "Escape")
+            seen["back"] = await page.evaluate(
+                f"{TILE.format('cam1')}.classList.contains('full')")
+            await choose(page, "#layout", "auto")
+            # a kiosk URL sets the layout whatever the browser remembers
+            await page.call("Page.navigate", url=page_url(box, ["view"]).replace(
+                "/?", "/?layout=1&"))
+            await until(page, "document.querySelectorAll('#grid .tile').length === 2")
+            seen["kiosk"] = await tiles_shown(page)
+            await choose(page, "#layout", "auto")
+        return seen
+
+    seen = asyncio.run(look())
+    assert seen["auto"] == ["cam1", "cam2"]
+    assert seen["one"] == ["cam1"] and seen["page"] == "page 1 of 2", seen
+    assert seen["next"] == ["cam2"] and seen["next_page"] == "page 2 of 2", seen
+    assert seen["kept"] == ("1", ["cam1"]), seen  # the layout kept, from its first page
+    assert seen["four"] == (["cam1", "cam2"], 2), seen
+    assert seen["full"] == [True, True, True] and seen["back"] is False, seen
+    assert seen["kiosk"] == ["cam1"], seen
+
+
+def rung_available(box: Box, name: str) -> bool:
+    cameras = box.get("/api/cameras", box.token(["view"], ["cam1"])).json()["cameras"]
+    return any(r["name"] == name and r["available"] for r in cameras[0]["live"]["rungs"])
+
+
+def test_a_tile_shows_its_rung_and_latency_and_pins_a_rung(
+        box: Box, browser: tuple[int, int]) -> None:
+    wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
+    tile = TILE.format("cam1")
+    info = f"{tile}.querySelector('.live-info')"
+
+    async def look() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        async with open_page(browser, page_url(box, ["view"])) as page:
+            await playing(page, "cam1")
+            # the session's rung from /api/status, the picture's size, a latency in ms
+            seen["auto"] = await until(
+                page, f"{info}.dataset.rung && / ms$/.test({info}.querySelector('.quality')"
+                ".textContent) && " f"{info}.querySelector('.quality').textContent", 20,
+                "the rung and latency")
+            seen["options"] = await page.evaluate(
+                f"[...{info}.querySelectorAll('option')].map((o) => o.value)")
+            await choose(page, "#rung-cam1", "240p")
+            seen["pinned"] = await until(
+                page, f"{tile}.querySelector('video').videoWidth === 426 && "
+                f"/240p \\(pinned\\) · 426x240/.test({info}.querySelector('.quality')"
+                ".textContent) && "
+                f"{info}.querySelector('.quality').textContent", 30, "the 240p picture")
+            # a rung the box does not have (a list gone stale): its refusal, shown
+            await page.evaluate("document.querySelector('#rung-cam1').add(new Option('4k', '4k'))")
+            await choose(page, "#rung-cam1", "4k")
+            seen["refused"] = await until(
+                page, f"{info}.querySelector('.rung-error').textContent", 10, "the refusal")
+            seen["picker_after"] = await page.evaluate(
+                "document.querySelector('#rung-cam1').value")
+            await choose(page, "#rung-cam1", "")  # auto again
+            seen["auto_again"] = await until(
+                page, f"/\\(auto\\)/.test({info}.querySelector('.quality').textContent) && "
+                f"{info}.querySelector('.quality').textContent", 10, "auto again")
+        return seen
+
+    seen = asyncio.run(look())
+    print(f"live tile info: {seen['auto']!r} -> pinned {seen['pinned']!r}")
+    assert seen["auto"].startswith("WebRTC · ") and "(auto)" in seen["auto"], seen
+    assert "640x360" in seen["auto"], seen
+    assert seen["options"][0] == "" and "240p" in seen["options"], seen
+    assert "240p (pinned)" in seen["pinned"] and "426x240" in seen["pinned"], seen
+    assert "4k" in seen["refused"] and "no rung" in seen["refused"], seen
+    assert seen["picker_after"] == "240p", seen  # the pin that holds, still shown
+    assert "(auto)" in seen["auto_again"], seen
+
+
+def restart_web_server(box: Box) -> None:
+    """A [web] change: the server restarts, its WebRTC sessions end (the box's side of a
+    network outage: the browser is not told)."""
+    reply = box.http.request("/api/config", method="PATCH", token=box.token(["admin"], "*"),
+                             body=json.dumps({"web": {"idle_timeout_s": 16}}).encode(),
+                             headers={"Content-Type": "application/merge-patch+json"})
+    assert reply.status == 200, reply.body[:300]
+
+
+def test_a_tile_reconnects_by_itself_after_its_camera_went_away(
+        box: Box, browser: tuple[int, int]) -> None:
+    assert box.cameras is not None
+    live = f"{TILE.format('cam1')}.querySelector('.live')"
+    says = f"['stalled', 'reconnecting'].includes({live}.dataset.live) && {live}.textContent"
+
+    async def look() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        async with open_page(browser, page_url(box, ["view"])) as page:
+            await playing(page, "cam1")
+            await page.evaluate("window.sameDocument = true")
+            box.cameras.kill()  # the power cable pulled
+            try:
+                seen["gone"] = await until(page, says, 30, "the tile saying it reconnects")
+                seen["later"] = await until(
+                    page, f"/camera offline/.test({live}.textContent) && {live}.textContent",
+                    40, "the camera's state in the tile")
+            finally:
+                box.cameras.start()
+            back = time.monotonic()
+            await playing(page, "cam1", 90)
+            seen["back_s"] = time.monotonic() - back
+            before = await page.evaluate(f"{live}.querySelector('video').currentTime")
+            seen["advanced"] = await until(
+                page, f"{live}.querySelector('video').currentTime > {before} + 1", 10,
+                "the picture moving again")
+            seen["same_document"] = await page.evaluate("window.sameDocument === true")
+            # the stalled session was ended (DELETE), not left open beside the new one
+            seen["sessions"] = await until(
+                page, "(async () => { const r = await fetch('/api/status', {headers: "
+                "{Authorization: 'Bearer ' + sessionStorage.getItem('nvr-edge-token')}});"
+                " const n = (await r.json()).cameras.cam1.webrtc.length; return n === 1 && n;"
+                " })()", 15, "cam1's one session")
+            restart_web_server(box)
+            seen["server_gone"] = await until(page, says, 30, "reconnecting after the restart")
+            restarted = time.monotonic()
+            await playing(page, "cam1", 60)
+            seen["server_back_s"] = time.monotonic() - restarted
+        return seen
+
+    seen = asyncio.run(look())
+    print(f"outage: {seen['gone']!r}; {seen['later']!r}; playing again "
+          f"{seen['back_s']:.1f} s after the camera answered again; web server restarted: "
+          f"{seen['server_gone']!r}, playing again {seen['server_back_s']:.1f} s after the "
+          "tile said so")
+    assert "reconnecting" in seen["gone"] and "reconnecting" in seen["server_gone"], seen
+    assert seen["same_document"] is True and seen["advanced"] is True, seen
+
+
+@pytest.mark.skipif(not HLS_JS.exists(), reason="hls.js is not installed (setup-js.sh)")
+def test_a_phone_without_webrtc_gets_one_column_of_ll_hls_tiles(
+        box: Box, browser: tuple[int, int]) -> None:
+    info = f"{TILE.format('cam1')}.querySelector('.live-info')"
+
+    async def look() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        # a browser without WebRTC (some in-app browsers), at a phone's size
+        async with open_page(browser, "about:blank",
+                             init_script="delete window.RTCPeerConnection;") as page:
+            await page.call("Emulation.setDeviceMetricsOverride", width=390, height=844,
+                            deviceScaleFactor=1, mobile=True)
+            await page.call("Page.navigate", url=page_url(box, ["view"]))
+            await playing(page, "cam1", 40)
+            seen["info"] = await until(
+                page, f"/ ms$/.test({info}.querySelector('.quality').textContent) && "
+                f"{info}.querySelector('.quality').textContent", 20, "the LL-HLS line")
+            seen["columns"] = await page.evaluate(
+                "getComputedStyle(document.querySelector('#grid'))"
+                ".gridTemplateColumns.split(' ').length")
+            seen["picker"] = await page.evaluate(f"{info}.querySelector('.rung-label').hidden")
+        return seen
+
+    seen = asyncio.run(look())
+    print(f"phone tile: {seen['info']!r}")
+    assert seen["info"].startswith("LL-HLS · ") and "640x360" in seen["info"], seen
+    assert seen["columns"] == 1 and seen["picker"] is True, seen
+
+
+def test_every_control_has_a_name_and_the_keyboard_reaches_the_tiles(
+        box: Box, browser: tuple[int, int]) -> None:
+    async def look() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        async with open_page(browser, page_url(box, ["view", "playback", "admin"])) as page:
+            await until(page, "document.querySelectorAll('#grid .tile').length === 2")
+            await playing(page, "cam1")
+            for view in ("live", "system", "cameras"):
+                await page.evaluate(f"location.hash = '{view}'")
+                await until(page, f"!document.querySelector('#{view}')?.hidden"
+                            if view != "live" else "!document.querySelector('#grid').hidden")
+                await asyncio.sleep(1)  # the view's first refresh drew it
+                seen[view] = await controls(page, INTERACTIVE, focusable=True)
+            await click(page, "#camera-add")  # the form's fields too
+            seen["form"] = await controls(page, INTERACTIVE, focusable=True)
+            await page.evaluate("location.hash = 'live'")
+            await page.evaluate("document.activeElement.blur()")
+            seen["tabbed"] = await tab_to(page, "#layout", 20)
+            seen["to_full"] = await tab_to(page, ".tile[data-camera=cam1] .tile-full", 20)
+            await press(page, "Enter")
+            seen["full"] = await page.evaluate(
+                f"{TILE.format('cam1')}.classList.contains('full')")
+            await press(page, "Escape")
+            seen["back"] = await page.evaluate(
+                f"{TILE.format('cam1')}.classList.contains('full')")
+        return seen
+
+    seen = asyncio.run(look())
+    for view in ("live", "system", "cameras", "form"):
+        assert seen[view], f"no control on {view}"
+        unnamed = [c for c in seen[view] if not c["name"].strip()]
+        assert not unnamed, (view, unnamed)
+        unreachable = [c for c in seen[view] if not c["focusable"] and not c["disabled"]
+                       and c["role"] != "option"]
+        assert not unreachable, (view, unreachable)
+    roles = {c["role"] for c in seen["live"]}
+    assert {"combobox", "button"} <= roles, roles
+    assert seen["full"] is True and seen["back"] is False, seen
