@@ -1,12 +1,22 @@
-"""A WebRTC viewer moves between a camera's rungs: the real appliance (its encoders probed
-at start: libx264 here), an aiortc WHEP viewer that decodes every frame. Pinned to 240p it
-gets the worker's 426x240 rung; pinned to the camera's own 640x360 stream mid-session the
-picture changes size at a keyframe, with no frame lost to decoding on the way."""
+"""A viewer moves between a camera's rungs: the real appliance (its encoders probed at
+start: libx264 here; a software budget that fits one 240p rung, so a second camera's is
+refused by name).
+
+WebRTC: an aiortc WHEP viewer that decodes every frame. Pinned to 240p it gets the
+worker's 426x240 rung; pinned to the camera's own 640x360 stream mid-session the picture
+changes size at a keyframe, with no frame lost to decoding on the way; unpinned behind a
+lossy relay it steps down and back up.
+
+LL-HLS: the multivariant playlist lists the rungs that can be had (and why not the
+others), each rung's media playlist serves parts that decode at its size, on one media
+timeline, with rendition reports of the other rungs."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,13 +24,17 @@ import pytest
 from aiortc import RTCSessionDescription
 from nvr_edge_testing.bench.live.load import h264_offerer
 from nvr_edge_testing.impair import relay_answer
-from web_box import Box, base
+from web_box import Box, base, error_of, probe
+from web_m3u8 import Multivariant, Playlist, parse_multivariant, parse_playlist
 
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 BOX_WEBRTC = True
+BUDGET = 2_000_000  # one 240p rung (426 x 240 x 15 = 1.53 M pixels/s) fits, not two
+BOX_EXTRA = f"[encoders]\nrung_budget_pixels_per_s = {BUDGET}\n"
 SMALL, FULL = (426, 240), (640, 360)
+OVER_BUDGET = "over the software encoding budget"
 
 
 async def pin(http: aiohttp.ClientSession, url: str, token: str, rung: str | None
@@ -200,3 +214,98 @@ def test_a_viewer_steps_down_under_loss_and_back_up_after(box: Box) -> None:
     # full, then 240p, then full again: each change once, at the new rung's keyframe
     assert [sizes[0], *(sizes[i] for i in changes)] == [FULL, SMALL, FULL], \
         [(i, sizes[i]) for i in changes]
+
+
+# -- LL-HLS over the rungs -------------------------------------------------------------------
+
+
+def multivariant(box: Box, camera: str, token: str, query: str = "") -> Multivariant:
+    reply = box.get(f"/live/{camera}/abr.m3u8?token={token}{query}")
+    assert reply.status == 200, (reply.status, reply.body[:300])
+    assert reply.headers["Content-Type"].startswith("application/vnd.apple.mpegurl")
+    return parse_multivariant(reply.body.decode())
+
+
+def rung_playlist(box: Box, camera: str, uri: str) -> Playlist:
+    """A rung's media playlist (`uri` relative to the multivariant one), once it has made
+    a complete segment."""
+    reply = wait_for(lambda: (r := box.get(f"/live/{camera}/{uri}")).status == 200 and r,
+                     30, f"{camera}'s {uri}")
+    return parse_playlist(reply.body.decode())
+
+
+def media_offset(box: Box, camera: str, rung: str, playlist: Playlist, token: str) -> float:
+    """A complete segment's wall-clock start (its PROGRAM-DATE-TIME) minus its media time
+    (the first part's tfdt): the same for every rung on one timeline."""
+    segment = next(s for s in reversed(playlist.segments) if s.uri is not None and s.parts)
+    part = box.get(f"/live/{camera}/{rung}/{segment.parts[0].uri}")
+    assert part.status == 200, part.status
+    at = part.body.index(b"tfdt")
+    assert part.body[at + 4] == 1  # version 1: a 64-bit base decode time
+    media_s = int.from_bytes(part.body[at + 8:at + 16], "big") / 90_000
+    assert segment.program_date_time is not None
+    return segment.program_date_time.timestamp() - media_s
+
+
+def test_ll_hls_lists_the_rungs_each_plays_at_its_size_on_one_timeline(
+        box: Box, tmp_path: Path) -> None:
+    wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
+    token = box.token(["view"], ["cam1", "cam2"])
+    ladder = multivariant(box, "cam1", token)
+    listed = [(v.uri.split("/")[0], v.attributes["RESOLUTION"]) for v in ladder.variants]
+    assert listed == [("main", "640x360"), ("240p", "426x240")], ladder
+    main, small = (v.attributes for v in ladder.variants)
+    # peak bit rates in bit/s: the camera's stream estimated (640x360 at 25 fps, 0.07 bit
+    # a pixel: 403 kbit/s), the rung's target (250 kbit/s)
+    assert (int(main["BANDWIDTH"]), int(small["BANDWIDTH"])) == (403_000, 250_000)
+    assert main["CODECS"].startswith("avc1.")  # from the camera's SPS
+    offsets = {}
+    for variant, size in zip(ladder.variants, (FULL, SMALL), strict=True):
+        rung = variant.uri.split("/")[0]
+        playlist = rung_playlist(box, "cam1", variant.uri)
+        assert playlist.parts and playlist.tags["EXT-X-PART-INF"] == "PART-TARGET=0.200"
+        init = box.get(f"/live/cam1/{rung}/{playlist.tags['EXT-X-MAP'][5:-1]}")
+        part = box.get(f"/live/cam1/{rung}/{playlist.segments[-2].parts[0].uri}")
+        assert init.status == 200 and part.status == 200, (init.status, part.status)
+        decoded = probe(init.body + part.body, tmp_path)["h264"]
+        assert (decoded["width"], decoded["height"]) == size and decoded["nb_read_frames"]
+        assert "mp4a" not in init.body.decode("latin-1")  # rungs carry no audio track
+        offsets[rung] = media_offset(box, "cam1", rung, playlist, token)
+        time.sleep(1.5)  # the next rung's packager starts well after this one's
+    # both rungs' frames at the same media time for the same moment: a player can switch
+    assert abs(offsets["main"] - offsets["240p"]) < 0.5, offsets
+    # each rung's playlist reports the other's last part, now that both are packaged
+    reports = rung_playlist(box, "cam1", f"main/index.m3u8?token={token}").reports
+    assert [r["URI"].split("?")[0] for r in reports] == ["../240p/index.m3u8"], reports
+    assert int(reports[0]["LAST-MSN"]) >= 0 and int(reports[0]["LAST-PART"]) >= 0
+
+    # a pin lists only that rung; an unknown one is refused naming the ladder
+    pinned = multivariant(box, "cam1", token, "&rung=240p")
+    assert [v.uri.split("?")[0] for v in pinned.variants] == ["240p/index.m3u8"]
+    assert "its rungs: main, 240p" in error_of(
+        box.get(f"/live/cam1/1080p/index.m3u8?token={token}"), 404)
+
+    # cam2's 240p does not fit the budget beside cam1's (packaged for 30 s more): left
+    # out with the reason /api/cameras gives; asked for anyway, refused with it
+    other = multivariant(box, "cam2", token)
+    assert [v.uri.split("/")[0] for v in other.variants] == ["main"], other
+    assert any(c.startswith(f"rung 240p not listed: {OVER_BUDGET}") for c in other.comments), \
+        other.comments
+    rungs = box.get("/api/cameras", token).json()["cameras"][1]["live"]["rungs"]
+    assert [(r["name"], r["available"]) for r in rungs] == [("main", True), ("240p", False)]
+    assert rungs[1]["reason"].startswith(OVER_BUDGET)
+    for path in ("abr.m3u8?rung=240p&", "240p/index.m3u8?"):
+        message = error_of(box.get(f"/live/cam2/{path}token={token}"), 503)
+        assert message.startswith(f"camera 'cam2', rung 240p: {OVER_BUDGET}"), message
+
+
+def test_a_plain_hls_client_reads_every_rung(box: Box) -> None:
+    """ffprobe opens the multivariant playlist and every variant in it (a program each)."""
+    wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
+    token = box.token(["view"], ["cam1"])
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height",
+         "-of", "csv=p=0", f"{base(box)}/live/cam1/abr.m3u8?token={token}"],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert sorted(set(done.stdout.split())) == ["h264,426,240", "h264,640,360"], done.stdout
