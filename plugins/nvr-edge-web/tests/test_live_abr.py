@@ -31,7 +31,7 @@ from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 BOX_WEBRTC = True
-BUDGET = 2_000_000  # one 240p rung (426 x 240 x 15 = 1.53 M pixels/s) fits, not two
+BUDGET = 3_000_000  # one 240p rung (426 x 240 x 25 = 2.56 M pixels/s) fits, not two
 BOX_EXTRA = f"[encoders]\nrung_budget_pixels_per_s = {BUDGET}\n"
 SMALL, FULL = (426, 240), (640, 360)
 OVER_BUDGET = "over the software encoding budget"

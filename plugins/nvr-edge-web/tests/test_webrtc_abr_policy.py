@@ -39,11 +39,10 @@ def test_the_ladder_leaves_out_a_main_stream_beside_a_sub_and_starts_on_the_live
 def test_sustained_loss_steps_down_a_hold_follows_and_a_clean_link_steps_up() -> None:
     abr = ViewerAbr(webrtc_ladder(LADDER))
     lossy, clean = 26, 0  # 26/256 ~ 10 %
-    assert abr.observe(Stats(lossy, 0.02), 0.0).name == "sub"  # bad, not yet for 2 s
-    assert abr.observe(Stats(lossy, 0.02), 1.0).name == "sub"
+    assert abr.observe(Stats(lossy, 0.02), 0.0).name == "sub"  # one report: no evidence
     same = Stats(lossy, 0.02)
-    assert abr.observe(same, 2.0).name == "360p"
-    assert abr.observe(same, 2.5).name == "360p"  # the same report again: nothing new
+    assert abr.observe(same, 1.0).name == "360p"  # two in the window
+    assert abr.observe(same, 1.5).name == "360p"  # the same report again: nothing new
     abr.switched("360p", 2.6)
     assert abr.status() | {"rtt_ms": None} == {
         "rung": "360p", "pinned": None, "switches": 1, "loss": 0.1016, "rtt_ms": None,

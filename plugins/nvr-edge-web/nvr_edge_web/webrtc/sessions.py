@@ -25,7 +25,9 @@ from .track import RelayTrack
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 20.0  # a viewer that posted an offer but never connects
-ADAPT_S = 1.0             # how often a session's receiver reports are read
+# How often a session's receiver reports are read: a report (aiortc: every 0.5-1.5 s)
+# waits at most this long to be seen; a step down rests on two of them (live/abr.py)
+ADAPT_S = 0.25
 _SERIALS = itertools.count(1)  # a session's name in metrics (its id is its URL's secret)
 
 
