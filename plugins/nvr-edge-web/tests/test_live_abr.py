@@ -14,8 +14,11 @@ timeline, with rendition reports of the other rungs."""
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,7 @@ import aiohttp
 import pytest
 from aiortc import RTCSessionDescription
 from nvr_edge_testing.bench.live.load import h264_offerer
-from nvr_edge_testing.impair import relay_answer
+from nvr_edge_testing.impair import LossyRelay, relay_answer
 from web_box import Box, base, error_of, probe
 from web_m3u8 import Multivariant, Playlist, parse_multivariant, parse_playlist
 
@@ -151,14 +154,26 @@ def test_an_unknown_rung_is_refused_naming_the_ladder(box: Box) -> None:
     assert status == 400 and "no rung '1080p' (this camera has main, 240p)" in body, body
 
 
+Phase = tuple[str, Callable[[LossyRelay], None], str]  # (what, the change, the rung awaited)
+PHASES: list[Phase] = [
+    ("10 % loss", lambda relay: setattr(relay, "loss", 0.10), "240p"),
+    ("loss ended", lambda relay: setattr(relay, "loss", 0.0), "main"),
+    ("600 kbit/s cap", lambda relay: relay.set_rate(600), "240p"),
+    ("cap lifted", lambda relay: relay.set_rate(None), "main"),
+]
+FPS_FLOOR = 20.0
+
+
 async def impaired_session(box: Box) -> dict[str, Any]:
-    """An unpinned viewer behind a lossy relay (nvr_edge_testing.impair: user space, this
-    kernel has no netem): 10 % of the box's datagrams to it dropped, then none."""
+    """An unpinned viewer behind an impairing relay (nvr_edge_testing.impair: user space,
+    this kernel has no netem) on the path from the box to it: clean, then each of PHASES
+    in turn, the next once the rung awaited is reached (and a few seconds on: the policy's
+    hold after a switch is over). Every frame decoded, with the time it came out."""
     token = box.token(["view"], ["cam1"])
     admin = {"Authorization": f"Bearer {box.token(['admin'], '*')}"}
     pc, transceiver = h264_offerer()
     await pc.setLocalDescription(await pc.createOffer())
-    found: dict[str, Any] = {"sizes": []}
+    found: dict[str, Any] = {"frames": [], "phases": []}
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{base(box)}/live/cam1/whep", data=pc.localDescription.sdp,
                              headers={"Content-Type": "application/sdp",
@@ -168,31 +183,41 @@ async def impaired_session(box: Box) -> dict[str, Any]:
             answer, relay = await relay_answer(await reply.text())
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         track = transceiver.receiver.track  # type: ignore[attr-defined]
-        sizes = found["sizes"]
-        decoding = asyncio.ensure_future(frames_until(track, sizes, lambda: False, 90))
+        frames = found["frames"]
 
-        async def rung_within(name: str, seconds: float) -> float:
-            started = time.monotonic()
+        async def decode() -> None:
+            while True:
+                frame = await track.recv()
+                frames.append((time.monotonic(), (frame.width, frame.height)))
+
+        decoding = asyncio.ensure_future(decode())
+
+        async def reach(name: str, seconds: float) -> tuple[float, float, dict[str, Any]]:
+            """Seconds to the box deciding on rung `name` and to its switching to it."""
+            started, decided = time.monotonic(), None
             async with asyncio.timeout(seconds):
                 while True:
                     async with http.get(f"{base(box)}/api/status", headers=admin) as got:
                         session = (await got.json())["cameras"]["cam1"]["webrtc"][0]
+                    now = time.monotonic() - started
+                    if decided is None and name in (session["switching_to"], session["rung"]):
+                        decided = now
                     if session["rung"] == name:
-                        found[f"to_{name}"] = session
-                        return time.monotonic() - started
-                    await asyncio.sleep(0.25)
+                        assert decided is not None
+                        return decided, now, session
+                    await asyncio.sleep(0.1)
 
         try:
             await asyncio.sleep(3)  # clean: it stays on the camera's own stream
-            relay.loss = 0.10
-            found["down_s"] = await rung_within("240p", 10)
-            await asyncio.sleep(2)
-            relay.loss = 0.0
-            found["up_s"] = await rung_within("main", 30)
-            await asyncio.sleep(2)
+            for what, change, rung in PHASES:
+                at = time.monotonic()
+                change(relay)
+                decided, switched, session = await reach(rung, 10 if rung != "main" else 30)
+                found["phases"].append((what, at, rung, decided, switched, session))
+                await asyncio.sleep(5)  # past the hold: the next change is judged afresh
         finally:
             decoding.cancel()
-            found["dropped"] = relay.dropped
+            found["dropped"], found["overflowed"] = relay.dropped, relay.overflowed
             async with http.delete(url, headers={"Authorization": f"Bearer {token}"}):
                 pass
             await pc.close()
@@ -200,20 +225,54 @@ async def impaired_session(box: Box) -> dict[str, Any]:
     return found
 
 
-def test_a_viewer_steps_down_under_loss_and_back_up_after(box: Box) -> None:
+def slow_stretch_s(times: list[float], floor: float = FPS_FLOOR, step: float = 0.05) -> float:
+    """The longest stretch over which fewer than `floor` frames came out in the second
+    before (sampled every `step` s, from one second after the first frame)."""
+    longest = run = 0.0
+    t, first = times[0] + 1.0, 0
+    while t <= times[-1]:
+        while times[first] <= t - 1.0:
+            first += 1
+        rate = bisect.bisect_right(times, t) - first
+        run = run + step if rate < floor else 0.0
+        longest = max(longest, run)
+        t += step
+    return longest
+
+
+def test_a_viewer_steps_down_under_loss_and_a_rate_cap_and_back_up_after(box: Box) -> None:
     wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
     found = asyncio.run(impaired_session(box))
-    print(f"webrtc ABR under 10 % loss: down to 240p in {found['down_s']:.1f} s, back to the "
-          f"full stream {found['up_s']:.1f} s after the loss ended ({found['dropped']} "
-          f"datagrams dropped); at the step down: {found['to_240p']}")
-    # the issue's targets are 5 s down and 20 s up (measured above: the ABR benchmark's to
-    # hold); here only generous bounds, for a loaded CI machine
-    assert found["to_240p"]["switches"] == 1 and found["dropped"] > 0, found
-    sizes = found["sizes"]
+    frames = found["frames"]
+    for what, at, rung, decided, switched, session in found["phases"]:
+        shown = next(t for t, size in frames if t > at and size == (SMALL if rung == "240p"
+                                                                     else FULL)) - at
+        print(f"webrtc ABR, {what}: to {rung} decided after {decided:.1f} s, switched "
+              f"{switched:.1f} s, first {rung} frame decoded {shown:.1f} s "
+              f"(loss {session['loss']}, switches {session['switches']})")
+    capped_at = found["phases"][2][1]
+    slow = slow_stretch_s([t for t, _ in frames if t < capped_at])
+    stall = max(b - a for (a, _), (b, _) in itertools.pairwise(frames) if a >= capped_at)
+    print(f"{len(frames)} frames decoded; longest stretch under {FPS_FLOOR:.0f} fps before "
+          f"the cap: {slow:.2f} s; under the cap: no frame for {stall:.1f} s; datagrams "
+          f"dropped {found['dropped']} ({found['overflowed']} by the cap's queue)")
+    # the issue's targets, 5 s down and 20 s up, are the benchmark's (docs/BENCHMARKS.md);
+    # here the phases' own bounds (10 s, 30 s) only, for a loaded CI machine
+    assert [p[5]["switches"] for p in found["phases"]] == [1, 2, 3, 4], found["phases"]
+    assert found["overflowed"] > 0 and found["dropped"] > found["overflowed"], found
+    sizes = [size for _, size in frames]
     changes = [i for i in range(1, len(sizes)) if sizes[i] != sizes[i - 1]]
-    # full, then 240p, then full again: each change once, at the new rung's keyframe
-    assert [sizes[0], *(sizes[i] for i in changes)] == [FULL, SMALL, FULL], \
+    # each change once, from the new rung's keyframe on: every frame decoded at its size
+    assert [sizes[0], *(sizes[i] for i in changes)] == [FULL, SMALL, FULL, SMALL, FULL], \
         [(i, sizes[i]) for i in changes]
+    # Through 10 % loss, the step down and back up, the frame rate shown never stays under
+    # 20 fps for more than 1 s. Not asserted under the cap: this viewer (aiortc) stalls
+    # there until the cap lifts, whatever the rung (its jitter buffer waits for 128 packets
+    # past a packet its NACKs do not bring back, and its NACKs resend the whole backlog,
+    # which the capped queue drops again): a limit of the test's viewer, printed above.
+    assert slow <= 1.0, slow
+    last = [t for t, _ in frames if t > frames[-1][0] - 1.0]
+    assert len(last) >= FPS_FLOOR, len(last)  # after the cap, full rate again
 
 
 # -- LL-HLS over the rungs -------------------------------------------------------------------
