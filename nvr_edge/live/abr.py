@@ -122,6 +122,13 @@ class AbrState:
             and some_loss[-1] and sum(some_loss) >= p.down_reports
         return lossy or all(self._fits(r.estimate_kbps) > self.current for r in window)
 
+    def leaning(self, now: float) -> bool:
+        """Does any report of the window since the switch say bad? (Not yet enough to step
+        down: the sender may get the rung below ready.)"""
+        p = self.policy
+        return any(r.loss > p.loss_down / 2 or self._fits(r.estimate_kbps) > self.current
+                   for r in self._window(now))
+
     def switched(self, rung: int, now: float) -> None:
         """The sender moved to `rung` (at its keyframe): the hold starts, the windows too
         (what the old rung's reports said is no evidence about the new one)."""

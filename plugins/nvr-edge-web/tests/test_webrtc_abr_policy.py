@@ -61,3 +61,14 @@ def test_the_remote_inbound_entry_is_found_among_the_others() -> None:
     report = {"a": Stats(0, None, type="outbound-rtp"), "b": Stats(0, None, kind="audio"),
               "c": entry}
     assert remote_inbound(report) is entry and remote_inbound({}) is None
+
+
+def test_the_rung_below_is_named_once_a_report_looks_bad_and_not_when_pinned() -> None:
+    abr = ViewerAbr(webrtc_ladder(LADDER))
+    assert abr.observe(Stats(0, 0.02), 0.0).name == "sub" and abr.below(0.0) is None
+    abr.observe(Stats(13, 0.02), 1.0)  # 5 %: not a step yet, but worth getting ready
+    below = abr.below(1.0)
+    assert below is not None and below.name == "360p" and abr.current.name == "sub"
+    assert abr.below(3.5) is None  # that report has left the window: nothing to prepare
+    abr.pin("sub")
+    assert abr.below(1.0) is None
