@@ -26,6 +26,7 @@ import aiohttp
 import pytest
 from aiortc import RTCSessionDescription
 from nvr_edge_testing.bench.live.load import h264_offerer
+from nvr_edge_testing.chromium.cdp import CHROMIUM, chromium_page
 from nvr_edge_testing.impair import LossyRelay, relay_answer
 from web_box import Box, base, error_of, probe
 from web_m3u8 import Multivariant, Playlist, parse_multivariant, parse_playlist
@@ -329,6 +330,9 @@ def test_ll_hls_lists_the_rungs_each_plays_at_its_size_on_one_timeline(
         decoded = probe(init.body + part.body, tmp_path)["h264"]
         assert (decoded["width"], decoded["height"]) == size and decoded["nb_read_frames"]
         assert "mp4a" not in init.body.decode("latin-1")  # rungs carry no audio track
+        entry = init.body.index(b"avc1") + 4 + 24  # the sample entry's width, height
+        assert (int.from_bytes(init.body[entry:entry + 2], "big"),
+                int.from_bytes(init.body[entry + 2:entry + 4], "big")) == size
         offsets[rung] = media_offset(box, "cam1", rung, playlist, token)
         time.sleep(1.5)  # the next rung's packager starts well after this one's
     # both rungs' frames at the same media time for the same moment: a player can switch
@@ -368,3 +372,71 @@ def test_a_plain_hls_client_reads_every_rung(box: Box) -> None:
         capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-500:]
     assert sorted(set(done.stdout.split())) == ["h264,426,240", "h264,640,360"], done.stdout
+
+
+HLS_JS = Path(__file__).parents[1] / "nvr_edge_web/static/vendor/hls.mjs"
+# hls.js on a video element of its own; each frame presented is seen through
+# requestVideoFrameCallback (its size: headless Chromium updates videoWidth late)
+START_ABR = """(async () => {
+  const Hls = (await import('/static/vendor/hls.mjs')).default;
+  const video = document.createElement('video');
+  Object.assign(video, {id: 'abr', muted: true, autoplay: true});
+  document.body.append(video);
+  const hls = new Hls({lowLatencyMode: true, enableWorker: false});
+  window.abrErrors = [];
+  hls.on(Hls.Events.ERROR, (_e, d) => window.abrErrors.push([d.details, d.fatal]));
+  hls.loadSource('/live/cam1/abr.m3u8?token=TOKEN');
+  hls.attachMedia(video);
+  window.abrHls = hls;
+  window.abrFrame = [0, 0, 0];
+  const shown = (_now, frame) => {
+    window.abrFrame = [frame.width, frame.height, frame.presentedFrames];
+    video.requestVideoFrameCallback(shown);
+  };
+  video.requestVideoFrameCallback(shown);
+  return true;
+})()"""
+PROBE_ABR = """(() => [...window.abrFrame, document.getElementById('abr').currentTime,
+  window.abrHls.levels.map((l) => l.height), window.abrErrors])()"""
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
+@pytest.mark.skipif(not HLS_JS.exists(), reason="hls.js is not installed (setup-js.sh)")
+def test_hls_js_plays_the_ladder_and_switches_rungs_in_chromium(box: Box, tmp_path: Path
+                                                                 ) -> None:
+    """hls.js on the multivariant playlist: both rungs listed, and told to switch it plays
+    the other rung's size, the playhead going on through both switches."""
+    wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
+    token = box.token(["view"], ["cam1"])
+
+    async def play() -> list[list[Any]]:
+        async with chromium_page(f"{base(box)}/#token={token}", tmp_path / "profile") as page:
+            await asyncio.sleep(1)
+            assert await page.evaluate(START_ABR.replace("TOKEN", token)) is True
+            seen: list[list[Any]] = []
+
+            async def until(done: Callable[[list[Any]], bool], seconds: float) -> None:
+                for _ in range(round(seconds / 0.25)):
+                    seen.append(await page.evaluate(PROBE_ABR))
+                    if done(seen[-1]):
+                        return
+                    await asyncio.sleep(0.25)
+                raise AssertionError(seen[-3:])
+
+            await until(lambda s: s[1] == 360 and s[3] > 2.0, 20)
+            levels = seen[-1][4]
+            await page.evaluate(f"window.abrHls.nextLevel = {levels.index(240)}")
+            await until(lambda s: s[1] == 240, 15)
+            at = seen[-1][3]
+            await page.evaluate(f"window.abrHls.nextLevel = {levels.index(360)}")
+            await until(lambda s: s[1] == 360 and s[3] > at + 1.0, 15)
+            return seen
+
+    seen = asyncio.run(play())
+    assert sorted(seen[-1][4]) == [240, 360], seen[-1]
+    assert not [e for e in seen[-1][5] if e[1]], seen[-1][5]  # no fatal error
+    times, presented = [s[3] for s in seen], [s[2] for s in seen]
+    # the playhead never went back and frames kept coming through both switches
+    assert times == sorted(times) and presented == sorted(presented), seen
+    print(f"hls.js: {presented[-1]} frames presented over {times[-1]:.1f} s, through "
+          "360 -> 240 -> 360")
