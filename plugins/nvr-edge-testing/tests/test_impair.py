@@ -38,19 +38,19 @@ async def flow(kbps: float, seconds: float, cap: float | None) -> tuple[Sink, Lo
         stamp = f"{time.monotonic():<20.6f}".encode()
         upstream.sendto(stamp + bytes(SIZE - 20), ("127.0.0.1", relay.port))
         await asyncio.sleep(gap)
-    await asyncio.sleep(0.5)  # the queue empties
+    await asyncio.sleep(0.35)  # the queue empties
     for end in (upstream, relay_end, viewer):
         end.close()
     return sink, relay
 
 
 def test_a_cap_passes_its_rate_bounds_its_queue_and_drops_the_rest() -> None:
-    sink, relay = asyncio.run(flow(1200, 2.0, 600))
+    sink, relay = asyncio.run(flow(1200, 1.5, 600))
     sent = len(sink.delays) + relay.overflowed
-    passed_kbps = len(sink.delays) * SIZE * 8 / 1000 / 2.0
+    passed_kbps = len(sink.delays) * SIZE * 8 / 1000 / 1.5
     print(f"cap 600 kbit/s: {passed_kbps:.0f} kbit/s passed, {relay.overflowed} of {sent} "
           f"dropped, worst delay {max(sink.delays) * 1000:.0f} ms")
-    assert 450 <= passed_kbps <= 750, passed_kbps  # the cap, with the queue's last 0.25 s
+    assert 450 <= passed_kbps <= 780, passed_kbps  # the cap, and the 0.25 s queue drained after
     assert relay.overflowed > sent * 0.3  # half the flow does not fit
     assert max(sink.delays) < 0.25 + 0.15  # the queue's bound, plus a loaded loop
 
