@@ -334,9 +334,13 @@ def test_ll_hls_lists_the_rungs_each_plays_at_its_size_on_one_timeline(
         assert (int.from_bytes(init.body[entry:entry + 2], "big"),
                 int.from_bytes(init.body[entry + 2:entry + 4], "big")) == size
         offsets[rung] = media_offset(box, "cam1", rung, playlist, token)
-        time.sleep(1.5)  # the next rung's packager starts well after this one's
-    # both rungs' frames at the same media time for the same moment: a player can switch
-    assert abs(offsets["main"] - offsets["240p"]) < 0.5, offsets
+        time.sleep(3.0)  # the next rung's packager starts well after this one's
+    # both rungs' frames at the same media time for the same moment: a player can switch.
+    # The PROGRAM-DATE-TIMEs are arrival times at the relay, a transcoded rung's later by
+    # its encoder's delay (0.1-0.8 s measured); without the timeline the offsets differ by
+    # the 3 s between the packagers' starts.
+    print(f"LL-HLS timeline: 240p minus main offset {offsets['240p'] - offsets['main']:.2f} s")
+    assert abs(offsets["main"] - offsets["240p"]) < 1.0, offsets
     # each rung's playlist reports the other's last part, now that both are packaged
     reports = rung_playlist(box, "cam1", f"main/index.m3u8?token={token}").reports
     assert [r["URI"].split("?")[0] for r in reports] == ["../240p/index.m3u8"], reports
