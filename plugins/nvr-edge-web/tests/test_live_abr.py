@@ -195,18 +195,24 @@ async def impaired_session(box: Box) -> dict[str, Any]:
 
         async def reach(name: str, seconds: float) -> tuple[float, float, dict[str, Any]]:
             """Seconds to the box deciding on rung `name` and to its switching to it."""
-            started, decided = time.monotonic(), None
-            async with asyncio.timeout(seconds):
-                while True:
-                    async with http.get(f"{base(box)}/api/status", headers=admin) as got:
-                        session = (await got.json())["cameras"]["cam1"]["webrtc"][0]
-                    now = time.monotonic() - started
-                    if decided is None and name in (session["switching_to"], session["rung"]):
-                        decided = now
-                    if session["rung"] == name:
-                        assert decided is not None
-                        return decided, now, session
-                    await asyncio.sleep(0.1)
+            started, decided, session = time.monotonic(), None, {}
+            try:
+                async with asyncio.timeout(seconds):
+                    while True:
+                        async with http.get(f"{base(box)}/api/status", headers=admin) as got:
+                            session = (await got.json())["cameras"]["cam1"]["webrtc"][0]
+                        now = time.monotonic() - started
+                        if decided is None and name in (session["switching_to"],
+                                                        session["rung"]):
+                            decided = now
+                        if session["rung"] == name:
+                            assert decided is not None
+                            return decided, now, session
+                        await asyncio.sleep(0.1)
+            except TimeoutError:
+                raise AssertionError(f"not on {name} after {seconds} s (decided after "
+                                     f"{decided} s): {session}; before: "
+                                     f"{found['phases']}") from None
 
         try:
             await asyncio.sleep(3)  # clean: it stays on the camera's own stream
