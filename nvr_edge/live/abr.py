@@ -11,7 +11,8 @@ up slow, as a viewer feels it: a stall is worse than a softer picture.
   `headroom` x the rung's bitrate. Down to the best rung the estimate carries (or one
   rung, on loss alone). A window rather than "bad for N s in a row": at 10 % loss a
   receiver report covers ~40 packets, and one in five of them shows 5 % or less by chance,
-  which restarted a "consecutive" timer (measured 5.1-6.9 s to step down; now ~2-3 s).
+  which restarted a "consecutive" timer (measured 5.1-6.9 s to the first frame of the
+  rung below; now 1.7-2.9 s, docs/BENCHMARKS.md).
 - **Up** one rung only after `up_after_s` clean (loss under `loss_clean` and, where an
   estimate exists, room for the next rung's bitrate with the headroom).
 - **Hold** `hold_s` after every switch: a new rung's first seconds (its keyframe burst)
