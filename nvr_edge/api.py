@@ -71,6 +71,10 @@ class LiveRelay(Protocol):
 
     def stats(self) -> dict[str, dict[str, object]]: ...
 
+    def info(self, camera: str, stream: str = ...) -> StreamInfo | None:
+        """The stream's codecs and size, once its worker has sent them (None before)."""
+        ...
+
     def rungs(self, camera: str) -> list[dict[str, Any]]:
         """The camera's rendition ladder: name, width, height, kbps, transcoded, available
         and why not; a transcoded rung ("360p", "240p") is a `subscribe` stream too."""

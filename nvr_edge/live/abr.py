@@ -4,9 +4,15 @@ Fed the receiver's reports (RTCP receiver reports: fraction lost, round-trip tim
 the receiver's bandwidth estimate), it answers the rung the viewer should get. Down fast,
 up slow, as a viewer feels it: a stall is worse than a softer picture.
 
-- **Down** when the link is bad for `down_after_s` in a row: loss above `loss_down`, or an
-  estimate below `headroom` x the rung's bitrate. Down to the best rung the estimate
-  carries (or one rung, on loss alone).
+- **Down** when the reports of the last `window_s` say the link is bad: their mean loss
+  above `loss_down`, with at least `down_reports` of them (one report can be a burst),
+  the latest among them, above half of it (the loss goes on now); or every one's (and at
+  least `down_reports`) estimate below
+  `headroom` x the rung's bitrate. Down to the best rung the estimate carries (or one
+  rung, on loss alone). A window rather than "bad for N s in a row": at 10 % loss a
+  receiver report covers ~40 packets, and one in five of them shows 5 % or less by chance,
+  which restarted a "consecutive" timer (measured 5.1-6.9 s to the first frame of the
+  rung below; now 1.7-2.9 s, docs/BENCHMARKS.md).
 - **Up** one rung only after `up_after_s` clean (loss under `loss_clean` and, where an
   estimate exists, room for the next rung's bitrate with the headroom).
 - **Hold** `hold_s` after every switch: a new rung's first seconds (its keyframe burst)
@@ -24,10 +30,11 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class AbrPolicy:
-    loss_down: float = 0.05    # fraction lost per report that counts as bad
-    loss_clean: float = 0.01   # and as clean
+    loss_down: float = 0.05    # mean fraction lost over the window that counts as bad
+    loss_clean: float = 0.01   # fraction lost per report that counts as clean
     headroom: float = 0.85     # a rung fits an estimate when its bitrate <= estimate x this
-    down_after_s: float = 2.0  # bad this long in a row: step down
+    window_s: float = 2.0      # a step down rests on the reports this far back
+    down_reports: int = 2      # and on at least this many of them
     up_after_s: float = 10.0   # clean this long in a row: step up one rung
     hold_s: float = 4.0        # no switch this long after the last
 
@@ -36,8 +43,10 @@ class AbrPolicy:
             raise ValueError("AbrPolicy: want 0 <= loss_clean <= loss_down <= 1")
         if not 0 < self.headroom <= 1:
             raise ValueError("AbrPolicy: headroom must be in (0, 1]")
-        if min(self.down_after_s, self.up_after_s, self.hold_s) < 0:
+        if min(self.window_s, self.up_after_s, self.hold_s) < 0:
             raise ValueError("AbrPolicy: durations must not be negative")
+        if self.down_reports < 1:
+            raise ValueError("AbrPolicy: down_reports must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -60,10 +69,10 @@ class AbrState:
     policy: AbrPolicy = field(default_factory=AbrPolicy)
     pinned: int | None = None
     switched_at: float = float("-inf")
-    bad_since: float | None = None
     clean_since: float | None = None
     switches: int = 0
     last: Report | None = None
+    recent: list[Report] = field(default_factory=list)  # since the switch, in the window
 
     def __post_init__(self) -> None:
         if not self.rungs_kbps or list(self.rungs_kbps) != sorted(self.rungs_kbps,
@@ -82,12 +91,10 @@ class AbrState:
         """Take a report; the rung wanted now (the current one, or where to switch)."""
         self.last = report
         now, p = report.at, self.policy
+        self.recent = [*self._window(now), report]
         fits = self._fits(report.estimate_kbps)
-        bad = report.loss > p.loss_down or fits > self.current
         clean = report.loss < p.loss_clean and fits <= self.current - 1 if self.current \
             else False
-        self.bad_since = (self.bad_since if self.bad_since is not None else now) if bad \
-            else None
         self.clean_since = (self.clean_since if self.clean_since is not None else now) \
             if clean else None
         return self.wanted(now)
@@ -98,7 +105,7 @@ class AbrState:
         p = self.policy
         if now - self.switched_at < p.hold_s:
             return self.current
-        if self.bad_since is not None and now - self.bad_since >= p.down_after_s:
+        if self.bad(now):
             assert self.last is not None
             by_estimate = self._fits(self.last.estimate_kbps)
             return min(len(self.rungs_kbps) - 1, max(self.current + 1, by_estimate))
@@ -106,12 +113,34 @@ class AbrState:
             return self.current - 1
         return self.current
 
+    def bad(self, now: float) -> bool:
+        """Do the window's reports (enough of them) say the current rung is too much?"""
+        window, p = self._window(now), self.policy
+        if len(window) < p.down_reports:
+            return False
+        some_loss = [r.loss > p.loss_down / 2 for r in window]
+        lossy = sum(r.loss for r in window) / len(window) > p.loss_down \
+            and some_loss[-1] and sum(some_loss) >= p.down_reports
+        return lossy or all(self._fits(r.estimate_kbps) > self.current for r in window)
+
+    def leaning(self, now: float) -> bool:
+        """Does any report of the window since the switch say bad? (Not yet enough to step
+        down: the sender may get the rung below ready.)"""
+        p = self.policy
+        return any(r.loss > p.loss_down / 2 or self._fits(r.estimate_kbps) > self.current
+                   for r in self._window(now))
+
     def switched(self, rung: int, now: float) -> None:
-        """The sender moved to `rung` (at its keyframe): the hold starts, the windows too."""
+        """The sender moved to `rung` (at its keyframe): the hold starts, the windows too
+        (what the old rung's reports said is no evidence about the new one)."""
         if rung != self.current:
             self.current, self.switched_at = rung, now
             self.switches += 1
-            self.bad_since = self.clean_since = None
+            self.clean_since = None
+            self.recent = []
+
+    def _window(self, now: float) -> list[Report]:
+        return [r for r in self.recent if r.at > now - self.policy.window_s]
 
     def _fits(self, estimate_kbps: float | None) -> int:
         """The best rung the estimate carries with the headroom (the last when none does;

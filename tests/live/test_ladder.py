@@ -49,7 +49,7 @@ def test_the_budget_admits_until_spent_and_frees_on_release() -> None:
     assert budget.admit("cam2", rungs["360p"], hardware=False) == ""
     assert budget.admit("cam1", rungs["360p"], hardware=False) == ""  # already counted
     refused = budget.admit("cam3", rungs["360p"], hardware=False)
-    assert "over the software encoding budget" in refused and "6,912,000" in refused
+    assert "over the software encoding budget" in refused and "11,520,000" in refused
     assert budget.admit("cam3", rungs["360p"], hardware=True) == ""  # not this budget's
     assert budget.admit("cam3", rungs["main"], hardware=False) == ""  # passed through
     budget.release("cam2", "360p")

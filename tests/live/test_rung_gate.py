@@ -38,11 +38,11 @@ def test_the_ladder_is_made_from_the_streams_the_hub_has_seen() -> None:
 
 
 def test_software_rungs_are_refused_over_the_budget_and_hardware_ones_are_not_counted() -> None:
-    g = gate(4_000_000, [X264])  # the 360p rung (3.46 M pixels/s) fits, not 240p beside it
+    g = gate(7_000_000, [X264])  # the 360p rung (5.76 M pixels/s) fits, not 240p beside it
     assert g.admit("cam1", "360p") == ""
     assert g.admit("cam1", "360p") == ""  # (counted once)
     refused = g.admit("cam1", "240p")
-    assert refused == "over the software encoding budget (4,989,600 of 4,000,000 pixels/s)"
+    assert refused == "over the software encoding budget (8,316,000 of 7,000,000 pixels/s)"
     assert {r["name"]: r["reason"] for r in g.rungs("cam1")}["240p"] == refused
     g.release("cam1", "360p")
     assert g.admit("cam1", "240p") == ""

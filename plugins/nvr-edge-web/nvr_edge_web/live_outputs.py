@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nvr_edge import StreamInfo
+
 from .context import WebContext
 from .errors import ApiError
 
@@ -84,3 +86,30 @@ def for_camera(ctx: WebContext, camera: str) -> dict[str, Output]:
     state = (ctx.status().get("cameras") or {}).get(camera) or {}
     mode = ctx.live_mode(camera)
     return {"whep": whep(camera, feed, state, mode), "hls": hls(camera, feed, state, mode)}
+
+
+def hls_rung(camera: str, rung: Mapping[str, Any], info: StreamInfo | None,
+             live: Output) -> Output:
+    """One rung of the camera's ladder (`/api/cameras` `live.rungs`) for the multivariant
+    playlist, given the live stream's own judgement: a transcoded rung as the relay would
+    admit it, the live stream as judged, a main stream beside a sub stream by its codec."""
+    if live.available is not True:
+        return live  # the rungs are made from the live stream, or beside it
+    if rung["transcoded"]:
+        return Output(True, "") if rung["available"] else \
+            Output(False, rung["reason"], 503)
+    if rung["stream"] != "main":
+        return live
+    if info is None:
+        return Output(None, f"camera {camera}'s main stream has not been seen yet", 503)
+    return _carried(camera, {"video_codec": info.video_codec}, HLS_CODECS, "LL-HLS") \
+        or Output(True, "")
+
+
+def hls_rungs(ctx: WebContext, camera: str) -> list[tuple[dict[str, Any], Output]]:
+    """Every rung of the camera's ladder, best first, with what LL-HLS can do with it now."""
+    live = for_camera(ctx, camera)["hls"]
+    hub = ctx.appliance.live
+    return [(rung, hls_rung(camera, rung, hub.info(camera, rung["stream"])
+                            if rung["stream"] == "main" else None, live))
+            for rung in hub.rungs(camera)]

@@ -246,9 +246,10 @@ def test_a_packager_stops_after_its_last_request(monkeypatch: pytest.MonkeyPatch
         await asyncio.sleep(0.2)
         first.touch()  # a request keeps it
         await asyncio.sleep(0.2)
-        assert "camX" in running.running
+        assert ("camX", "") in running.running
         await asyncio.sleep(0.4)
-        assert "camX" not in running.running and hub.stats()["camX"]["viewers"] == 0
+        assert ("camX", "") not in running.running and hub.stats()["camX"]["viewers"] == 0
+        assert not running.timelines  # a camera with no packager keeps no timeline
         assert running.get("camX") is not first  # the next request starts a new one
         await running.close(web.Application())
 

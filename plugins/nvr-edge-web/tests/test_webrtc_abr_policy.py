@@ -39,11 +39,10 @@ def test_the_ladder_leaves_out_a_main_stream_beside_a_sub_and_starts_on_the_live
 def test_sustained_loss_steps_down_a_hold_follows_and_a_clean_link_steps_up() -> None:
     abr = ViewerAbr(webrtc_ladder(LADDER))
     lossy, clean = 26, 0  # 26/256 ~ 10 %
-    assert abr.observe(Stats(lossy, 0.02), 0.0).name == "sub"  # bad, not yet for 2 s
-    assert abr.observe(Stats(lossy, 0.02), 1.0).name == "sub"
+    assert abr.observe(Stats(lossy, 0.02), 0.0).name == "sub"  # one report: no evidence
     same = Stats(lossy, 0.02)
-    assert abr.observe(same, 2.0).name == "360p"
-    assert abr.observe(same, 2.5).name == "360p"  # the same report again: nothing new
+    assert abr.observe(same, 1.0).name == "360p"  # two in the window
+    assert abr.observe(same, 1.5).name == "360p"  # the same report again: nothing new
     abr.switched("360p", 2.6)
     assert abr.status() | {"rtt_ms": None} == {
         "rung": "360p", "pinned": None, "switches": 1, "loss": 0.1016, "rtt_ms": None,
@@ -62,3 +61,14 @@ def test_the_remote_inbound_entry_is_found_among_the_others() -> None:
     report = {"a": Stats(0, None, type="outbound-rtp"), "b": Stats(0, None, kind="audio"),
               "c": entry}
     assert remote_inbound(report) is entry and remote_inbound({}) is None
+
+
+def test_the_rung_below_is_named_once_a_report_looks_bad_and_not_when_pinned() -> None:
+    abr = ViewerAbr(webrtc_ladder(LADDER))
+    assert abr.observe(Stats(0, 0.02), 0.0).name == "sub" and abr.below(0.0) is None
+    abr.observe(Stats(13, 0.02), 1.0)  # 5 %: not a step yet, but worth getting ready
+    below = abr.below(1.0)
+    assert below is not None and below.name == "360p" and abr.current.name == "sub"
+    assert abr.below(3.5) is None  # that report has left the window: nothing to prepare
+    abr.pin("sub")
+    assert abr.below(1.0) is None

@@ -25,6 +25,7 @@ from web_tokens import secret_of
 
 from nvr_edge.catalog import SegmentQuery
 from nvr_edge.config import Config, load_config
+from nvr_edge.encode.plugin import nvr_config_sections as encoder_sections
 from tests.conftest import CAMERA_PASSWORD
 from tests.helpers import Appliance, wait_for, write_config
 
@@ -82,7 +83,9 @@ def started_box(path: Path, port: int) -> Iterator[Box]:
     """`nvr-edge run` on the config at `path` (whose [web] listens on `port`), installed
     plugins loaded, once the web server answers; on leaving, it must stop cleanly (the
     server's shutdown must not hold it up)."""
-    config = load_config(path, readers=WebPlugin().nvr_config_sections())
+    # the sections the tests' configs use: the web plugin's and the encoders' (rung budget)
+    config = load_config(path, readers={**WebPlugin().nvr_config_sections(),
+                                        **encoder_sections()})
     app = Appliance(path, path.parent / "app.log", plugins=True).start()
     try:
         client = Client(port)

@@ -1,5 +1,6 @@
-"""A small reader of HLS media playlists for the tests: tags with their attributes, the
-parts and segments in order (RFC 8216bis attribute lists)."""
+"""A small reader of HLS playlists for the tests: a media playlist's tags with their
+attributes, parts, segments and rendition reports in order; a multivariant playlist's
+variants (RFC 8216bis attribute lists)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class SegmentEntry:
 class Playlist:
     tags: dict[str, str]            # the single-valued tags, by name
     segments: list[SegmentEntry]
+    reports: list[dict[str, str]] = field(default_factory=list)  # EXT-X-RENDITION-REPORTs
 
     @property
     def parts(self) -> list[PartEntry]:
@@ -48,6 +50,7 @@ def parse_playlist(text: str) -> Playlist:
     tags: dict[str, str] = {}
     segments: list[SegmentEntry] = []
     current: SegmentEntry | None = None
+    reports: list[dict[str, str]] = []
     msn = None
     for line in lines[1:]:
         name, _, value = line.partition(":")
@@ -73,6 +76,45 @@ def parse_playlist(text: str) -> Playlist:
             assert current is not None and current.duration is not None, line
             current.uri = line
             current, msn = None, (msn or 0) + 1
+        elif name == "#EXT-X-RENDITION-REPORT":
+            reports.append(attributes(value))
         elif line.startswith("#"):
             tags[name[1:]] = value
-    return Playlist(tags, segments)
+    return Playlist(tags, segments, reports)
+
+
+@dataclass
+class VariantEntry:
+    attributes: dict[str, str]    # of its EXT-X-STREAM-INF
+    uri: str
+
+
+@dataclass
+class Multivariant:
+    tags: dict[str, str]
+    variants: list[VariantEntry]
+    comments: list[str]           # `#` lines that are no tags
+
+
+def parse_multivariant(text: str) -> Multivariant:
+    lines = text.splitlines()
+    assert lines and lines[0] == "#EXTM3U", lines[:1]
+    tags: dict[str, str] = {}
+    variants: list[VariantEntry] = []
+    comments: list[str] = []
+    pending: dict[str, str] | None = None
+    for line in lines[1:]:
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            assert pending is None, "two EXT-X-STREAM-INF without a URI between"
+            pending = attributes(line.partition(":")[2])
+        elif line.startswith("#EXT"):
+            name, _, value = line[1:].partition(":")
+            tags[name] = value
+        elif line.startswith("#"):
+            comments.append(line[1:].strip())
+        elif line:
+            assert pending is not None, f"a URI without EXT-X-STREAM-INF: {line}"
+            variants.append(VariantEntry(pending, line))
+            pending = None
+    assert pending is None, "EXT-X-STREAM-INF without a URI"
+    return Multivariant(tags, variants, comments)

@@ -16,6 +16,7 @@ from nvr_edge import LivePacket, StreamInfo
 from ..webrtc.h264 import parse_extradata
 from .boxes import Sample, Track, avc1_entry, fragment, init_segment, mp4a_entry
 from .media import avcc, h264_nals, length_prefixed, raw_aac
+from .timeline import Timeline
 from .window import Window
 
 VIDEO_CLOCK = 90_000
@@ -29,10 +30,12 @@ AAC_FRAME = 1024
 
 
 class Clock:
-    """Input timestamps (any time base) to a track's timescale, never going back."""
+    """Input timestamps (any time base) to a track's timescale, never going back; the first
+    goes to `first` (where the camera's timeline puts it)."""
 
     def __init__(self, scale: int, default_step: int) -> None:
         self.scale, self.default_step = scale, default_step
+        self.first = 0
         self.last_in: int | None = None
         self.last_out: int | None = None
 
@@ -43,7 +46,7 @@ class Clock:
         # RTSP's first packet often has no timestamp: it is still the first, at 0
         now_in = None if stamp is None else self.convert(stamp, time_base)
         if self.last_out is None:
-            self.last_out = 0
+            self.last_out = self.first
         elif now_in is not None and self.last_in is not None \
                 and 0 < now_in - self.last_in <= MAX_STEP_S * self.scale:
             self.last_out += now_in - self.last_in
@@ -67,16 +70,22 @@ def wall_clock(arrival: float) -> float:
 
 
 class Muxer:
+    """`timeline` (shared by a camera's packagers) places the first frame, `family` names
+    the source timestamps it shares (timeline.py); `audio=False` leaves the audio out."""
+
     def __init__(self, info: StreamInfo, window: Window,
-                 part_target_s: float = PART_TARGET_S) -> None:
+                 part_target_s: float = PART_TARGET_S, timeline: Timeline | None = None,
+                 family: str = "live", audio: bool = True) -> None:
         self.info, self.window = info, window
+        self.timeline, self.family = timeline or Timeline(), family
         self.part_target = round(part_target_s * VIDEO_CLOCK)
         self.params = parse_extradata(info.video_extradata)
-        self.audio = info.audio_codec == "aac" and bool(info.audio_extradata) \
+        self.audio = audio and info.audio_codec == "aac" and bool(info.audio_extradata) \
             and info.sample_rate > 0
         self.video_clock = Clock(VIDEO_CLOCK, DEFAULT_FRAME)
         self.audio_clock = Clock(info.sample_rate or 1, AAC_FRAME)
-        self.first_video_s: float | None = None
+        self.first_video_s: float | None = None  # the first keyframe's source time
+        self.first_video_at = 0.0                 # and its place on the timeline (s)
         self.init: bytes | None = None
         self.pending: _Frame | None = None
         self.video: list[Sample] = []
@@ -92,6 +101,11 @@ class Muxer:
                 self._add_audio(packet)
             return False
         stamp = packet.dts if packet.dts is not None else packet.pts
+        if self.video_clock.last_out is None:
+            source_s = None if stamp is None else \
+                stamp * packet.time_base[0] / packet.time_base[1]
+            self.video_clock.first = round(
+                self.timeline.place(self.family, source_s, packet.arrival) * VIDEO_CLOCK)
         dts = self.video_clock.next(stamp, packet.time_base)
         cts = 0
         if packet.pts is not None and packet.dts is not None:
@@ -137,6 +151,7 @@ class Muxer:
         stamp = packet.dts if packet.dts is not None else packet.pts
         self.first_video_s = None if stamp is None else \
             stamp * packet.time_base[0] / packet.time_base[1]
+        self.first_video_at = frame.dts / VIDEO_CLOCK
         self.window.open_segment(wall_clock(packet.arrival))
         self.part_start = self.segment_start = frame.dts
         self.pending = frame
@@ -150,7 +165,7 @@ class Muxer:
             offset = stamp * packet.time_base[0] / packet.time_base[1] - self.first_video_s
             if not 0 <= offset < MAX_STEP_S:
                 return  # before the first keyframe, or unrelated clocks: wait for the next
-            clock.last_out = round(offset * clock.scale)
+            clock.last_out = round((self.first_video_at + offset) * clock.scale)
             clock.last_in = clock.convert(stamp, packet.time_base)
             out = clock.last_out
         else:

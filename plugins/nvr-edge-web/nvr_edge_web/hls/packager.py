@@ -1,5 +1,6 @@
-"""One camera's LL-HLS packager: a relay viewer whose packets become parts in the web
-loop, and the waits of blocking requests ("until part N exists")."""
+"""One LL-HLS packager: a relay viewer of one of a camera's streams (the live view's, or
+one rung of its ladder) whose packets become parts in the web loop, and the waits of
+blocking requests ("until part N exists")."""
 
 from __future__ import annotations
 
@@ -11,21 +12,28 @@ from collections.abc import Callable
 from nvr_edge import LiveRelay, StreamInfo
 
 from .muxer import Muxer
+from .timeline import Timeline
 from .window import Window
 
 log = logging.getLogger(__name__)
 
 
 class Packager:
-    def __init__(self, hub: LiveRelay, camera: str) -> None:
+    """`stream`: the hub stream ("live", "main", a transcoded rung's name); `audio=False`
+    for a rung of the multivariant playlist (its transcoded rungs have none, and a player
+    switching between renditions with and without audio stalls on the missing track)."""
+
+    def __init__(self, hub: LiveRelay, camera: str, stream: str = "live",
+                 audio: bool = True, timeline: Timeline | None = None) -> None:
         self.loop = asyncio.get_running_loop()
-        self.hub, self.camera = hub, camera
+        self.hub, self.camera, self.stream, self.audio = hub, camera, stream, audio
+        self.timeline = timeline or Timeline()
         self.window = Window()
         self.muxer: Muxer | None = None
         self.info: StreamInfo | None = None
         self.changed = asyncio.Event()
         self.last_request = self.loop.time()
-        self.viewer = hub.subscribe(camera, self._notify)
+        self.viewer = hub.subscribe(camera, self._notify, stream)
 
     @property
     def init(self) -> bytes | None:
@@ -38,7 +46,9 @@ class Packager:
     def waiting_for(self) -> str:
         """What the packager still needs before it can serve a playlist."""
         if self.closed:
-            return f"the live stream ended ({self.closed})"
+            what = "the live stream" if self.stream == "live" else f"its {self.stream} stream"
+            return f"{what} is {self.closed}" if self.closed.startswith("unavailable") \
+                else f"{what} ended ({self.closed})"
         if self.info is None:
             return "no stream parameters from the relay yet"
         if self.init is None:
@@ -69,7 +79,10 @@ class Packager:
             if self.info is not None:
                 log.info("hls: %s: new stream parameters: a new init segment", self.camera)
                 self.window.clear()  # a new discontinuity sequence: a new init name
-            self.info, self.muxer = info, Muxer(info, self.window)
+            # the main stream beside a sub stream has timestamps of its own (timeline.py)
+            family = "main" if self.stream == "main" else "live"
+            self.info, self.muxer = info, Muxer(info, self.window, timeline=self.timeline,
+                                                family=family, audio=self.audio)
         muxer = self.muxer
         assert muxer is not None
         made = False

@@ -2,15 +2,20 @@
 EXT-X-PROGRAM-DATE-TIME, the parts of the last few, and a preload hint for the next part.
 
 Every URI carries the request's `?token=`: a player resolves the URIs against the
-playlist's URL but does not carry its query over, and without it each fetch is a 401."""
+playlist's URL but does not carry its query over, and without it each fetch is a 401.
+
+A rung's media playlist ends with an EXT-X-RENDITION-REPORT for each other rung of the
+camera being packaged now (its last part), so a player switching to it can ask for that
+part at once (a blocking reload) instead of loading its playlist cold."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from .window import PART_SEGMENTS, Window
+from .window import PART_SEGMENTS, Part, Window
 
 VERSION = 6              # EXT-X-MAP in a media playlist with fMP4
 # PART-HOLD-BACK: at least 2 part targets, 3 recommended; 2 measured worse with hls.js
@@ -32,8 +37,14 @@ def init_uri(discontinuity_sequence: int) -> str:
     return f"init{discontinuity_sequence}.mp4"
 
 
-def render(window: Window, part_target_s: float, token: str | None) -> str:
-    query = "" if token is None else "?token=" + quote(token, safe="")
+def token_query(token: str | None) -> str:
+    return "" if token is None else "?token=" + quote(token, safe="")
+
+
+def render(window: Window, part_target_s: float, token: str | None,
+           reports: Sequence[tuple[str, Part]] = ()) -> str:
+    """`reports`: (rung, its last part) of the other rungs, for the rendition reports."""
+    query = token_query(token)
     segments = list(window.segments)
     target = max(1, math.ceil(max([window.max_segment_s, *(s.duration for s in segments)])))
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{VERSION}", f"#EXT-X-TARGETDURATION:{target}",
@@ -56,4 +67,6 @@ def render(window: Window, part_target_s: float, token: str | None) -> str:
         if segment.complete:
             lines += [f"#EXTINF:{segment.duration:.5f},", segment_uri(segment.msn) + query]
     lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{part_uri(window.next_part)}{query}"')
+    lines += [f'#EXT-X-RENDITION-REPORT:URI="../{rung}/index.m3u8{query}",'
+              f"LAST-MSN={part.msn},LAST-PART={part.index}" for rung, part in reports]
     return "\n".join(lines) + "\n"

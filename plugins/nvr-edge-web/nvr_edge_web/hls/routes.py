@@ -1,5 +1,7 @@
 """The LL-HLS routes: the playlist (with blocking reload), the init segment, segments and
-parts. Every one wants `view` on the camera; names are only ever the server's own
+parts, of the live view's stream (`/live/<camera>/index.m3u8`) or of one rung of the
+camera's ladder (`/live/<camera>/<rung>/index.m3u8`, listed by the multivariant playlist:
+abr_routes.py). Every one wants `view` on the camera; names are only ever the server's own
 (`init<n>.mp4`, `seg<msn>.m4s`, `part<n>.m4s`), matched whole by the router: no paths."""
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from ..context import CONTEXT, GRANT
 from ..errors import ApiError
 from ..guard import authorize
 from ..live_outputs import for_camera
-from ..live_paths import CAMERA, HLS_ROUTE
+from ..live_paths import CAMERA, HLS_ABR_ROUTE, HLS_ROUTE, HLS_RUNG_ROUTE, RUNG
+from .abr_routes import multivariant, rung_stream
 from .muxer import PART_TARGET_S
 from .packager import Packager
 from .playlist import render
@@ -22,7 +25,9 @@ from .registry import Packagers
 from .vendor import add_route as add_player_route
 
 PACKAGERS = web.AppKey("nvr_hls_packagers", Packagers)
-MEDIA_ROUTE = f"/live/{CAMERA}/{{name:init[0-9]{{1,12}}\\.mp4|(?:seg|part)[0-9]{{1,12}}\\.m4s}}"
+NAME = "{name:init[0-9]{1,12}\\.mp4|(?:seg|part)[0-9]{1,12}\\.m4s}"
+MEDIA_ROUTE = f"/live/{CAMERA}/{NAME}"
+RUNG_MEDIA_ROUTE = f"/live/{CAMERA}/{RUNG}/{NAME}"
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 MEDIA_TYPE = "video/mp4"     # fMP4 init and media segments (RFC 8216bis 3.3)
 READY_S = 8.0                # a first request waits this long for a complete segment
@@ -33,6 +38,9 @@ def add_routes(app: web.Application) -> None:
     app[PACKAGERS] = Packagers(app[CONTEXT].appliance.live)
     app.router.add_get(HLS_ROUTE, playlist)
     app.router.add_get(MEDIA_ROUTE, media)
+    app.router.add_get(HLS_ABR_ROUTE, multivariant)
+    app.router.add_get(HLS_RUNG_ROUTE, playlist)
+    app.router.add_get(RUNG_MEDIA_ROUTE, media)
     app.on_shutdown.append(app[PACKAGERS].close)
     add_player_route(app)  # hls.js for the page, when setup-js.sh installed it
 
@@ -43,7 +51,9 @@ def _unavailable(request: web.Request, camera: str, packager: Packager) -> ApiEr
     output = for_camera(request.app[CONTEXT], camera)["hls"]
     if output.available is not True:
         return output.error()
-    return ApiError(503, f"camera {camera!r}: {packager.waiting_for()}; try again shortly",
+    rung = request.match_info.get("rung")
+    what = f"camera {camera!r}" + (f", rung {rung}" if rung else "")
+    return ApiError(503, f"{what}: {packager.waiting_for()}; try again shortly",
                     {"Retry-After": "2"})
 
 
@@ -57,7 +67,14 @@ async def _packager(request: web.Request) -> tuple[str, Packager]:
     output = for_camera(ctx, camera)["hls"]
     if output.available is False:
         output.refuse()  # a stream LL-HLS cannot carry: waiting would not help
-    packager = request.app[PACKAGERS].get(camera)
+    rung = request.match_info.get("rung", "")
+    packagers = request.app[PACKAGERS]
+    running = packagers.running.get((camera, rung))
+    if rung and (running is None or running.closed):  # judged once, when it starts
+        stream = await rung_stream(ctx, camera, rung)
+    else:
+        stream = running.stream if running is not None else "live"
+    packager = packagers.get(camera, rung, stream)
     if not await packager.wait_until(lambda: packager.init is not None
                                      and packager.window.ready, READY_S):
         raise _unavailable(request, camera, packager)
@@ -95,7 +112,9 @@ async def playlist(request: web.Request) -> web.Response:
         if not await packager.wait_until(lambda: window.has(msn, part),
                                          3 * _target_s(packager)):
             raise _unavailable(request, camera, packager)
-    text = render(window, PART_TARGET_S, request.query.get("token"))
+    rung = request.match_info.get("rung", "")
+    reports = request.app[PACKAGERS].reports(camera, rung) if rung else []
+    text = render(window, PART_TARGET_S, request.query.get("token"), reports)
     return web.Response(text=text, content_type=PLAYLIST_TYPE,
                         headers={"Cache-Control": "no-cache"})
 

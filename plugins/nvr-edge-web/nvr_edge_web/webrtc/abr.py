@@ -71,6 +71,15 @@ class ViewerAbr:
                                       stats.roundTripTime))
         return self.ladder[self.state.wanted(now)]
 
+    def below(self, now: float) -> Rendition | None:
+        """The rung a step down would go to, while the link starts to look bad (unpinned):
+        worth having ready before the step is decided."""
+        state = self.state
+        if state.pinned is not None or state.current + 1 >= len(self.ladder) \
+                or not state.leaning(now):
+            return None
+        return self.ladder[state.current + 1]
+
     def switched(self, stream: str, now: float) -> None:
         index = next(i for i, r in enumerate(self.ladder) if r.stream == stream)
         self.state.switched(index, now)

@@ -5,7 +5,9 @@ its viewer ("too slow", camera removed), when ICE does not connect in time, and 
 shutdown. Closing unsubscribes from the hub and updates the live metrics.
 
 Each session's rung follows its receiver's reports (abr.py), checked every `ADAPT_S`: the
-track switches when the policy wants another rung (at that rung's keyframe)."""
+track switches when the policy wants another rung (at that rung's keyframe), and keeps the
+rung below flowing while the link starts to look bad (a step down then waits for one GOP
+of a running encoder, not for a cold start)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ from .track import RelayTrack
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 20.0  # a viewer that posted an offer but never connects
-ADAPT_S = 1.0             # how often a session's receiver reports are read
+# How often a session's receiver reports are read: a report (aiortc: every 0.5-1.5 s)
+# waits at most this long to be seen; a step down rests on two of them (live/abr.py)
+ADAPT_S = 0.25
 _SERIALS = itertools.count(1)  # a session's name in metrics (its id is its URL's secret)
 
 
@@ -42,6 +46,8 @@ class Session:
     def adapt(self, stats: Any, now: float) -> None:
         """Take the receiver's last report; start a switch when the policy wants one."""
         wanted = self.abr.observe(stats, now)
+        below = self.abr.below(now)
+        self.track.prepare(below.stream if below is not None else None)
         moving_to = self.track.target_stream if self.track.target is not None \
             else self.track.stream
         if wanted.stream != moving_to:

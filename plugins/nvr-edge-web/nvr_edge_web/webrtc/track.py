@@ -7,11 +7,17 @@ pts in the packet's time base. We hand it Annex-B with SPS/PPS before each IDR a
 
 A track can move between the relay streams of one camera (the rungs of its ladder:
 `switch`): it subscribes to the target and keeps sending the current stream until the
-target's first keyframe not behind what was sent, then sends the target from that
-keyframe (its SPS/PPS before it, the timestamps one frame on: no grey frames, no jump).
+target's first keyframe not behind what was sent (or only just: BEHIND_OK_S), then sends
+the target from that keyframe (its SPS/PPS before it, the timestamps one frame on: no grey
+frames, no jump).
 The rungs are stamped with their source's times, the live stream's, so "not behind" is
 a comparison of timestamps: a cached GOP handed to the joining track (the relay's, or the
-worker's for a rung's first viewer) is older video and is skipped."""
+worker's for a rung's first viewer) is older video and is skipped.
+
+A track can also `prepare` a rung: subscribe to it before a switch is decided (when the
+link starts to look bad), so that its encoder is running and the switch waits for one
+GOP of it at most, not for a cold start (measured 0.6-5 s to a cold rung's first
+keyframe under load). What it sends meanwhile is dropped unread."""
 
 from __future__ import annotations
 
@@ -34,6 +40,11 @@ TIME_BASE = Fraction(1, CLOCK)
 FRAME_TICKS = CLOCK // 30      # the step used when a stream restarts or has no timestamps
 MAX_JUMP_TICKS = 5 * CLOCK     # a bigger jump is a new stream, not a gap to reproduce
 SWITCH_WAIT_S = 10.0           # a target that shows no keyframe this long is given up
+# A transcoded rung's frame comes out of its encoder after the source frame it is made of
+# has gone out on the source stream: "not behind what was sent" made a step down to a rung
+# a race, lost for a GOP or more (measured: 0.6-5 s from the decision to the switch). A
+# keyframe this much behind is taken: the viewer sees that much motion again, at most.
+BEHIND_OK_S = 0.3
 
 
 class RelayTrack(MediaStreamTrack):
@@ -57,6 +68,8 @@ class RelayTrack(MediaStreamTrack):
         self.target_stream, self.target_since = "", 0.0
         self.switches = 0
         self.on_switch: Callable[[str], None] | None = None  # (the new stream's name)
+        self.prepared: LiveViewer | None = None  # a rung kept flowing for a switch to come
+        self.prepared_stream = ""
 
     def switch(self, stream: str) -> str:
         """Start moving to `stream` (the current one: stay); "" or why it cannot start
@@ -64,13 +77,34 @@ class RelayTrack(MediaStreamTrack):
         self._drop_target()
         if stream == self.stream:
             return ""
-        viewer = self.hub.subscribe(self.camera, self._notify, stream)
+        if stream == self.prepared_stream and self.prepared is not None:
+            viewer, self.prepared, self.prepared_stream = self.prepared, None, ""
+        else:
+            viewer = self.hub.subscribe(self.camera, self._notify, stream)
         if viewer.closed:
             self.hub.unsubscribe(viewer)
             return viewer.closed
         self.target, self.target_stream = viewer, stream
         self.target_since = time.monotonic()
         return ""
+
+    def prepare(self, stream: str | None) -> None:
+        """Keep `stream` flowing to this track until a switch to it (or until another is
+        prepared; None: none). A rung the relay refuses is not prepared (the switch will
+        say why)."""
+        if stream == (self.prepared_stream or None):
+            return
+        prepared, self.prepared, self.prepared_stream = self.prepared, None, ""
+        if prepared is not None:
+            self.hub.unsubscribe(prepared)  # its worker keeps it a while (the linger)
+        if stream is None or stream == self.stream \
+                or (stream == self.target_stream and self.target is not None):
+            return
+        viewer = self.hub.subscribe(self.camera, self._notify, stream)
+        if viewer.closed:
+            self.hub.unsubscribe(viewer)
+            return
+        self.prepared, self.prepared_stream = viewer, stream
 
     def _drop_target(self) -> None:
         target, self.target = self.target, None
@@ -105,6 +139,8 @@ class RelayTrack(MediaStreamTrack):
         while True:
             if self.readyState != "live" or self.viewer.closed:
                 raise MediaStreamError(self.viewer.closed or "track ended")
+            if self.prepared is not None:
+                self.prepared.take()  # unread: only its encoder's running matters
             if self.target is not None:
                 self._advance_target()
             if not self.pending:
@@ -118,12 +154,13 @@ class RelayTrack(MediaStreamTrack):
                 return self._to_av(packet)
 
     def _not_behind(self, packet: LivePacket) -> bool:
-        """Whether the target's keyframe is at or after the last packet sent (a jump of
-        more than MAX_JUMP_TICKS either way: another timeline, e.g. a restarted camera)."""
+        """Whether the target's keyframe is at, after or at most BEHIND_OK_S before the
+        last packet sent (a jump of more than MAX_JUMP_TICKS either way: another timeline,
+        e.g. a restarted camera)."""
         at, sent = packet.pts_s, self.last_sent_s
         if at is None or sent is None:
             return packet.arrival > self.target_since
-        return at >= sent or sent - at > MAX_JUMP_TICKS / CLOCK
+        return at >= sent - BEHIND_OK_S or sent - at > MAX_JUMP_TICKS / CLOCK
 
     def _to_av(self, packet: LivePacket) -> av.Packet:
         info = self.viewer.info
@@ -155,5 +192,6 @@ class RelayTrack(MediaStreamTrack):
     def stop(self) -> None:
         super().stop()
         self._drop_target()
+        self.prepare(None)
         self.hub.unsubscribe(self.viewer)
         self.arrived.set()

@@ -6,13 +6,10 @@ stream or a transcoded rung, chosen per session by its receiver's reports (abr.p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.exceptions import OperationError
-
-from nvr_edge import LiveRelay, LiveViewer
 
 from ..body import parse_json, read_body
 from ..context import CONTEXT, WebContext
@@ -20,6 +17,7 @@ from ..errors import ApiError
 from ..guard import authorize
 from ..live_outputs import Output, for_camera
 from ..live_paths import WHEP_ROUTE
+from ..live_wake import wake_stream
 from . import ice
 from .abr import ViewerAbr, webrtc_ladder
 from .sessions import Session, Sessions
@@ -30,7 +28,6 @@ RUNG_ROUTE = SESSION_ROUTE + "/rung"
 SDP = "application/sdp"
 SESSIONS = web.AppKey("nvr_whep_sessions", Sessions)
 GATHER_TIMEOUT_S = 5.0
-STREAM_WAIT_S = 5.0  # an on-demand camera's RTSP connection (measured ~1.3 s)
 
 
 def add_routes(app: web.Application) -> None:
@@ -61,7 +58,7 @@ async def post(request: web.Request) -> web.Response:
         offer = (await read_body(request)).decode("utf-8", "replace")
         if not offer.startswith("v=0") or "m=video" not in offer:
             raise ApiError(400, "the body is not an SDP offer with a video section")
-        waker = await _wake_stream(ctx.appliance.live, camera)
+        waker = await wake_stream(ctx.appliance.live, camera)
         try:
             _check_stream(ctx, camera)
             session = await _answer(ctx, camera, offer, request.query.get("rung"))
@@ -100,27 +97,6 @@ def _check_stream(ctx: WebContext, camera: str) -> None:
 
 def _judge(ctx: WebContext, camera: str) -> Output:
     return for_camera(ctx, camera)["whep"]
-
-
-async def _wake_stream(hub: LiveRelay, camera: str) -> LiveViewer | None:
-    """A camera whose live stream starts on demand has none until someone subscribes:
-    subscribe, and wait (≤ STREAM_WAIT_S) for its stream. The caller unsubscribes."""
-    if (hub.stats().get(camera) or {}).get("has_stream"):
-        return None
-    loop = asyncio.get_running_loop()
-    changed = asyncio.Event()
-
-    def notify() -> None:  # from the hub thread
-        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
-            loop.call_soon_threadsafe(changed.set)
-
-    viewer = hub.subscribe(camera, notify)
-    deadline = loop.time() + STREAM_WAIT_S
-    while viewer.info is None and not viewer.closed and loop.time() < deadline:
-        changed.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), deadline - loop.time())
-    return viewer
 
 
 def _viewer_abr(ctx: WebContext, camera: str, rung: str | None) -> ViewerAbr:
