@@ -8,3 +8,8 @@ systemctl --root="$TARGET" enable systemd-timesyncd.service
 mkdir -p "$TARGET/etc/systemd/system.conf.d"
 printf '[Manager]\nRuntimeWatchdogSec=30s\nRebootWatchdogSec=2min\n' \
     > "$TARGET/etc/systemd/system.conf.d/watchdog.conf"
+# The rootfs is the one every arm64 board shares (one mmdebstrap for all, see the
+# defconfigs); the A/B pieces in it wait for these boards' own A/B layout (docs/UPDATES.md):
+# RAUC without a system.conf would fail at start, GRUB's EFI modules boot nothing here.
+systemctl --root="$TARGET" mask rauc.service
+rm -rf "$TARGET/usr/lib/grub/arm64-efi"
