@@ -143,7 +143,7 @@ class NativeRecorder:
         else:
             assert self.current is not None
             elapsed = pts_s - self.current.start_pts_s
-            last_s, frame_s = self.engine.last_video()
+            _, frame_s = self.engine.last_video()
             if resized:
                 log.info("%s: picture size now %dx%d; starting a new segment", self.camera,
                          self.shape.current.width, self.shape.current.height)

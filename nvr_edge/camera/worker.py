@@ -16,13 +16,21 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 from urllib.parse import urlsplit
 
-from nvr_edge.camera.audio import AudioRoute
+from nvr_edge.camera.audio import MP4_AUDIO, AudioRoute
 from nvr_edge.camera.backoff import Backoff
 from nvr_edge.camera.cut_policy import stagger_s
 from nvr_edge.camera.ingest import Ended, Opened, RtspReader, rtsp_endpoint
+from nvr_edge.camera.ingest_native import (
+    LivePacketView,
+    NativeOpened,
+    NativeReader,
+    load_engine,
+    stream_info_native,
+)
 from nvr_edge.camera.messages import (
     AlertRaised,
     SegmentClosed,
@@ -33,11 +41,13 @@ from nvr_edge.camera.messages import (
 )
 from nvr_edge.camera.reachability import tcp_reachable
 from nvr_edge.camera.recorder import DEFAULT_BYTES_PER_S, SessionRecorder
+from nvr_edge.camera.recorder_native import NativeFmp4Factory, NativeRecorder
 from nvr_edge.camera.rtsp_probe import diagnose
 from nvr_edge.camera.rungs import RungTap
 from nvr_edge.camera.session_end import ReasonStreak, SessionEnd
 from nvr_edge.camera.stall import StallMonitor
 from nvr_edge.camera.sub_relay import SubRelay
+from nvr_edge.camera.timestamps import JUMP_TOLERANCE_S, MAX_NUDGE_S
 from nvr_edge.camera.transcoding import TranscodedVideo, needs_transcode, target_for
 from nvr_edge.config import CameraConfig, Config
 from nvr_edge.config_store import secret_texts
@@ -49,6 +59,7 @@ from nvr_edge.live.forwarder import LiveForwarder, stream_info_of
 from nvr_edge.logs import mask_known, setup_logging
 from nvr_edge.models import AlertLevel, CameraState, LiveMode, SegmentRecord, Tier
 from nvr_edge.plugins import WORKER_ENTRY_POINT_GROUP, make_plugin_manager
+from nvr_edge.storage.fmp4 import Fmp4WriterFactory
 from nvr_edge.storage.space_policy import SpacePolicy
 from nvr_edge.storage.writer_lock import WriterLock
 from nvr_edge.v4l2_source import is_v4l2_url, parse_v4l2_url
@@ -67,6 +78,9 @@ PROBE_TIMEOUT_S = 5.0  # the longest a failed camera's diagnosis may wait for an
 # A camera that needs an encoder waits this long for the main process's start-up probe.
 ENCODERS_WAIT_S = 30.0
 STALE_S = 0.5  # a wait longer than this makes the frames queued meanwhile stale
+# How long a stopping native session waits for its reader to close the open segment (the
+# engine's read returns within FFmpeg's ~0.1 s interrupt check; the close fsyncs).
+NATIVE_JOIN_S = 10.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -147,6 +161,7 @@ class CameraWorker:
         pm = make_plugin_manager(group=WORKER_ENTRY_POINT_GROUP)
         factory = pm.hook.nvr_segment_writer_factory(camera=camera, config=config)
         self.factory = factory and SpaceCheckedFactory(factory, config, channel)
+        self.native = self.native_factory(factory)  # None: the PyAV path
         # Set by a link coming up (the supervisor's SIGUSR1): the backoff wait ends and the
         # camera is tried at once.
         self.wake = threading.Event()
@@ -243,8 +258,29 @@ class CameraWorker:
                 log.info("%s: camera answers again; reconnecting now", self.camera.id)
                 return
 
+    def native_factory(self, factory: Any) -> SpaceCheckedFactory | None:
+        """The compiled path's segment factory when `recording.engine = "native"` can record
+        this camera: RTSP into the default writer's files, the module built."""
+        if self.config.recording.engine != "native" or self.device is not None:
+            return None
+        if not isinstance(factory, Fmp4WriterFactory):
+            log.warning("%s: recording.engine = \"native\" writes only the default fMP4 "
+                        "segments; a plugin's writer records through PyAV", self.camera.id)
+            return None
+        try:
+            load_engine()
+        except ImportError as exc:
+            log.error("%s: %s; recording through PyAV", self.camera.id, exc)
+            return None
+        return SpaceCheckedFactory(NativeFmp4Factory(factory.root, factory.fragment_ms),
+                                   self.config, self.channel)
+
     def record_session(self) -> SessionEnd:
         """Connect once and record until the stream ends, stalls or we are stopped."""
+        if self.native is not None:
+            end = self.record_session_native()
+            if self.native is not None:
+                return end
         rec = self.config.recording
         timeout_s = rec.stall.timeout_ms / 1000
         stall_total = timeout_s * (rec.stall.max_drops + 2)
@@ -282,6 +318,120 @@ class CameraWorker:
                     self.send_stats(session.recorder)
             finally:
                 reader.abandon()  # only now may the reader close its container
+
+    def record_session_native(self) -> SessionEnd:
+        """record_session through the compiled path: the reader thread records, this one
+        supervises (stop, stall, live relay, stats) and hands closed segments on."""
+        rec = self.config.recording
+        timeout_s = rec.stall.timeout_ms / 1000
+        closed: queue.SimpleQueue[SegmentRecord] = queue.SimpleQueue()
+        reader = NativeReader(self.camera.main, rec.connect_timeout_s,
+                              timeout_s * (rec.stall.max_drops + 2), True,
+                              lambda opened: self.new_native_recorder(opened, closed.put))
+        reader.start()
+        session = _Session()
+        try:
+            while not self.stop.wait(BATCH_S):
+                self.hand_on(closed)
+                recorder = reader.recorder
+                if recorder is not None and session.monitor is None:
+                    session.recorder = recorder
+                    session.monitor = StallMonitor(rec.stall, time.monotonic())
+                    if self.live_main is not None and reader.opened is not None:
+                        self.live_main.stream_info(stream_info_native(reader.opened, "main"))
+                if not reader.is_alive():
+                    assert reader.ended is not None
+                    session.ended(reader.ended)
+                    return session.end()
+                if recorder is None:
+                    continue
+                if self.native_stalled(session, reader):
+                    return session.end()
+                if recorder.current is not None:
+                    self.channel.set_state(CameraState.ONLINE)
+                self.feed_live(reader)
+                self.maybe_send_stats(recorder)
+            session.reason = "stopped"
+            return session.end()
+        finally:
+            reader.abandon()
+            reader.join(NATIVE_JOIN_S)  # it closes the open segment
+            self.hand_on(closed)
+            if reader.unsupported:
+                self.native = None  # this camera records through PyAV from now on
+            if session.recorder is not None:
+                self.bytes_per_s = session.recorder.bytes_per_s
+                self.send_stats(session.recorder)
+            if reader.error is not None:
+                raise reader.error
+
+    def new_native_recorder(self, opened: NativeOpened, on_closed: Any) -> NativeRecorder | None:
+        """The session's recorder, on the reader thread; None: PyAV must record this camera
+        (a codec the engine only copies: MJPEG and audio that needs transcoding)."""
+        video, audio = opened.video, opened.audio
+        audio_name = audio["codec"] if audio else None
+        transcodes = audio_name is not None and audio_name not in MP4_AUDIO \
+            and self.config.recording.unsupported_audio == "transcode"
+        if needs_transcode(video["codec"]) or transcodes:
+            log.info("%s: %s%s is recorded through PyAV, not the native engine",
+                     self.camera.id, video["codec"], f" + {audio_name}" if audio_name else "")
+            return None
+        engine, module = opened.engine, load_engine()
+        mode = module.AUDIO_NONE if audio is None else \
+            module.AUDIO_COPY if audio_name in MP4_AUDIO else module.AUDIO_DROP
+        if mode == module.AUDIO_DROP:
+            log.warning("%s: audio %s cannot go into MP4 and unsupported_audio = \"drop\": "
+                        "recording video only", self.camera.id, audio_name)
+        rec = self.config.recording
+        engine.configure(mode, rec.fragment_ms / 1000, rec.stall.timeout_ms / 1000,
+                         MAX_NUDGE_S, JUMP_TOLERANCE_S,
+                         self.live_main is not None and self.live_main.always)
+        log.info("%s: connected: %s %dx%d%s (native engine)", self.camera.id, video["codec"],
+                 video["width"], video["height"], f" + {audio_name}" if audio_name else "")
+        return NativeRecorder(
+            camera=self.camera.id, device=self.config.device_id, factory=self.native,
+            engine=engine, video=video, audio_track=mode == module.AUDIO_COPY,
+            on_closed=on_closed, target_s=self.config.storage.segment_seconds,
+            first_target_s=self.first_target(), bytes_per_s=self.bytes_per_s,
+            not_before_ms=self.last_end_ms)
+
+    def hand_on(self, closed: queue.SimpleQueue[SegmentRecord]) -> None:
+        while not closed.empty():
+            self.segment_closed(closed.get())
+
+    def native_stalled(self, session: _Session, reader: NativeReader) -> bool:
+        """The stall monitor fed from the engine's arrival times (late packets and the
+        first on time after them, in order); True: the session is over."""
+        monitor = session.monitor
+        assert monitor is not None
+        last, notable = reader.engine.take_arrivals()
+        for previous, arrival in notable:
+            monitor.last_packet = max(monitor.last_packet, previous)
+            if monitor.on_packet(arrival):
+                session.reason = f"the stream keeps stalling ({monitor.drops} late packets)"
+                return True
+        monitor.last_packet = max(monitor.last_packet, last)
+        now = time.monotonic()
+        if monitor.on_silence(now):
+            session.silent_for(now - monitor.last_packet)
+            return True
+        return False
+
+    def feed_live(self, reader: NativeReader) -> None:
+        """Packets for the live relay cross into Python only while someone wants them."""
+        live = self.live_main
+        if live is None or reader.opened is None:
+            return
+        live.poll_control()
+        tap = live.tap
+        reader.engine.set_tap(live.viewed or (tap is not None and tap.wanted))
+        items = reader.engine.take_live()
+        if items:
+            opened = reader.opened
+            video_tb = Fraction(*opened.video["time_base"])
+            audio_tb = Fraction(*opened.audio["time_base"]) if opened.audio else video_tb
+            for item in items:
+                live.packet(item[0], LivePacketView(item, audio_tb if item[0] else video_tb))
 
     def consume(self, session: _Session, item: Any, items: queue.SimpleQueue[Any]) -> bool:
         """Handle `item` and everything queued behind it; False: the session is over."""
@@ -379,13 +529,19 @@ class CameraWorker:
             recorder.handle(encoded)
         return True
 
-    def new_recorder(self, opened: Opened, template: Any) -> SessionRecorder:
+    def first_target(self) -> float | None:
+        """The first segment's length: staggered across the box's cameras (cut_policy)."""
         seconds = self.config.storage.segment_seconds
         ids = [c.id for c in self.config.cameras]
         first = None
         if self.first_segment:
             first = seconds - stagger_s(ids.index(self.camera.id), len(ids), seconds)
         self.first_segment = False
+        return first
+
+    def new_recorder(self, opened: Opened, template: Any) -> SessionRecorder:
+        seconds = self.config.storage.segment_seconds
+        first = self.first_target()
         video = opened.video.codec_context
         log.info("%s: connected: %s %dx%d%s", self.camera.id, video.name, video.width,
                  video.height, f" + {opened.audio.codec_context.name}" if opened.audio else "")
