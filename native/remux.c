@@ -33,7 +33,6 @@
 #define MAX_HELD 8          /* timestamps.MAX_HELD_WITHOUT_DTS */
 #define PICTURE_WINDOW 512  /* access_unit.WINDOW */
 #define MAX_GOP 1500        /* live/forwarder.MAX_GOP_PACKETS */
-#define MAX_READY (MAX_HELD + 1)
 #define IO_BUFFER 65536
 
 enum { EV_FIRST = 1, EV_KEYFRAME = 2, EV_JUMP = 3, EV_END = 4, EV_ABANDONED = 5 };
@@ -64,8 +63,8 @@ typedef struct {
     int started[2];
     LastStamp last[2];
     double max_nudge_s, jump_tolerance_s;
-    AVPacket *ready[MAX_READY]; /* repaired, in order; ready[ready_at] may wait for Python */
-    int ready_count, ready_at;
+    AVPacket **ready;           /* repaired, in order; ready[ready_at] may wait for Python */
+    int ready_count, ready_at, ready_cap;
     int decided;                /* Python has seen ready[ready_at]'s event */
     /* output */
     AVFormatContext *out;
@@ -206,10 +205,17 @@ static void live_feed(Session *s, const AVPacket *pkt, int audio) {
 /* -- timestamps (timestamps.py) ------------------------------------------------------- */
 
 static void ready_add(Session *s, AVPacket *pkt) {
-    if (s->ready_count < MAX_READY)
-        s->ready[s->ready_count++] = pkt;
-    else
-        av_packet_free(&pkt);
+    if (s->ready_count == s->ready_cap) {
+        int cap = s->ready_cap ? s->ready_cap * 2 : 16;
+        AVPacket **grown = realloc(s->ready, sizeof(*grown) * cap);
+        if (!grown) {
+            av_packet_free(&pkt);
+            return;
+        }
+        s->ready = grown;
+        s->ready_cap = cap;
+    }
+    s->ready[s->ready_count++] = pkt;
 }
 
 /* Backfill.push: hold packets without a dts until one of the same stream gives a reference. */
@@ -230,14 +236,8 @@ static void backfill(Session *s, AVPacket *pkt, int k) {
         pkt->pts = pkt->dts;
     int64_t step = pkt->duration ? pkt->duration : s->default_duration[k];
     int n = held->count;
-    /* more held than fit: the oldest are dropped (a stream that never gave a dts) */
-    int first = n > MAX_READY - 1 ? n - (MAX_READY - 1) : 0;
     for (int i = 0; i < n; i++) {
         AVPacket *h = held->items[i];
-        if (i < first) {
-            av_packet_free(&h);
-            continue;
-        }
         h->dts = pkt->dts - (int64_t)(n - i) * step;
         if (h->pts == AV_NOPTS_VALUE || h->pts < h->dts)
             h->pts = h->dts;
@@ -372,6 +372,7 @@ static void Session_dealloc(Session *s) {
         list_free(&s->held[k]);
     for (int i = s->ready_at; i < s->ready_count; i++)
         av_packet_free(&s->ready[i]);
+    free(s->ready);
     list_free(&s->gop);
     list_free(&s->outbox);
     free(s->notable);
@@ -894,8 +895,65 @@ static PyObject *versions(PyObject *self, PyObject *unused) {
                          (c >> 8) & 0xFF, c & 0xFF);
 }
 
+/* repair(packets, ticks, default_durations, max_nudge_s, jump_tolerance_s) ->
+ *     [(stream, pts, dts, duration, jumped)]
+ * The engine's timestamp repair alone, on made-up packets (stream 0 video, 1 audio; pts and
+ * dts None for missing; a wall time each), in the order it releases them: what the tests
+ * compare with camera/timestamps.py. */
+static PyObject *repair(PyObject *self, PyObject *args) {
+    PyObject *items, *out = NULL;
+    Session *s = NULL;
+    if (!(s = (Session *)Session_new(&SessionType, NULL, NULL)))
+        return NULL;
+    if (!PyArg_ParseTuple(args, "O!(dd)(LL)dd", &PyList_Type, &items, &s->tick[0], &s->tick[1],
+                          &s->default_duration[0], &s->default_duration[1], &s->max_nudge_s,
+                          &s->jump_tolerance_s))
+        goto done;
+    s->vi = 0;
+    s->ai = 1;
+    if (!(out = PyList_New(0)))
+        goto done;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        int k;
+        PyObject *pts, *dts;
+        long long duration;
+        double wall;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(items, i), "iOOLd", &k, &pts, &dts, &duration,
+                              &wall)) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        AVPacket *pkt = av_packet_alloc();
+        pkt->stream_index = k;
+        pkt->pts = pts == Py_None ? AV_NOPTS_VALUE : PyLong_AsLongLong(pts);
+        pkt->dts = dts == Py_None ? AV_NOPTS_VALUE : PyLong_AsLongLong(dts);
+        pkt->duration = duration;
+        s->ready_count = s->ready_at = 0;
+        backfill(s, pkt, k);
+        for (int r = 0; r < s->ready_count; r++) {
+            AVPacket *p = s->ready[r];
+            int jumped = is_jump(s, p, p->stream_index, wall);
+            PyObject *row = Py_BuildValue("(iLLLO)", p->stream_index, (long long)p->pts,
+                                          (long long)p->dts, (long long)p->duration,
+                                          jumped ? Py_True : Py_False);
+            av_packet_free(&s->ready[r]);
+            if (!row || PyList_Append(out, row) < 0) {
+                Py_XDECREF(row);
+                Py_CLEAR(out);
+                goto done;
+            }
+            Py_DECREF(row);
+        }
+        s->ready_count = 0;
+    }
+done:
+    Py_DECREF(s);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"versions", versions, METH_NOARGS, "the FFmpeg this module runs on"},
+    {"repair", repair, METH_VARARGS, "the timestamp repair alone, for tests"},
     {NULL},
 };
 
