@@ -657,15 +657,69 @@ static int take(Session *s, AVPacket *pkt) {
     return s->ready_count > 0;
 }
 
+static int is_parameter_set(int codec, uint8_t header) {
+    if (codec == 1)
+        return (header & 0x1F) == 7 || (header & 0x1F) == 8;
+    int t = (header >> 1) & 0x3F;
+    return codec == 2 && t >= 32 && t <= 34;
+}
+
+/* The keyframe's in-band parameter sets, each behind a 00 00 00 01 (b"" when none): the
+ * recorder compares them with the last keyframe's and reads the picture size only when
+ * they changed (picture_shape.py parses the whole keyframe). */
+static PyObject *parameter_sets(const Session *s, const AVPacket *pkt) {
+    const uint8_t *d = pkt->data;
+    int n = pkt->size, at = 0;
+    uint8_t *out = av_malloc(2 * (size_t)n + 16);  /* a 3-byte start code becomes 4 */
+    int len = 0;
+    if (!out)
+        return PyErr_NoMemory();
+    while (s->codec && at < n) {
+        int start, end;
+        if (s->length_prefixed) {
+            if (at + 4 >= n)
+                break;
+            uint32_t size = (d[at] << 24) | (d[at + 1] << 16) | (d[at + 2] << 8) | d[at + 3];
+            start = at + 4;
+            end = size > (uint32_t)(n - start) ? n : start + (int)size;
+            at = end;
+        } else {
+            int i = at;
+            while (i + 2 < n && !(d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1))
+                i++;
+            if (i + 3 >= n)
+                break;
+            start = i + 3;
+            int j = start;
+            while (j + 2 < n && !(d[j] == 0 && d[j + 1] == 0 && d[j + 2] == 1))
+                j++;
+            end = j + 2 < n ? j : n;
+            at = end;
+        }
+        if (end > start && is_parameter_set(s->codec, d[start])) {
+            memcpy(out + len, "\0\0\0\1", 4);
+            memcpy(out + len + 4, d + start, end - start);
+            len += 4 + end - start;
+        }
+        if (end <= start && !s->length_prefixed)
+            at = start;
+    }
+    PyObject *result = PyBytes_FromStringAndSize((const char *)out, len);
+    av_free(out);
+    return result;
+}
+
 static PyObject *event(Session *s, int kind, AVPacket *pkt, double wall) {
     int k = pkt->stream_index == s->vi ? 0 : 1;
     int key = k == 0 && (pkt->flags & AV_PKT_FLAG_KEY);
     PyObject *data = key ? PyBytes_FromStringAndSize((const char *)pkt->data, pkt->size)
                          : Py_NewRef(Py_None);
-    return Py_BuildValue("(iiLdN)", kind, k == 0, (long long)pkt->pts, wall, data);
+    PyObject *params = key ? parameter_sets(s, pkt) : Py_NewRef(Py_None);
+    return Py_BuildValue("(iiLdNN)", kind, k == 0, (long long)pkt->pts, wall, data, params);
 }
 
-/* run() -> (event, is_video, pts, wall_s, keyframe bytes or None) | (EV_END, error or None)
+/* run() -> (event, is_video, pts, wall_s, keyframe bytes, its parameter sets) (both None
+ * for other packets) | (EV_END or EV_ABANDONED, error or None)
  *
  * Reads and writes until Python must decide: EV_FIRST (a video keyframe and no segment
  * open: open one), EV_KEYFRAME (cut here or not), EV_JUMP (timestamps jumped: close the

@@ -142,4 +142,5 @@ class NativeReader(threading.Thread):
                 return
             if kind == m.ABANDONED:
                 return
-            recorder.on_event(kind, bool(event[1]), event[2], event[3], event[4], first, jump)
+            recorder.on_event(kind, bool(event[1]), event[2], event[3], event[4], event[5],
+                              first, jump)

@@ -122,15 +122,21 @@ class NativeRecorder:
         self.target_s, self.first_target_s = target_s, first_target_s
         self.bytes_per_s, self.not_before_ms = bytes_per_s, not_before_ms
         self.shape = ShapeWatch(shape_template(video))
+        self.parameter_sets: bytes | None = None  # the last keyframe's
         self.current: _Open | None = None
         self.anchor: tuple[int, float] | None = None  # (wall ms, pts seconds)
         self.segments = self.jumps = 0
         self.ticks = (engine.tick(True), engine.tick(False))
 
     def on_event(self, kind: int, is_video: bool, pts: int, wall_s: float,
-                 keyframe: bytes | None, first: int, jump: int) -> None:
+                 keyframe: bytes | None, parameter_sets: bytes | None, first: int,
+                 jump: int) -> None:
         pts_s = pts * self.ticks[0 if is_video else 1]
-        resized = keyframe is not None and self.shape.observe(keyframe)
+        resized = False
+        if keyframe is not None and parameter_sets != self.parameter_sets:
+            # the size can only change with the parameter sets: parse only then
+            self.parameter_sets = parameter_sets
+            resized = self.shape.observe(keyframe)
         if kind == first:
             self._open(pts_s, wall_s)
         elif kind == jump:

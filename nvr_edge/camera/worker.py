@@ -6,11 +6,13 @@ a one-way pipe of the messages in `camera/messages.py`.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import logging
 import os
 import queue
+import select
 import signal
 import sys
 import threading
@@ -81,6 +83,9 @@ STALE_S = 0.5  # a wait longer than this makes the frames queued meanwhile stale
 # How long a stopping native session waits for its reader to close the open segment (the
 # engine's read returns within FFmpeg's ~0.1 s interrupt check; the close fsyncs).
 NATIVE_JOIN_S = 10.0
+# A native session's main thread looks at it this often while nobody watches (stall gaps are
+# counted from the engine's arrival times, so the look may be late without blurring them).
+NATIVE_IDLE_S = 0.5
 _PR_SET_PDEATHSIG = 1
 
 
@@ -170,6 +175,8 @@ class CameraWorker:
         self.last_end_ms = 0  # of the last closed row: the next session starts no earlier
         self.last_stats = 0.0
         self.no_space: NoSpace | None = None  # why recording stopped, if for space
+        # Readable when a signal came (signal.set_wakeup_fd, worker_main): ends a wait
+        self.wakeup: int | None = None
 
     def run(self) -> None:
         if self.sub_relay is not None:
@@ -330,8 +337,12 @@ class CameraWorker:
                               lambda opened: self.new_native_recorder(opened, closed.put))
         reader.start()
         session = _Session()
+        tapped = False
         try:
-            while not self.stop.wait(BATCH_S):
+            while True:
+                self.native_wait(tapped, watch_live=session.monitor is not None)
+                if self.stop.is_set():
+                    break
                 self.hand_on(closed)
                 recorder = reader.recorder
                 if recorder is not None and session.monitor is None:
@@ -349,7 +360,7 @@ class CameraWorker:
                     return session.end()
                 if recorder.current is not None:
                     self.channel.set_state(CameraState.ONLINE)
-                self.feed_live(reader)
+                tapped = self.feed_live(reader)
                 self.maybe_send_stats(recorder)
             session.reason = "stopped"
             return session.end()
@@ -417,14 +428,31 @@ class CameraWorker:
             return True
         return False
 
-    def feed_live(self, reader: NativeReader) -> None:
-        """Packets for the live relay cross into Python only while someone wants them."""
+    def native_wait(self, tapped: bool, watch_live: bool) -> None:
+        """Between two looks at a native session: BATCH_S while the live relay is fed, else
+        up to NATIVE_IDLE_S, cut short by a signal (SIGTERM) or a message from the live
+        hub (a first viewer starts at once)."""
+        if tapped or self.wakeup is None:
+            self.stop.wait(BATCH_S)
+            return
+        live = self.live_main
+        fds = [self.wakeup]
+        if watch_live and live is not None and not live.closed:
+            fds.append(live.sock.fileno())
+        select.select(fds, [], [], NATIVE_IDLE_S)
+        with contextlib.suppress(BlockingIOError):
+            os.read(self.wakeup, 512)
+
+    def feed_live(self, reader: NativeReader) -> bool:
+        """Packets for the live relay cross into Python only while someone wants them;
+        True while they do."""
         live = self.live_main
         if live is None or reader.opened is None:
-            return
+            return False
         live.poll_control()
         tap = live.tap
-        reader.engine.set_tap(live.viewed or (tap is not None and tap.wanted))
+        tapped = live.viewed or (tap is not None and tap.wanted)
+        reader.engine.set_tap(tapped)
         items = reader.engine.take_live()
         if items:
             opened = reader.opened
@@ -432,6 +460,7 @@ class CameraWorker:
             audio_tb = Fraction(*opened.audio["time_base"]) if opened.audio else video_tb
             for item in items:
                 live.packet(item[0], LivePacketView(item, audio_tb if item[0] else video_tb))
+        return tapped
 
     def consume(self, session: _Session, item: Any, items: queue.SimpleQueue[Any]) -> bool:
         """Handle `item` and everything queued behind it; False: the session is over."""
@@ -620,6 +649,14 @@ class _Session:
         return SessionEnd(self.recorder is not None, recorded, self.reason)
 
 
+def signal_wakeup() -> int:
+    """A pipe's read end that a signal makes readable (a wait in select ends at SIGTERM as
+    a wait on the stop event does)."""
+    read, write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    return read
+
+
 def _die_with_parent() -> None:
     """A worker must not outlive the appliance and record on beside a new one."""
     try:
@@ -670,6 +707,7 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
         rungs = {name: LiveForwarder(sock, always=False)
                  for name, sock in (rung_socks or {}).items()}
         worker = CameraWorker(config, camera, channel, stop, live, main_live, rungs)
+        worker.wakeup = signal_wakeup()
         wakers.append(worker.wake)
         link_wakers.append(worker.wake)
         if worker.factory is None:

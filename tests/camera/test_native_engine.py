@@ -210,3 +210,23 @@ def test_abandon_ends_a_blocked_run_promptly(tmp_path: Path) -> None:
     conn.close()
     listener.close()
     assert not thread.is_alive() and failed
+
+
+def test_picture_size_change_starts_a_segment_with_the_new_size(tmp_path: Path) -> None:
+    parts = []
+    for index, size in enumerate(("320x240", "640x360")):  # one stream, two sizes, in-band SPS
+        part = tmp_path / f"p{index}.ts"
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                        f"testsrc2=s={size}:r=30", "-t", "2", "-c:v", "libx264", "-g", "30",
+                        "-bf", "0", "-output_ts_offset", str(10 + 2 * index), str(part)],
+                       check=True)
+        parts.append(part.read_bytes())
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(parts))
+    reader, closed = record(str(joined), tmp_path / "out", 30)
+    assert [(s.width, s.height) for s in closed] == [(320, 240), (640, 360)]
+    sizes = [(v["width"], v["height"]) for s in closed
+             for v in probe(s.path)["streams"] if v["codec_type"] == "video"]
+    assert sizes == [(320, 240), (640, 360)]
+    assert reader.recorder.jumps == 0
+    check_files(closed, reader)
