@@ -34,6 +34,7 @@
 #define PICTURE_WINDOW 512  /* access_unit.WINDOW */
 #define MAX_GOP 1500        /* live/forwarder.MAX_GOP_PACKETS */
 #define IO_BUFFER 65536
+#define POOL_SIZE 128       /* a GOP's packets come back at each keyframe */
 
 enum { EV_FIRST = 1, EV_KEYFRAME = 2, EV_JUMP = 3, EV_END = 4, EV_ABANDONED = 5 };
 enum { AUDIO_NONE = 0, AUDIO_COPY = 1, AUDIO_DROP = 2 };
@@ -87,10 +88,15 @@ typedef struct {
     int keep_gop, tap;
     PacketList gop, outbox;
     double late_s, last_arrival;
+    double now;                 /* monotonic arrival of the last packet read: one clock read
+                                   per packet serves the stall, jump and fsync checks */
     int in_late;
     double *notable;            /* (previous arrival, arrival) pairs the stall monitor needs */
     int notable_count, notable_cap;
     int closed;
+    /* AVPacket structs for reuse: only the reader thread (run() and what it calls) uses it */
+    AVPacket *pool[POOL_SIZE];
+    int pooled;
 } Session;
 
 static double monotonic_s(void) {
@@ -131,6 +137,36 @@ static void list_free(PacketList *list) {
     free(list->items);
     list->items = NULL;
     list->cap = 0;
+}
+
+/* A packet struct from the session's pool (the reader thread's only). */
+static AVPacket *pkt_new(Session *s) {
+    return s->pooled ? s->pool[--s->pooled] : av_packet_alloc();
+}
+
+static void pkt_drop(Session *s, AVPacket **pkt) {
+    if (!*pkt)
+        return;
+    av_packet_unref(*pkt);
+    if (s->pooled < POOL_SIZE) {
+        s->pool[s->pooled++] = *pkt;
+        *pkt = NULL;
+    } else {
+        av_packet_free(pkt);
+    }
+}
+
+static AVPacket *pkt_clone(Session *s, const AVPacket *src) {
+    AVPacket *copy = pkt_new(s);
+    if (copy && av_packet_ref(copy, src) < 0)
+        av_packet_free(&copy);
+    return copy;
+}
+
+static void list_drop(Session *s, PacketList *list) {
+    for (int i = 0; i < list->count; i++)
+        pkt_drop(s, &list->items[i]);
+    list->count = 0;
 }
 
 static int interrupt_cb(void *opaque) {
@@ -184,19 +220,19 @@ static void live_feed(Session *s, const AVPacket *pkt, int audio) {
     int keyframe = !audio && (pkt->flags & AV_PKT_FLAG_KEY);
     pthread_mutex_lock(&s->lock);
     if (s->tap) {
-        AVPacket *copy = av_packet_clone(pkt);
+        AVPacket *copy = pkt_clone(s, pkt);
         if (copy)
             list_push(&s->outbox, copy);
     }
     if (s->keep_gop) {
         if (keyframe)
-            list_clear(&s->gop);
+            list_drop(s, &s->gop);
         if (keyframe || (s->gop.count && s->gop.count < MAX_GOP)) {
-            AVPacket *copy = av_packet_clone(pkt);
+            AVPacket *copy = pkt_clone(s, pkt);
             if (copy)
                 list_push(&s->gop, copy);
         } else {
-            list_clear(&s->gop);  /* no keyframe yet, or a GOP too long to be a head start */
+            list_drop(s, &s->gop);  /* no keyframe yet, or a GOP too long to be a head start */
         }
     }
     pthread_mutex_unlock(&s->lock);
@@ -326,7 +362,7 @@ static void mux(Session *s, AVPacket *pkt, int k) {
     }
     if (k == 1 && (s->audio_mode != AUDIO_COPY || !s->out_audio)) {
         s->audio_dropped++;
-        av_packet_free(&pkt);
+        pkt_drop(s, &pkt);
         return;
     }
     int size = pkt->size;
@@ -336,7 +372,7 @@ static void mux(Session *s, AVPacket *pkt, int k) {
     pkt->stream_index = out->index;
     pkt->pos = -1;
     int err = av_interleaved_write_frame(s->out, pkt);
-    av_packet_free(&pkt);
+    pkt_drop(s, &pkt);
     if (err < 0) {
         s->rejected++;  /* a muxer refusal must never end the recording */
         note_error(s, err);
@@ -344,7 +380,7 @@ static void mux(Session *s, AVPacket *pkt, int k) {
         s->written_packets++;
         s->bytes += size;
     }
-    double now = monotonic_s();
+    double now = s->now;
     if (now - s->last_sync >= s->fragment_s) {
         avio_flush(s->pb);
         if (fsync(s->fd) == 0)
@@ -373,6 +409,8 @@ static void Session_dealloc(Session *s) {
     for (int i = s->ready_at; i < s->ready_count; i++)
         av_packet_free(&s->ready[i]);
     free(s->ready);
+    while (s->pooled)
+        av_packet_free(&s->pool[--s->pooled]);
     list_free(&s->gop);
     list_free(&s->outbox);
     free(s->notable);
@@ -624,7 +662,7 @@ static PyObject *Session_close_segment(Session *s, PyObject *unused) {
 /* A packet read: counted, offered to the live relay, repaired; 1 when packets are ready. */
 static int take(Session *s, AVPacket *pkt) {
     int k = pkt->stream_index == s->vi ? 0 : 1;
-    double now = monotonic_s();
+    double now = s->now = monotonic_s();
     pthread_mutex_lock(&s->lock);
     double gap = now - s->last_arrival;
     if (s->last_arrival > 0 && (gap > s->late_s || s->in_late)) {
@@ -650,7 +688,9 @@ static int take(Session *s, AVPacket *pkt) {
         s->no_picture++;
         return 0;
     }
-    AVPacket *own = av_packet_alloc();
+    AVPacket *own = pkt_new(s);
+    if (!own)
+        return 0;
     av_packet_move_ref(own, pkt);
     s->ready_count = s->ready_at = 0;
     backfill(s, own, k);
@@ -733,7 +773,6 @@ static PyObject *Session_run(Session *s, PyObject *unused) {
     AVPacket *pkt = av_packet_alloc();
     int result = 0, err = 0;
     AVPacket *decide = NULL;
-    double wall = 0;
     Py_BEGIN_ALLOW_THREADS
     for (;;) {
         if (s->ready_at < s->ready_count) {
@@ -741,18 +780,18 @@ static PyObject *Session_run(Session *s, PyObject *unused) {
             int k = p->stream_index == s->vi ? 0 : 1;
             int key = k == 0 && (p->flags & AV_PKT_FLAG_KEY);
             if (!s->decided) {
-                wall = wall_s();
+                /* the jump detector compares stream time with the time packets arrive */
                 if (!s->out) {
                     if (!key) {
                         s->before_first_keyframe++;
-                        av_packet_free(&s->ready[s->ready_at++]);
+                        pkt_drop(s, &s->ready[s->ready_at++]);
                         continue;
                     }
                     decide = p;
                     result = EV_FIRST;
                     break;
                 }
-                if (is_jump(s, p, k, wall)) {
+                if (is_jump(s, p, k, s->now)) {
                     decide = p;
                     result = EV_JUMP;
                     break;
@@ -768,7 +807,7 @@ static PyObject *Session_run(Session *s, PyObject *unused) {
             if (s->out)
                 mux(s, p, k);
             else
-                av_packet_free(&p);  /* Python left no segment open */
+                pkt_drop(s, &p);  /* Python left no segment open */
             continue;
         }
         if (atomic_load(&s->abandoned)) {
@@ -791,7 +830,7 @@ static PyObject *Session_run(Session *s, PyObject *unused) {
     av_packet_free(&pkt);
     if (decide) {
         s->decided = 1;
-        return event(s, result, decide, wall);
+        return event(s, result, decide, wall_s());
     }
     if (result == EV_END && err != AVERROR_EOF) {
         char text[AV_ERROR_MAX_STRING_SIZE];
@@ -808,7 +847,7 @@ static PyObject *Session_reset_timestamps(Session *s, PyObject *unused) {
     if (s->decided && s->ready_at < s->ready_count) {
         AVPacket *p = s->ready[s->ready_at];
         int k = p->stream_index == s->vi ? 0 : 1;
-        is_jump(s, p, k, wall_s());
+        is_jump(s, p, k, s->now);
     }
     Py_RETURN_NONE;
 }
