@@ -707,7 +707,8 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
         rungs = {name: LiveForwarder(sock, always=False)
                  for name, sock in (rung_socks or {}).items()}
         worker = CameraWorker(config, camera, channel, stop, live, main_live, rungs)
-        worker.wakeup = signal_wakeup()
+        if worker.native is not None:
+            worker.wakeup = signal_wakeup()
         wakers.append(worker.wake)
         link_wakers.append(worker.wake)
         if worker.factory is None:
