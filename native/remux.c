@@ -659,10 +659,9 @@ static PyObject *Session_close_segment(Session *s, PyObject *unused) {
     return PyLong_FromLongLong(written);
 }
 
-/* A packet read: counted, offered to the live relay, repaired; 1 when packets are ready. */
-static int take(Session *s, AVPacket *pkt) {
-    int k = pkt->stream_index == s->vi ? 0 : 1;
-    double now = s->now = monotonic_s();
+/* The stall monitor's view of arrivals: each late packet and the first on time after late
+ * ones, as (previous arrival, arrival) pairs; the rest only move `last_arrival`. */
+static void note_arrival(Session *s, double now) {
     pthread_mutex_lock(&s->lock);
     double gap = now - s->last_arrival;
     if (s->last_arrival > 0 && (gap > s->late_s || s->in_late)) {
@@ -682,6 +681,12 @@ static int take(Session *s, AVPacket *pkt) {
     }
     s->last_arrival = now;
     pthread_mutex_unlock(&s->lock);
+}
+
+/* A packet read: counted, offered to the live relay, repaired; 1 when packets are ready. */
+static int take(Session *s, AVPacket *pkt) {
+    int k = pkt->stream_index == s->vi ? 0 : 1;
+    note_arrival(s, s->now = monotonic_s());
     s->received++;
     live_feed(s, pkt, k);
     if (k == 0 && pkt->size <= PICTURE_WINDOW && !has_picture(s, pkt)) {
@@ -1044,7 +1049,32 @@ done:
     return out;
 }
 
+/* arrivals(times, late_s) -> take_arrivals()'s answer after packets arrived at `times`:
+ * what the tests compare with a stall monitor that saw every packet. */
+static PyObject *arrivals(PyObject *self, PyObject *args) {
+    PyObject *times;
+    double late_s;
+    if (!PyArg_ParseTuple(args, "O!d", &PyList_Type, &times, &late_s))
+        return NULL;
+    Session *s = (Session *)Session_new(&SessionType, NULL, NULL);
+    if (!s)
+        return NULL;
+    s->late_s = late_s;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(times); i++) {
+        double t = PyFloat_AsDouble(PyList_GET_ITEM(times, i));
+        if (t == -1.0 && PyErr_Occurred()) {
+            Py_DECREF(s);
+            return NULL;
+        }
+        note_arrival(s, t);
+    }
+    PyObject *result = Session_take_arrivals(s, NULL);
+    Py_DECREF(s);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
+    {"arrivals", arrivals, METH_VARARGS, "the stall monitor's arrivals alone, for tests"},
     {"versions", versions, METH_NOARGS, "the FFmpeg this module runs on"},
     {"repair", repair, METH_VARARGS, "the timestamp repair alone, for tests"},
     {NULL},

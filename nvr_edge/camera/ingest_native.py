@@ -18,6 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 from nvr_edge.camera.ingest import Ended
+from nvr_edge.camera.stall import StallMonitor
 from nvr_edge.live.wire import StreamInfo
 from nvr_edge.logs import redact
 
@@ -40,6 +41,20 @@ class NativeOpened:
     engine: Any
     video: dict[str, Any]
     audio: dict[str, Any] | None
+
+
+def feed_monitor(monitor: StallMonitor, last: float,
+                 notable: list[tuple[float, float]]) -> bool:
+    """Give the stall monitor what the engine kept of the arrivals since the last look
+    (`Session.take_arrivals`): each late packet and the first on time after late ones,
+    with the arrival before each; the packets between them were on time and change
+    nothing but the last arrival. True: the stream keeps stalling, reconnect."""
+    for previous, arrival in notable:
+        monitor.last_packet = max(monitor.last_packet, previous)
+        if monitor.on_packet(arrival):
+            return True
+    monitor.last_packet = max(monitor.last_packet, last)
+    return False
 
 
 class LivePacketView:

@@ -30,6 +30,7 @@ from nvr_edge.camera.ingest_native import (
     LivePacketView,
     NativeOpened,
     NativeReader,
+    feed_monitor,
     load_engine,
     stream_info_native,
 )
@@ -415,13 +416,9 @@ class CameraWorker:
         first on time after them, in order); True: the session is over."""
         monitor = session.monitor
         assert monitor is not None
-        last, notable = reader.engine.take_arrivals()
-        for previous, arrival in notable:
-            monitor.last_packet = max(monitor.last_packet, previous)
-            if monitor.on_packet(arrival):
-                session.reason = f"the stream keeps stalling ({monitor.drops} late packets)"
-                return True
-        monitor.last_packet = max(monitor.last_packet, last)
+        if feed_monitor(monitor, *reader.engine.take_arrivals()):
+            session.reason = f"the stream keeps stalling ({monitor.drops} late packets)"
+            return True
         now = time.monotonic()
         if monitor.on_silence(now):
             session.silent_for(now - monitor.last_packet)

@@ -230,3 +230,24 @@ def test_picture_size_change_starts_a_segment_with_the_new_size(tmp_path: Path) 
     assert sizes == [(320, 240), (640, 360)]
     assert reader.recorder.jumps == 0
     check_files(closed, reader)
+
+
+# -- stall supervision: the engine's kept arrivals against every arrival ------------------
+
+@given(st.lists(st.floats(0.001, 2.0), max_size=60), st.integers(1, 4))
+@settings(max_examples=300, deadline=None)
+def test_stall_monitor_fed_from_the_engine_decides_as_one_fed_every_packet(
+        gaps: list[float], max_drops: int) -> None:
+    from nvr_edge.camera.ingest_native import feed_monitor
+    from nvr_edge.camera.stall import StallMonitor
+    from nvr_edge.config import StallConfig
+
+    config = StallConfig(timeout_ms=500, max_drops=max_drops)
+    times = list(itertools.accumulate(gaps, initial=100.0))
+    every = StallMonitor(config, times[0])
+    reconnect = any([every.on_packet(t) for t in times])  # all, as the PyAV path sees them
+    kept = StallMonitor(config, times[0])
+    decided = feed_monitor(kept, *remux.arrivals(times, 0.5))
+    assert decided == reconnect
+    if not reconnect:
+        assert (kept.drops, kept.last_packet) == (every.drops, every.last_packet)
