@@ -6,34 +6,23 @@ a one-way pipe of the messages in `camera/messages.py`.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import errno
 import logging
 import os
 import queue
-import select
 import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 from urllib.parse import urlsplit
 
-from nvr_edge.camera.audio import MP4_AUDIO, AudioRoute
+from nvr_edge.camera.audio import AudioRoute
 from nvr_edge.camera.backoff import Backoff
 from nvr_edge.camera.cut_policy import stagger_s
 from nvr_edge.camera.ingest import Ended, Opened, RtspReader, rtsp_endpoint
-from nvr_edge.camera.ingest_native import (
-    LivePacketView,
-    NativeOpened,
-    NativeReader,
-    feed_monitor,
-    load_engine,
-    stream_info_native,
-)
+from nvr_edge.camera.ingest_native import load_engine
 from nvr_edge.camera.messages import (
     AlertRaised,
     SegmentClosed,
@@ -44,14 +33,14 @@ from nvr_edge.camera.messages import (
 )
 from nvr_edge.camera.reachability import tcp_reachable
 from nvr_edge.camera.recorder import DEFAULT_BYTES_PER_S, SessionRecorder
-from nvr_edge.camera.recorder_native import NativeFmp4Factory, NativeRecorder
+from nvr_edge.camera.recorder_native import NativeFmp4Factory
 from nvr_edge.camera.rtsp_probe import diagnose
 from nvr_edge.camera.rungs import RungTap
-from nvr_edge.camera.session_end import ReasonStreak, SessionEnd
+from nvr_edge.camera.session_end import ReasonStreak, SessionEnd, SessionState
 from nvr_edge.camera.stall import StallMonitor
 from nvr_edge.camera.sub_relay import SubRelay
-from nvr_edge.camera.timestamps import JUMP_TOLERANCE_S, MAX_NUDGE_S
 from nvr_edge.camera.transcoding import TranscodedVideo, needs_transcode, target_for
+from nvr_edge.camera.worker_native import NativeSessions, signal_wakeup
 from nvr_edge.config import CameraConfig, Config
 from nvr_edge.config_store import secret_texts
 from nvr_edge.encode import handover
@@ -81,12 +70,6 @@ PROBE_TIMEOUT_S = 5.0  # the longest a failed camera's diagnosis may wait for an
 # A camera that needs an encoder waits this long for the main process's start-up probe.
 ENCODERS_WAIT_S = 30.0
 STALE_S = 0.5  # a wait longer than this makes the frames queued meanwhile stale
-# How long a stopping native session waits for its reader to close the open segment (the
-# engine's read returns within FFmpeg's ~0.1 s interrupt check; the close fsyncs).
-NATIVE_JOIN_S = 10.0
-# A native session's main thread looks at it this often while nobody watches (stall gaps are
-# counted from the engine's arrival times, so the look may be late without blurring them).
-NATIVE_IDLE_S = 0.5
 _PR_SET_PDEATHSIG = 1
 
 
@@ -167,7 +150,8 @@ class CameraWorker:
         pm = make_plugin_manager(group=WORKER_ENTRY_POINT_GROUP)
         factory = pm.hook.nvr_segment_writer_factory(camera=camera, config=config)
         self.factory = factory and SpaceCheckedFactory(factory, config, channel)
-        self.native = self.native_factory(factory)  # None: the PyAV path
+        native = self.native_factory(factory)
+        self.native = None if native is None else NativeSessions(self, native)
         # Set by a link coming up (the supervisor's SIGUSR1): the backoff wait ends and the
         # camera is tried at once.
         self.wake = threading.Event()
@@ -176,8 +160,6 @@ class CameraWorker:
         self.last_end_ms = 0  # of the last closed row: the next session starts no earlier
         self.last_stats = 0.0
         self.no_space: NoSpace | None = None  # why recording stopped, if for space
-        # Readable when a signal came (signal.set_wakeup_fd, worker_main): ends a wait
-        self.wakeup: int | None = None
 
     def run(self) -> None:
         if self.sub_relay is not None:
@@ -286,16 +268,17 @@ class CameraWorker:
     def record_session(self) -> SessionEnd:
         """Connect once and record until the stream ends, stalls or we are stopped."""
         if self.native is not None:
-            end = self.record_session_native()
-            if self.native is not None:
+            end = self.native.record()
+            if not self.native.unsupported:
                 return end
+            self.native = None  # this camera records through PyAV from now on
         rec = self.config.recording
         timeout_s = rec.stall.timeout_ms / 1000
         stall_total = timeout_s * (rec.stall.max_drops + 2)
         items: queue.SimpleQueue[Any] = queue.SimpleQueue()
         reader = RtspReader(self.camera.main, rec.connect_timeout_s, stall_total, items)
         reader.start()
-        session = _Session()
+        session = SessionState()
         try:
             while not self.stop.is_set():
                 try:
@@ -327,139 +310,7 @@ class CameraWorker:
             finally:
                 reader.abandon()  # only now may the reader close its container
 
-    def record_session_native(self) -> SessionEnd:
-        """record_session through the compiled path: the reader thread records, this one
-        supervises (stop, stall, live relay, stats) and hands closed segments on."""
-        rec = self.config.recording
-        timeout_s = rec.stall.timeout_ms / 1000
-        closed: queue.SimpleQueue[SegmentRecord] = queue.SimpleQueue()
-        reader = NativeReader(self.camera.main, rec.connect_timeout_s,
-                              timeout_s * (rec.stall.max_drops + 2), True,
-                              lambda opened: self.new_native_recorder(opened, closed.put))
-        reader.start()
-        session = _Session()
-        tapped = False
-        try:
-            while True:
-                self.native_wait(tapped, watch_live=session.monitor is not None)
-                if self.stop.is_set():
-                    break
-                self.hand_on(closed)
-                recorder = reader.recorder
-                if recorder is not None and session.monitor is None:
-                    session.recorder = recorder
-                    session.monitor = StallMonitor(rec.stall, time.monotonic())
-                    if self.live_main is not None and reader.opened is not None:
-                        self.live_main.stream_info(stream_info_native(reader.opened, "main"))
-                if not reader.is_alive():
-                    assert reader.ended is not None
-                    session.ended(reader.ended)
-                    return session.end()
-                if recorder is None:
-                    continue
-                if self.native_stalled(session, reader):
-                    return session.end()
-                if recorder.current is not None:
-                    self.channel.set_state(CameraState.ONLINE)
-                tapped = self.feed_live(reader)
-                self.maybe_send_stats(recorder)
-            session.reason = "stopped"
-            return session.end()
-        finally:
-            reader.abandon()
-            reader.join(NATIVE_JOIN_S)  # it closes the open segment
-            self.hand_on(closed)
-            if reader.unsupported:
-                self.native = None  # this camera records through PyAV from now on
-            if session.recorder is not None:
-                self.bytes_per_s = session.recorder.bytes_per_s
-                self.send_stats(session.recorder)
-            if reader.error is not None:
-                raise reader.error
-
-    def new_native_recorder(self, opened: NativeOpened, on_closed: Any) -> NativeRecorder | None:
-        """The session's recorder, on the reader thread; None: PyAV must record this camera
-        (a codec the engine only copies: MJPEG and audio that needs transcoding)."""
-        video, audio = opened.video, opened.audio
-        audio_name = audio["codec"] if audio else None
-        transcodes = audio_name is not None and audio_name not in MP4_AUDIO \
-            and self.config.recording.unsupported_audio == "transcode"
-        if needs_transcode(video["codec"]) or transcodes:
-            log.info("%s: %s%s is recorded through PyAV, not the native engine",
-                     self.camera.id, video["codec"], f" + {audio_name}" if audio_name else "")
-            return None
-        engine, module = opened.engine, load_engine()
-        mode = module.AUDIO_NONE if audio is None else \
-            module.AUDIO_COPY if audio_name in MP4_AUDIO else module.AUDIO_DROP
-        if mode == module.AUDIO_DROP:
-            log.warning("%s: audio %s cannot go into MP4 and unsupported_audio = \"drop\": "
-                        "recording video only", self.camera.id, audio_name)
-        rec = self.config.recording
-        engine.configure(mode, rec.fragment_ms / 1000, rec.stall.timeout_ms / 1000,
-                         MAX_NUDGE_S, JUMP_TOLERANCE_S,
-                         self.live_main is not None and self.live_main.always)
-        log.info("%s: connected: %s %dx%d%s (native engine)", self.camera.id, video["codec"],
-                 video["width"], video["height"], f" + {audio_name}" if audio_name else "")
-        return NativeRecorder(
-            camera=self.camera.id, device=self.config.device_id, factory=self.native,
-            engine=engine, video=video, audio_track=mode == module.AUDIO_COPY,
-            on_closed=on_closed, target_s=self.config.storage.segment_seconds,
-            first_target_s=self.first_target(), bytes_per_s=self.bytes_per_s,
-            not_before_ms=self.last_end_ms)
-
-    def hand_on(self, closed: queue.SimpleQueue[SegmentRecord]) -> None:
-        while not closed.empty():
-            self.segment_closed(closed.get())
-
-    def native_stalled(self, session: _Session, reader: NativeReader) -> bool:
-        """The stall monitor fed from the engine's arrival times (late packets and the
-        first on time after them, in order); True: the session is over."""
-        monitor = session.monitor
-        assert monitor is not None
-        if feed_monitor(monitor, *reader.engine.take_arrivals()):
-            session.reason = f"the stream keeps stalling ({monitor.drops} late packets)"
-            return True
-        now = time.monotonic()
-        if monitor.on_silence(now):
-            session.silent_for(now - monitor.last_packet)
-            return True
-        return False
-
-    def native_wait(self, tapped: bool, watch_live: bool) -> None:
-        """Between two looks at a native session: BATCH_S while the live relay is fed, else
-        up to NATIVE_IDLE_S, cut short by a signal (SIGTERM) or a message from the live
-        hub (a first viewer starts at once)."""
-        if tapped or self.wakeup is None:
-            self.stop.wait(BATCH_S)
-            return
-        live = self.live_main
-        fds = [self.wakeup]
-        if watch_live and live is not None and not live.closed:
-            fds.append(live.sock.fileno())
-        select.select(fds, [], [], NATIVE_IDLE_S)
-        with contextlib.suppress(BlockingIOError):
-            os.read(self.wakeup, 512)
-
-    def feed_live(self, reader: NativeReader) -> bool:
-        """Packets for the live relay cross into Python only while someone wants them;
-        True while they do."""
-        live = self.live_main
-        if live is None or reader.opened is None:
-            return False
-        live.poll_control()
-        tap = live.tap
-        tapped = live.viewed or (tap is not None and tap.wanted)
-        reader.engine.set_tap(tapped)
-        items = reader.engine.take_live()
-        if items:
-            opened = reader.opened
-            video_tb = Fraction(*opened.video["time_base"])
-            audio_tb = Fraction(*opened.audio["time_base"]) if opened.audio else video_tb
-            for item in items:
-                live.packet(item[0], LivePacketView(item, audio_tb if item[0] else video_tb))
-        return tapped
-
-    def consume(self, session: _Session, item: Any, items: queue.SimpleQueue[Any]) -> bool:
+    def consume(self, session: SessionState, item: Any, items: queue.SimpleQueue[Any]) -> bool:
         """Handle `item` and everything queued behind it; False: the session is over."""
         while True:
             if type(item) is tuple:
@@ -502,7 +353,7 @@ class CameraWorker:
             except queue.Empty:
                 return True
 
-    def open_transcoder(self, session: _Session, opened: Opened) -> TranscodedVideo | None:
+    def open_transcoder(self, session: SessionState, opened: Opened) -> TranscodedVideo | None:
         """An encoder session over the offers the main process probed (encode/handover.py);
         None, with the session's reason set, when there is none."""
         asked = time.monotonic()
@@ -533,7 +384,7 @@ class CameraWorker:
     def encoder_alert(self, alert: Any) -> None:
         self.channel.alert(alert.code, alert.level, alert.message)
 
-    def transcode(self, session: _Session, transcoded: TranscodedVideo, packet: Any) -> bool:
+    def transcode(self, session: SessionState, transcoded: TranscodedVideo, packet: Any) -> bool:
         """The packet's picture encoded into the recording; False: no encoder is left."""
         try:
             out = transcoded.packets(packet)
@@ -612,48 +463,6 @@ class CameraWorker:
                                 transcoding, rungs))
 
 
-@dataclass
-class _Session:
-    """One RTSP session's recorder and stall monitor (both from its Opened on), and why
-    it ended."""
-
-    recorder: SessionRecorder | None = None
-    monitor: StallMonitor | None = None
-    opened: Opened | None = None
-    fresh_from: float = 0.0  # monotonic: source video that arrived earlier is dropped
-    source_video: Any = None  # the camera's video stream (the recorder's may be encoded)
-    reason: str = "the session ended"
-
-    @property
-    def received(self) -> bool:
-        return self.recorder is not None and self.recorder.counters.received > 0
-
-    def silent_for(self, seconds: float) -> None:
-        self.reason = (f"the stream stalled: no packet for {seconds:.0f} s" if self.received
-                       else f"no data for {seconds:.0f} s after connect")
-
-    def ended(self, item: Ended) -> None:
-        if item.error:
-            self.reason = item.error if self.recorder is None else \
-                f"the stream failed: {item.error}"
-        elif self.received:
-            self.reason = "the camera ended the stream"
-        else:
-            self.reason = "the camera closed the stream right after connecting"
-
-    def end(self) -> SessionEnd:
-        recorded = self.recorder is not None and self.recorder.counters.written > 0
-        return SessionEnd(self.recorder is not None, recorded, self.reason)
-
-
-def signal_wakeup() -> int:
-    """A pipe's read end that a signal makes readable (a wait in select ends at SIGTERM as
-    a wait on the stop event does)."""
-    read, write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
-    return read
-
-
 def _die_with_parent() -> None:
     """A worker must not outlive the appliance and record on beside a new one."""
     try:
@@ -705,7 +514,7 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
                  for name, sock in (rung_socks or {}).items()}
         worker = CameraWorker(config, camera, channel, stop, live, main_live, rungs)
         if worker.native is not None:
-            worker.wakeup = signal_wakeup()
+            worker.native.wakeup = signal_wakeup()
         wakers.append(worker.wake)
         link_wakers.append(worker.wake)
         if worker.factory is None:
