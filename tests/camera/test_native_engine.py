@@ -152,6 +152,7 @@ def test_backwards_jump_starts_a_new_segment_and_loses_nothing(tmp_path: Path) -
     check_files(closed, reader)
 
 
+@pytest.mark.slow
 def test_rtsp_camera_with_b_frames_and_a_stop(tmp_path: Path, clip_cache: Path) -> None:
     """A real RTSP camera sending B-frames (its first packets come without a dts), stopped
     mid-segment: the open segment is closed by the reader thread, every frame is in a
