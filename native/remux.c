@@ -33,6 +33,7 @@
 #define MAX_HELD 8          /* timestamps.MAX_HELD_WITHOUT_DTS */
 #define PICTURE_WINDOW 512  /* access_unit.WINDOW */
 #define MAX_GOP 1500        /* live/forwarder.MAX_GOP_PACKETS */
+#define MAX_OUTBOX 3000     /* live packets not yet taken by the worker's main thread */
 #define IO_BUFFER 65536
 #define POOL_SIZE 128       /* a GOP's packets come back at each keyframe */
 
@@ -85,7 +86,7 @@ typedef struct {
     /* shared with other threads */
     pthread_mutex_t lock;
     atomic_int abandoned;
-    int keep_gop, tap;
+    int keep_gop, tap, outbox_skipping;
     PacketList gop, outbox;
     double late_s, last_arrival;
     double now;                 /* monotonic arrival of the last packet read: one clock read
@@ -220,7 +221,14 @@ static void live_feed(Session *s, const AVPacket *pkt, int audio) {
     int keyframe = !audio && (pkt->flags & AV_PKT_FLAG_KEY);
     pthread_mutex_lock(&s->lock);
     if (s->tap) {
-        AVPacket *copy = pkt_clone(s, pkt);
+        if (s->outbox.count >= MAX_OUTBOX) {
+            /* nobody took them for ~30 s: start again at a keyframe, never mid-GOP */
+            list_drop(s, &s->outbox);
+            s->outbox_skipping = 1;
+        }
+        if (keyframe)
+            s->outbox_skipping = 0;
+        AVPacket *copy = s->outbox_skipping ? NULL : pkt_clone(s, pkt);
         if (copy)
             list_push(&s->outbox, copy);
     }
