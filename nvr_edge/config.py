@@ -222,6 +222,10 @@ class RecordingConfig:
     unsupported_audio: str = config_key(
         "transcode", choices=("transcode", "drop"),
         doc="audio MP4 cannot carry: transcoded to AAC or dropped")
+    engine: str = config_key(
+        "pyav", choices=("pyav", "native"),
+        doc="the packet path: PyAV in Python, or the compiled loop (native/remux.c) for "
+            "H.264/H.265 cameras recorded by the default writer")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import importlib
 import signal
 
 import nvr_edge.camera.worker  # noqa: F401  (PyAV, the recorder, the writer plugins' API)
@@ -21,6 +22,11 @@ from nvr_edge.plugins import WORKER_ENTRY_POINT_GROUP, make_plugin_manager
 # The modules of the built-in plugins and of the worker's entry-point group (sqlite3 for
 # the catalog plugin, say) are imported here rather than in each worker.
 make_plugin_manager(group=WORKER_ENTRY_POINT_GROUP)
+
+# The compiled packet path (recording.engine = "native") and the system FFmpeg it links:
+# mapped and relocated once here, not in each worker. Absent when it was not built.
+with contextlib.suppress(ImportError):
+    importlib.import_module("nvr_edge.camera._remux")
 
 # A worker's backoff is cut short by the supervisor's SIGUSR1 (a link came up): ignored
 # until the worker installs its handler, so one sent during a fork ends no process (a

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from nvr_edge.camera.ingest import Ended, Opened
+from nvr_edge.camera.stall import StallMonitor
 
 
 @dataclass(frozen=True)
@@ -29,3 +33,37 @@ class ReasonStreak:
 
     def reset(self) -> None:
         self.last, self.count = None, 0
+
+
+@dataclass
+class SessionState:
+    """One RTSP session's recorder and stall monitor (both from its Opened on), and why
+    it ended."""
+
+    recorder: Any = None  # a SessionRecorder, or a NativeRecorder (the same counters)
+    monitor: StallMonitor | None = None
+    opened: Opened | None = None
+    fresh_from: float = 0.0  # monotonic: source video that arrived earlier is dropped
+    source_video: Any = None  # the camera's video stream (the recorder's may be encoded)
+    reason: str = "the session ended"
+
+    @property
+    def received(self) -> bool:
+        return self.recorder is not None and self.recorder.counters.received > 0
+
+    def silent_for(self, seconds: float) -> None:
+        self.reason = (f"the stream stalled: no packet for {seconds:.0f} s" if self.received
+                       else f"no data for {seconds:.0f} s after connect")
+
+    def ended(self, item: Ended) -> None:
+        if item.error:
+            self.reason = item.error if self.recorder is None else \
+                f"the stream failed: {item.error}"
+        elif self.received:
+            self.reason = "the camera ended the stream"
+        else:
+            self.reason = "the camera closed the stream right after connecting"
+
+    def end(self) -> SessionEnd:
+        recorded = self.recorder is not None and self.recorder.counters.written > 0
+        return SessionEnd(self.recorder is not None, recorded, self.reason)

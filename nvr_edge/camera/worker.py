@@ -15,7 +15,6 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +22,7 @@ from nvr_edge.camera.audio import AudioRoute
 from nvr_edge.camera.backoff import Backoff
 from nvr_edge.camera.cut_policy import stagger_s
 from nvr_edge.camera.ingest import Ended, Opened, RtspReader, rtsp_endpoint
+from nvr_edge.camera.ingest_native import load_engine
 from nvr_edge.camera.messages import (
     AlertRaised,
     SegmentClosed,
@@ -33,12 +33,14 @@ from nvr_edge.camera.messages import (
 )
 from nvr_edge.camera.reachability import tcp_reachable
 from nvr_edge.camera.recorder import DEFAULT_BYTES_PER_S, SessionRecorder
+from nvr_edge.camera.recorder_native import NativeFmp4Factory
 from nvr_edge.camera.rtsp_probe import diagnose
 from nvr_edge.camera.rungs import RungTap
-from nvr_edge.camera.session_end import ReasonStreak, SessionEnd
+from nvr_edge.camera.session_end import ReasonStreak, SessionEnd, SessionState
 from nvr_edge.camera.stall import StallMonitor
 from nvr_edge.camera.sub_relay import SubRelay
 from nvr_edge.camera.transcoding import TranscodedVideo, needs_transcode, target_for
+from nvr_edge.camera.worker_native import NativeSessions, signal_wakeup
 from nvr_edge.config import CameraConfig, Config
 from nvr_edge.config_store import secret_texts
 from nvr_edge.encode import handover
@@ -49,6 +51,7 @@ from nvr_edge.live.forwarder import LiveForwarder, stream_info_of
 from nvr_edge.logs import mask_known, setup_logging
 from nvr_edge.models import AlertLevel, CameraState, LiveMode, SegmentRecord, Tier
 from nvr_edge.plugins import WORKER_ENTRY_POINT_GROUP, make_plugin_manager
+from nvr_edge.storage.fmp4 import Fmp4WriterFactory
 from nvr_edge.storage.space_policy import SpacePolicy
 from nvr_edge.storage.writer_lock import WriterLock
 from nvr_edge.v4l2_source import is_v4l2_url, parse_v4l2_url
@@ -147,6 +150,8 @@ class CameraWorker:
         pm = make_plugin_manager(group=WORKER_ENTRY_POINT_GROUP)
         factory = pm.hook.nvr_segment_writer_factory(camera=camera, config=config)
         self.factory = factory and SpaceCheckedFactory(factory, config, channel)
+        native = self.native_factory(factory)
+        self.native = None if native is None else NativeSessions(self, native)
         # Set by a link coming up (the supervisor's SIGUSR1): the backoff wait ends and the
         # camera is tried at once.
         self.wake = threading.Event()
@@ -243,15 +248,37 @@ class CameraWorker:
                 log.info("%s: camera answers again; reconnecting now", self.camera.id)
                 return
 
+    def native_factory(self, factory: Any) -> SpaceCheckedFactory | None:
+        """The compiled path's segment factory when `recording.engine = "native"` can record
+        this camera: RTSP into the default writer's files, the module built."""
+        if self.config.recording.engine != "native" or self.device is not None:
+            return None
+        if not isinstance(factory, Fmp4WriterFactory):
+            log.warning("%s: recording.engine = \"native\" writes only the default fMP4 "
+                        "segments; a plugin's writer records through PyAV", self.camera.id)
+            return None
+        try:
+            load_engine()
+        except ImportError as exc:
+            log.error("%s: %s; recording through PyAV", self.camera.id, exc)
+            return None
+        return SpaceCheckedFactory(NativeFmp4Factory(factory.root, factory.fragment_ms),
+                                   self.config, self.channel)
+
     def record_session(self) -> SessionEnd:
         """Connect once and record until the stream ends, stalls or we are stopped."""
+        if self.native is not None:
+            end = self.native.record()
+            if not self.native.unsupported:
+                return end
+            self.native = None  # this camera records through PyAV from now on
         rec = self.config.recording
         timeout_s = rec.stall.timeout_ms / 1000
         stall_total = timeout_s * (rec.stall.max_drops + 2)
         items: queue.SimpleQueue[Any] = queue.SimpleQueue()
         reader = RtspReader(self.camera.main, rec.connect_timeout_s, stall_total, items)
         reader.start()
-        session = _Session()
+        session = SessionState()
         try:
             while not self.stop.is_set():
                 try:
@@ -283,7 +310,7 @@ class CameraWorker:
             finally:
                 reader.abandon()  # only now may the reader close its container
 
-    def consume(self, session: _Session, item: Any, items: queue.SimpleQueue[Any]) -> bool:
+    def consume(self, session: SessionState, item: Any, items: queue.SimpleQueue[Any]) -> bool:
         """Handle `item` and everything queued behind it; False: the session is over."""
         while True:
             if type(item) is tuple:
@@ -326,7 +353,7 @@ class CameraWorker:
             except queue.Empty:
                 return True
 
-    def open_transcoder(self, session: _Session, opened: Opened) -> TranscodedVideo | None:
+    def open_transcoder(self, session: SessionState, opened: Opened) -> TranscodedVideo | None:
         """An encoder session over the offers the main process probed (encode/handover.py);
         None, with the session's reason set, when there is none."""
         asked = time.monotonic()
@@ -357,7 +384,7 @@ class CameraWorker:
     def encoder_alert(self, alert: Any) -> None:
         self.channel.alert(alert.code, alert.level, alert.message)
 
-    def transcode(self, session: _Session, transcoded: TranscodedVideo, packet: Any) -> bool:
+    def transcode(self, session: SessionState, transcoded: TranscodedVideo, packet: Any) -> bool:
         """The packet's picture encoded into the recording; False: no encoder is left."""
         try:
             out = transcoded.packets(packet)
@@ -379,13 +406,19 @@ class CameraWorker:
             recorder.handle(encoded)
         return True
 
-    def new_recorder(self, opened: Opened, template: Any) -> SessionRecorder:
+    def first_target(self) -> float | None:
+        """The first segment's length: staggered across the box's cameras (cut_policy)."""
         seconds = self.config.storage.segment_seconds
         ids = [c.id for c in self.config.cameras]
         first = None
         if self.first_segment:
             first = seconds - stagger_s(ids.index(self.camera.id), len(ids), seconds)
         self.first_segment = False
+        return first
+
+    def new_recorder(self, opened: Opened, template: Any) -> SessionRecorder:
+        seconds = self.config.storage.segment_seconds
+        first = self.first_target()
         video = opened.video.codec_context
         log.info("%s: connected: %s %dx%d%s", self.camera.id, video.name, video.width,
                  video.height, f" + {opened.audio.codec_context.name}" if opened.audio else "")
@@ -428,40 +461,6 @@ class CameraWorker:
         self.channel.send(Stats(self.camera.id, time.monotonic(), recorder.open_ms,
                                 recorder.bytes_per_s, recorder.counters.as_dict(),
                                 transcoding, rungs))
-
-
-@dataclass
-class _Session:
-    """One RTSP session's recorder and stall monitor (both from its Opened on), and why
-    it ended."""
-
-    recorder: SessionRecorder | None = None
-    monitor: StallMonitor | None = None
-    opened: Opened | None = None
-    fresh_from: float = 0.0  # monotonic: source video that arrived earlier is dropped
-    source_video: Any = None  # the camera's video stream (the recorder's may be encoded)
-    reason: str = "the session ended"
-
-    @property
-    def received(self) -> bool:
-        return self.recorder is not None and self.recorder.counters.received > 0
-
-    def silent_for(self, seconds: float) -> None:
-        self.reason = (f"the stream stalled: no packet for {seconds:.0f} s" if self.received
-                       else f"no data for {seconds:.0f} s after connect")
-
-    def ended(self, item: Ended) -> None:
-        if item.error:
-            self.reason = item.error if self.recorder is None else \
-                f"the stream failed: {item.error}"
-        elif self.received:
-            self.reason = "the camera ended the stream"
-        else:
-            self.reason = "the camera closed the stream right after connecting"
-
-    def end(self) -> SessionEnd:
-        recorded = self.recorder is not None and self.recorder.counters.written > 0
-        return SessionEnd(self.recorder is not None, recorded, self.reason)
 
 
 def _die_with_parent() -> None:
@@ -514,6 +513,8 @@ def worker_main(config: Config, camera_id: str, conn: Any, log_level: int,
         rungs = {name: LiveForwarder(sock, always=False)
                  for name, sock in (rung_socks or {}).items()}
         worker = CameraWorker(config, camera, channel, stop, live, main_live, rungs)
+        if worker.native is not None:
+            worker.native.wakeup = signal_wakeup()
         wakers.append(worker.wake)
         link_wakers.append(worker.wake)
         if worker.factory is None:

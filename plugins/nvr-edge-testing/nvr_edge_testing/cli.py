@@ -41,6 +41,9 @@ def nvr_cli_commands(subparsers: argparse._SubParsersAction) -> None:
     record.add_argument("--seconds", type=float, default=60)
     record.add_argument("--json", action="store_true")
     record.add_argument("--work-dir", type=Path, default=None)
+    record.add_argument("--engine", choices=("pyav", "native", "both"), default="pyav",
+                        help="nvr-edge's recording.engine; both: one after the other, same "
+                             "run (the native one as nvr_edge_native)")
     record.set_defaults(nvr_run=_bench_record)
 
     live = kinds.add_parser("live", help="the live view glass to glass, in Chromium")
@@ -119,7 +122,8 @@ def _demo(args: argparse.Namespace, _pm: Any) -> int:
 def _bench_record(args: argparse.Namespace, _pm: Any) -> int:
     from nvr_edge_testing.bench.record import run_record_bench
 
-    return run_record_bench(args.cameras, args.seconds, args.work_dir)
+    engines = ("pyav", "native") if args.engine == "both" else (args.engine,)
+    return run_record_bench(args.cameras, args.seconds, args.work_dir, engines)
 
 
 def _bench_mqtt(args: argparse.Namespace, _pm: Any) -> int:

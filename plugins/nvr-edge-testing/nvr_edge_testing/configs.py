@@ -3,11 +3,16 @@ written with tomli_w, so that any value a test puts in comes out as valid TOML."
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+
+# `NVR_EDGE_TEST_ENGINE=native pytest tests/system ...`: every config written here records
+# with that `recording.engine` (a test's own `recording` table still wins).
+ENGINE_ENV = "NVR_EDGE_TEST_ENGINE"
 
 
 def appliance_document(cameras: Mapping[str, str], *, device_id: str = "test-box",
@@ -22,7 +27,11 @@ def appliance_document(cameras: Mapping[str, str], *, device_id: str = "test-box
         "storage": {"cache_dir": "cache", "archive_dir": "archive", "state_dir": "state",
                     "segment_seconds": segment_seconds},
     }
-    fast = {"connect_timeout_s": connect_timeout_s} if connect_timeout_s is not None else {}
+    fast: dict[str, Any] = {"connect_timeout_s": connect_timeout_s} \
+        if connect_timeout_s is not None else {}
+    engine = os.environ.get(ENGINE_ENV)
+    if engine:  # the whole recording suite, run through the other packet path
+        fast["engine"] = engine
     if fast or recording:
         document["recording"] = {**fast, **(recording or {})}
     if catalog_url:

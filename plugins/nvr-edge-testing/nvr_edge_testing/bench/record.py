@@ -99,10 +99,19 @@ def machine_info() -> dict[str, Any]:
 
     ffmpeg = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True,
                             check=False).stdout.split("\n", 1)[0]
-    return {"cores": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
+    info = {"cores": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
             "python": platform.python_version(), "pyav": av.__version__,
             "pyav_libavformat": ".".join(map(str, av.library_versions["libavformat"])),
             "ffmpeg_cli": ffmpeg}
+    try:  # the FFmpeg the native engine links (the system's)
+        from nvr_edge.camera import _remux  # type: ignore[attr-defined]
+
+        native = _remux.versions()
+        info["native_ffmpeg"] = native["ffmpeg"]
+        info["native_libavformat"] = ".".join(map(str, native["libavformat"]))
+    except ImportError:
+        info["native_ffmpeg"] = None
+    return info
 
 
 # -- measuring one recorder ----------------------------------------------------------------
@@ -168,11 +177,13 @@ def frames_report(files: list[Path], fps: float, recorded_s: float | None = None
 
 # -- nvr-edge ------------------------------------------------------------------------------
 
-def write_config(folder: Path, urls: list[str], pm: pluggy.PluginManager) -> Config:
+def write_config(folder: Path, urls: list[str], pm: pluggy.PluginManager,
+                 engine: str = "pyav") -> Config:
     document = appliance_document({f"cam{i}": url for i, url in enumerate(urls, start=1)},
                                   device_id="bench", segment_seconds=SEGMENT_SECONDS,
                                   catalog_url=f"sqlite:///{folder / 'state' / 'catalog.db'}",
-                                  connect_timeout_s=None)  # the defaults are what is measured
+                                  connect_timeout_s=None,  # the defaults are what is measured
+                                  recording={"engine": engine})
     return load_config(write_toml(folder / "nvr-edge.toml", document), pm)
 
 
@@ -184,8 +195,8 @@ def packets_report(counters: dict[str, int]) -> dict[str, int]:
     return c
 
 
-def bench_nvr_edge(window: Window, urls: list[str], folder: Path, fps: float
-                   ) -> dict[str, Any]:
+def bench_nvr_edge(window: Window, urls: list[str], folder: Path, fps: float,
+                   engine: str = "pyav") -> dict[str, Any]:
     from nvr_edge.appliance.run import appliance_catalog
     from nvr_edge.appliance.supervisor import Supervisor
     from nvr_edge.plugins import make_plugin_manager
@@ -193,7 +204,7 @@ def bench_nvr_edge(window: Window, urls: list[str], folder: Path, fps: float
     folder.mkdir(parents=True, exist_ok=True)
     # The recorder alone, as the ffmpeg CLI is alone: installed plugins stay out.
     pm = make_plugin_manager(load_entry_points=False)
-    config = write_config(folder, urls, pm)
+    config = write_config(folder, urls, pm, engine)
     for sub in (config.storage.cache_dir, config.storage.archive_dir, config.storage.state_dir):
         sub.mkdir(parents=True, exist_ok=True)
     catalog = appliance_catalog(config, pm)  # the catalog exactly as `nvr-edge run` has it
@@ -206,7 +217,8 @@ def bench_nvr_edge(window: Window, urls: list[str], folder: Path, fps: float
         forkserver = parent_pid(workers[0])
         # multiprocessing's other helper (the resource tracker) is ours too
         helpers = [p for p in child_pids(os.getpid()) if p not in (window.server_pid, forkserver)]
-        progress(f"nvr-edge: {len(workers)} workers online; measuring {window.seconds:.0f} s")
+        progress(f"nvr-edge ({engine}): {len(workers)} workers online; measuring "
+                 f"{window.seconds:.0f} s")
         measured = window.run([*workers, forkserver, *helpers], supervisor.poll)
     finally:
         supervisor.stop()
@@ -223,6 +235,7 @@ def bench_nvr_edge(window: Window, urls: list[str], folder: Path, fps: float
     files = sorted(f for tier in (config.storage.cache_dir, config.storage.archive_dir)
                    for f in tier.rglob("*.mp4"))
     return {
+        "engine": engine,
         **window.cpu_report(cpu, measured["elapsed_s"]),
         "window_s": measured["elapsed_s"],
         "cpu_s_by_process": {"supervisor": round(measured["self_cpu_s"], 3),
@@ -314,7 +327,8 @@ def _wait(ready: Callable[[], bool], idle: Callable[[float], None], what: str) -
         idle(0.2)
 
 
-def run_record_bench(cameras: int, seconds: float, work_dir: Path | None) -> int:
+def run_record_bench(cameras: int, seconds: float, work_dir: Path | None,
+                     engines: tuple[str, ...] = ("pyav",)) -> int:
     from nvr_edge_testing.simcam import SimCameraServer, ensure_clip
 
     if cameras < 1 or seconds <= 0:
@@ -323,7 +337,7 @@ def run_record_bench(cameras: int, seconds: float, work_dir: Path | None) -> int
     root = Path(work_dir or tempfile.mkdtemp(prefix="nvr-bench-")).resolve()
     try:
         # Results of an earlier run in the same work dir must not be counted again.
-        for sub in ("nvr-edge", "ffmpeg"):
+        for sub in ("nvr-edge", "nvr-edge-native", "ffmpeg"):
             shutil.rmtree(root / sub, ignore_errors=True)
         progress(f"preparing the 1080p30 clip (cached in {root / 'clips'})")
         clip = ensure_clip(root / "clips")
@@ -332,12 +346,18 @@ def run_record_bench(cameras: int, seconds: float, work_dir: Path | None) -> int
             assert server.pid is not None
             urls = [server.url(i) for i in range(1, cameras + 1)]
             window = Window(seconds, cameras, server.pid)
-            nvr = bench_nvr_edge(window, urls, root / "nvr-edge", clip.fps)
+            sides = [bench_nvr_edge(window, urls, root / ("nvr-edge" if engine == "pyav" else
+                                                          f"nvr-edge-{engine}"),
+                                    clip.fps, engine) for engine in engines]
             ffmpeg = bench_ffmpeg(window, urls, root / "ffmpeg", clip.fps)
     finally:
         if work_dir is None:
             shutil.rmtree(root, ignore_errors=True)
-    result = summarise(cameras, seconds, clip, nvr, ffmpeg)
+    result = summarise(cameras, seconds, clip, sides[0], ffmpeg)
+    if len(sides) > 1:  # the second engine, against the same anchor
+        other = summarise(cameras, seconds, clip, sides[1], ffmpeg)
+        result.update({"nvr_edge_native": sides[1], "ratio_native": other["ratio"],
+                       "met_native": other["met"]})
     print(json.dumps(result, indent=2))
     return 0
 
