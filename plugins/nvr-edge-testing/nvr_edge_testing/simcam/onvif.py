@@ -26,54 +26,19 @@ import struct
 import sys
 import threading
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from http.server import ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 from xml.sax.saxutils import escape
 
 from nvr_edge_testing.simcam import PASSWORD_ENV, SimCameraServer
+from nvr_edge_testing.simcam.onvif_model import OnvifCamera, SimProfile
 from nvr_edge_testing.simcam.onvif_soap import MAX_REQUEST, handler_for
 
 MULTICAST_GROUP = "239.255.255.250"
 DISCOVERY_PORT = 3702
 APP_MAX_DELAY_S = 0.5  # SOAP-over-UDP: a device waits up to this before answering multicast
-
-
-@dataclass(frozen=True)
-class SimProfile:
-    token: str
-    width: int
-    height: int
-    fps: int
-    stream: str  # the RTSP path under the camera's URL: "main" or "sub"
-    codec: str = "H264"
-
-
-@dataclass
-class OnvifCamera:
-    """What the face says about itself. `rtsp` is the camera's RTSP URL without a stream
-    (``rtsp://host:port/cam1``); `user` None serves every call without credentials."""
-
-    rtsp: str
-    urn: str = field(default_factory=lambda: f"urn:uuid:{uuid.uuid4()}")
-    name: str = "SimCam"
-    manufacturer: str = "nvr-edge"
-    model: str = "simcam"
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    clock_offset_s: float = 0.0
-    zero_xaddr: bool = False  # advertise http://0.0.0.0:port/ like some firmware does
-    auth: Literal["ws", "http-digest"] = "ws"  # WS-UsernameToken, or HTTP Digest only
-    media2: bool = True  # offer the Media2 service (the only one that can say H.265)
-    snapshot: bytes | None = field(default=None, repr=False)  # a JPEG: GetSnapshotUri
-    profiles: tuple[SimProfile, ...] = (SimProfile("main", 1920, 1080, 30, "main"),
-                                        SimProfile("sub", 640, 360, 30, "sub"))
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
 
 
 def snapshot_jpeg(width: int = 800, height: int = 450) -> bytes:

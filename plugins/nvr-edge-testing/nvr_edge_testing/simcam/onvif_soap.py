@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 if TYPE_CHECKING:
-    from nvr_edge_testing.simcam.onvif import OnvifCamera, SimProfile
+    from nvr_edge_testing.simcam.onvif_model import OnvifCamera, SimProfile
 
 MAX_REQUEST = 64 * 1024
 MEDIA1_CODECS = {"JPEG", "MPEG4", "H264"}  # Media1's whole encoding enum
