@@ -190,9 +190,11 @@ class RungTap(threading.Thread):
                     self._encode(output, frame, item.time_base)
 
     def _take(self, frame: Any, time_base: Fraction) -> bool:
-        """At most RUNG_FPS frames a second of source time, evenly."""
+        """At most RUNG_FPS frames a second of source time, evenly. A frame the decoder
+        gives without a time is left out: the rung keeps the source's times, and a packet
+        without one would reach viewers with none (seen under load)."""
         if frame.pts is None:
-            return True
+            return False
         t, step = float(frame.pts * time_base), 1 / RUNG_FPS
         if self.next_s is not None and t < self.next_s - 0.002:
             return False
