@@ -236,8 +236,10 @@ class RungTap(threading.Thread):
                 video_codec="h264", width=o.width, height=o.height,
                 video_time_base=(timed.time_base.numerator, timed.time_base.denominator),
                 video_extradata=parameter_sets(timed.data), source=o.name))
-        if o.opened != opened:
-            return  # not from a keyframe of the stream the hub was told of
+        if o.opened != opened or timed.pts is None:
+            # not from a keyframe of the stream the hub was told of, or with no time to
+            # give it (an encoder handing over mid-stream can put out more than it was fed)
+            return
         packet = av.Packet(timed.data)
         packet.pts = packet.dts = timed.pts
         packet.time_base = timed.time_base
