@@ -40,6 +40,7 @@ DEFAULT_PLUGINS = {
     "vaapi_encoder": "nvr_edge.encode.vaapi",
     "rkmpp_encoder": "nvr_edge.encode.rkmpp",
     "snapshots": "nvr_edge.appliance.snapshot_plugin",
+    "update": "nvr_edge.update.plugin",
 }
 
 

@@ -23,6 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.update import bundles
+from tests.update.bundles import small_slot_images
+
 from .qemu import IMAGES, REPO, ChannelTimeout, QemuVM, build_image, make_disk
 
 pytestmark = [pytest.mark.slow, pytest.mark.image, pytest.mark.update,
@@ -50,29 +53,7 @@ def compatible() -> str:
 
 def make_bundle(images: Path, out: Path, version: str, *, pki: Path = PKI,
                 board: str | None = None) -> Path:
-    """image/scripts/bundle.sh with a given PKI and compatible string."""
-    env = dict(os.environ, NVR_RAUC_COMPATIBLE=board or compatible(),
-               NVR_UPDATE_KEY=str(pki / "signing.key.pem"),
-               NVR_UPDATE_CERT=str(pki / "signing.cert.pem"))
-    done = subprocess.run(["bash", str(SCRIPTS / "bundle.sh"), str(images), str(out), version],
-                          env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"bundle.sh failed: {done.stdout}{done.stderr}"
-    return out
-
-
-def small_slot_images(folder: Path) -> Path:
-    """A root and a boot image of a few KiB: enough for bundles that must be refused."""
-    folder.mkdir()
-    content = folder / "content"
-    content.mkdir()
-    (content / "hello").write_text("not an appliance\n")
-    # RAUC wants a bundle's squashfs larger than one 4 KiB block: incompressible bytes
-    (content / "noise").write_bytes(os.urandom(256 * 1024))
-    subprocess.run(["mksquashfs", str(content), str(folder / "rootfs.squashfs"), "-quiet",
-                    "-noappend", "-comp", "zstd"], check=True, capture_output=True)
-    subprocess.run(["mke2fs", "-q", "-t", "ext2", "-d", str(content),
-                    str(folder / "boot.ext2"), "1M"], check=True)
-    return folder
+    return bundles.make_bundle(images, out, version, pki=pki, board=board or compatible())
 
 
 @pytest.fixture(scope="module")
