@@ -62,6 +62,9 @@ PARAMS = {
     "version": Param("string", "the bundle's version, as in its manifest (e.g. 0.3.1+4f2a9c)"),
     "sha256": Param("string", "the bundle's SHA-256 (hex), checked after the download",
                     required=False),
+    "health_timeout_s": Param("integer", "how long the new slot has to show it records "
+                              "before it is rolled back (60..3600, default 600)",
+                              required=False),
     "allow_downgrade": Param("boolean", "install an older (or the running) version too "
                              "(default false)", required=False),
 }

@@ -18,6 +18,8 @@ URL_SCHEMES = ("http", "https")
 _VERSION = re.compile(r"\A(\d{1,9}(?:\.\d{1,9}){0,5})(?:\+([A-Za-z0-9][A-Za-z0-9._-]{0,63}))?\Z")
 _SHA256 = re.compile(r"\A[0-9a-fA-F]{64}\Z")
 # A state in which an update owns the box: a second one is refused.
+HEALTH_TIMEOUT_S = 600  # the new slot's time to show it records (the gate's timeout)
+HEALTH_TIMEOUT_RANGE = (60, 3600)
 BUSY_STATES = ("downloading", "verifying", "installing", "rebooting", "testing")
 
 
@@ -48,6 +50,7 @@ class UpdateRequest:
     version: Version
     sha256: str | None = None  # lower-case hex
     allow_downgrade: bool = False
+    health_timeout_s: int = HEALTH_TIMEOUT_S
 
 
 def parse_request(args: Mapping[str, Any]) -> UpdateRequest:
@@ -64,8 +67,12 @@ def parse_request(args: Mapping[str, Any]) -> UpdateRequest:
     sha256 = args.get("sha256")
     if sha256 is not None and not _SHA256.match(sha256):
         raise CommandError("argument 'sha256': expected 64 hexadecimal digits")
+    timeout = args.get("health_timeout_s", HEALTH_TIMEOUT_S)
+    low, high = HEALTH_TIMEOUT_RANGE
+    if not low <= timeout <= high:
+        raise CommandError(f"argument 'health_timeout_s': {timeout} is not in {low}..{high}")
     return UpdateRequest(url, version, sha256.lower() if sha256 else None,
-                         bool(args.get("allow_downgrade", False)))
+                         bool(args.get("allow_downgrade", False)), int(timeout))
 
 
 def refusal(request: UpdateRequest, *, running: str | None, state: str | None,

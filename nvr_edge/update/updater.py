@@ -30,7 +30,6 @@ BUNDLE_FILE = "bundle.raucb"
 REBOOT_REQUEST = "reboot-request"
 RESERVE_BYTES = 64 * 2**20  # free beside the bundle, over the recorders' own floors
 REBOOT_DELAY_S = 6.0  # time for the `rebooting` state to reach the broker
-GATE_TIMEOUT_S = 600
 OTHER_SLOT = {"A": "B", "B": "A"}
 
 
@@ -52,7 +51,6 @@ class UpdaterSettings:
     running_version: str | None = None
     reserve_bytes: int = RESERVE_BYTES
     reboot_delay_s: float = REBOOT_DELAY_S
-    gate_timeout_s: int = GATE_TIMEOUT_S
     lower_priority: bool = True       # the update's thread yields CPU to the recorders
 
 
@@ -157,14 +155,15 @@ class Updater:
         rauc.install(s.rauc, bundle, lambda percent, _what: self.progress.percent(percent))
         bundle.unlink(missing_ok=True)  # installed: its space belongs to recordings again
         target = OTHER_SLOT.get(s.booted or "", "")
-        write_json(s.folder / PENDING_FILE, self._orders(target, version))
+        write_json(s.folder / PENDING_FILE,
+                   self._orders(target, version, request.health_timeout_s))
         self.progress.set("rebooting", version, slot=target)
         log.info("update to %s installed in slot %s: rebooting in %.0f s", version, target,
                  s.reboot_delay_s)
         time.sleep(s.reboot_delay_s)
         write_json(s.folder / REBOOT_REQUEST, {"version": version})
 
-    def _orders(self, slot: str, version: str) -> dict[str, Any]:
+    def _orders(self, slot: str, version: str, timeout_s: int) -> dict[str, Any]:
         """pending.json: the gate waits for these cameras (those recording now) to close a
         segment on the new slot, and for MQTT if it is connected now."""
         status = self.status()
@@ -172,7 +171,7 @@ class Updater:
                          if info.get("state") == "online")
         mqtt = bool(((status.get("plugins") or {}).get("mqtt") or {}).get("connected"))
         return {"slot": slot, "version": version, "cameras": cameras, "mqtt": mqtt,
-                "timeout_s": self.settings.gate_timeout_s,
+                "timeout_s": timeout_s,
                 "from_version": self.settings.running_version, "from_slot": self.settings.booted}
 
     # -- space -----------------------------------------------------------------------------

@@ -47,7 +47,8 @@ def test_parse_request_names_the_argument_at_fault() -> None:
     assert parsed.version == Version((0, 3, 1), "4f2a9c")
     assert parsed.sha256 == "ab" * 32 and parsed.allow_downgrade
     for bad, word in [({"url": "ftp://x/b"}, "'url'"), ({"url": "http://u:secret@/b"}, "'url'"),
-                      ({"version": "latest"}, "'version'"), ({"sha256": "12"}, "'sha256'")]:
+                      ({"version": "latest"}, "'version'"), ({"sha256": "12"}, "'sha256'"),
+                      ({"health_timeout_s": 5}, "'health_timeout_s'")]:
         with pytest.raises(CommandError, match=word) as caught:
             parse_request({**good, **bad})
         assert "secret" not in str(caught.value)
