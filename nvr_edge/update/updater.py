@@ -65,6 +65,9 @@ class Updater:
         self.lock = threading.Lock()
         self.worker: threading.Thread | None = None
         self.refresh()
+        for leftover in (BUNDLE_FILE, BUNDLE_FILE + ".part"):  # of an interrupted update
+            with contextlib.suppress(OSError):
+                (settings.folder / leftover).unlink()
 
     # -- what the plugin asks ------------------------------------------------------------
 

@@ -38,7 +38,7 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Bundle
     trusted = bundles.dev_pki(work / "pki")
     other = bundles.dev_pki(work / "other-pki", "untrusted")
     images = bundles.small_slot_images(work / "images")
-    files = {}
+    files: dict[str, bytes | Path] = {}
     for name, version, pki, board in [("good", "1.1.0", trusted, BOARD),
                                       ("mislabelled", "9.9.9", trusted, BOARD),
                                       ("wrong-key", "1.1.0", other, BOARD),
