@@ -101,6 +101,7 @@ def test_old_slot_after_a_rollback_commits_itself_and_reports_the_reason(
     done = run_gate(tmp_path, booted="A")
     assert done.returncode == 0, done.stderr
     assert "would run rauc status mark-good booted" in done.stdout
+    assert "would run rauc status mark-bad other" in done.stdout
     assert json.loads((update / "result.json").read_text()) == {
         "state": "rolled_back", "version": "0.3.0", "slot": "A",
         "reason": "camera cam1 closed no segment since the boot"}
