@@ -332,9 +332,10 @@ def request(broker: Broker, mqtt: Subscriber, args: dict[str, Any]) -> dict[str,
 
 
 def update_state(mqtt: Subscriber, state: str, version: str, timeout: float,
-                 after: float = 0.0) -> tuple[float, dict[str, Any]]:
-    """The first `<base>/update` message in `state` for `version` after `after`: (host
-    monotonic arrival, payload). Fails early on `failed` or `rolled_back` if not awaited."""
+                 after: float = 0.0, running: str | None = None) -> tuple[float, dict[str, Any]]:
+    """The first `<base>/update` message in `state` for `version` after `after` (and, if
+    given, with `running_version` = `running`: RAUC says it a moment after the start):
+    (host monotonic arrival, payload). Fails early on another end state."""
     deadline = time.monotonic() + timeout
     seen: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
@@ -344,7 +345,9 @@ def update_state(mqtt: Subscriber, state: str, version: str, timeout: float,
             if doc.get("version") != version:
                 continue
             if doc.get("state") == state:
-                return doc.pop("_at"), doc
+                if running is None or doc.get("running_version") == running:
+                    return doc.pop("_at"), doc
+                continue
             if doc.get("state") in ("failed", "rolled_back", "committed") and \
                     state not in ("failed", "rolled_back", "committed"):
                 raise AssertionError(f"update {version} ended {doc} while waiting for {state}")
@@ -435,8 +438,9 @@ def test_update_over_mqtt_commits_and_keeps_recording(
     record("mqtt_install_s", rebooting - installing)
     new_boot(vm, old_boot, started=rebooting)
     record("mqtt_rebooting_to_channel_s", time.monotonic() - rebooting)
-    committed, doc = update_state(mqtt, "committed", version, GATE_TIMEOUT, after=rebooting)
+    committed, _ = update_state(mqtt, "committed", version, GATE_TIMEOUT, after=rebooting)
     record("mqtt_rebooting_to_committed_s", committed - rebooting)
+    _, doc = update_state(mqtt, "committed", version, 120, after=rebooting, running=version)
     record("mqtt_request_to_committed_s", committed - sent)
     assert (doc["running_version"], doc["booted_slot"]) == (version, OTHER[slot]), doc
     assert booted(vm) == OTHER[slot]
@@ -515,9 +519,10 @@ def test_power_cut_while_installing_fails_and_a_retry_succeeds(
 
     retry = time.monotonic()
     assert request(broker, mqtt, {"url": url, "version": version})["status"] == "ok"
-    committed, doc = update_state(mqtt, "committed", version, INSTALL_TIMEOUT + GATE_TIMEOUT,
-                                  after=retry)
+    committed, _ = update_state(mqtt, "committed", version, INSTALL_TIMEOUT + GATE_TIMEOUT,
+                                after=retry)
     record("retry_to_committed_s", committed - retry)
+    _, doc = update_state(mqtt, "committed", version, 120, after=retry, running=version)
     assert (doc["running_version"], doc["booted_slot"]) == (version, OTHER[slot]), doc
     assert booted(vm) == OTHER[slot]
 
