@@ -13,10 +13,18 @@ import pytest
 from nvr_edge_testing.mqtt_client import Mosquitto, Watcher
 from nvr_edge_testing.simcam import SimCameraServer
 
+from nvr_edge.update.plugin import nvr_commands
 from tests.helpers import Appliance, wait_for, write_config
 
-pytestmark = pytest.mark.slow
 BASE = "nvr/update-box"
+
+
+def test_update_is_an_admin_command_on_every_transport() -> None:
+    (command,) = nvr_commands(appliance=None)  # type: ignore[arg-type]
+    assert (command.name, command.action) == ("update", "admin")
+    assert set(command.params) == {"url", "version", "sha256", "allow_downgrade",
+                                   "health_timeout_s"}
+    assert [n for n, p in command.params.items() if p.required] == ["url", "version"]
 
 
 @pytest.fixture
@@ -28,6 +36,7 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
         server.stop()
 
 
+@pytest.mark.slow
 def test_update_over_mqtt_refused_off_ab_with_state_retained(
         tmp_path: Path, cameras: SimCameraServer, broker: Mosquitto) -> None:
     config = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1, "main",
