@@ -427,10 +427,11 @@ def test_update_over_mqtt_commits_and_keeps_recording(
     wait_segment_since(vm, boot_ms(vm))
     before = segments(vm)
     old_boot = boot_id(vm)
+    digest = sha256_of(bundle)
 
+    guest_sent = int(vm.run("date +%s%3N").output)
     sent = time.monotonic()
-    answer = request(broker, mqtt, {"url": url, "version": version,
-                                    "sha256": sha256_of(bundle)})
+    answer = request(broker, mqtt, {"url": url, "version": version, "sha256": digest})
     assert answer["status"] == "ok", answer
     assert answer["data"] == {"accepted": True, "version": version,
                               "bytes": bundle.stat().st_size, "slot": OTHER[slot]}
@@ -470,6 +471,11 @@ def test_update_over_mqtt_commits_and_keeps_recording(
     boot = boot_ms(vm)
     assert any(r["start_ms"] >= boot for r in rows), "recording did not resume"
     record("update_downtime_s", downtime_s(rows, boot))
+    # recording went on while the bundle downloaded and installed
+    during = [r for r in rows if guest_sent <= r["start_ms"] and r["end_ms"] <= boot]
+    assert during, "no segment closed between the request and the reboot"
+    record("recorded_share_request_to_reboot",
+           round(sum(r["end_ms"] - r["start_ms"] for r in during) / (boot - guest_sent), 3))
 
 
 def test_app_failing_at_start_is_rolled_back_by_the_gate(
