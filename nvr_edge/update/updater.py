@@ -90,8 +90,9 @@ class Updater:
         with self.lock:
             self.refresh()
             state = (self.progress.get() or {}).get("state")
-            free = shutil.disk_usage(self._folder()).free
-            reserve = self._reserve()
+            # off an A/B boot the policy refuses before space matters: no folder made
+            free = shutil.disk_usage(self._folder()).free if s.booted else None
+            reserve = self._reserve() if s.booted else 0
             why = refusal(request, running=s.running_version, state=state, slot=s.booted,
                           free_bytes=free, bundle_bytes=None, reserve_bytes=reserve)
             if why is None:  # the size needs the server: asked only for a request that passed
