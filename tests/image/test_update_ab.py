@@ -311,8 +311,15 @@ def broken_app_bundle(bundle_server: tuple[BundleServer, Path], version: str) ->
                     "-quiet", "-comp", "zstd", "-Xcompression-level", "1"],
                    check=True, capture_output=True, timeout=1800)
     shutil.rmtree(root)
-    os.link(IMAGES / "boot.ext2", images / "boot.ext2")
+    link_or_copy(IMAGES / "boot.ext2", images / "boot.ext2")
     return make_bundle(images, folder / f"broken-{version}.raucb", version)
+
+
+def link_or_copy(source: Path, dest: Path) -> None:
+    try:
+        os.link(source, dest)
+    except OSError:  # another file system
+        shutil.copyfile(source, dest)
 
 
 def sha256_of(path: Path) -> str:
@@ -549,11 +556,11 @@ def test_kernel_that_never_boots_falls_back_by_the_attempt_counter(
     images = folder / "no-boot-images"
     content = images / "boot"
     content.mkdir(parents=True)
-    os.link(IMAGES / "Image", content / "Image")
+    link_or_copy(IMAGES / "Image", content / "Image")
     (content / "initrd.img").write_bytes(os.urandom(64 * 1024))
     subprocess.run(["mke2fs", "-q", "-t", "ext2", "-m", "0", "-d", str(content),
                     str(images / "boot.ext2"), "64M"], check=True)
-    os.link(IMAGES / "rootfs.squashfs", images / "rootfs.squashfs")
+    link_or_copy(IMAGES / "rootfs.squashfs", images / "rootfs.squashfs")
     url = offer(bundle_server, make_bundle(images, folder / f"no-boot-{version}.raucb",
                                            version))
     slot = booted(vm)
