@@ -41,6 +41,7 @@ DEFAULT_PLUGINS = {
     "rkmpp_encoder": "nvr_edge.encode.rkmpp",
     "snapshots": "nvr_edge.appliance.snapshot_plugin",
     "history": "nvr_edge.appliance.history_plugin",
+    "update": "nvr_edge.update.plugin",
 }
 
 

@@ -101,6 +101,7 @@ def test_old_slot_after_a_rollback_commits_itself_and_reports_the_reason(
     done = run_gate(tmp_path, booted="A")
     assert done.returncode == 0, done.stderr
     assert "would run rauc status mark-good booted" in done.stdout
+    assert "would run rauc status mark-bad other" in done.stdout
     assert json.loads((update / "result.json").read_text()) == {
         "state": "rolled_back", "version": "0.3.0", "slot": "A",
         "reason": "camera cam1 closed no segment since the boot"}
@@ -130,3 +131,15 @@ def test_new_slot_failing_is_marked_bad_with_the_reason(tmp_path: Path) -> None:
     assert result["reason"] == ("the appliance wrote no status; "
                                 "camera cam1 closed no segment since the boot")
     assert (update / "pending.json").exists()  # the old slot reports and removes it
+
+
+def test_mqtt_is_waited_for_only_when_it_was_connected_before() -> None:
+    now = BOOT + 60_000
+    offline = status(now) | {"plugins": {"mqtt": {"connected": False}}}
+    assert gate.judge(offline, [], BOOT, now, DEADLINE).state == "good"
+    assert gate.judge(offline, [], BOOT, now, DEADLINE, mqtt=True) == \
+        gate.Verdict("wait", "MQTT is not connected")
+    assert gate.judge(status(DEADLINE), [], BOOT, DEADLINE, DEADLINE, mqtt=True) == \
+        gate.Verdict("bad", "MQTT is not connected")
+    online = status(now) | {"plugins": {"mqtt": {"connected": True}}}
+    assert gate.judge(online, [], BOOT, now, DEADLINE, mqtt=True).state == "good"

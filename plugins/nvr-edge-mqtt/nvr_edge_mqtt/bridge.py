@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from nvr_edge import Appliance, Config
+from nvr_edge import Appliance, Config, iso_utc, now_ms
 
 from . import homeassistant, payloads
 from .commands import CommandHandler, RequestError, error, parse_request
@@ -47,6 +47,7 @@ class MqttBridge:
         self.wake = threading.Condition()
         self.stopping = threading.Event()
         self.connected = False
+        self.connected_since: str | None = None
         self.resync_needed = False
         self.discovery_needed = False
         self.acks: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -59,6 +60,8 @@ class MqttBridge:
         self.candidates: dict[str, list[dict[str, Any]]] = {}  # discovery source -> cameras
         self.dirty_sources: set[str] = set()
         self.status: dict[str, Any] | None = None
+        self.update: dict[str, Any] | None = None  # the update state, retained
+        self.update_dirty = False
         self.health_sig: tuple[Any, ...] | None = None
         self.health_at = 0.0
         self.stats_at = time.monotonic()
@@ -125,6 +128,9 @@ class MqttBridge:
                     self.camera_reasons[camera] = payloads.shown_reason(
                         detail["state"], detail.get("reason", ""))
                     self.dirty_cameras.add(camera)
+            update = payloads.update_state(status)
+            if update != self.update:
+                self.update, self.update_dirty = update, update is not None
             for source, found in payloads.discovery_lists(status).items():
                 if self.candidates.get(source) != found:
                     self.candidates[source] = found
@@ -192,6 +198,7 @@ class MqttBridge:
         client.subscribe(subscriptions)
         with self.wake:
             self.connected = True
+            self.connected_since = iso_utc(now_ms())
             self.resync_needed = True
             self.wake.notify()
 
@@ -202,6 +209,7 @@ class MqttBridge:
                         "when it is back", self.settings.display, reason)
         with self.wake:
             self.connected = False
+            self.connected_since = None
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any,
                     message: mqtt.MQTTMessage) -> None:
@@ -250,6 +258,8 @@ class MqttBridge:
             sources, self.dirty_sources = self.dirty_sources, set()
         for source in sorted(sources):
             self._publish_candidates(source)
+        if self.update_dirty:
+            self._publish_update()
         for camera in sorted(dirty):
             self._publish_camera(camera)
         for camera in sorted(cleared):
@@ -274,6 +284,7 @@ class MqttBridge:
         for camera in cameras:
             sent.extend(self._publish_camera(camera))
         sent.extend(self._publish_candidates(source) for source in sources)
+        sent.append(self._publish_update())
         if self.settings.homeassistant:
             sent.append(self._publish_discovery())
         for info in sent:
@@ -294,6 +305,20 @@ class MqttBridge:
         return self._publish(self.topics.discovery(source),
                              payloads.dumps({"source": source, "candidates": found}),
                              retain=True)
+
+    def _publish_update(self) -> mqtt.MQTTMessageInfo | None:
+        with self.wake:
+            update, self.update_dirty = self.update, False
+        if update is None:
+            return None
+        return self._publish(self.topics.update, payloads.dumps(update), retain=True)
+
+    def link(self) -> dict[str, Any]:
+        """The `mqtt` status part: connected or not, since when (the update gate waits
+        for it after an update)."""
+        with self.wake:
+            return {"connected": self.connected, "since": self.connected_since,
+                    "broker": self.settings.display}
 
     def _publish_discovery(self) -> mqtt.MQTTMessageInfo | None:
         body = homeassistant.discovery(self.config, self.topics, self.version,

@@ -167,6 +167,13 @@ def discovery_lists(status: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return lists
 
 
+def update_state(status: dict[str, Any]) -> dict[str, Any] | None:
+    """The `update` status part (built-in plugin `update`): what `<base>/update` keeps
+    retained. None while the appliance has no such part."""
+    part = status.get("plugins", {}).get("update")
+    return part if isinstance(part, dict) else None
+
+
 def segment_event(segment: SegmentRecord) -> dict[str, Any]:
     return {"type": "segment_closed", "at": iso_utc(now_ms()), "camera": segment.camera,
             "segment": {"id": segment.id, "stream": segment.stream, "start": segment.start,

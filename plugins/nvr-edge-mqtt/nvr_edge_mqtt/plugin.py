@@ -90,6 +90,11 @@ class MqttPlugin:
             self.bridge.new_status(status)
 
     @hookimpl
+    def nvr_status_part(self, config: Config) -> dict[str, Any] | None:
+        bridge = self.bridge
+        return None if bridge is None else {"mqtt": bridge.link()}
+
+    @hookimpl
     def nvr_config_changed(self, config: Config, previous: Config) -> None:
         """A changed [mqtt] table means a new session (in the background: the supervisor's
         loop must not wait for the old one to say goodbye)."""

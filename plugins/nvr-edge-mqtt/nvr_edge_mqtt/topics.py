@@ -34,6 +34,11 @@ class Topics:
     def event(self) -> str:
         return f"{self.base}/event"
 
+    @property
+    def update(self) -> str:
+        """The A/B update's state (retained): idle, downloading ... committed."""
+        return f"{self.base}/update"
+
     def camera_state(self, camera: str) -> str:
         return f"{self.base}/camera/{camera}/state"
 

@@ -15,4 +15,4 @@ PARTLABEL=esp /boot/efi vfat umask=0077,noatime,nofail,x-systemd.device-timeout=
 FSTAB
 # RAUC's slot status (installed bundle versions, hashes) survives reboots on the data partition
 printf 'd /var/lib/nvr-edge/rauc 0700 root root -\n' > "$TARGET/usr/lib/tmpfiles.d/nvr-edge-rauc.conf"
-systemctl --root="$TARGET" enable nvr-update-commit.service
+systemctl --root="$TARGET" enable nvr-update-commit.service nvr-update-reboot.path
