@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "nvr_edge"
 # Lowest first. A module may import its own layer and those below it, never above.
 LAYERS = ("foundation", "encode", "catalog", "storage", "live", "camera", "discovery", "appliance",
-          "cli")
+          "update", "cli")
 # Protocol-only leaves the hook specs name for type checkers (TYPE_CHECKING only).
 ALLOWED_UPWARD = {("nvr_edge.hookspecs", "nvr_edge.catalog"),
                   ("nvr_edge.hookspecs", "nvr_edge.storage.writer"),
