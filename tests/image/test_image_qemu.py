@@ -561,8 +561,14 @@ def test_adopted_vivid_records_goes_offline_unplugged_and_records_again(
                      120, f"{USB_CAMERA} offline", interval=1)
     record("vivid_unplug_to_offline_s", time.monotonic() - unplugged)
     assert "unplugged" in state.get("reason", ""), state
+    alert = json.loads(mqtt.wait_for(f"{TOPIC_BASE}/event", None, timeout=60, after=unplugged,
+                                     contains='"camera_unplugged"').payload)
+    assert alert["code"] == "camera_unplugged" and USB_CAMERA in alert["message"], alert
     replug_ms, replugged = guest_now_ms(vm), time.monotonic()
     vm.run("modprobe vivid", timeout=120)
+    wait_for(lambda: usb_status(vm).get("state") == "online", 120,
+             f"{USB_CAMERA} online after the replug", interval=1)
+    record("vivid_replug_to_online_s", time.monotonic() - replugged)
     wait_for(lambda: closed_since(replug_ms), 420,
              f"a closed segment of {USB_CAMERA} after the replug", interval=3)
     record("vivid_replug_to_closed_segment_s", time.monotonic() - replugged)
