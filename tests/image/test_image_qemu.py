@@ -510,6 +510,7 @@ def test_adopted_vivid_records_goes_offline_unplugged_and_records_again(
                               "2>/dev/null", timeout=300).output)
     cam = next(c for c in found if c["kind"] == "v4l2")
     mode = smallest_mode(cam["streams"])
+    record("vivid_mode", mode)
     asked_ms, asked = guest_now_ms(vm), time.monotonic()
     request = json.dumps({"id": cam["id"], "camera": USB_CAMERA, "mode": mode,
                           "transaction": "adopt-vivid"})
