@@ -143,6 +143,10 @@ def appliance_config(camera_url: str, broker_port: int) -> str:
         "[device]", f'id = "{DEVICE_ID}"',
         "[storage]", f"segment_seconds = {SEGMENT_SECONDS}",
         "[recording]", "connect_timeout_s = 15",
+        # the probe's picture at the size the test records (vivid 320x180), not 720p: under
+        # TCG at host load ~11, 720p took over 20 s to encode after a 40 s start-up (a board
+        # does it in about a second), so libx264 failed its probe and usb1 had no encoder
+        "[encoders]", "probe_width = 320", "probe_height = 240",
         "[mqtt]", f'url = "mqtt://{HOST_FROM_GUEST}:{broker_port}"', 'topic_prefix = "nvr"',
         "[[cameras]]", 'id = "cam1"', f'main = "{camera_url}"',
     ]) + "\n"
