@@ -145,8 +145,10 @@ def appliance_config(camera_url: str, broker_port: int) -> str:
         "[recording]", "connect_timeout_s = 15",
         # the probe's picture at the size the test records (vivid 320x180), not 720p: under
         # TCG at host load ~11, 720p took over 20 s to encode after a 40 s start-up (a board
-        # does it in about a second), so libx264 failed its probe and usb1 had no encoder
-        "[encoders]", "probe_width = 320", "probe_height = 240",
+        # does it in about a second), so libx264 failed its probe and usb1 had no encoder;
+        # 320x240 then took 18.3 s (after a 73.3 s start-up) of the 20 s encode bound while
+        # the box was starting: 60 s leaves TCG room (the start-up has its own bound)
+        "[encoders]", "probe_width = 320", "probe_height = 240", "probe_timeout_s = 60",
         "[mqtt]", f'url = "mqtt://{HOST_FROM_GUEST}:{broker_port}"', 'topic_prefix = "nvr"',
         "[[cameras]]", 'id = "cam1"', f'main = "{camera_url}"',
     ]) + "\n"
