@@ -54,7 +54,8 @@ class TranscodedVideo:
         self.session = session
         context = source.codec_context
         self.time_base: Fraction = source.time_base
-        self.transcoder = Transcoder(session, context.name, self.time_base, context.extradata)
+        self.transcoder = Transcoder(session, context.name, self.time_base, context.extradata,
+                                     context.width, context.height, context.pix_fmt)
         self.template: Any = None
         self._box: Any = None  # the template's container: its streams live as long as it
         self.source_codec: str = context.name

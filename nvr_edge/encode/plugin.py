@@ -41,7 +41,13 @@ class EncodersSettings:
     probe_width: int = config_key(1280, lo=16, hi=7680, doc="the probe's picture width")
     probe_height: int = config_key(720, lo=16, hi=4320, doc="the probe's picture height")
     probe_timeout_s: float = config_key(
-        20.0, lo=1.0, hi=300.0, doc="a probe that takes longer fails (its process is killed)")
+        20.0, lo=1.0, hi=300.0,
+        doc="a probe whose encode takes longer fails (its process is killed); counted from "
+            "when the probe process is ready")
+    probe_startup_timeout_s: float = config_key(
+        300.0, lo=1.0, hi=3600.0,
+        doc="a probe process not ready (Python started, PyAV imported) within this fails; "
+            "generous: a slow board or an emulator takes tens of seconds")
     stall_frames: int = config_key(
         30, lo=1, hi=10_000, doc="frames without a packet before an encoder counts as stalled")
     stall_s: float = config_key(5.0, lo=0.1, hi=600.0,
@@ -97,8 +103,10 @@ class Encoders:
         results = []
         try:
             for offer in self.offers(pm, config):
-                result = probe(offer, target, settings.probe_timeout_s)
-                log.info("encoder %s: %s (%.1f s)", offer.name, result.reason, result.seconds)
+                result = probe(offer, target, settings.probe_timeout_s,
+                               settings.probe_startup_timeout_s)
+                log.info("encoder %s: %s (%.1f s, of which start-up %s s)", offer.name,
+                         result.reason, result.seconds, result.startup_s)
                 with self._lock:
                     self.results[offer.name] = result
                 results.append(result)

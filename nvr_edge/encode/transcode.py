@@ -30,13 +30,20 @@ class TimedPacket:
 
 class Transcoder:
     def __init__(self, session: EncoderSession, codec: str, time_base: Fraction,
-                 extradata: bytes | None = None) -> None:
+                 extradata: bytes | None = None, width: int = 0, height: int = 0,
+                 pix_fmt: str | None = None) -> None:
+        """`width`, `height`, `pix_fmt`: the source's, which a `rawvideo` decoder (a USB
+        camera's YUYV) cannot open without: its packets carry no header."""
         import av
 
         self.session, self.time_base = session, time_base
         self._decoder = av.CodecContext.create(codec, "r")
         if extradata:
             self._decoder.extradata = extradata
+        if width and height:
+            self._decoder.width, self._decoder.height = width, height
+        if pix_fmt:
+            self._decoder.pix_fmt = pix_fmt
         self._follow_keyframes = codec not in INTRA_ONLY
         self._pending: deque[int | None] = deque()  # pts of frames inside the encoder
         self._opened = session.opened

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from nvr_edge_testing.waiting import wait_for
 
 from nvr_edge import EncoderOffer, EncodeTarget, Engine, hookimpl
@@ -13,7 +14,7 @@ from nvr_edge.encode.plugin import Encoders, nvr_status_part
 from nvr_edge.encode.probe import probe
 from nvr_edge.encode.software import open_software
 from nvr_edge.plugins import make_plugin_manager, section_readers_of
-from tests.encode import fakes
+from tests.encode import fakes, slow_start
 
 TARGET = EncodeTarget(320, 240, fps=10)
 
@@ -39,8 +40,37 @@ def test_a_failed_open_says_why() -> None:
 
 def test_a_hung_encoder_is_killed_at_the_timeout() -> None:
     result = probe(EncoderOffer("hang", Engine.VAAPI, fakes.open_hang), TARGET, timeout_s=2)
-    assert (result.ok, result.reason) == (False, "timed out after 2 s")
-    assert 2 <= result.seconds < 5
+    assert (result.ok, result.timed_out) == (False, "encode")
+    assert result.reason.startswith("timed out after 2 s (encoding, after a "), result.reason
+    assert result.startup_s is not None and result.seconds - result.startup_s >= 2
+
+
+def test_a_slow_start_is_not_counted_against_the_encode(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child that takes 5 s to import (an emulator, a slow SD card) still passes with 4 s
+    for the encode: the probe's clock starts when the child is ready."""
+    monkeypatch.setenv(slow_start.ENV, "5")
+    result = probe(slow_start.x264(), TARGET, timeout_s=4, startup_timeout_s=120)
+    assert (result.ok, result.reason, result.timed_out) == (True, "ok", None)
+    assert result.startup_s is not None and result.startup_s >= 5
+    assert result.first_packet_s is not None
+
+
+def test_a_child_never_ready_is_killed_at_the_startup_bound(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(slow_start.ENV, "3600")
+    result = probe(slow_start.x264(), TARGET, timeout_s=60, startup_timeout_s=2)
+    assert (result.ok, result.timed_out, result.startup_s) == (False, "startup", None)
+    assert result.reason == "not ready within 2 s (start-up: Python and PyAV)"
+    assert result.seconds >= 2
+
+
+def test_a_too_slow_libx264_is_killed_at_the_encode_bound() -> None:
+    """Real libx264 at 1 s a frame: ready at once, then 10 frames would take 10 s."""
+    result = probe(slow_start.x264(frame_s="1"), TARGET, timeout_s=2, startup_timeout_s=120)
+    assert (result.ok, result.timed_out) == (False, "encode")
+    assert result.reason.startswith("timed out after 2 s (encoding"), result.reason
+    assert result.startup_s is not None and result.seconds - result.startup_s >= 2
 
 
 def test_a_picture_of_the_wrong_size_fails() -> None:
@@ -54,6 +84,7 @@ def test_a_missing_device_node_fails_fast() -> None:
     hw = vaapi.nvr_encoders(config=None)[0]
     result = probe(hw, TARGET)
     assert result.reason == "no device node /dev/dri/renderD128"
+    assert result.startup_s is None  # decided before any child process
 
 
 def test_probe_all_through_the_hook_feeds_the_status_and_alerts(tmp_path: Path) -> None:

@@ -33,7 +33,9 @@ def transcode(clip: Path, offers: list[EncoderOffer]) -> tuple[list[int], list[T
     session = EncoderSession(offers, TARGET, alert=lambda a: None, stall_frames=3)
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
-        transcoder = Transcoder(session, stream.codec_context.name, stream.time_base)
+        context = stream.codec_context
+        transcoder = Transcoder(session, context.name, stream.time_base, context.extradata,
+                                context.width, context.height, context.pix_fmt)
         source_pts, out = [], []
         for packet in container.demux(stream):
             if packet.size:
@@ -53,6 +55,17 @@ def test_mjpeg_to_h264_keeps_the_source_times(mjpeg_clip: Path, tmp_path: Path) 
          str(clip)], capture_output=True, text=True, check=True).stdout)["streams"][0]
     assert (shown["codec_name"], shown["width"], shown["height"]) == ("h264", 640, 360)
     assert int(shown["nb_read_frames"]) == len(source_pts)
+
+
+def test_raw_yuyv_as_vivid_sends_it_is_encoded(tmp_path: Path) -> None:
+    """rawvideo packets carry no header: the decoder opens only with the source's size and
+    pixel format (the QEMU image's vivid camera, YUYV 320x180, failed without them)."""
+    clip = tmp_path / "yuyv.nut"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=5",
+                    "-t", "3", "-c:v", "rawvideo", "-pix_fmt", "yuyv422", str(clip)], check=True)
+    source_pts, out = transcode(clip, [SOFTWARE])
+    assert [p.pts for p in out] == source_pts and len(out) == 15
+    assert out[0].keyframe
 
 
 def test_a_fallback_mid_stream_keeps_times_increasing(mjpeg_clip: Path) -> None:
