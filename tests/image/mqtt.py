@@ -16,6 +16,9 @@ from pathlib import Path
 from nvr_edge_testing.processes import tied
 from nvr_edge_testing.waiting import free_port
 
+DEVICE_ID = "qemu-test"
+TOPIC_BASE = f"nvr/{DEVICE_ID}"  # <topic_prefix>/<device.id> (docs/MQTT.md)
+
 
 class Broker:
     """mosquitto listening on 127.0.0.1 only, on a free port, no persistence."""

@@ -26,7 +26,7 @@ import pytest
 from nvr_edge_testing.simcam import SimCameraServer
 from nvr_edge_testing.waiting import wait_for
 
-from .mqtt import Broker, Subscriber
+from .mqtt import DEVICE_ID, TOPIC_BASE, Broker, Subscriber
 from .qemu import HOST_FROM_GUEST, IMAGES, REPO, QemuVM, build_image, make_disk
 
 GUEST_CACHE = "/var/lib/nvr-edge/cache"  # the image's nvr-edge.toml
@@ -35,8 +35,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.image, pytest.mark.timeout(3000)]
 
 BOOT_TIMEOUT = 420  # TCG boot time varies 2x between runs and machines
 SEGMENT_SECONDS = 10
-DEVICE_ID = "qemu-test"
-TOPIC_BASE = f"nvr/{DEVICE_ID}"  # <topic_prefix>/<device.id> (docs/MQTT.md)
 AVAILABILITY = f"{TOPIC_BASE}/availability"
 HOST_TOOLS = ("qemu-system-aarch64", "mmdebstrap", "genimage", "mksquashfs", "sfdisk", "mke2fs",
               "mosquitto", "mosquitto_sub")
@@ -122,20 +120,6 @@ def camera(clip_cache: Path, small_clip) -> Iterator[SimCameraServer]:
                          main=small_clip, sub=small_clip,
                          log_path=clip_cache / "image-camera.log") as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    with Broker(tmp_path_factory.mktemp("mosquitto")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def mqtt(broker: Broker) -> Iterator[Subscriber]:
-    """Everything the box publishes, from before it boots."""
-    subscriber = Subscriber(broker.port, f"{TOPIC_BASE}/#")
-    yield subscriber
-    subscriber.close()
 
 
 def appliance_config(camera_url: str, broker_port: int) -> str:

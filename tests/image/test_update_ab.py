@@ -112,20 +112,6 @@ def camera(clip_cache: Path, small_clip: Any) -> Iterator[SimCameraServer]:
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    with Broker(tmp_path_factory.mktemp("mosquitto")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def mqtt(broker: Broker) -> Iterator[Subscriber]:
-    """Everything the box publishes, from before it boots: what a fleet operator watches."""
-    subscriber = Subscriber(broker.port, f"{TOPIC_BASE}/#")
-    yield subscriber
-    subscriber.close()
-
-
-@pytest.fixture(scope="module")
 def vm(manifest: dict, bundle_disk: Path, camera: SimCameraServer, broker: Broker,
        mqtt: Subscriber, tmp_path_factory: pytest.TempPathFactory) -> Iterator[QemuVM]:
     work = tmp_path_factory.mktemp("qemu-ab")
