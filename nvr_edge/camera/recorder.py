@@ -56,6 +56,15 @@ class _Open:
     shape: PictureShape
 
 
+def closed_record(camera: str, start_ms: int, end_ms: int, size: int, path: str, codec: str,
+                  shape: PictureShape, has_audio: bool) -> SegmentRecord:
+    """The catalog row of a segment just closed in the cache (either engine's)."""
+    return SegmentRecord(camera=camera, stream="main", start_ms=start_ms,
+                         end_ms=max(end_ms, start_ms), bytes=size, path=path, tier=Tier.CACHE,
+                         video_codec=codec, width=shape.width, height=shape.height,
+                         has_audio=has_audio)
+
+
 @dataclass
 class SessionRecorder:
     camera: str
@@ -245,12 +254,9 @@ class SessionRecorder:
         duration_s = max(0.001, (end_ms - current.start_ms) / 1000)
         if closed.bytes and duration_s > 1:
             self.bytes_per_s = closed.bytes / duration_s
-        record = SegmentRecord(
-            camera=self.camera, stream="main", start_ms=current.start_ms,
-            end_ms=max(end_ms, current.start_ms), bytes=closed.bytes, path=str(closed.path),
-            tier=Tier.CACHE, video_codec=self.video.codec_context.name,
-            width=current.shape.width, height=current.shape.height,
-            has_audio="audio" in current.streams)
+        record = closed_record(self.camera, current.start_ms, end_ms, closed.bytes,
+                               str(closed.path), self.video.codec_context.name,
+                               current.shape, "audio" in current.streams)
         self.counters.segments += 1
         self.not_before_ms = record.end_ms
         self.on_closed(record)

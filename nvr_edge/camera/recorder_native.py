@@ -23,9 +23,9 @@ from typing import Any
 
 from nvr_edge.camera.cut_policy import should_cut
 from nvr_edge.camera.picture_shape import PictureShape, ShapeWatch
-from nvr_edge.camera.recorder import DEFAULT_BYTES_PER_S, Counters
+from nvr_edge.camera.recorder import DEFAULT_BYTES_PER_S, Counters, closed_record
 from nvr_edge.fsutil import finish_file, make_dirs_durable, preallocate
-from nvr_edge.models import SegmentRecord, Tier, iso_utc
+from nvr_edge.models import SegmentRecord, iso_utc
 from nvr_edge.storage.layout import part_of, segment_path
 from nvr_edge.storage.writer import ClosedFile, SegmentMeta
 
@@ -209,11 +209,8 @@ class NativeRecorder:
         duration_s = max(0.001, (end_ms - current.start_ms) / 1000)
         if closed.bytes and duration_s > 1:
             self.bytes_per_s = closed.bytes / duration_s
-        record = SegmentRecord(
-            camera=self.camera, stream="main", start_ms=current.start_ms,
-            end_ms=max(end_ms, current.start_ms), bytes=closed.bytes, path=str(closed.path),
-            tier=Tier.CACHE, video_codec=self.codec, width=current.shape.width,
-            height=current.shape.height, has_audio=current.has_audio)
+        record = closed_record(self.camera, current.start_ms, end_ms, closed.bytes,
+                               str(closed.path), self.codec, current.shape, current.has_audio)
         self.segments += 1
         self.not_before_ms = record.end_ms
         self.on_closed(record)
