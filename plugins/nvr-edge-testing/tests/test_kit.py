@@ -9,10 +9,10 @@ import pytest
 from nvr_edge_testing.configs import merge_tables, write_config
 from nvr_edge_testing.hooks import RECORDER_NAME, HookRecorder
 
-from nvr_edge import Alert, hookimpl
+from nvr_edge import Alert, hookimpl, read_history
 from nvr_edge.appliance.observers import Observers
 from nvr_edge.models import AlertLevel
-from nvr_edge.plugins import make_plugin_manager
+from nvr_edge.plugins import load_config, make_plugin_manager
 
 
 def test_config_values_of_any_kind_come_out_as_written(tmp_path: Path) -> None:
@@ -42,8 +42,10 @@ class Answering:
         raise RuntimeError("observed, then raised")
 
 
-def test_the_recorder_sees_hooks_called_either_way_and_changes_no_answer() -> None:
+def test_the_recorder_sees_hooks_called_either_way_and_changes_no_answer(tmp_path: Path) -> None:
     pm = make_plugin_manager(load_entry_points=False, blocked=("sqlite", "postgres"))
+    config = load_config(write_config(tmp_path / "c.toml", {"cam1": "rtsp://127.0.0.1:1/"}), pm)
+    config.storage.state_dir.mkdir(parents=True)  # the appliance makes it when it starts
     pm.register(Answering(), name="answering")
     hooks = HookRecorder()
     hooks.attach(pm)
@@ -53,11 +55,14 @@ def test_the_recorder_sees_hooks_called_either_way_and_changes_no_answer() -> No
     # one implementation at a time, as the appliance calls its observer hooks
     alerts: list[Alert] = []
     Observers(pm, alerts.append).notify("nvr_camera_state", camera_id="cam1", state="online",
-                                        reason="", config=None)
+                                        reason="", config=config)
     assert [c.url for c in hooks.getcalls("nvr_catalog_open")] == ["x://"]
     (state,) = hooks.getcalls("nvr_camera_state")
     assert (state.camera_id, state.state) == ("cam1", "online")
     assert [a.level for a in alerts] == [AlertLevel.WARNING]  # the plugin still raised
+    # the built-in history plugin, called after the one that raised, still wrote the state
+    assert [(e.camera, e.code) for e in read_history(config.storage.state_dir)] == [
+        ("cam1", "online")]
     assert hooks.wait_for("nvr_camera_state", timeout=1) == [state]
 
 

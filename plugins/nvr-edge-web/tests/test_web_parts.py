@@ -150,4 +150,4 @@ def test_the_page_references_only_files_it_ships() -> None:
             for module in re.findall(r'from "\./([^"]+)"', found.body.decode()):
                 assert module in files, f"{name} imports {module}, which is not shipped"
     assert "live view: coming" in index
-    assert "export function startLive(tile, camera)" in files["live.js"].body.decode()
+    assert "export class LiveTile" in files["live.js"].body.decode()
