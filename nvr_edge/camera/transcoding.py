@@ -6,6 +6,7 @@ segment writer copies its track from."""
 from __future__ import annotations
 
 import io
+import logging
 import time
 from fractions import Fraction
 from typing import Any
@@ -15,6 +16,8 @@ import av
 from nvr_edge.encode.offer import EncodeTarget
 from nvr_edge.encode.session import EncoderSession
 from nvr_edge.encode.transcode import TimedPacket, Transcoder
+
+log = logging.getLogger(__name__)
 
 # Recorded as they come: re-encoding them would only lose quality and burn CPU.
 RECORDED_AS_IS = frozenset({"h264", "hevc"})
@@ -50,8 +53,8 @@ class TranscodedVideo:
     the first keyframe on: it is that keyframe demuxed, the one way to get a stream whose
     codec parameters (name "h264", size, avcC) are right without opening an encoder."""
 
-    def __init__(self, source: Any, session: EncoderSession) -> None:
-        self.session = session
+    def __init__(self, source: Any, session: EncoderSession, camera: str = "") -> None:
+        self.session, self.camera = session, camera
         context = source.codec_context
         self.time_base: Fraction = source.time_base
         self.transcoder = Transcoder(session, context.name, self.time_base, context.extradata,
@@ -62,9 +65,28 @@ class TranscodedVideo:
         self._window: tuple[float, int] = (time.monotonic(), 0)
         self.fps = 0.0
         self._opened = session.opened
+        self._refused_since: float | None = None  # monotonic: the decoder's run of refusals
 
     def packets(self, packet: Any) -> list[Any]:
-        return self._packets(self.transcoder.transcode(packet))
+        out = self._packets(self.transcoder.transcode(packet))
+        if not self.transcoder.undecodable:
+            self._refused_since = None
+        elif self._refused_since is None:
+            self._refused_since = time.monotonic()
+            log.warning("%s: a %s packet would not decode, dropped: %s", self.camera,
+                        self.source_codec, self.transcoder.decode_error)
+        return out
+
+    def refusal(self, longer_than_s: float) -> str | None:
+        """Why the recording cannot go on, when the decoder has refused every packet for
+        longer than `longer_than_s` (a camera that only sends what we cannot decode);
+        None while pictures come, or the run is short (a torn frame now and then)."""
+        since = self._refused_since
+        if since is None or time.monotonic() - since <= longer_than_s:
+            return None
+        return (f"the camera's {self.source_codec} video does not decode: "
+                f"{self.transcoder.decode_error} ({self.transcoder.undecodable} packets in a "
+                f"row, {time.monotonic() - since:.0f} s)")
 
     def close(self) -> list[Any]:
         tail = self._packets(self.transcoder.close())

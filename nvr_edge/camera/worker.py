@@ -372,7 +372,7 @@ class CameraWorker:
         log.info("%s: %s is transcoded to H.264 %dx%d@%d (encoders: %s)", self.camera.id,
                  opened.video.codec_context.name, target.width, target.height, target.fps,
                  ", ".join(o.name for o in offers))
-        return TranscodedVideo(opened.video, encoders)
+        return TranscodedVideo(opened.video, encoders, self.camera.id)
 
     def rung_session(self, target: EncodeTarget) -> EncoderSession:
         """A rung's encoder session (from the rung thread) over the probed offers."""
@@ -390,6 +390,11 @@ class CameraWorker:
             out = transcoded.packets(packet)
         except EncoderError as exc:
             session.reason = f"no encoder could encode the camera's video: {exc}"
+            return False
+        stall = self.config.recording.stall
+        refusal = transcoded.refusal(stall.timeout_ms * stall.max_drops / 1000)
+        if refusal is not None:  # pictures stopped as surely as if packets had: reconnect
+            session.reason = refusal
             return False
         recorder = session.recorder
         if recorder is None:

@@ -7,13 +7,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING
+
+import av
 
 from nvr_edge.encode.offer import EncodedPacket
 from nvr_edge.encode.session import EncoderSession
-
-if TYPE_CHECKING:
-    import av
 
 # Every frame of these is a keyframe: forcing one per source keyframe would make an
 # all-intra stream. Their output keeps the encoder's GOP instead.
@@ -34,8 +32,6 @@ class Transcoder:
                  pix_fmt: str | None = None) -> None:
         """`width`, `height`, `pix_fmt`: the source's, which a `rawvideo` decoder (a USB
         camera's YUYV) cannot open without: its packets carry no header."""
-        import av
-
         self.session, self.time_base = session, time_base
         self._decoder = av.CodecContext.create(codec, "r")
         if extradata:
@@ -53,10 +49,22 @@ class Transcoder:
             else None
         self._next_key: float | None = None
         self.frames_out = 0
+        self.undecodable = 0   # source packets the decoder refused, in a row
+        self.decode_error = ""  # the last refusal's words
 
     def transcode(self, packet: av.Packet) -> list[TimedPacket]:
+        """A packet the decoder refuses (a torn JPEG, a corrupt slice) gives nothing and is
+        counted: one bad frame must not end a camera's recording; the caller decides when
+        a run of them has gone on too long."""
+        try:
+            frames = self._decoder.decode(packet)
+        except av.FFmpegError as exc:
+            self.undecodable += 1
+            self.decode_error = str(exc)
+            return []
+        self.undecodable = 0
         out: list[TimedPacket] = []
-        for frame in self._decoder.decode(packet):
+        for frame in frames:
             out += self.encode_frame(frame, self._keyframe_wanted(packet, frame.pts))
         return out
 
