@@ -27,6 +27,22 @@ def cpu_seconds(pid: int | str) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def wakeups(pid: int | str) -> int | None:
+    """Times the threads of `pid` alive now went to sleep and were woken (voluntary context
+    switches, summed over /proc/<pid>/task/*): what a process idling on timers costs,
+    in a count that load on other cores barely moves (None: it is gone)."""
+    total, seen = 0, False
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue  # a thread that ended meanwhile
+        for line in text.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                total, seen = total + int(line.split()[1]), True
+    return total if seen else None
+
+
 def parent_pid(pid: int | str) -> int | None:
     fields = _stat_fields(pid)
     return int(fields[1]) if fields is not None else None

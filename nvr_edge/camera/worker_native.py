@@ -43,7 +43,7 @@ JOIN_S = 10.0
 # The main thread looks at a session this often while nobody watches (stall gaps are
 # counted from the engine's arrival times, so the look may be late without blurring them),
 # and this often while it feeds the live relay.
-IDLE_S = 0.5
+IDLE_S = 1.0
 LIVE_S = 0.1
 
 

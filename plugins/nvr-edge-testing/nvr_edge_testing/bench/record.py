@@ -56,18 +56,24 @@ def cpu_seconds(pid: int) -> float:
 
 @dataclass
 class CpuMeter:
-    """CPU seconds of a set of processes between start() and stop()."""
+    """CPU seconds and wake-ups (procfs.wakeups) of a set of processes between start() and
+    stop()."""
 
     pids: list[int]
     start_s: dict[int, float] | None = None
     used_s: dict[int, float] | None = None
+    start_wakeups: dict[int, int] | None = None
+    wakeups: dict[int, int] | None = None
 
     def start(self) -> None:
         self.start_s = {pid: cpu_seconds(pid) for pid in self.pids}
+        self.start_wakeups = {pid: procfs.wakeups(pid) or 0 for pid in self.pids}
 
     def stop(self) -> None:
-        assert self.start_s is not None
+        assert self.start_s is not None and self.start_wakeups is not None
         self.used_s = {pid: cpu_seconds(pid) - s for pid, s in self.start_s.items()}
+        self.wakeups = {pid: (procfs.wakeups(pid) or 0) - n
+                        for pid, n in self.start_wakeups.items()}
 
     @property
     def total(self) -> float:
@@ -129,7 +135,7 @@ class Window:
         `tick(timeout)` to keep the recorder's own loop going in the meantime."""
         meter, server = CpuMeter(pids), CpuMeter([self.server_pid])
         memory: list[dict[str, Any]] | None = None
-        self_start = time.process_time()
+        self_start, self_wakeups = time.process_time(), procfs.wakeups("self") or 0
         meter.start()
         server.start()
         began = time.monotonic()
@@ -143,12 +149,14 @@ class Window:
         elapsed = time.monotonic() - began
         return {"elapsed_s": round(elapsed, 3), "meter": meter,
                 "self_cpu_s": time.process_time() - self_start,
+                "self_wakeups": (procfs.wakeups("self") or 0) - self_wakeups,
                 "server_cpu_s": server.total, "memory": memory or sample_memory(pids)}
 
-    def cpu_report(self, cpu_s: float, elapsed_s: float) -> dict[str, float]:
+    def cpu_report(self, cpu_s: float, elapsed_s: float, wakeups: int) -> dict[str, float]:
         video_s = self.cameras * elapsed_s
         return {"cpu_s": round(cpu_s, 3),
-                "cpu_pct_per_camera": round(100 * cpu_s / video_s, 3)}
+                "cpu_pct_per_camera": round(100 * cpu_s / video_s, 3),
+                "wakeups_per_camera_s": round(wakeups / video_s, 1)}
 
 
 def ffprobe_video(path: Path) -> tuple[int, float]:
@@ -224,7 +232,7 @@ def bench_nvr_edge(window: Window, urls: list[str], folder: Path, fps: float,
         supervisor.stop()
         catalog.close()
     meter: CpuMeter = measured["meter"]
-    assert meter.used_s is not None
+    assert meter.used_s is not None and meter.wakeups is not None
     workers_s = sum(meter.used_s[p] for p in workers)
     helpers_s = sum(meter.used_s[p] for p in helpers)
     cpu = measured["self_cpu_s"] + workers_s + meter.used_s[forkserver] + helpers_s
@@ -236,7 +244,8 @@ def bench_nvr_edge(window: Window, urls: list[str], folder: Path, fps: float,
                    for f in tier.rglob("*.mp4"))
     return {
         "engine": engine,
-        **window.cpu_report(cpu, measured["elapsed_s"]),
+        **window.cpu_report(cpu, measured["elapsed_s"],
+                            measured["self_wakeups"] + sum(meter.wakeups.values())),
         "window_s": measured["elapsed_s"],
         "cpu_s_by_process": {"supervisor": round(measured["self_cpu_s"], 3),
                              "workers": round(workers_s, 3),
@@ -283,7 +292,8 @@ def bench_ffmpeg(window: Window, urls: list[str], folder: Path, fps: float
             _stop_all(procs)
     files = sorted(folder.glob("cam*_*.mp4"))
     return {
-        **window.cpu_report(measured["meter"].total, measured["elapsed_s"]),
+        **window.cpu_report(measured["meter"].total, measured["elapsed_s"],
+                            sum(measured["meter"].wakeups.values())),
         "window_s": measured["elapsed_s"],
         "memory_per_process": memory_stats(measured["memory"]),
         "frames": frames_report(files, fps),
@@ -380,6 +390,9 @@ def summarise(cameras: int, seconds: float, clip: Any, nvr: dict[str, Any],
                    "time; clip encoding, server start, connecting and final close excluded"),
         "cpu_pct_per_camera": "CPU seconds / (cameras x window seconds) x 100, "
                               "i.e. % of one core per camera",
+        "wakeups_per_camera_s": "voluntary context switches of every thread / (cameras x "
+                                "window seconds); nvr-edge's include the supervisor's (this "
+                                "process, whose bench loop is the supervisor's poll)",
         "nvr_edge": nvr,
         "ffmpeg": ffmpeg,
         "ratio": round(ratio, 3) if ratio is not None else None,
