@@ -57,3 +57,28 @@ def parameter_sets(data: bytes) -> bytes:
     stream's extradata, as FFmpeg's RTSP demuxer makes it."""
     return b"".join(b"\x00\x00\x00\x01" + nal for nal in split_annex_b(data)
                     if nal[0] & 0x1F in (SPS, PPS))
+
+
+SLICES = frozenset(range(1, 6))  # NAL types that carry a picture (5: IDR)
+
+
+class HeaderRepeater:
+    """An encoder's Annex B packets made so that any keyframe starts a stream (a segment,
+    a viewer): SPS/PPS go before each keyframe that lacks them, and a packet of headers
+    alone (a V4L2 encoder's first buffer) is kept for the next keyframe instead of being
+    passed on as if it were a frame's. x264 repeats its headers itself; hardware
+    encoders often send them once."""
+
+    def __init__(self, extradata: bytes | None = None) -> None:
+        self.headers = parameter_sets(extradata) if extradata else b""
+
+    def packet(self, data: bytes, keyframe: bool) -> bytes | None:
+        """`data` to pass on, with the headers it needs; None: headers only, kept."""
+        types = set(nal_types(data))
+        if SPS in types:
+            self.headers = parameter_sets(data)
+        if not types & SLICES:
+            return None
+        if keyframe and SPS not in types and self.headers:
+            return self.headers + data
+        return data

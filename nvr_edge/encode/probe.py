@@ -34,6 +34,7 @@ class ProbeResult:
     at_ms: int
     startup_s: float | None = None  # child start to ready (None: it never was)
     timed_out: str | None = None    # STARTUP or ENCODE: the bound that was hit
+    via: str = ""                   # how a hardware engine runs: "pyav" in process, else ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,7 +110,8 @@ def probe(offer: EncoderOffer, target: EncodeTarget, timeout_s: float = 20.0,
     started = time.monotonic()
     if offer.device and not os.path.exists(offer.device):  # no child for a missing node
         return ProbeResult(offer.name, str(offer.engine), False,
-                           f"no device node {offer.device}", 0.0, None, now_ms())
+                           f"no device node {offer.device}", 0.0, None, now_ms(),
+                           via=offer.options.get("via", ""))
     ctx = multiprocessing.get_context("spawn")  # no inherited threads or locks
     parent, child = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child, args=(offer, target, child), daemon=True,
@@ -150,4 +152,5 @@ def probe(offer: EncoderOffer, target: EncodeTarget, timeout_s: float = 20.0,
                        round(time.monotonic() - started, 3),
                        None if verdict is None or verdict[1] is None
                        else round(verdict[1], 3), now_ms(),
-                       None if startup_s is None else round(startup_s, 3), timed_out)
+                       None if startup_s is None else round(startup_s, 3), timed_out,
+                       offer.options.get("via", ""))

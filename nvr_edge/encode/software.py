@@ -6,7 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from nvr_edge.encode.annexb import has_idr
+from nvr_edge.encode.annexb import HeaderRepeater, has_idr
 from nvr_edge.encode.offer import EncodedPacket, EncoderError, EncoderOffer, EncodeTarget, Engine
 from nvr_edge.hookspecs import hookimpl
 
@@ -28,13 +28,16 @@ def x264_options(target: EncodeTarget, preset: str = "superfast") -> dict[str, s
 
 
 class PyAvEncoder:
-    """libx264 in process. Frames are scaled and converted to yuv420p here."""
+    """An encoder of PyAV's FFmpeg in process: libx264 (`x264_options` unless `options`
+    say otherwise), or a hardware one PyAV's wheel carries (h264_v4l2m2m). Frames are
+    scaled and converted to yuv420p here."""
 
     def __init__(self, target: EncodeTarget, preset: str = "superfast",
-                 codec: str = NAME) -> None:
+                 codec: str = NAME, options: dict[str, str] | None = None) -> None:
         import av
 
         self.target = target
+        self.codec = codec
         try:
             ctx = av.CodecContext.create(codec, "w")
         except (av.FFmpegError, ValueError) as exc:
@@ -45,13 +48,14 @@ class PyAvEncoder:
         ctx.bit_rate = target.bitrate_kbps * 1000
         ctx.gop_size = target.gop_frames
         ctx.max_b_frames = 0
-        ctx.options = x264_options(target, preset)
+        ctx.options = x264_options(target, preset) if options is None else options
         try:
             ctx.open()
         except av.FFmpegError as exc:
             raise EncoderError(f"{codec} would not open: {exc}") from exc
         self._ctx = ctx
         self._next_pts = 0
+        self._headers = HeaderRepeater(ctx.extradata)
 
     def encode(self, frame: av.VideoFrame, force_keyframe: bool = False
                ) -> list[EncodedPacket]:
@@ -70,12 +74,14 @@ class PyAvEncoder:
     def close(self) -> None:
         self._ctx = None  # type: ignore[assignment]  # PyAV frees it with the object
 
-    @staticmethod
-    def _packets(packets: list[av.Packet]) -> list[EncodedPacket]:
+    def _packets(self, packets: list[av.Packet]) -> list[EncodedPacket]:
         out = []
         for p in packets:
             data = bytes(p)
-            out.append(EncodedPacket(data, p.pts, p.is_keyframe or has_idr(data)))
+            keyframe = p.is_keyframe or has_idr(data)
+            sent = self._headers.packet(data, keyframe)
+            if sent is not None:  # (headers alone are no frame's packet: none to stamp)
+                out.append(EncodedPacket(sent, p.pts, keyframe))
         return out
 
 
