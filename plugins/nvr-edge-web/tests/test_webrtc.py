@@ -32,10 +32,12 @@ def check_viewing(seen: Viewing) -> None:
     candidates = re.findall(r"a=candidate:\S+ \d \w+ \d+ (\S+) \d+ typ (\w+)", seen.answer)
     assert candidates and all(c == ("127.0.0.1", "host") for c in candidates), candidates
     assert seen.sizes == {(640, 360)}
-    # ~30 fps, plus at most one GOP (1 s here) of catch-up: a viewer starts from the
-    # cached keyframe, so the frames since it arrive in a burst
+    # ~30 fps, plus the catch-up: a viewer starts from the cached keyframe, so the frames
+    # since it (up to one GOP, 1 s here) arrive in a burst, and on a loaded machine those
+    # queued behind the first decode make a second GOP's worth (125 for 123 seen once).
+    # Twice the camera's frames (a duplicate) is still far outside.
     frames, watched = seen.frames - 1, seen.watched_s
-    assert seen.frames >= 60 and 25 * watched <= frames <= 30 * watched + 32, \
+    assert seen.frames >= 60 and 25 * watched <= frames <= 30 * watched + 62, \
         (seen.frames, watched)
     assert not seen.error, seen.error  # the DELETE answered 200/204
 
