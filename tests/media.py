@@ -52,3 +52,32 @@ def decoded_frames(info, packets: list[LivePacket]) -> int:
         if not p.audio:
             frames += len(codec.decode(av.Packet(p.data)))
     return frames
+
+
+def audio_at(path: Path | str, rate: int = 8000) -> tuple[float, list[float]]:
+    """The file's first audio track decoded to mono float samples at `rate`, each frame
+    placed at its own pts (a gap is zeros, as a player would play it): (the first
+    sample's time in seconds, the samples)."""
+    samples: list[float] = []
+    first: float | None = None
+    with av.open(str(path)) as container:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        for frame in container.decode(container.streams.audio[0]):
+            at = float(frame.pts * frame.time_base)
+            first = at if first is None else first
+            index = round((at - first) * rate)
+            samples.extend([0.0] * (index - len(samples)))
+            del samples[index:]
+            for out in resampler.resample(frame):
+                samples.extend(memoryview(bytes(out.planes[0])).cast("f")[:out.samples])
+    return first or 0.0, samples
+
+
+def where_in(source: list[float], window: list[float], near: int, span: int) -> int:
+    """The index in `source` within `near` ± `span` where `window` matches best (the peak
+    of their cross-correlation, every other sample: enough for noise)."""
+    def score(at: int) -> float:
+        return sum(window[n] * source[at + n] for n in range(0, len(window), 2))
+
+    candidates = range(max(0, near - span), min(len(source) - len(window), near + span) + 1)
+    return max(candidates, key=score)

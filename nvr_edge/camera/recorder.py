@@ -27,6 +27,9 @@ from nvr_edge.throttle import Throttle
 log = logging.getLogger(__name__)
 
 DEFAULT_BYTES_PER_S = 500_000  # 4 Mbit/s until the camera's real rate is measured
+# A cut segment waits at most this long for the audio its AAC encoder still holds (~2
+# frames: 256 ms at 8 kHz); a camera whose audio stops is not kept open for it.
+HANDOVER_S = 1.0
 
 
 @dataclass
@@ -54,6 +57,18 @@ class _Open:
     start_pts_s: float
     last_sync: float
     shape: PictureShape
+
+
+@dataclass
+class _Handover:
+    """A segment cut while the session's AAC encoder still holds audio from before the cut
+    (up to ~2 AAC frames): it stays open for that audio only, so each segment's audio ends
+    where its video does and the next one's begins at its first keyframe."""
+
+    segment: _Open
+    end_ms: int
+    cut_pts_s: float
+    deadline: float  # monotonic: closed by then whatever comes
 
 
 def closed_record(camera: str, start_ms: int, end_ms: int, size: int, path: str, codec: str,
@@ -85,6 +100,7 @@ class SessionRecorder:
         self.refusal_log = Throttle(60.0)
         self.jumps = JumpDetector()
         self.current: _Open | None = None
+        self.handover: _Handover | None = None
         self.anchor: tuple[int, float] | None = None  # (wall ms, pts seconds)
         self.frame_s = 1 / 30
         self.last_video_pts_s: float | None = None
@@ -139,7 +155,7 @@ class SessionRecorder:
                          self.shape.current.width, self.shape.current.height)
             if resized or should_cut(True, elapsed, target, self.frame_s):
                 cut_ms = self._utc_ms(packet)
-                self._close_segment(cut_ms)
+                self._cut(cut_ms, self._pts_s(packet))
                 self.first_target_s = None
                 self._open_segment(packet, wall_s, start_ms=cut_ms)
         if is_video:
@@ -148,9 +164,24 @@ class SessionRecorder:
             self._write("video", packet)
         else:
             for out in self.audio.convert(packet):
-                self._write("audio", out)
+                self._write_audio(out)
             self.counters.audio_dropped = self.audio.dropped  # the route keeps the count
+        if self.handover is not None and time.monotonic() > self.handover.deadline:
+            self._finish_handover()
         self._maybe_sync()
+
+    def _write_audio(self, packet: Any) -> None:
+        handover = self.handover
+        if handover is not None:
+            # by its end: a packet across the cut begins the next segment, whose audio then
+            # starts up to one AAC frame before its first keyframe (MP4 has no gap to show
+            # before a track's first sample; a late one would be pulled to the start)
+            if packet.pts is not None and (packet.pts + packet.duration) * float(
+                    packet.time_base) <= handover.cut_pts_s:
+                self._mux(handover.segment, handover.segment.streams["audio"], packet)
+                return
+            self._finish_handover()  # the encoder is past the cut
+        self._write("audio", packet)
 
     def _write(self, kind: str, packet: Any) -> None:
         current = self.current
@@ -158,10 +189,6 @@ class SessionRecorder:
         stream = current.streams.get(kind)
         if stream is None:  # a writer plugin that made no audio track
             self.audio.dropped += 1
-            return
-        if kind == "audio" and self.audio.encodes:
-            for encoded in self.audio.encode_into(stream, packet):  # `packet` is a frame
-                self._mux(current, stream, encoded)
             return
         self._mux(current, stream, packet)
 
@@ -242,14 +269,30 @@ class SessionRecorder:
         self.current = _Open(writer, streams, start, self._pts_s(packet), time.monotonic(),
                              self.shape.current)
 
+    def _cut(self, end_ms: int, cut_pts_s: float) -> None:
+        """End the open segment at a keyframe cut: at once, or after the audio the
+        session's encoder still holds for it (transcoded audio)."""
+        self._finish_handover()
+        current = self.current
+        if current is None or not self.audio.encodes or "audio" not in current.streams:
+            self._close_segment(end_ms)
+            return
+        self.current = None
+        self.handover = _Handover(current, end_ms, cut_pts_s, time.monotonic() + HANDOVER_S)
+
+    def _finish_handover(self) -> None:
+        handover, self.handover = self.handover, None
+        if handover is not None:
+            self._finish(handover.segment, handover.end_ms)
+
     def _close_segment(self, end_ms: int) -> SegmentRecord | None:
+        self._finish_handover()
         current, self.current = self.current, None
         if current is None:
             return None
-        stream = current.streams.get("audio")
-        if stream is not None and self.audio.encodes:
-            for packet in self.audio.flush_into(stream):
-                self._mux(current, stream, packet)
+        return self._finish(current, end_ms)
+
+    def _finish(self, current: _Open, end_ms: int) -> SegmentRecord:
         closed = current.writer.close()
         duration_s = max(0.001, (end_ms - current.start_ms) / 1000)
         if closed.bytes and duration_s > 1:
@@ -265,5 +308,8 @@ class SessionRecorder:
     def close(self) -> SegmentRecord | None:
         """End of session (stop, stall, camera gone): finish the open segment."""
         if self.current is None or self.anchor is None:
+            self._finish_handover()
             return None
+        for packet in self.audio.flush():  # what the encoder holds ends these segments
+            self._write_audio(packet)
         return self._close_segment(self._end_of_last_frame_ms())

@@ -19,8 +19,10 @@ class SegmentMeta:
 
 @dataclass(frozen=True)
 class AudioEncoderSpec:
-    """Asks the writer for a new audio track to be filled by an encoder (transcoded audio),
-    instead of a track copied from an input stream."""
+    """Asks the writer for a new audio track of this codec (transcoded audio), instead of a
+    track copied from an input stream. The recorder writes the packets of its own encoder,
+    one for the whole session, into it: the track's encoder is only there to describe the
+    stream (AudioSpecificConfig) and never encodes."""
 
     codec: str
     rate: int

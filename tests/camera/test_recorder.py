@@ -17,7 +17,7 @@ from nvr_edge.camera.recorder import SessionRecorder
 from nvr_edge.models import SegmentRecord
 from nvr_edge.storage.fmp4 import Fmp4WriterFactory
 
-from ..media import codecs, decode_errors, probe, video_packets
+from ..media import audio_at, codecs, decode_errors, probe, video_packets, where_in
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +148,40 @@ def test_keyframes_with_the_dts_of_the_frame_before_are_not_cut_apart(source: Pa
     assert sum(video_packets(probe(s.path)) for s in closed) == 270
     for seg in closed:
         assert decode_errors(seg.path) == "", seg.path
+
+
+@pytest.fixture(scope="module")
+def g711_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """H.264 with a keyframe a second and G.711 µ-law noise (noise: a window of it is found
+    in one place only)."""
+    path = tmp_path_factory.mktemp("g711") / "camera.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=30",
+                    "-f", "lavfi", "-i", "anoisesrc=sample_rate=8000:seed=7:amplitude=0.5",
+                    "-t", "10", "-c:v", "libx264", "-g", "30", "-bf", "0",
+                    "-c:a", "pcm_mulaw", str(path)], check=True)
+    return path
+
+
+def test_g711_segments_start_with_the_camera_s_sound_in_sync(g711_source: Path,
+                                                             tmp_path: Path) -> None:
+    """One AAC encoder for the session: after the first segment (whose first 128 ms are the
+    encoder's priming, once), every segment's audio begins with the camera's sound, not
+    128 ms of an encoder's priming silence, and stays where its video is."""
+    rate = 8000
+    _, closed = record(g711_source, tmp_path, lambda i, p: None)
+    assert [round(s.duration_ms / 1000) for s in closed] == [3, 3, 3, 1]
+    source_t0, source = audio_at(g711_source, rate)
+    loud = (sum(x * x for x in source[:rate]) / rate) ** 0.5
+    for index, segment in enumerate(closed[1:3], start=1):
+        start_s = 3.0 * index  # the source time of the segment's first keyframe
+        with av.open(segment.path) as container:
+            shown = [float(f.pts * f.time_base) for f in container.decode(video=0)]
+        video_zero = start_s + 1 / 30 - shown[1]  # source time at the file's time 0
+        first_s, audio = audio_at(segment.path, rate)
+        head = audio[256:1024]  # (the first 256: a lone AAC frame's fade-in)
+        assert (sum(x * x for x in head) / len(head)) ** 0.5 > loud / 2, segment
+        for at_s in (0.05, 0.5, 2.0):
+            i = round((at_s - first_s) * rate)
+            expected = round((video_zero + at_s - source_t0) * rate)
+            found = where_in(source, audio[i:i + 256], expected, span=rate // 4)
+            assert abs(found - expected) <= 16, (segment.path, at_s, found - expected)  # 2 ms
