@@ -101,6 +101,7 @@ class SessionRecorder:
         self.jumps = JumpDetector()
         self.current: _Open | None = None
         self.handover: _Handover | None = None
+        self._arrived_s: float | None = None
         self.anchor: tuple[int, float] | None = None  # (wall ms, pts seconds)
         self.frame_s = 1 / 30
         self.last_video_pts_s: float | None = None
@@ -119,8 +120,14 @@ class SessionRecorder:
 
     # -- packets -------------------------------------------------------------------------
 
-    def handle(self, packet: Any) -> None:
+    def handle(self, packet: Any, arrived_s: float | None = None) -> None:
+        """`arrived_s`: the wall-clock time the camera's packet (for an encoded one, its
+        source's) was read; the catalog's times are anchored on it. Handling time instead
+        put a transcoded camera's rows up to ~1 s in the future: its first keyframe is
+        handled only after the encoder has opened (slow on a loaded box), its later frames
+        at once."""
         self.counters.received += 1
+        self._arrived_s = arrived_s
         is_video = packet.stream is self.video
         if is_video and packet.size <= WINDOW and not has_picture(
                 memoryview(packet), self.codec, self.length_prefixed):
@@ -133,7 +140,7 @@ class SessionRecorder:
     def _handle_stamped(self, packet: Any) -> None:
         stream = packet.stream
         is_video = stream is self.video
-        wall_s = time.time()
+        wall_s = self._arrived_s if self._arrived_s is not None else time.time()
         resized = is_video and packet.is_keyframe and self.shape.observe(packet)
         if self.current is None:
             if not (is_video and packet.is_keyframe):

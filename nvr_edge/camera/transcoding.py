@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 # Recorded as they come: re-encoding them would only lose quality and burn CPU.
 RECORDED_AS_IS = frozenset({"h264", "hevc"})
 DEFAULT_FPS = 25
+ARRIVALS_KEPT = 256  # source packets an encoder may still hold (hardware: a few dozen)
 
 
 def needs_transcode(codec: str) -> bool:
@@ -66,9 +67,17 @@ class TranscodedVideo:
         self.fps = 0.0
         self._opened = session.opened
         self._refused_since: float | None = None  # monotonic: the decoder's run of refusals
+        self._arrivals: dict[int, float] = {}  # source pts -> its packet's arrival
 
-    def packets(self, packet: Any) -> list[Any]:
-        out = self._packets(self.transcoder.transcode(packet))
+    def packets(self, packet: Any, arrival: float = 0.0) -> list[tuple[Any, float]]:
+        """Encoded packets, each with the `arrival` of the source packet its frame came in
+        (an encoder may hand a frame back a few packets later)."""
+        if packet.pts is not None:
+            self._arrivals[packet.pts] = arrival
+            while len(self._arrivals) > ARRIVALS_KEPT:
+                del self._arrivals[next(iter(self._arrivals))]
+        out = [(p, self._arrivals.pop(p.pts, arrival))
+               for p in self._packets(self.transcoder.transcode(packet))]
         if not self.transcoder.undecodable:
             self._refused_since = None
         elif self._refused_since is None:

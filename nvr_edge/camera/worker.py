@@ -66,6 +66,10 @@ STATS_INTERVAL_S = 5.0
 # per batch instead of one per packet. Stall gaps are measured on the reader's arrival
 # stamps, so batching does not blur them.
 BATCH_S = 0.1
+# The most one look at the queue works through before the loop's other duties: a worker
+# that cannot keep up (a transcode on a loaded box) otherwise never left it, sent no stats
+# and did not see SIGTERM (killed after 15 s, its open segment repaired instead of closed).
+CONSUME_MAX_S = 0.5
 PROBE_TIMEOUT_S = 5.0  # the longest a failed camera's diagnosis may wait for an answer
 # A camera that needs an encoder waits this long for the main process's start-up probe.
 ENCODERS_WAIT_S = 30.0
@@ -297,7 +301,8 @@ class CameraWorker:
                     self.maybe_send_stats(session.recorder)
                 if self.live_main is not None:
                     self.live_main.poll_control()
-                self.stop.wait(BATCH_S)
+                if items.empty():  # (a worker behind goes on at once)
+                    self.stop.wait(BATCH_S)
             session.reason = "stopped"
             return session.end()
         finally:
@@ -312,6 +317,8 @@ class CameraWorker:
 
     def consume(self, session: SessionState, item: Any, items: queue.SimpleQueue[Any]) -> bool:
         """Handle `item` and everything queued behind it; False: the session is over."""
+        wall_of_monotonic = time.time() - time.monotonic()  # arrivals are monotonic times
+        busy_until = time.monotonic() + CONSUME_MAX_S
         while True:
             if type(item) is tuple:
                 arrival, packet = item
@@ -325,11 +332,11 @@ class CameraWorker:
                     live.packet(packet.stream is not session.source_video, packet)
                 transcoded = self.transcoded
                 if transcoded is not None and packet.stream is session.source_video:
-                    if arrival >= session.fresh_from and \
-                            not self.transcode(session, transcoded, packet):
+                    if arrival >= session.fresh_from and not self.transcode(
+                            session, transcoded, packet, arrival + wall_of_monotonic):
                         return False
                 elif recorder is not None:  # (audio before the first encoded keyframe: none)
-                    recorder.handle(packet)
+                    recorder.handle(packet, arrival + wall_of_monotonic)
             elif isinstance(item, Opened):
                 session.opened = item
                 session.source_video = item.video
@@ -348,6 +355,8 @@ class CameraWorker:
                 assert isinstance(item, Ended)
                 session.ended(item)
                 return False
+            if time.monotonic() > busy_until:
+                return True  # behind: let the caller report, watch the live relay, stop
             try:
                 item = items.get_nowait()
             except queue.Empty:
@@ -384,10 +393,11 @@ class CameraWorker:
     def encoder_alert(self, alert: Any) -> None:
         self.channel.alert(alert.code, alert.level, alert.message)
 
-    def transcode(self, session: SessionState, transcoded: TranscodedVideo, packet: Any) -> bool:
+    def transcode(self, session: SessionState, transcoded: TranscodedVideo, packet: Any,
+                  arrived_s: float) -> bool:
         """The packet's picture encoded into the recording; False: no encoder is left."""
         try:
-            out = transcoded.packets(packet)
+            out = transcoded.packets(packet, arrived_s)
         except EncoderError as exc:
             session.reason = f"no encoder could encode the camera's video: {exc}"
             return False
@@ -407,8 +417,8 @@ class CameraWorker:
             # encoder's stream, so the next keyframe (the new encoder's first) starts one.
             recorder.close()
             recorder.shape.forget()
-        for encoded in out:
-            recorder.handle(encoded)
+        for encoded, source_arrived_s in out:
+            recorder.handle(encoded, source_arrived_s)
         return True
 
     def first_target(self) -> float | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import subprocess
+import time
 from pathlib import Path
 
 import av
@@ -185,3 +186,30 @@ def test_g711_segments_start_with_the_camera_s_sound_in_sync(g711_source: Path,
             expected = round((video_zero + at_s - source_t0) * rate)
             found = where_in(source, audio[i:i + 256], expected, span=rate // 4)
             assert abs(found - expected) <= 16, (segment.path, at_s, found - expected)  # 2 ms
+
+
+def test_rows_are_anchored_on_when_packets_arrived_not_when_handled(source: Path,
+                                                                    tmp_path: Path) -> None:
+    """A packet handled late (a transcoded camera's first keyframe waits for its encoder to
+    open) must not shift the camera's rows: their times come from the read time."""
+    arrived_at = time.time() - 100.0  # read 100 s ago, handled now
+    closed: list[SegmentRecord] = []
+    with av.open(str(source)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        recorder = SessionRecorder(
+            camera="cam", device="box", factory=Fmp4WriterFactory(tmp_path, 1000),
+            on_closed=closed.append, video=video, audio=AudioRoute("cam", audio, "transcode"),
+            target_s=3, fragment_s=1.0)
+        first_frame_s = None
+        for packet in container.demux(video, audio):
+            if packet.size:
+                at_s = float(packet.pts * packet.time_base)
+                if first_frame_s is None and packet.stream is video:
+                    first_frame_s = at_s
+                recorder.handle(packet, arrived_at + at_s)
+        recorder.close()
+    assert first_frame_s is not None
+    assert [round(s.duration_ms / 1000) for s in closed] == [3, 3, 3]
+    starts = [round((arrived_at + first_frame_s + 3 * i) * 1000) for i in range(3)]
+    assert all(abs(s.start_ms - at) <= 2 for s, at in zip(closed, starts, strict=True)), \
+        ([s.start_ms for s in closed], starts)
