@@ -9,6 +9,7 @@ One browser for the module (a tab per test), one appliance (the `box` fixture)."
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 from nvr_edge_testing.chromium.cdp import CHROMIUM, Page, chromium, open_page
+from nvr_edge_testing.impair import LossyRelay, relay_answer
 from web_box import Box, base
 from web_page import click, controls, press, tab_to, text, until
 
@@ -230,7 +232,7 @@ def test_a_tile_reconnects_by_itself_after_its_camera_went_away(
 
 
 @pytest.mark.skipif(not HLS_JS.exists(), reason="hls.js is not installed (setup-js.sh)")
-def test_a_phone_without_webrtc_gets_one_column_of_ll_hls_tiles(
+def test_a_phone_without_webrtc_gets_one_column_of_adaptive_ll_hls_tiles(
         box: Box, browser: tuple[int, int]) -> None:
     info = f"{TILE.format('cam1')}.querySelector('.live-info')"
 
@@ -250,12 +252,34 @@ def test_a_phone_without_webrtc_gets_one_column_of_ll_hls_tiles(
                 "getComputedStyle(document.querySelector('#grid'))"
                 ".gridTemplateColumns.split(' ').length")
             seen["picker"] = await page.evaluate(f"{info}.querySelector('.rung-label').hidden")
+            # the multivariant playlist, its rungs as hls.js's levels, the camera's audio as
+            # one audio rendition beside them (decoded: the tile is muted, not silent)
+            seen["hls"] = await page.evaluate(f"""(() => {{ const h =
+              {TILE.format('cam1')}.querySelector('video').hls;
+              return {{url: h.url, levels: h.levels.map((l) => l.height),
+                       level: h.currentLevel, audio: h.audioTracks.length}}; }})()""")
+            seen["heard"] = await until(
+                page, f"{TILE.format('cam1')}.querySelector('video')"
+                ".webkitAudioDecodedByteCount", 10, "the camera's audio decoded")
+            # told to play the 240p rung, the line says so with the smaller picture
+            small = seen["hls"]["levels"].index(240)
+            await page.evaluate(f"{TILE.format('cam1')}.querySelector('video').hls"
+                                f".nextLevel = {small}")
+            seen["small"] = await until(
+                page, f"/^LL-HLS · 240p · 426x240 · /.test({info}.querySelector('.quality')"
+                f".textContent) && {info}.dataset.rung === '240p' && "
+                f"{info}.querySelector('.quality').textContent", 20, "the 240p line")
         return seen
 
+    wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
     seen = asyncio.run(look())
-    print(f"phone tile: {seen['info']!r}")
-    assert seen["info"].startswith("LL-HLS · ") and "640x360" in seen["info"], seen
+    print(f"phone tile: {seen['info']!r} -> {seen['small']!r}; hls.js: {seen['hls']}")
+    assert seen["info"].startswith("LL-HLS · main (auto) · 640x360 · "), seen
     assert seen["columns"] == 1 and seen["picker"] is True, seen
+    hls = seen["hls"]
+    assert hls["url"].split("?")[0].endswith("/live/cam1/abr.m3u8"), hls
+    assert sorted(hls["levels"]) == [240, 360] and hls["audio"] == 1, hls
+    assert hls["levels"][hls["level"]] == 360, hls  # it starts on the live view's stream
 
 
 def test_every_control_has_a_name_and_the_keyboard_reaches_the_tiles(
@@ -296,3 +320,105 @@ def test_every_control_has_a_name_and_the_keyboard_reaches_the_tiles(
     roles = {c["role"] for c in seen["live"]}
     assert {"combobox", "button"} <= roles, roles
     assert seen["full"] is True and seen["back"] is False, seen
+
+
+# The page's WHEP exchange through an impairing relay (nvr_edge_testing.impair: user space,
+# this kernel has no netem): the offer goes without the browser's candidates, so the box
+# can only reach it through the relay (a peer-reflexive candidate), and the answer comes
+# back naming the relay's port instead of the box's, once the test has started the relay.
+RELAYED_WHEP = """(() => {
+  const send = window.fetch.bind(window);
+  window.whepRelay = null;
+  window.fetch = async (url, init) => {
+    if (!(init && init.method === 'POST' && /\\/whep$/.test(String(url)))) {
+      return send(url, init);
+    }
+    window.whepPosts = (window.whepPosts || 0) + 1;
+    const body = init.body.split('\\r\\n').filter((l) => !l.startsWith('a=candidate'))
+      .join('\\r\\n');
+    const reply = await send(url, {...init, body});
+    if (!reply.ok) return reply;
+    const answer = await reply.text();
+    const relayed = await new Promise((resolve) => { window.whepRelay = {answer, resolve}; });
+    return new Response(relayed, {status: reply.status, headers: reply.headers});
+  };
+})();"""
+# what the tile shows now: the session's rung, the picture's width, frames decoded so far
+TILE_NOW = """(() => { const tile = document.querySelector('#grid .tile[data-camera=cam1]');
+  const video = tile.querySelector('video');
+  return [tile.querySelector('.live-info').dataset.rung, video ? video.videoWidth : 0,
+          video ? video.getVideoPlaybackQuality().totalVideoFrames : 0]; })()"""
+
+
+async def relay_the_answer(page: Page) -> LossyRelay:
+    answer = await until(page, "window.whepRelay && window.whepRelay.answer", 30,
+                         "the page's WHEP answer")
+    relayed, relay = await relay_answer(answer)
+    await page.evaluate(f"window.whepRelay.resolve({json.dumps(relayed)})")
+    return relay
+
+
+async def tile_until(page: Page, done: Any, seconds: float, what: str,
+                     log: list[tuple[float, list[Any]]]) -> float:
+    """Samples TILE_NOW into `log` until `done(sample)`; the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        sample = await page.evaluate(TILE_NOW)
+        log.append((time.monotonic(), sample))
+        if done(sample):
+            return time.monotonic() - started
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what}: still {log[-1][1]} after {seconds} s")
+
+
+def test_the_page_steps_down_behind_a_capped_link_and_back_up(
+        box: Box, browser: tuple[int, int]) -> None:
+    """Chromium plays the Live page over WebRTC through a 600 kbit/s cap (the camera's
+    stream is ~800): the box moves the session to the 240p rung, the picture keeps coming;
+    with the cap lifted it goes back to the camera's stream."""
+    wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
+
+    async def look() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        log: list[tuple[float, list[Any]]] = []
+        async with open_page(browser, page_url(box, ["view"]).replace("/?", "/?layout=1&"),
+                             init_script=RELAYED_WHEP) as page:
+            relay = await relay_the_answer(page)
+            try:
+                await playing(page, "cam1")
+                await tile_until(page, lambda s: s[0] == "main" and s[1] == 640, 20,
+                                 "the camera's stream, unimpaired", log)
+                relay.set_rate(600)
+                capped = len(log)
+                seen["down_s"] = await tile_until(page, lambda s: s[1] == 426, 30,
+                                                  "the 240p picture behind the cap", log)
+                at = len(log)
+                await asyncio.sleep(5)  # playing on the small rung, still capped
+                await tile_until(page, lambda s: True, 1, "", log)
+                seen["frames_small"] = log[-1][1][2] - log[at][1][2]
+                seen["small_s"] = log[-1][0] - log[at][0]
+                seen["rung_small"] = log[-1][1][0]
+                relay.set_rate(None)
+                seen["up_s"] = await tile_until(page, lambda s: s[1] == 640, 60,
+                                                "the camera's stream again", log)
+                seen["overflowed"] = relay.overflowed
+                # the longest the frame count stood still from the cap on
+                counts = [(t, s[2]) for t, s in log[capped:]]
+                changes = [t for (t, n), (_, m) in itertools.pairwise(counts) if m > n]
+                seen["longest_still_s"] = max(
+                    (b - a for a, b in itertools.pairwise(changes)), default=99.0)
+                seen["sessions"] = await page.evaluate("window.whepPosts")
+            finally:
+                relay.close()
+        return seen
+
+    seen = asyncio.run(look())
+    print(f"chromium behind a 600 kbit/s cap: 240p picture {seen['down_s']:.1f} s after the "
+          f"cap, {seen['frames_small']} frames in {seen['small_s']:.1f} s on it; the camera's "
+          f"stream {seen['up_s']:.1f} s after the cap lifted; longest without a new frame "
+          f"{seen['longest_still_s']:.1f} s; {seen['overflowed']} datagrams over the cap")
+    assert seen["rung_small"] == "240p", seen
+    assert seen["overflowed"] > 0, seen  # the cap did bite
+    assert seen["frames_small"] >= 20 * seen["small_s"] * 0.5, seen  # frames kept coming
+    assert seen["longest_still_s"] < 3.0, seen  # the tile never said it stalled
+    assert seen["sessions"] == 1, seen  # one session throughout: switched, not reconnected

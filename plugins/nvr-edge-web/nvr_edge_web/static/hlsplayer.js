@@ -1,6 +1,10 @@
 // The LL-HLS player, for viewers WebRTC does not reach: hls.js where setup-js.sh installed
-// it (/static/vendor/hls.mjs), else the browser's own HLS (Safari). The token goes as
-// ?token= (a player cannot set headers); the box puts it on every URI it lists.
+// it (/static/vendor/hls.mjs), else the browser's own HLS (Safari). It plays the camera's
+// multivariant playlist (camera.live.hls_abr: a variant per rung, the camera's audio as
+// one audio rendition they share), so the player moves to a smaller rung when the
+// network slows; the single-rendition playlist (camera.live.hls) where there is none.
+// The token goes as ?token= (a player cannot set headers); the box puts it on every URI
+// it lists.
 import { mediaUrl } from "./api.js";
 import { LiveError } from "./whep.js";
 
@@ -17,9 +21,9 @@ async function loadHls() {
   return hlsModule || null;
 }
 
-// Plays camera.live.hls in `video`; `onFatal(reason)` when the player gives up.
+// Plays the camera's LL-HLS in `video`; `onFatal(reason)` when the player gives up.
 export async function openHls(camera, video, onFatal) {
-  const source = camera.live && camera.live.hls;
+  const source = camera.live && (camera.live.hls_abr || camera.live.hls);
   if (!source) throw new LiveError("this camera has no LL-HLS stream");
   const Hls = await loadHls();
   let hls = null;
@@ -50,6 +54,22 @@ class HlsPlayer {
   constructor(video, hls) {
     Object.assign(this, { video, hls, kind: "LL-HLS", failed: false });
     this.everPlayed = false; // a frame was shown (the tile's watch says)
+  }
+
+  // The rung hls.js plays now (its level's media playlist is <rung>/index.m3u8), with
+  // the one it is loading when that differs; null where the player does not say (Safari).
+  get rung() {
+    if (!this.hls || this.hls.currentLevel < 0) return null;
+    const name = (index) => {
+      const level = this.hls.levels[index];
+      const url = level ? [].concat(level.uri || level.url || [])[0] || "" : "";
+      const found = /\/([a-z0-9]{1,16})\/index\.m3u8/.exec(url);
+      return found ? found[1] : null;
+    };
+    const playing = name(this.hls.currentLevel);
+    const next = this.hls.loadLevel >= 0 ? name(this.hls.loadLevel) : null;
+    return { name: playing, switchingTo: next && next !== playing ? next : null,
+             auto: this.hls.autoLevelEnabled };
   }
 
   // Frames shown so far and how far behind the live edge the picture is (ms).
