@@ -268,7 +268,7 @@ def test_a_phone_without_webrtc_gets_one_column_of_adaptive_ll_hls_tiles(
             seen["small"] = await until(
                 page, f"/^LL-HLS · 240p · 426x240 · /.test({info}.querySelector('.quality')"
                 f".textContent) && {info}.dataset.rung === '240p' && "
-                f"{info}.querySelector('.quality').textContent", 20, "the 240p line")
+                f"{info}.querySelector('.quality').textContent", 40, "the 240p line")
         return seen
 
     wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
@@ -374,8 +374,15 @@ async def tile_until(page: Page, done: Any, seconds: float, what: str,
 def test_the_page_steps_down_behind_a_capped_link_and_back_up(
         box: Box, browser: tuple[int, int]) -> None:
     """Chromium plays the Live page over WebRTC through a 600 kbit/s cap (the camera's
-    stream is ~800): the box moves the session to the 240p rung, the picture keeps coming;
-    with the cap lifted it goes back to the camera's stream."""
+    stream is ~800): the box moves the session to the 240p rung and the picture comes
+    again, in the same session; with the cap lifted it goes back to the camera's stream
+    and stays there.
+
+    The step up is the policy's clean period on the lower rung (AbrPolicy.up_after_s), not
+    a reaction to the lift: 240p fits under the cap too. While the box decides, the picture
+    stands still (every frame of the too-big stream loses packets, and a passed-through
+    camera stream has no keyframe on request): measured and printed, held under the tile's
+    own give-up time (live.js STALL_RESTART_S), so the tile never starts a new session."""
     wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
 
     async def look() -> dict[str, Any]:
@@ -390,17 +397,25 @@ def test_the_page_steps_down_behind_a_capped_link_and_back_up(
                                  "the camera's stream, unimpaired", log)
                 relay.set_rate(600)
                 capped = len(log)
-                seen["down_s"] = await tile_until(page, lambda s: s[1] == 426, 30,
-                                                  "the 240p picture behind the cap", log)
-                at = len(log)
-                await asyncio.sleep(5)  # playing on the small rung, still capped
+                seen["decided_s"] = await tile_until(page, lambda s: s[0] == "240p", 30,
+                                                     "the box choosing 240p", log)
+                seen["down_s"] = seen["decided_s"] + await tile_until(
+                    page, lambda s: s[1] == 426, 10, "the 240p picture behind the cap", log)
+                at = len(log) - 1
+                await asyncio.sleep(3)  # playing on the small rung, still capped
                 await tile_until(page, lambda s: True, 1, "", log)
-                seen["frames_small"] = log[-1][1][2] - log[at][1][2]
-                seen["small_s"] = log[-1][0] - log[at][0]
-                seen["rung_small"] = log[-1][1][0]
+                seen["small"] = (log[-1][1][0], log[-1][1][1], log[-1][1][2] - log[at][1][2],
+                                 log[-1][0] - log[at][0])
                 relay.set_rate(None)
-                seen["up_s"] = await tile_until(page, lambda s: s[1] == 640, 60,
-                                                "the camera's stream again", log)
+                lifted = log[-1][0]
+                await tile_until(page, lambda s: s[1] == 640, 60, "the camera's stream again",
+                                 log)
+                seen["up_s"], seen["up_after_small_s"] = (log[-1][0] - lifted,
+                                                          log[-1][0] - log[at][0])
+                back = len(log) - 1
+                await asyncio.sleep(3)  # and it stays there
+                await tile_until(page, lambda s: True, 1, "", log)
+                seen["stayed"] = {s[1] for _, s in log[back:]}, log[-1][1][2] - log[back][1][2]
                 seen["overflowed"] = relay.overflowed
                 # the longest the frame count stood still from the cap on
                 counts = [(t, s[2]) for t, s in log[capped:]]
@@ -413,12 +428,16 @@ def test_the_page_steps_down_behind_a_capped_link_and_back_up(
         return seen
 
     seen = asyncio.run(look())
-    print(f"chromium behind a 600 kbit/s cap: 240p picture {seen['down_s']:.1f} s after the "
-          f"cap, {seen['frames_small']} frames in {seen['small_s']:.1f} s on it; the camera's "
-          f"stream {seen['up_s']:.1f} s after the cap lifted; longest without a new frame "
-          f"{seen['longest_still_s']:.1f} s; {seen['overflowed']} datagrams over the cap")
-    assert seen["rung_small"] == "240p", seen
+    rung, width, frames, seconds = seen["small"]
+    print(f"chromium behind a 600 kbit/s cap: 240p chosen {seen['decided_s']:.1f} s and its "
+          f"picture {seen['down_s']:.1f} s after the cap; {frames} frames in {seconds:.1f} s "
+          f"on it; the camera's stream again {seen['up_s']:.1f} s after the cap lifted "
+          f"({seen['up_after_small_s']:.1f} s after the 240p picture); longest without a "
+          f"new frame {seen['longest_still_s']:.1f} s; {seen['overflowed']} datagrams over "
+          "the cap")
+    assert (rung, width) == ("240p", 426), seen
     assert seen["overflowed"] > 0, seen  # the cap did bite
-    assert seen["frames_small"] >= 20 * seen["small_s"] * 0.5, seen  # frames kept coming
-    assert seen["longest_still_s"] < 3.0, seen  # the tile never said it stalled
+    assert frames >= 10 * seconds, seen  # the small rung plays (25 fps sent)
+    assert seen["stayed"][0] == {640} and seen["stayed"][1] >= 30, seen
+    assert seen["longest_still_s"] < 6.0, seen  # live.js STALL_RESTART_S
     assert seen["sessions"] == 1, seen  # one session throughout: switched, not reconnected
