@@ -343,7 +343,8 @@ RELAYED_WHEP = """(() => {
     return new Response(relayed, {status: reply.status, headers: reply.headers});
   };
 })();"""
-# what the tile shows now: the session's rung, the picture's width, frames decoded so far
+# what the tile shows now: its rung (WebRTC: the session's; LL-HLS: hls.js's level), the
+# picture's width, frames decoded so far
 TILE_NOW = """(() => { const tile = document.querySelector('#grid .tile[data-camera=cam1]');
   const video = tile.querySelector('video');
   return [tile.querySelector('.live-info').dataset.rung, video ? video.videoWidth : 0,
@@ -441,3 +442,51 @@ def test_the_page_steps_down_behind_a_capped_link_and_back_up(
     assert seen["stayed"][0] == {640} and seen["stayed"][1] >= 30, seen
     assert seen["longest_still_s"] < 6.0, seen  # live.js STALL_RESTART_S
     assert seen["sessions"] == 1, seen  # one session throughout: switched, not reconnected
+
+
+
+@pytest.mark.skipif(not HLS_JS.exists(), reason="hls.js is not installed (setup-js.sh)")
+def test_ll_hls_steps_down_on_a_throttled_http_path(box: Box, browser: tuple[int, int]
+                                                     ) -> None:
+    """The page on LL-HLS (`?live=hls`) with Chromium's own network throttling at 600 kbit/s
+    (DevTools `Network.emulateNetworkConditions`: the HTTP path's rate, in the browser):
+    the camera's stream (~800 kbit/s and its audio) stalls, the player moves to 240p by
+    itself in the same session and plays on. Not asserted: the way back up (hls.js's
+    estimate at the live edge climbs slowly; docs/WEB.md)."""
+    wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
+
+    async def look() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        log: list[tuple[float, list[Any]]] = []
+        url = page_url(box, ["view"]).replace("/?", "/?live=hls&layout=1&")
+        async with open_page(browser, url) as page:
+            await page.call("Network.enable")
+            await playing(page, "cam1", 40)
+            await tile_until(page, lambda s: s[0] == "main" and s[1] == 640, 20,
+                             "the camera's stream over LL-HLS", log)
+            await page.evaluate(f"window.firstHls = {TILE.format('cam1')}"
+                                ".querySelector('video').hls; true")
+            await page.call("Network.emulateNetworkConditions", offline=False, latency=0,
+                            downloadThroughput=600_000 / 8, uploadThroughput=-1)
+            try:
+                seen["down_s"] = await tile_until(
+                    page, lambda s: s[0] == "240p" and s[1] == 426, 40,
+                    "the 240p rung behind the throttle", log)
+                at = len(log) - 1
+                await asyncio.sleep(4)
+                await tile_until(page, lambda s: True, 1, "", log)
+                seen["small"] = (log[-1][1][:2], log[-1][1][2] - log[at][1][2],
+                                 log[-1][0] - log[at][0])
+                seen["same_player"] = await page.evaluate(
+                    f"window.firstHls === {TILE.format('cam1')}.querySelector('video').hls")
+            finally:
+                await page.call("Network.emulateNetworkConditions", offline=False, latency=0,
+                                downloadThroughput=-1, uploadThroughput=-1)
+        return seen
+
+    seen = asyncio.run(look())
+    where, frames, seconds = seen["small"]
+    print(f"LL-HLS behind a 600 kbit/s throttle: on 240p {seen['down_s']:.1f} s after it "
+          f"began; {frames} frames in {seconds:.1f} s there")
+    assert where == ["240p", 426] and seen["same_player"] is True, seen
+    assert frames >= 5 * seconds, seen  # it plays on (25 fps sent; throttled, jerky)

@@ -47,13 +47,42 @@ export async function openHls(camera, video, onFatal) {
   }
   keepNearLiveEdge(video);
   video.play().catch(() => {}); // autoplay refused: the controls-free tile stays paused
-  return new HlsPlayer(video, hls);
+  const player = new HlsPlayer(video, hls);
+  if (hls) {
+    hls.on(Hls.Events.ERROR, (_event, data) => {
+      if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) player.stepDown();
+    });
+  }
+  return player;
 }
+
+// hls.js's own choice is late at the live edge: its throughput estimate comes from parts,
+// which arrive no faster than they are made, so a link too slow for the rung shows as a
+// stall well before the estimate falls (measured: ~20 s, and the tile gave up first). A
+// stall while hls.js chooses is taken as that sign: one rung down at once (hls.js still
+// chooses from there, up included), then a hold, as the box's WebRTC policy does. Asked
+// by hls.js's stall report and by the tile's watch (hls.js's misses stalls our catch-up
+// seeks interrupt).
+const STEP_HOLD_MS = 4000;
 
 class HlsPlayer {
   constructor(video, hls) {
     Object.assign(this, { video, hls, kind: "LL-HLS", failed: false });
     this.everPlayed = false; // a frame was shown (the tile's watch says)
+    this.steppedAt = -Infinity;
+  }
+
+  // No new frame for a while: one rung down while hls.js chooses (not below the lowest,
+  // not within STEP_HOLD_MS of the last); true when it stepped.
+  stepDown() {
+    const hls = this.hls;
+    if (!hls || !hls.autoLevelEnabled) return false;
+    const level = hls.currentLevel; // hls.js orders its levels by bit rate, lowest first
+    const now = performance.now();
+    if (level <= 0 || now - this.steppedAt < STEP_HOLD_MS) return false;
+    this.steppedAt = now;
+    hls.nextAutoLevel = level - 1;
+    return true;
   }
 
   // The rung hls.js plays now (its level's media playlist is <rung>/index.m3u8), with
