@@ -78,7 +78,7 @@ export class LiveTile {
   // Pins a rung (null: automatic); resolves to the session's status, or throws the reason.
   async pin(rung) {
     if (!this.player || this.player.kind !== "WebRTC") {
-      throw new Error("choosing the quality needs WebRTC; LL-HLS plays the live stream");
+      throw new Error("choosing the quality needs WebRTC; over LL-HLS the player chooses");
     }
     this.server = await this.player.pin(rung || null);
     this.pinned = rung || null; // kept for the next session (after a reconnect)
