@@ -36,6 +36,14 @@ export async function openHls(camera, video, onFatal) {
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (data.fatal) onFatal(`LL-HLS: ${data.details}`);
     });
+    // no higher than the live view's own stream: a main stream beside a sub stream is
+    // listed for other players, but its bit rate is what the sub stream spares a viewer
+    // (as WebRTC's ladder leaves it out)
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      const live = ((camera.live && camera.live.rungs) || []).find((r) => r.stream === "live");
+      const top = live ? hls.levels.findIndex((level) => levelRung(level) === live.name) : -1;
+      if (top >= 0) hls.autoLevelCapping = top;
+    });
     hls.loadSource(mediaUrl(source));
     hls.attachMedia(video);
     video.hls = hls; // for the console and the tests: hls.latency, hls.playingDate
@@ -54,6 +62,13 @@ export async function openHls(camera, video, onFatal) {
     });
   }
   return player;
+}
+
+// The rung of an hls.js level: its media playlist is <rung>/index.m3u8.
+function levelRung(level) {
+  const url = level ? [].concat(level.uri || level.url || [])[0] || "" : "";
+  const found = /\/([a-z0-9]{1,16})\/index\.m3u8/.exec(url);
+  return found ? found[1] : null;
 }
 
 // hls.js's own choice is late at the live edge: its throughput estimate comes from parts,
@@ -89,12 +104,7 @@ class HlsPlayer {
   // the one it is loading when that differs; null where the player does not say (Safari).
   get rung() {
     if (!this.hls || this.hls.currentLevel < 0) return null;
-    const name = (index) => {
-      const level = this.hls.levels[index];
-      const url = level ? [].concat(level.uri || level.url || [])[0] || "" : "";
-      const found = /\/([a-z0-9]{1,16})\/index\.m3u8/.exec(url);
-      return found ? found[1] : null;
-    };
+    const name = (index) => levelRung(this.hls.levels[index]);
     const playing = name(this.hls.currentLevel);
     const next = this.hls.loadLevel >= 0 ? name(this.hls.loadLevel) : null;
     return { name: playing, switchingTo: next && next !== playing ? next : null,
