@@ -24,7 +24,10 @@ def segment_url(segment_id: int) -> str:
 
 
 def live_urls(camera: str) -> dict[str, str]:
-    return {"whep": f"/live/{camera}/whep", "hls": f"/live/{camera}/index.m3u8"}
+    """WHEP; LL-HLS of the live view's stream alone (`hls`) and over the rungs (`hls_abr`,
+    the multivariant playlist the page plays)."""
+    return {"whep": f"/live/{camera}/whep", "hls": f"/live/{camera}/index.m3u8",
+            "hls_abr": f"/live/{camera}/abr.m3u8"}
 
 
 async def visible_cameras(request: web.Request) -> tuple[WebContext, dict[str, list[str]]]:

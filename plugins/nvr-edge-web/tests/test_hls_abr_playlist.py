@@ -14,7 +14,7 @@ from nvr_edge_web.hls.multivariant import Variant, avc1_codec, render_multivaria
 from nvr_edge_web.hls.playlist import render
 from nvr_edge_web.hls.timeline import LEAD_S, Timeline
 from nvr_edge_web.hls.window import Window
-from web_m3u8 import parse_multivariant, parse_playlist
+from web_m3u8 import attributes, parse_multivariant, parse_playlist
 
 NAMES = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=16)
 VARIANTS = st.lists(st.builds(
@@ -26,20 +26,33 @@ TOKENS = st.none() | st.text(string.ascii_letters + string.digits + "._-+/=", mi
                              max_size=40)
 
 
-@given(VARIANTS, REASONS, TOKENS)
+AUDIO = st.none() | st.sampled_from(["mp4a.40.2", "mp4a.40.5"])
+
+
+@given(VARIANTS, REASONS, TOKENS, AUDIO)
 def test_the_multivariant_playlist_reads_back_as_written(
-        variants: list[Variant], left_out: list[tuple[str, str]], token: str | None) -> None:
-    read = parse_multivariant(render_multivariant(variants, token, left_out))
+        variants: list[Variant], left_out: list[tuple[str, str]], token: str | None,
+        audio: str | None) -> None:
+    read = parse_multivariant(render_multivariant(variants, token, left_out, audio))
     assert read.tags["EXT-X-VERSION"] == "6" and "EXT-X-INDEPENDENT-SEGMENTS" in read.tags
     assert "EXT-X-STREAM-INF" not in read.tags  # every one was followed by its URI
     assert len(read.variants) == len(variants)
     for variant, entry in zip(variants, read.variants, strict=True):
         assert int(entry.attributes["BANDWIDTH"]) == variant.kbps * 1000  # bit/s
         assert entry.attributes["RESOLUTION"] == f"{variant.width}x{variant.height}"
-        assert entry.attributes.get("CODECS") == variant.codecs
+        # every codec of the variant (its audio too) or none: players trust the list
+        assert entry.attributes.get("CODECS") == (
+            ",".join(c for c in (variant.codecs, audio) if c) if variant.codecs else None)
+        assert entry.attributes.get("AUDIO") == ("audio" if audio else None)
         path, _, query = entry.uri.partition("?")
         assert path == f"{variant.name}/index.m3u8"
         assert (query != "") == (token is not None) and "/" not in query.replace("%2F", "")
+    if audio:  # the one audio rendition every variant shares: the live stream's audio
+        media = attributes(read.tags["EXT-X-MEDIA"])
+        assert (media["TYPE"], media["GROUP-ID"], media["DEFAULT"]) == ("AUDIO", "audio", "YES")
+        assert media["URI"].partition("?")[0] == "audio/index.m3u8"
+    else:
+        assert "EXT-X-MEDIA" not in read.tags
     # a reason with line breaks in it stays one comment line, never a tag or a URI
     assert [c for c in read.comments if c.startswith("rung ")] == [
         f"rung {name} not listed: {' '.join(why.split())}" for name, why in left_out]

@@ -29,7 +29,7 @@ from nvr_edge_testing.bench.live.load import h264_offerer
 from nvr_edge_testing.chromium.cdp import CHROMIUM, chromium_page
 from nvr_edge_testing.impair import LossyRelay, relay_answer
 from web_box import Box, base, error_of, probe
-from web_m3u8 import Multivariant, Playlist, parse_multivariant, parse_playlist
+from web_m3u8 import Multivariant, Playlist, attributes, parse_multivariant, parse_playlist
 
 from tests.helpers import wait_for
 
@@ -302,7 +302,8 @@ def rung_playlist(box: Box, camera: str, uri: str) -> Playlist:
     return parse_playlist(reply.body.decode())
 
 
-def media_offset(box: Box, camera: str, rung: str, playlist: Playlist, token: str) -> float:
+def media_offset(box: Box, camera: str, rung: str, playlist: Playlist, token: str,
+                 clock: int = 90_000) -> float:
     """A complete segment's wall-clock start (its PROGRAM-DATE-TIME) minus its media time
     (the first part's tfdt): the same for every rung on one timeline."""
     segment = next(s for s in reversed(playlist.segments) if s.uri is not None and s.parts)
@@ -310,7 +311,7 @@ def media_offset(box: Box, camera: str, rung: str, playlist: Playlist, token: st
     assert part.status == 200, part.status
     at = part.body.index(b"tfdt")
     assert part.body[at + 4] == 1  # version 1: a 64-bit base decode time
-    media_s = int.from_bytes(part.body[at + 8:at + 16], "big") / 90_000
+    media_s = int.from_bytes(part.body[at + 8:at + 16], "big") / clock
     assert segment.program_date_time is not None
     return segment.program_date_time.timestamp() - media_s
 
@@ -354,6 +355,21 @@ def test_ll_hls_lists_the_rungs_each_plays_at_its_size_on_one_timeline(
     assert [r["URI"].split("?")[0] for r in reports] == ["../240p/index.m3u8"], reports
     assert int(reports[0]["LAST-MSN"]) >= 0 and int(reports[0]["LAST-PART"]) >= 0
 
+    # the camera's AAC as one audio rendition every variant names: audio alone, on the
+    # rungs' timeline (its parts cut where the live stream's video parts are)
+    media = attributes(ladder.tags["EXT-X-MEDIA"])
+    assert (media["TYPE"], media["GROUP-ID"]) == ("AUDIO", "audio"), media
+    assert all(v.attributes["AUDIO"] == "audio" for v in ladder.variants), ladder.variants
+    assert main["CODECS"].endswith(",mp4a.40.2"), main  # every codec of the variant
+    sound = rung_playlist(box, "cam1", media["URI"])
+    assert sound.parts and all(p.independent for p in sound.parts)
+    init = box.get(f"/live/cam1/audio/{sound.tags['EXT-X-MAP'][5:-1]}")
+    part = box.get(f"/live/cam1/audio/{sound.segments[-2].parts[0].uri}")
+    heard = probe(init.body + part.body, tmp_path)
+    assert set(heard) == {"aac"} and heard["aac"]["nb_read_frames"], heard
+    audio_offset = media_offset(box, "cam1", "audio", sound, token, clock=48_000)
+    assert abs(audio_offset - offsets["main"]) < 1.0, (audio_offset, offsets)
+
     # a pin lists only that rung; an unknown one is refused naming the ladder
     pinned = multivariant(box, "cam1", token, "&rung=240p")
     assert [v.uri.split("?")[0] for v in pinned.variants] == ["240p/index.m3u8"]
@@ -375,7 +391,8 @@ def test_ll_hls_lists_the_rungs_each_plays_at_its_size_on_one_timeline(
 
 
 def test_a_plain_hls_client_reads_every_rung(box: Box) -> None:
-    """ffprobe opens the multivariant playlist and every variant in it (a program each)."""
+    """ffprobe opens the multivariant playlist and every variant in it (a program each),
+    and the audio rendition they share."""
     wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
     token = box.token(["view"], ["cam1"])
     done = subprocess.run(
@@ -383,7 +400,8 @@ def test_a_plain_hls_client_reads_every_rung(box: Box) -> None:
          "-of", "csv=p=0", f"{base(box)}/live/cam1/abr.m3u8?token={token}"],
         capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-500:]
-    assert sorted(set(done.stdout.split())) == ["h264,426,240", "h264,640,360"], done.stdout
+    assert sorted(set(done.stdout.split())) == ["aac", "h264,426,240", "h264,640,360"], \
+        done.stdout
 
 
 HLS_JS = Path(__file__).parents[1] / "nvr_edge_web/static/vendor/hls.mjs"

@@ -108,7 +108,8 @@ def test_cameras_and_status_list_what_the_token_covers(box: Box) -> None:
                                                  "cam2": ["view", "playback"]}
     camera = box.get("/api/cameras", box.token(["view"], ["cam1"])).json()["cameras"][0]
     assert camera["live"] | {"streaming": None, "outputs": None, "rungs": None} == {
-        "whep": "/live/cam1/whep", "hls": "/live/cam1/index.m3u8", "mode": "always",
+        "whep": "/live/cam1/whep", "hls": "/live/cam1/index.m3u8",
+        "hls_abr": "/live/cam1/abr.m3u8", "mode": "always",
         "streaming": None, "outputs": None, "rungs": None}
     assert camera["live"]["rungs"] and all(  # the ladder (tests/live/test_rungs.py)
         set(rung) == {"name", "width", "height", "kbps", "transcoded", "available", "reason",

@@ -1,6 +1,8 @@
 """LL-HLS over a camera's ladder: `GET /live/<camera>/abr.m3u8` lists the rungs LL-HLS can
 serve now (the live view's stream first, where a player starts; then the rest, best
 first), each at `<rung>/index.m3u8`; `?rung=<name>` lists only that one (a viewer's pin).
+With the live view's AAC audio, every variant shares the audio rendition `audio/index.m3u8`
+(multivariant.py).
 A rung's media playlist and files are served by routes.py with the rung in the path, each
 by a packager of its own, started by its first request (a transcoded rung's encoder runs
 only while some player asks for it)."""
@@ -16,7 +18,8 @@ from ..errors import ApiError
 from ..guard import authorize
 from ..live_outputs import Output, for_camera, hls_rungs
 from ..live_wake import wake_stream
-from .multivariant import Variant, avc1_codec, render_multivariant
+from .multivariant import Variant, avc1_codec, mp4a_codec, render_multivariant
+from .registry import AUDIO
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 
@@ -51,7 +54,12 @@ def _refuse(camera: str, rung: str, output: Output) -> None:
 
 async def rung_stream(ctx: WebContext, camera: str, rung: str) -> str:
     """The hub stream carrying the camera's `rung`, once LL-HLS can serve it (404 naming
-    the ladder for an unknown one)."""
+    the ladder for an unknown one); the audio rendition's is the live view's stream."""
+    if rung == AUDIO:
+        await _ladder(ctx, camera)  # the stream woken, or why not
+        if mp4a_codec(ctx.appliance.live.info(camera, "live")) is None:
+            raise ApiError(404, f"camera {camera!r} has no AAC audio in its live stream")
+        return "live"
     entry, output = _named(await _ladder(ctx, camera), camera, rung)
     if output.available is False:
         _refuse(camera, rung, output)
@@ -84,6 +92,7 @@ async def multivariant(request: web.Request) -> web.Response:
     # the live view's stream first: hls.js starts on the first variant listed
     listed.sort(key=lambda r: r["stream"] != "live")
     text = render_multivariant([_variant(ctx, camera, r) for r in listed],
-                               request.query.get("token"), left_out)
+                               request.query.get("token"), left_out,
+                               mp4a_codec(ctx.appliance.live.info(camera, "live")))
     return web.Response(text=text, content_type=PLAYLIST_TYPE,
                         headers={"Cache-Control": "no-cache"})

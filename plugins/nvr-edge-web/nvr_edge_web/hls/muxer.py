@@ -71,17 +71,20 @@ def wall_clock(arrival: float) -> float:
 
 class Muxer:
     """`timeline` (shared by a camera's packagers) places the first frame, `family` names
-    the source timestamps it shares (timeline.py); `audio=False` leaves the audio out."""
+    the source timestamps it shares (timeline.py); `audio=False` leaves the audio out, and
+    `video=False` the video (the multivariant playlist's audio rendition: its parts are cut
+    where the video's are, so both playlists keep in step; each is independent)."""
 
     def __init__(self, info: StreamInfo, window: Window,
                  part_target_s: float = PART_TARGET_S, timeline: Timeline | None = None,
-                 family: str = "live", audio: bool = True) -> None:
+                 family: str = "live", audio: bool = True, video: bool = True) -> None:
         self.info, self.window = info, window
         self.timeline, self.family = timeline or Timeline(), family
         self.part_target = round(part_target_s * VIDEO_CLOCK)
         self.params = parse_extradata(info.video_extradata)
         self.audio = audio and info.audio_codec == "aac" and bool(info.audio_extradata) \
             and info.sample_rate > 0
+        self.video_out = video
         self.video_clock = Clock(VIDEO_CLOCK, DEFAULT_FRAME)
         self.audio_clock = Clock(info.sample_rate or 1, AAC_FRAME)
         self.first_video_s: float | None = None  # the first keyframe's source time
@@ -142,7 +145,7 @@ class Muxer:
             return False  # no parameter sets yet: wait for a keyframe that carries them
         tracks = [Track(VIDEO_ID, b"vide", VIDEO_CLOCK,
                         avc1_entry(self.info.width, self.info.height, config),
-                        self.info.width, self.info.height)]
+                        self.info.width, self.info.height)] if self.video_out else []
         if self.audio:
             tracks.append(Track(AUDIO_ID, b"soun", self.info.sample_rate,
                                 mp4a_entry(self.info.sample_rate, self.info.channels,
@@ -178,11 +181,18 @@ class Muxer:
     def _close_part(self) -> None:
         if not self.video:
             return
-        runs = [(VIDEO_ID, self.part_start, self.video)]
+        runs = [(VIDEO_ID, self.part_start, self.video)] if self.video_out else []
         if self.audio_samples and self.audio_start is not None:
             runs.append((AUDIO_ID, self.audio_start, self.audio_samples))
+        if not runs:
+            self.video = []  # audio alone and none came yet: it goes into the next part
+            return
         data = fragment(self.sequence, runs)
         self.sequence += 1
-        self.window.add_part(sum(s.duration for s in self.video) / VIDEO_CLOCK,
-                             self.video[0].keyframe, data)
+        if self.video_out:
+            self.window.add_part(sum(s.duration for s in self.video) / VIDEO_CLOCK,
+                                 self.video[0].keyframe, data)
+        else:
+            self.window.add_part(sum(s.duration for s in self.audio_samples)
+                                 / self.audio_clock.scale, True, data)
         self.video, self.audio_samples, self.audio_start = [], [], None

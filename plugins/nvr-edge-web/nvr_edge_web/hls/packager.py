@@ -21,12 +21,15 @@ log = logging.getLogger(__name__)
 class Packager:
     """`stream`: the hub stream ("live", "main", a transcoded rung's name); `audio=False`
     for a rung of the multivariant playlist (its transcoded rungs have none, and a player
-    switching between renditions with and without audio stalls on the missing track)."""
+    switching between renditions with and without audio stalls on the missing track);
+    `video=False` for the multivariant playlist's audio rendition, which all rungs share."""
 
     def __init__(self, hub: LiveRelay, camera: str, stream: str = "live",
-                 audio: bool = True, timeline: Timeline | None = None) -> None:
+                 audio: bool = True, timeline: Timeline | None = None,
+                 video: bool = True) -> None:
         self.loop = asyncio.get_running_loop()
         self.hub, self.camera, self.stream, self.audio = hub, camera, stream, audio
+        self.video = video
         self.timeline = timeline or Timeline()
         self.window = Window()
         self.muxer: Muxer | None = None
@@ -82,7 +85,8 @@ class Packager:
             # the main stream beside a sub stream has timestamps of its own (timeline.py)
             family = "main" if self.stream == "main" else "live"
             self.info, self.muxer = info, Muxer(info, self.window, timeline=self.timeline,
-                                                family=family, audio=self.audio)
+                                                family=family, audio=self.audio,
+                                                video=self.video)
         muxer = self.muxer
         assert muxer is not None
         made = False

@@ -1,8 +1,9 @@
 """The running packagers, one per (camera, rung): started by the first request for it,
 stopped IDLE_S after its last one, so a rendition nobody watches over HLS costs nothing
 (a transcoded rung's encoder stops with its last viewer). The single-rendition playlist
-is rung "" (the live view's stream, with its audio). A camera's packagers share one
-`Timeline`, kept while any of them runs."""
+is rung "" (the live view's stream, with its audio); the multivariant playlist's audio
+rendition is rung `AUDIO` (the live view's stream's audio alone). A camera's packagers
+share one `Timeline`, kept while any of them runs."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 IDLE_S = 30.0
 SWEEP_S = 5.0
 Key = tuple[str, str]  # (camera, rung name; "" for the single-rendition playlist)
+AUDIO = "audio"        # no ladder rung has this name (live/ladder.py: main, sub, 360p, 240p)
 
 
 def _named(key: Key) -> str:
@@ -45,8 +47,9 @@ class Packagers:
             if packager is not None:
                 log.info("hls: %s: packager ended: %s", _named(key), packager.closed)
             timeline = self.timelines.setdefault(camera, Timeline())
-            packager = self.running[key] = Packager(self.hub, camera, stream,
-                                                    audio=not rung, timeline=timeline)
+            packager = self.running[key] = Packager(
+                self.hub, camera, stream, audio=rung in ("", AUDIO), timeline=timeline,
+                video=rung != AUDIO)
             log.info("hls: %s: packager started", _named(key))
         if self.sweeper is None:
             self.sweeper = asyncio.create_task(self._sweep())
@@ -55,11 +58,13 @@ class Packagers:
 
     def reports(self, camera: str, rung: str) -> list[tuple[str, Part]]:
         """The camera's other rungs being packaged now and their last parts (the rendition
-        reports of `rung`'s playlist)."""
-        found = []
+        reports of `rung`'s playlist: video rungs only; the audio rendition lists none)."""
+        found: list[tuple[str, Part]] = []
+        if rung == AUDIO:
+            return found
         for (other_camera, other), packager in sorted(self.running.items()):
             last = packager.window.last_part()
-            if other_camera == camera and other not in ("", rung) and last is not None \
+            if other_camera == camera and other not in ("", rung, AUDIO) and last is not None \
                     and not packager.closed:
                 found.append((other, last))
         return found

@@ -1,6 +1,10 @@
 // The LL-HLS player, for viewers WebRTC does not reach: hls.js where setup-js.sh installed
-// it (/static/vendor/hls.mjs), else the browser's own HLS (Safari). The token goes as
-// ?token= (a player cannot set headers); the box puts it on every URI it lists.
+// it (/static/vendor/hls.mjs), else the browser's own HLS (Safari). It plays the camera's
+// multivariant playlist (camera.live.hls_abr: a variant per rung, the camera's audio as
+// one audio rendition they share), so the player moves to a smaller rung when the
+// network slows; the single-rendition playlist (camera.live.hls) where there is none.
+// The token goes as ?token= (a player cannot set headers); the box puts it on every URI
+// it lists.
 import { mediaUrl } from "./api.js";
 import { LiveError } from "./whep.js";
 
@@ -17,9 +21,9 @@ async function loadHls() {
   return hlsModule || null;
 }
 
-// Plays camera.live.hls in `video`; `onFatal(reason)` when the player gives up.
+// Plays the camera's LL-HLS in `video`; `onFatal(reason)` when the player gives up.
 export async function openHls(camera, video, onFatal) {
-  const source = camera.live && camera.live.hls;
+  const source = camera.live && (camera.live.hls_abr || camera.live.hls);
   if (!source) throw new LiveError("this camera has no LL-HLS stream");
   const Hls = await loadHls();
   let hls = null;
@@ -32,6 +36,14 @@ export async function openHls(camera, video, onFatal) {
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (data.fatal) onFatal(`LL-HLS: ${data.details}`);
     });
+    // no higher than the live view's own stream: a main stream beside a sub stream is
+    // listed for other players, but its bit rate is what the sub stream spares a viewer
+    // (as WebRTC's ladder leaves it out)
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      const live = ((camera.live && camera.live.rungs) || []).find((r) => r.stream === "live");
+      const top = live ? hls.levels.findIndex((level) => levelRung(level) === live.name) : -1;
+      if (top >= 0) hls.autoLevelCapping = top;
+    });
     hls.loadSource(mediaUrl(source));
     hls.attachMedia(video);
     video.hls = hls; // for the console and the tests: hls.latency, hls.playingDate
@@ -43,13 +55,60 @@ export async function openHls(camera, video, onFatal) {
   }
   keepNearLiveEdge(video);
   video.play().catch(() => {}); // autoplay refused: the controls-free tile stays paused
-  return new HlsPlayer(video, hls);
+  const player = new HlsPlayer(video, hls);
+  if (hls) {
+    hls.on(Hls.Events.ERROR, (_event, data) => {
+      if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) player.stepDown();
+    });
+  }
+  return player;
 }
+
+// The rung of an hls.js level: its media playlist is <rung>/index.m3u8.
+function levelRung(level) {
+  const url = level ? [].concat(level.uri || level.url || [])[0] || "" : "";
+  const found = /\/([a-z0-9]{1,16})\/index\.m3u8/.exec(url);
+  return found ? found[1] : null;
+}
+
+// hls.js's own choice is late at the live edge: its throughput estimate comes from parts,
+// which arrive no faster than they are made, so a link too slow for the rung shows as a
+// stall well before the estimate falls (measured: ~20 s, and the tile gave up first). A
+// stall while hls.js chooses is taken as that sign: one rung down at once (hls.js still
+// chooses from there, up included), then a hold, as the box's WebRTC policy does. Asked
+// by hls.js's stall report and by the tile's watch (hls.js's misses stalls our catch-up
+// seeks interrupt).
+const STEP_HOLD_MS = 4000;
 
 class HlsPlayer {
   constructor(video, hls) {
     Object.assign(this, { video, hls, kind: "LL-HLS", failed: false });
     this.everPlayed = false; // a frame was shown (the tile's watch says)
+    this.steppedAt = -Infinity;
+  }
+
+  // No new frame for a while: one rung down while hls.js chooses (not below the lowest,
+  // not within STEP_HOLD_MS of the last); true when it stepped.
+  stepDown() {
+    const hls = this.hls;
+    if (!hls || !hls.autoLevelEnabled) return false;
+    const level = hls.currentLevel; // hls.js orders its levels by bit rate, lowest first
+    const now = performance.now();
+    if (level <= 0 || now - this.steppedAt < STEP_HOLD_MS) return false;
+    this.steppedAt = now;
+    hls.nextAutoLevel = level - 1;
+    return true;
+  }
+
+  // The rung hls.js plays now (its level's media playlist is <rung>/index.m3u8), with
+  // the one it is loading when that differs; null where the player does not say (Safari).
+  get rung() {
+    if (!this.hls || this.hls.currentLevel < 0) return null;
+    const name = (index) => levelRung(this.hls.levels[index]);
+    const playing = name(this.hls.currentLevel);
+    const next = this.hls.loadLevel >= 0 ? name(this.hls.loadLevel) : null;
+    return { name: playing, switchingTo: next && next !== playing ? next : null,
+             auto: this.hls.autoLevelEnabled };
   }
 
   // Frames shown so far and how far behind the live edge the picture is (ms).

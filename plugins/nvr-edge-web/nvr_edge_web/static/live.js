@@ -12,6 +12,7 @@ import { openWhep } from "./whep.js";
 const WATCH_MS = 1000;
 const STALL_SAY_S = 3;      // no new frame for this long: the tile says so
 const STALL_RESTART_S = 6;  // ... and this long: the session is given up, a new one asked
+const STALL_STEP_S = 2;     // LL-HLS: this long, a rung down first (its wait starts again)
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 const FORCED_HLS = new URLSearchParams(window.location.search).get("live") === "hls";
 const open = new Set(); // the tiles playing now: their sessions end when the page goes
@@ -77,7 +78,7 @@ export class LiveTile {
   // Pins a rung (null: automatic); resolves to the session's status, or throws the reason.
   async pin(rung) {
     if (!this.player || this.player.kind !== "WebRTC") {
-      throw new Error("choosing the quality needs WebRTC; LL-HLS plays the live stream");
+      throw new Error("choosing the quality needs WebRTC; over LL-HLS the player chooses");
     }
     this.server = await this.player.pin(rung || null);
     this.pinned = rung || null; // kept for the next session (after a reconnect)
@@ -199,7 +200,11 @@ export class LiveTile {
         this.latencyMs = sample.latencyMs;
         if (this.state !== "playing") this.say("playing", "");
       }
-      const still = (now - lastFrameAt) / 1000;
+      let still = (now - lastFrameAt) / 1000;
+      if (still > STALL_STEP_S && player.stepDown && player.stepDown()) {
+        lastFrameAt = now; // the smaller rung gets the whole wait before the give-up
+        still = 0;
+      }
       if (player.failed) {
         this.lost("the WebRTC connection ended");
       } else if (still > STALL_RESTART_S) {

@@ -39,7 +39,8 @@ export function setUpQuality(info, live) {
   });
 }
 
-// The line under the picture: "WebRTC · sub (auto) 640x360 · 85 ms".
+// The line under the picture: "WebRTC · sub (auto) 640x360 · 85 ms"; over LL-HLS the
+// rung hls.js plays: "LL-HLS · 240p (auto) · 426x240 · 620 ms".
 export function showQuality(info, live) {
   const video = live.video;
   const parts = [live.kind];
@@ -51,9 +52,16 @@ export function showQuality(info, live) {
     else rung += server.pinned === server.rung ? " (pinned)" : ` (pinned: ${server.pinned})`;
     parts.push(rung);
   } else if (live.kind === "LL-HLS") {
+    const hlsRung = live.player && live.player.rung;
     const carried = ((live.camera.live && live.camera.live.rungs) || [])
       .find((r) => r.stream === "live");
-    if (carried) parts.push(carried.name);
+    if (hlsRung && hlsRung.name) {
+      let rung = hlsRung.name;
+      if (hlsRung.switchingTo) rung += ` → ${hlsRung.switchingTo}`;
+      parts.push(rung + (hlsRung.auto ? " (auto)" : ""));
+    } else if (carried) {
+      parts.push(carried.name);
+    }
   }
   if (video && video.videoWidth) parts.push(`${video.videoWidth}x${video.videoHeight}`);
   if (live.latencyMs !== null && live.state === "playing") {
@@ -64,8 +72,10 @@ export function showQuality(info, live) {
   text.title = live.kind === "WebRTC"
     ? "transport · rung (auto: chosen by the network, pinned: chosen here) · picture size"
       + " · latency (jitter buffer + half the round trip)"
-    : "transport · stream · picture size · latency (behind the live edge)";
-  info.dataset.rung = server ? server.rung : "";
+    : "transport · rung (auto: chosen by the player from its throughput) · picture size"
+      + " · latency (behind the live edge)";
+  const hlsRung = !server && live.player && live.player.rung;
+  info.dataset.rung = server ? server.rung : (hlsRung && hlsRung.name) || "";
   const error = info.querySelector(".rung-error");
   if (server && server.refused && !error.textContent) {
     error.textContent = `${server.pinned || server.rung}: ${server.refused}`;

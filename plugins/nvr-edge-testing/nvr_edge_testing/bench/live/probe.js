@@ -67,10 +67,11 @@
   new MutationObserver(() => document.querySelectorAll("video").forEach(watch))
     .observe(document, { childList: true, subtree: true });
 
-  // The request that started the live view: the WHEP POST, or the first HLS playlist.
+  // The request that started the live view: the WHEP POST, or the first HLS playlist (the
+  // page's multivariant abr.m3u8, else a media playlist).
   function liveRequestStart() {
     const first = performance.getEntriesByType("resource")
-      .find((e) => /\/whep$|\/index\.m3u8/.test(e.name.split("?")[0]));
+      .find((e) => /\/whep$|\/(abr|index)\.m3u8/.test(e.name.split("?")[0]));
     return first ? first.startTime : null;
   }
 
