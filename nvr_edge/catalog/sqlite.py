@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ HEADER = b"SQLite format 3\x00"
 # connection and closed only with it.
 DAMAGED = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 SIDE_FILES = ("-wal", "-shm")  # they belong to the file they were made with
+OPEN_TIMEOUT_S = 10.0  # another process's write lock (or WAL switch) is waited for this long
 
 
 class SqliteCatalog(SqlCatalog):
@@ -62,14 +64,30 @@ class SqliteCatalog(SqlCatalog):
         return conn
 
     def _open_wal(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)  # lock: base
+        conn = sqlite3.connect(self.path, timeout=OPEN_TIMEOUT_S,  # lock: base
+                               check_same_thread=False)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._enter_wal(conn)
             conn.execute("PRAGMA synchronous=FULL")  # a catalog row survives a power cut
         except sqlite3.DatabaseError:
             conn.close()
             raise
         return conn
+
+    @staticmethod
+    def _enter_wal(conn: sqlite3.Connection) -> None:
+        """WAL mode, waiting for other openers: the switch can answer "database is locked"
+        at once, without SQLite's busy wait, while another process makes the same switch
+        (three workers opening a new catalog together failed so on a loaded machine)."""
+        deadline = time.monotonic() + OPEN_TIMEOUT_S
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _migrate(self) -> None:
         if self.create:  # `check` and other readers never change the catalog
