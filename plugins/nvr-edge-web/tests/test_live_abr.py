@@ -78,6 +78,11 @@ async def switch_rungs(box: Box) -> tuple[list[tuple[int, int]], dict[str, Any],
             asked = time.monotonic()
             status = await pin(http, url, token, "main")
             assert status["pinned"] == "main" and status["refused"] == "", status
+            code, state = await session_state(http, url, token)  # GET: the same session
+            assert code == 200 and {k: state[k] for k in ("session", "pinned", "refused")} \
+                == {"session": status["session"], "pinned": "main", "refused": ""}, state
+            other = box.token(["view"], ["cam2"])
+            assert (await session_state(http, url, other))[0] == 403
             await frames_until(track, sizes, lambda: FULL in sizes, 15)
             switch_s = time.monotonic() - asked
             await frames_until(track, sizes, lambda: sizes.count(FULL) >= 30, 15)
@@ -92,7 +97,14 @@ async def switch_rungs(box: Box) -> tuple[list[tuple[int, int]], dict[str, Any],
             async with http.delete(url, headers={"Authorization": f"Bearer {token}"}):
                 pass
             await pc.close()
+        assert (await session_state(http, url, token))[0] == 404  # gone with its DELETE
     return sizes, status, switch_s, seen
+
+
+async def session_state(http: aiohttp.ClientSession, url: str, token: str
+                        ) -> tuple[int, Any]:
+    async with http.get(url, headers={"Authorization": f"Bearer {token}"}) as reply:
+        return reply.status, await reply.json() if reply.status == 200 else None
 
 
 async def reports_seen(http: aiohttp.ClientSession, box: Box) -> tuple[dict[str, Any], str]:

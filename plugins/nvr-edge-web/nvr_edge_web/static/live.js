@@ -127,7 +127,8 @@ export class LiveTile {
     this.box.replaceChildren(video, this.overlay);
     if (player.kind === "WebRTC") {
       // learns the session's name in /api/status, and keeps the viewer's choice
-      player.pin(this.pinned).then((status) => { this.server = status; })
+      (this.pinned ? player.pin(this.pinned) : player.state())
+        .then((status) => { this.server = status; })
         .catch(() => { this.pinned = null; });
     }
     this.watch(player);

@@ -1,5 +1,5 @@
 // One WebRTC live session negotiated by WHEP (POST the offer, get the answer and a session
-// URL; DELETE that URL to stop; POST <session>/rung pins a rung). The appliance sends the
+// URL; GET it for its state, DELETE it to stop; POST <session>/rung pins a rung). The appliance sends the
 // camera's H.264 as it is, or a rung transcoded for this viewer: no audio.
 import { bearer } from "./api.js";
 
@@ -85,11 +85,19 @@ class WhepPlayer {
 
   // {"rung": name} or {"rung": null} (automatic again); the session's ABR status.
   async pin(rung) {
-    const response = await fetch(`${this.session}/rung`, {
+    return this.learn(await fetch(`${this.session}/rung`, {
       method: "POST",
       headers: { ...bearer(), "Content-Type": "application/json" },
       body: JSON.stringify({ rung }),
-    });
+    }));
+  }
+
+  // The session's ABR status, changing nothing.
+  async state() {
+    return this.learn(await fetch(this.session, { headers: bearer() }));
+  }
+
+  async learn(response) {
     if (!response.ok) throw new LiveError(await errorOf(response), { status: response.status });
     const status = await response.json();
     this.serial = status.session; // its name in /api/status (cameras.<id>.webrtc)

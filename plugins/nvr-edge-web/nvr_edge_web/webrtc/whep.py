@@ -1,6 +1,7 @@
 """WHEP (RFC 9725) for the live view: POST an SDP offer, get the answer and a session URL;
-DELETE that URL to stop. Media is the relay's H.264, passed through: the camera's live
-stream or a transcoded rung, chosen per session by its receiver's reports (abr.py);
+GET it for the session's state, DELETE it to stop. Media is the relay's H.264, passed
+through: the camera's live stream or a transcoded rung, chosen per session by its
+receiver's reports (abr.py);
 `?rung=<name>` on the POST, or a POST to `<session URL>/rung`, pins one."""
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def add_routes(app: web.Application) -> None:
     app[SESSIONS] = Sessions(ctx.live)
     ctx.live.webrtc_sessions = app[SESSIONS].status
     app.router.add_post(WHEP_ROUTE, post)
+    app.router.add_get(SESSION_ROUTE, status)
     app.router.add_delete(SESSION_ROUTE, delete)
     app.router.add_post(RUNG_ROUTE, pin_rung)
     app.on_shutdown.append(_close_all)
@@ -146,6 +148,12 @@ async def _session_of(request: web.Request) -> Session:
     if session is None or session.camera != camera:
         raise ApiError(404, "there is no such live session")
     return session
+
+
+async def status(request: web.Request) -> web.Response:
+    """The session's state: its rung, the one pinned, what was refused, its switches and
+    the receiver's last loss and RTT (as in /api/status), for a player that asks."""
+    return web.json_response((await _session_of(request)).status())
 
 
 async def delete(request: web.Request) -> web.Response:
