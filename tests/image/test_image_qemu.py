@@ -590,6 +590,13 @@ def usb_part(vm: QemuVM) -> tuple[str, int] | None:
     return (part, now_ms) if now_ms - part_start_ms(part) >= 3000 else None
 
 
+def usb_closed_events(mqtt: Subscriber, before: float = float("inf")) -> list[dict]:
+    """usb1's segment_closed events that reached the host's broker before `before`."""
+    return [e["segment"] for e in (json.loads(m.payload) for m in list(mqtt.messages)
+                                   if m.topic == f"{TOPIC_BASE}/event" and m.at < before)
+            if e.get("type") == "segment_closed" and e.get("camera") == USB_CAMERA]
+
+
 def test_adopted_vivid_goes_offline_unplugged_and_records_again(
         vm: QemuVM, adopted_vivid: dict, mqtt: Subscriber, tmp_path: Path) -> None:
     """The adopted camera unplugged mid-segment and plugged back. `modprobe -r vivid` is
@@ -598,10 +605,11 @@ def test_adopted_vivid_goes_offline_unplugged_and_records_again(
     USB camera goes: the nodes go, and an open one answers ENODEV. A process of the test
     keeps the old capture node open across the unplug, so its number is still taken when
     the device comes back (as when a reader lags behind a real replug): the camera is
-    followed by its by-path link, not by /dev/videoN."""
+    followed by its by-path link, not by /dev/videoN. The box's own catalog is read once,
+    at the end (each `nvr-edge segments` is a Python start-up under TCG)."""
     wait_usb_segment(vm, adopted_vivid["asked_ms"], f"{USB_CAMERA} recording")
+    started = time.monotonic()
     old_node = vivid_nodes(vm)["vivid-000-vid-cap"]
-    before = usb_segments(vm)
     part, _ = wait_for(lambda: usb_part(vm), 120, f"3 s into a segment of {USB_CAMERA}",
                        interval=0.5)
     holder = vm.run(f"sleep 900 < {old_node} > /dev/null 2>&1 3>&- & echo $!").output.strip()
@@ -620,18 +628,15 @@ def test_adopted_vivid_goes_offline_unplugged_and_records_again(
         alert = json.loads(mqtt.wait_for(f"{TOPIC_BASE}/event", None, timeout=60,
                                          after=unplugged, contains="camera_unplugged").payload)
         assert alert["code"] == "camera_unplugged" and USB_CAMERA in alert["message"], alert
-        # what it recorded is kept: every segment listed before, and the one cut by the
-        # unplug closed under its own name with the seconds it had
-        after = {s["start_ms"]: s for s in usb_segments(vm)}
-        assert all(s["start_ms"] in after for s in before), (before, after)
-        name = part.removesuffix(".part").rsplit("/", 2)[-2:]
-        cut = next((s for s in after.values() if s["path"].rsplit("/", 2)[-2:] == name), None)
-        assert cut is not None and cut["duration_ms"] >= 1000, (part, after)
-        assert cut["start_ms"] < unplug_ms, cut
+        # the segment cut by the unplug is closed (no .part left) and announced
         assert vm.run(f"ls {GUEST_CACHE}/{USB_CAMERA}/*/*.part", check=False).rc != 0
+        second = datetime.fromtimestamp(part_start_ms(part) / 1000, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S")  # the name holds the start's second
+        cut = wait_for(lambda: next((e for e in usb_closed_events(mqtt)
+                                     if e["start"].startswith(second)), None),
+                       60, f"segment_closed of the cut segment {part}")
         # no restart storm: one worker waits for the device, offline, all along
-        pid = usb_status(vm)["pid"]
-        restarts = usb_status(vm)["restarts"]
+        pid, restarts = state["pid"], state["restarts"]
         time.sleep(5)
         assert (usb_status(vm)["state"], usb_status(vm)["pid"]) == ("offline", pid)
         assert usb_status(vm)["restarts"] == restarts, usb_status(vm)
@@ -644,16 +649,29 @@ def test_adopted_vivid_goes_offline_unplugged_and_records_again(
         wait_for(lambda: usb_status(vm).get("state") == "online", 120,
                  f"{USB_CAMERA} online after the replug", interval=1)
         record("vivid_replug_to_online_s", time.monotonic() - replugged)
-        wait_usb_segment(vm, replug_ms, f"a closed segment of {USB_CAMERA} after the replug")
+        new = wait_usb_segment(vm, replug_ms,
+                               f"a closed segment of {USB_CAMERA} after the replug")
         record("vivid_replug_to_closed_segment_s", time.monotonic() - replugged)
+        assert usb_status(vm)["pid"] == pid, usb_status(vm)  # woken, not restarted
     finally:
         vm.run(f"kill {holder}", check=False)
+        (IMAGES.parent / "vivid-unplug-journal.txt").write_text(vm.run(
+            "journalctl -u nvr-edge -n 80 --no-pager -o short-monotonic", check=False).output)
     mqtt.wait_for(f"{TOPIC_BASE}/camera/{USB_CAMERA}/state", "online", timeout=60,
                   after=replugged)
     # the same camera, its config untouched, watched on its new node
     assert [d["node"] for d in v4l2_status(vm)] == [new_node], v4l2_status(vm)
     config = vm.run("cat /var/lib/nvr-edge/nvr-edge.toml").output
     assert config.count("platform-vivid.0-video-index0") == 1 and "/dev/video" not in config
-    new = [s for s in usb_segments(vm) if s["start_ms"] >= replug_ms]
-    video = fetch_video(vm, new[0], tmp_path / "replugged.mp4")
+    # kept: every segment announced before the unplug, the cut one with the seconds it had,
+    # and the new one, listed by the catalog; the new one plays
+    listed = {s["start"]: s for s in usb_segments(vm)}
+    announced = usb_closed_events(mqtt, before=unplugged)
+    assert announced and all(s["start"] in listed for s in announced), (announced, listed)
+    cut_row = listed[cut["start"]]
+    assert cut_row["duration_ms"] >= 1000 and cut_row["start_ms"] < unplug_ms, cut_row
+    new_row = next(s for s in listed.values() if s["start_ms"] >= replug_ms)
+    assert new_row["start"] == new["start"], (new_row, new)
+    video = fetch_video(vm, new_row, tmp_path / "replugged.mp4")
     assert video["codec_name"] == "h264" and int(video["nb_read_frames"]) > 0, video
+    record("vivid_unplug_test_s", time.monotonic() - started)
