@@ -48,6 +48,8 @@ class Engine(Protocol):
 
     def restart_camera(self, camera_id: str) -> None: ...
 
+    def retry_camera(self, camera_id: str) -> None: ...
+
     def apply_config(self, new: Config) -> ConfigChange: ...
 
 
@@ -108,6 +110,9 @@ class ApplianceControl:
 
     def restart_camera(self, camera_id: str) -> None:
         self._call(lambda: self._supervisor.restart_camera(self._known(camera_id)))
+
+    def retry_camera(self, camera_id: str) -> None:
+        self._call(lambda: self._supervisor.retry_camera(self._known(camera_id)))
 
     def set_config(self, document: Mapping[str, Any]) -> ConfigChange:
         """Replace the whole configuration (masked secrets keep their running values)."""

@@ -208,10 +208,7 @@ class Supervisor:
         """(The link watcher's thread.) A network link came up: every worker ends its
         backoff wait now (SIGUSR1) instead of at its next step or probe."""
         for runtime in list(self.cameras.values()):
-            process = runtime.process
-            if process is not None and process.pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGUSR1)
+            _wake(runtime)
 
     def stop(self) -> None:
         """Stop in order: mover, workers (each closes its segment), catalog writes, plugins,
@@ -369,6 +366,18 @@ class Supervisor:
         else:  # waiting out a restart delay or a storm guard: try now
             runtime.guard.clear()
             self._spawn(runtime)
+
+    def retry_camera(self, camera_id: str) -> None:
+        """Try the camera now, without a restart (its USB device was plugged back): the
+        worker ends its backoff wait; a recording worker is not disturbed. A worker
+        waiting out a restart delay or the storm guard starts at the next tick."""
+        runtime = self.cameras[camera_id]
+        if not runtime.camera.enabled:
+            raise ValueError(f"camera {camera_id!r} is disabled in the configuration")
+        if runtime.process is not None:
+            _wake(runtime)
+        elif runtime.restart_at is not None:
+            runtime.restart_at = time.monotonic()
 
     def apply_config(self, new: Config) -> ConfigChange:
         """Run `new` without touching cameras whose worker would see no difference."""
@@ -693,3 +702,11 @@ class Supervisor:
         except OSError as exc:
             log.warning("cannot write the status file: %s", exc)
         self.observers.notify("nvr_status", status=status, config=self.config)
+
+
+def _wake(runtime: CameraRuntime) -> None:
+    """End the worker's backoff wait (SIGUSR1): it tries its camera now."""
+    process = runtime.process
+    if process is not None and process.pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGUSR1)

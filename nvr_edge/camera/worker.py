@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import logging
+import math
 import os
 import queue
 import signal
@@ -188,8 +189,13 @@ class CameraWorker:
                 self.backoff.reset()
                 self.streak.reset()
                 reported_offline = False
-            delay = self.backoff.record_failure()
             reachable, reason = self.why_ended(end)
+            # An unplugged device is waited for, not retried: opening a missing node
+            # cannot succeed, and counting those "failures" would end in a false
+            # camera_connection_failed. The node's return (or the udev watcher's wake)
+            # ends the wait.
+            unplugged = self.device is not None and not reachable
+            delay = math.inf if unplugged else self.backoff.record_failure()
             reason = self.streak.add(reason)
             log.warning("%s: %s", self.camera.id, reason)
             if not reachable:
@@ -199,7 +205,7 @@ class CameraWorker:
                     self.alert_offline(reason)
             else:
                 self.channel.set_state(CameraState.CONNECTING, reason)
-            if self.backoff.just_gave_up:
+            if not unplugged and self.backoff.just_gave_up:
                 self.channel.alert("camera_connection_failed", AlertLevel.CRITICAL,
                                    f"camera {self.camera.id}: {self.backoff.failures} "
                                    "connection attempts failed; retrying every "
@@ -236,7 +242,8 @@ class CameraWorker:
 
     def wait_before_retry(self, delay_s: float, was_reachable: bool) -> None:
         """Sleep out the backoff, but come back at once when an absent camera answers again
-        or a network link comes up."""
+        (a USB camera's node is back) or the supervisor wakes us (SIGUSR1: a network link
+        came up, or the udev watcher saw the camera's device added)."""
         deadline = time.monotonic() + delay_s
         interval = self.config.recording.probe_interval_s
         self.wake.clear()
@@ -246,7 +253,8 @@ class CameraWorker:
                 return
             if self.wake.wait(min(interval, left)):
                 if not self.stop.is_set():
-                    log.info("%s: a network link came up; reconnecting now", self.camera.id)
+                    log.info("%s: woken (a link came up or the device was plugged in); "
+                             "trying now", self.camera.id)
                 return
             if not was_reachable and self.reachable():
                 log.info("%s: camera answers again; reconnecting now", self.camera.id)

@@ -95,7 +95,7 @@ def test_link_up_ends_a_long_backoff_at_once(tmp_path: Path, cameras: SimCameraS
         time.sleep(1)
         veth.up()
         up = time.time()
-        wait_for(lambda: "a network link came up; reconnecting now" in app.log, 25,
+        wait_for(lambda: "woken (a link came up or the device was plugged in)" in app.log, 25,
                  "the worker woken by the link event")
         resumed = wait_for(lambda: [r for r in rows(config) if r.start_ms > up * 1000] or
                            app.log.count("cam1: online") >= 2, 15, "online again")

@@ -171,3 +171,41 @@ def test_a_raising_plugin_never_stops_recording(tmp_path: Path,
     with opened_catalog(load_config(config_path)) as reader:
         rows = reader.segments(SegmentQuery(camera="cam1"))
     assert {r.id for r in rows} >= {s.id for s in segments}
+
+
+def test_retry_camera_wakes_an_unplugged_camera_s_worker_without_a_restart(
+        tmp_path: Path) -> None:
+    """A USB camera's node absent: its worker is offline and waits (its own check only
+    every 60 s here); the node back and `retry_camera` (what the V4L2 watcher calls on
+    udev's add): the same worker tries it at once."""
+    device = Path(f"/dev/shm/nvr-edge-test-video-{os.getpid()}")
+    config = load_config(write_config(
+        tmp_path / "nvr.toml", {"usb": f"v4l2:{device}?fourcc=MJPG&width=640&height=480"},
+        recording={"probe_interval_s": 60.0}))
+    pm = make_plugin_manager(load_entry_points=False)
+    catalog = appliance_catalog(config, pm)
+    supervisor = Supervisor(config, pm, catalog)
+    supervisor.start()
+
+    def usb() -> dict:
+        return supervisor.status()["cameras"]["usb"]
+
+    def poll_until(done, what: str, timeout_s: float = 30) -> dict:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            supervisor.poll(0.2)
+            if done(usb()):
+                return usb()
+        raise AssertionError(f"{what}: {usb()}")
+
+    try:
+        offline = poll_until(lambda c: c["state"] == "offline", "offline, unplugged")
+        assert "unplugged" in offline["reason"], offline
+        device.write_bytes(b"")  # back (a plain file: reachable, no capture device)
+        supervisor.retry_camera("usb")
+        tried = poll_until(lambda c: c["state"] == "connecting", "tried at once", 10)
+        assert (tried["pid"], tried["restarts"]) == (offline["pid"], 0), (offline, tried)
+    finally:
+        supervisor.stop()
+        catalog.close()
+        device.unlink(missing_ok=True)

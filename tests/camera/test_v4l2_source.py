@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nvr_edge_testing.waiting import wait_for
 
 from nvr_edge.camera.ingest import Ended, RtspReader
 from nvr_edge.camera.messages import AlertRaised
@@ -122,6 +123,29 @@ def test_a_device_plugged_back_ends_the_retry_wait_at_once(tmp_path: Path,
     started = time.monotonic()
     worker.wait_before_retry(30.0, was_reachable=False)
     assert 0.4 < time.monotonic() - started < 2.0
+
+
+def test_an_unplugged_device_is_waited_for_not_retried(tmp_path: Path, device: Path) -> None:
+    """The worker's loop with the node absent: OFFLINE and one alert, then it waits for
+    the node (no open attempts counted toward camera_connection_failed, whatever the
+    backoff would say); the node back ends the wait and the device is tried again."""
+    worker, pipe = usb_worker(tmp_path, device)
+    runner = threading.Thread(target=worker._run)
+    runner.start()
+    try:
+        wait_for(lambda: worker.channel.state and worker.channel.state[0] == "offline", 10,
+                 "the worker offline")
+        time.sleep(1.0)  # five probe intervals: still one attempt, one alert
+        assert worker.backoff.failures == 0
+        assert "unplugged" in worker.channel.state[1]
+        assert [m.code for m in pipe.sent if isinstance(m, AlertRaised)] == ["camera_unplugged"]
+        device.write_bytes(b"")  # back (a plain file: reachable, but no capture device)
+        wait_for(lambda: worker.backoff.failures >= 1, 10, "the device tried again")
+        assert worker.channel.state[0] == "connecting", worker.channel.state
+    finally:
+        worker.stop.set()
+        runner.join(10)
+    assert not runner.is_alive()
 
 
 def test_ended_reasons_name_v4l2_not_rtsp(tmp_path: Path, device: Path) -> None:

@@ -327,7 +327,11 @@ def test_discover_offers_the_vivid_capture_node_only(vm: QemuVM) -> None:
     cam = v4l2[0]
     # no by-id link: the id falls back to udev's ID_PATH with the node's index
     assert cam["id"] == "v4l2:platform-vivid.0-video-index0", cam
-    assert cam["address"] == capture, cam
+    # the address (and every stream URL) is the by-path link: /dev/videoN is not the
+    # same device across a rebind
+    link = "/dev/v4l/by-path/platform-vivid.0-video-index0"
+    assert cam["address"] == link, cam
+    assert vm.run(f"readlink -f {link}").output == capture
     assert cam["name"] == "vivid", cam  # udev's ID_V4L_PRODUCT
     streams = cam["streams"]
     # vivid offers ~80 formats of 42 modes each: the plugin's cap keeps the first 512
@@ -342,7 +346,7 @@ def test_discover_offers_the_vivid_capture_node_only(vm: QemuVM) -> None:
     rates = {size: sorted(f for w, h, f in yuyv if (w, h) == size) for size in sizes}
     assert all(rates.values()) and None not in {f for r in rates.values() for f in r}, rates
     assert max(rates[sizes[0]]) > max(rates[sizes[-1]]), rates
-    assert all(s["url"].startswith(f"v4l2:{capture}?fourcc=") for s in streams), streams[:3]
+    assert all(s["url"].startswith(f"v4l2:{link}?fourcc=") for s in streams), streams[:3]
     main = [s for s in streams if s["role"] == "main"]
     assert len(main) == 1 and main[0] == streams[0], main
     # no H.264 or MJPEG: recording it goes through an encoder
@@ -487,11 +491,44 @@ def ffprobe_video(path: Path) -> dict:
     return json.loads(out)["streams"][0]
 
 
-def test_adopted_vivid_records_through_the_guest_s_encoder(
-        vm: QemuVM, broker: Broker, mqtt: Subscriber, tmp_path: Path) -> None:
-    """Near the end of the file: the whole USB path on the image. The candidate discover
-    offers is adopted over MQTT (adopt_usb_camera), its raw frames go through the guest's
-    encoder to a closed H.264 segment, listed and playable."""
+def fetch_video(vm: QemuVM, segment: dict, dest: Path) -> dict:
+    """A segment of the guest, fetched over the channel (same size as the catalog says) and
+    read by the host's ffprobe, every frame decoded."""
+    dest.write_bytes(base64.b64decode(vm.run(f"base64 -w0 {segment['path']}",
+                                             timeout=300).output))
+    assert dest.stat().st_size == segment["bytes"]
+    return ffprobe_video(dest)
+
+
+def usb_segments(vm: QemuVM) -> list[dict]:
+    return sorted(json.loads(vm.run(guest_cli(f"segments --camera {USB_CAMERA} --json"),
+                                    timeout=180).output), key=lambda s: s["start_ms"])
+
+
+def usb_closed_since(vm: QemuVM, since_ms: int) -> dict | None:
+    """usb1's last closed segment in the status, if it started at or after `since_ms`."""
+    last = usb_status(vm).get("last_segment") or {}
+    return last if last and iso_ms(last["start"]) >= since_ms else None
+
+
+def wait_usb_segment(vm: QemuVM, since_ms: int, what: str) -> dict:
+    """A closed segment of usb1 that started at or after `since_ms` (guest clock); the
+    failure says why: the camera's state, the encoders' probes, the service's log."""
+    try:
+        return wait_for(lambda: usb_closed_since(vm, since_ms), 420, what, interval=3)
+    except AssertionError as exc:
+        status = guest_status(vm)
+        raise AssertionError(
+            f"{exc}\n{USB_CAMERA}: {status.get('cameras', {}).get(USB_CAMERA)}\nencoders: "
+            f"{status.get('plugins', {}).get('encoders')}\nservice log:\n" + vm.run(
+                "journalctl -u nvr-edge -n 60 --no-pager", check=False).output) from None
+
+
+@pytest.fixture(scope="module")
+def adopted_vivid(vm: QemuVM, broker: Broker, mqtt: Subscriber) -> dict:
+    """vivid's candidate, as `discover` offers it, adopted over MQTT (adopt_usb_camera) as
+    usb1 in its smallest YUYV mode: {candidate, mode, answer, asked (monotonic), asked_ms
+    (guest clock)}. Shared by the tests that record it (either may run alone)."""
     vm.wait_channel(BOOT_TIMEOUT)
     wait_for(lambda: service_state(vm) == "active", BOOT_TIMEOUT, "nvr-edge active", interval=2)
     wait_for(lambda: v4l2_status(vm), 120, "vivid in the status part", interval=2)
@@ -508,69 +545,133 @@ def test_adopted_vivid_records_through_the_guest_s_encoder(
                    check=True, timeout=30)
     answer = json.loads(mqtt.wait_for(f"{TOPIC_BASE}/response/adopt_usb_camera", None,
                                       timeout=180, after=asked, contains="adopt-vivid").payload)
+    return {"candidate": cam, "mode": mode, "answer": answer, "asked": asked,
+            "asked_ms": asked_ms}
+
+
+def test_adopted_vivid_records_through_the_guest_s_encoder(
+        vm: QemuVM, adopted_vivid: dict, tmp_path: Path) -> None:
+    """Near the end of the file: the whole USB path on the image. The candidate discover
+    offers is adopted over MQTT (adopt_usb_camera), its raw frames go through the guest's
+    encoder to a closed H.264 segment, listed and playable."""
+    answer, cam, mode = adopted_vivid["answer"], adopted_vivid["candidate"], adopted_vivid["mode"]
     assert answer["status"] == "ok", answer
     assert answer["data"]["camera"] == USB_CAMERA and "fourcc=YUYV" in answer["data"]["main"], \
         answer
-
-    def closed_since(since_ms: int) -> dict | None:
-        last = usb_status(vm).get("last_segment") or {}
-        return last if last and iso_ms(last["start"]) >= since_ms else None
-
-    try:
-        wait_for(lambda: closed_since(asked_ms), 420, f"a closed segment of {USB_CAMERA}",
-                 interval=3)
-    except AssertionError as exc:  # say why: the camera's state and the encoders' probes
-        status = guest_status(vm)
-        raise AssertionError(
-            f"{exc}\n{USB_CAMERA}: {status.get('cameras', {}).get(USB_CAMERA)}\nencoders: "
-            f"{status.get('plugins', {}).get('encoders')}\nservice log:\n" + vm.run(
-                "journalctl -u nvr-edge -n 60 --no-pager", check=False).output) from None
-    record("vivid_adopt_to_closed_segment_s", time.monotonic() - asked)
+    # no by-id link (a platform device): the URL names the by-path link, which follows the
+    # device to whatever /dev/videoN it has after a rebind
+    assert answer["data"]["main"].startswith(
+        "v4l2:/dev/v4l/by-path/platform-vivid.0-video-index0?"), answer
+    wait_usb_segment(vm, adopted_vivid["asked_ms"], f"a closed segment of {USB_CAMERA}")
+    record("vivid_adopt_to_closed_segment_s", time.monotonic() - adopted_vivid["asked"])
     x264 = next(p for p in guest_status(vm)["plugins"]["encoders"]["probes"]
                 if p["name"] == "libx264")
     record("libx264_probe_startup_s", x264["startup_s"])
     record("libx264_probe_encode_s", round(x264["seconds"] - x264["startup_s"], 1))
-    segments = json.loads(vm.run(guest_cli(f"segments --camera {USB_CAMERA} --json"),
-                                 timeout=180).output)
+    segments = usb_segments(vm)
     assert segments and segments[0]["duration_ms"] > 0 and segments[0]["bytes"] > 0, segments
-    # playable: the file, fetched over the channel, read by the host's ffprobe; recorded
-    # through an encoder, so H.264 at the adopted mode's size whatever the device sent
-    local = tmp_path / "usb1.mp4"
-    local.write_bytes(base64.b64decode(vm.run(f"base64 -w0 {segments[0]['path']}",
-                                              timeout=300).output))
-    assert local.stat().st_size == segments[0]["bytes"]
-    video = ffprobe_video(local)
+    # playable; recorded through an encoder, so H.264 at the adopted mode's size whatever
+    # the device sent
+    video = fetch_video(vm, segments[0], tmp_path / "usb1.mp4")
     assert video["codec_name"] == "h264", video
     size = next(s for s in cam["streams"] if s["name"] == mode)
     assert (video["width"], video["height"]) == (size["width"], size["height"]), (video, size)
     assert int(video["nb_read_frames"]) > 0, video
 
 
-@pytest.mark.pending
-def test_adopted_vivid_goes_offline_unplugged_and_records_again(vm: QemuVM,
-                                                                 mqtt: Subscriber) -> None:
-    """After the test above: unplugged, OFFLINE with an alert; plugged back, recording.
-    Pending (deselected from ci/test): `modprobe -r vivid` is refused while the worker
-    holds the device ("Module vivid is in use"), so the unplug is the platform device's
-    unbind, which has not run yet."""
-    def closed_since(since_ms: int) -> dict | None:
-        last = usb_status(vm).get("last_segment") or {}
-        return last if last and iso_ms(last["start"]) >= since_ms else None
+def usb_part(vm: QemuVM) -> tuple[str, int] | None:
+    """usb1's segment being written and the guest's clock, once it has 3 s of video: an
+    unplug in the middle of a segment (judged from the guest's files, as cut_point is)."""
+    reply = vm.run(f"ls -1 {GUEST_CACHE}/{USB_CAMERA}/*/*.mp4.part 2>/dev/null | tail -n 1; "
+                   "date +%s%3N", check=False).output.split()
+    if len(reply) != 2:
+        return None
+    part, now_ms = reply[0], int(reply[1])
+    return (part, now_ms) if now_ms - part_start_ms(part) >= 3000 else None
 
-    unplugged = time.monotonic()
-    vm.run("echo vivid.0 > /sys/bus/platform/drivers/vivid/unbind", timeout=120)
-    state = wait_for(lambda: usb_status(vm).get("state") == "offline" and usb_status(vm),
-                     120, f"{USB_CAMERA} offline", interval=1)
-    record("vivid_unplug_to_offline_s", time.monotonic() - unplugged)
-    assert "unplugged" in state.get("reason", ""), state
-    alert = json.loads(mqtt.wait_for(f"{TOPIC_BASE}/event", None, timeout=60, after=unplugged,
-                                     contains='"camera_unplugged"').payload)
-    assert alert["code"] == "camera_unplugged" and USB_CAMERA in alert["message"], alert
-    replug_ms, replugged = guest_now_ms(vm), time.monotonic()
-    vm.run("echo vivid.0 > /sys/bus/platform/drivers/vivid/bind", timeout=120)
-    wait_for(lambda: usb_status(vm).get("state") == "online", 120,
-             f"{USB_CAMERA} online after the replug", interval=1)
-    record("vivid_replug_to_online_s", time.monotonic() - replugged)
-    wait_for(lambda: closed_since(replug_ms), 420,
-             f"a closed segment of {USB_CAMERA} after the replug", interval=3)
-    record("vivid_replug_to_closed_segment_s", time.monotonic() - replugged)
+
+def usb_closed_events(mqtt: Subscriber, before: float = float("inf")) -> list[dict]:
+    """usb1's segment_closed events that reached the host's broker before `before`."""
+    return [e["segment"] for e in (json.loads(m.payload) for m in list(mqtt.messages)
+                                   if m.topic == f"{TOPIC_BASE}/event" and m.at < before)
+            if e.get("type") == "segment_closed" and e.get("camera") == USB_CAMERA]
+
+
+def test_adopted_vivid_goes_offline_unplugged_and_records_again(
+        vm: QemuVM, adopted_vivid: dict, mqtt: Subscriber, tmp_path: Path) -> None:
+    """The adopted camera unplugged mid-segment and plugged back. `modprobe -r vivid` is
+    refused while the worker holds the device ("Module vivid is in use"), so the unplug is
+    vivid's platform device unbound from its driver, which is what the kernel does when a
+    USB camera goes: the nodes go, and an open one answers ENODEV. A process of the test
+    keeps the old capture node open across the unplug, so its number is still taken when
+    the device comes back (as when a reader lags behind a real replug): the camera is
+    followed by its by-path link, not by /dev/videoN. The box's own catalog is read once,
+    at the end (each `nvr-edge segments` is a Python start-up under TCG)."""
+    wait_usb_segment(vm, adopted_vivid["asked_ms"], f"{USB_CAMERA} recording")
+    started = time.monotonic()
+    old_node = vivid_nodes(vm)["vivid-000-vid-cap"]
+    part, _ = wait_for(lambda: usb_part(vm), 120, f"3 s into a segment of {USB_CAMERA}",
+                       interval=0.5)
+    holder = vm.run(f"sleep 900 < {old_node} > /dev/null 2>&1 3>&- & echo $!").output.strip()
+    unplug_ms, unplugged = guest_now_ms(vm), time.monotonic()
+    try:
+        vm.run("echo vivid.0 > /sys/bus/platform/drivers/vivid/unbind", timeout=120)
+        state = wait_for(lambda: usb_status(vm).get("state") == "offline" and usb_status(vm),
+                         120, f"{USB_CAMERA} offline", interval=1)
+        record("vivid_unplug_to_offline_s", time.monotonic() - unplugged)
+        assert "unplugged" in state["reason"], state
+        # what a fleet operator sees: the retained state and reason, and the alert
+        mqtt.wait_for(f"{TOPIC_BASE}/camera/{USB_CAMERA}/state", "offline", timeout=60,
+                      after=unplugged)
+        mqtt.wait_for(f"{TOPIC_BASE}/camera/{USB_CAMERA}/reason", None, timeout=60,
+                      after=unplugged, contains="unplugged")
+        alert = json.loads(mqtt.wait_for(f"{TOPIC_BASE}/event", None, timeout=60,
+                                         after=unplugged, contains="camera_unplugged").payload)
+        assert alert["code"] == "camera_unplugged" and USB_CAMERA in alert["message"], alert
+        # the segment cut by the unplug is closed (no .part left) and announced
+        assert vm.run(f"ls {GUEST_CACHE}/{USB_CAMERA}/*/*.part", check=False).rc != 0
+        second = datetime.fromtimestamp(part_start_ms(part) / 1000, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S")  # the name holds the start's second
+        cut = wait_for(lambda: next((e for e in usb_closed_events(mqtt)
+                                     if e["start"].startswith(second)), None),
+                       60, f"segment_closed of the cut segment {part}")
+        # no restart storm: one worker waits for the device, offline, all along
+        pid, restarts = state["pid"], state["restarts"]
+        time.sleep(5)
+        assert (usb_status(vm)["state"], usb_status(vm)["pid"]) == ("offline", pid)
+        assert usb_status(vm)["restarts"] == restarts, usb_status(vm)
+
+        replug_ms, replugged = guest_now_ms(vm), time.monotonic()
+        vm.run("echo vivid.0 > /sys/bus/platform/drivers/vivid/bind", timeout=120)
+        new_node = wait_for(lambda: vivid_nodes(vm).get("vivid-000-vid-cap"), 60,
+                            "vivid's capture node back")
+        assert new_node != old_node, (old_node, new_node)  # the old number is still held
+        wait_for(lambda: usb_status(vm).get("state") == "online", 120,
+                 f"{USB_CAMERA} online after the replug", interval=1)
+        record("vivid_replug_to_online_s", time.monotonic() - replugged)
+        new = wait_usb_segment(vm, replug_ms,
+                               f"a closed segment of {USB_CAMERA} after the replug")
+        record("vivid_replug_to_closed_segment_s", time.monotonic() - replugged)
+        assert usb_status(vm)["pid"] == pid, usb_status(vm)  # woken, not restarted
+    finally:
+        vm.run(f"kill {holder}", check=False)
+        (IMAGES.parent / "vivid-unplug-journal.txt").write_text(vm.run(
+            "journalctl -u nvr-edge -n 80 --no-pager -o short-monotonic", check=False).output)
+    mqtt.wait_for(f"{TOPIC_BASE}/camera/{USB_CAMERA}/state", "online", timeout=60,
+                  after=replugged)
+    # the same camera, its config untouched, watched on its new node
+    assert [d["node"] for d in v4l2_status(vm)] == [new_node], v4l2_status(vm)
+    config = vm.run("cat /var/lib/nvr-edge/nvr-edge.toml").output
+    assert config.count("platform-vivid.0-video-index0") == 1 and "/dev/video" not in config
+    # kept: every segment announced before the unplug, the cut one with the seconds it had,
+    # and the new one, listed by the catalog; the new one plays
+    listed = {s["start"]: s for s in usb_segments(vm)}
+    announced = usb_closed_events(mqtt, before=unplugged)
+    assert announced and all(s["start"] in listed for s in announced), (announced, listed)
+    cut_row = listed[cut["start"]]
+    assert cut_row["duration_ms"] >= 1000 and cut_row["start_ms"] < unplug_ms, cut_row
+    new_row = next(s for s in listed.values() if s["start_ms"] >= replug_ms)
+    assert new_row["start"] == new["start"], (new_row, new)
+    video = fetch_video(vm, new_row, tmp_path / "replugged.mp4")
+    assert video["codec_name"] == "h264" and int(video["nb_read_frames"]) > 0, video
+    record("vivid_unplug_test_s", time.monotonic() - started)

@@ -1,7 +1,9 @@
-"""Adopted USB cameras follow their device: the watcher's add or remove restarts the
-camera's worker at once (not after its backoff). Restarted on a remove, the worker finds
-the node gone and reports the camera OFFLINE with alert `camera_unplugged`; on an add it
-records again within a second or two."""
+"""Adopted USB cameras follow their device: the watcher's add or remove wakes the camera's
+worker (`retry_camera`; on an add before the watcher probes the node's modes), which
+tries the device at once instead of at its next check. No
+restart: a worker recording a device that goes finds out itself (its reads fail with
+ENODEV) and shows OFFLINE with alert `camera_unplugged`, then waits for the device; woken
+by the add, it records again within a second or two."""
 
 from __future__ import annotations
 
@@ -9,23 +11,24 @@ import logging
 from urllib.parse import urlsplit
 
 from nvr_edge import Appliance
-from nvr_edge_v4l2.watcher import Present
+from nvr_edge_v4l2.nodes import VideoNode
 
 log = logging.getLogger(__name__)
 
 
-def cameras_on(appliance: Appliance, present: Present) -> list[str]:
-    """Ids of enabled cameras recording this device (by its by-id link or its node)."""
-    paths = {present.node.link, present.node.node}
+def cameras_on(appliance: Appliance, node: VideoNode) -> list[str]:
+    """Ids of enabled cameras recording this device (by its by-id or by-path link, which
+    name it whatever /dev/videoN it has, or by that node)."""
+    paths = {node.link, node.node}
     return [c.id for c in appliance.config.cameras
             if c.enabled and c.main[:5].lower() == "v4l2:" and urlsplit(c.main).path in paths]
 
 
-def device_changed(appliance: Appliance, action: str, present: Present) -> None:
-    for camera_id in cameras_on(appliance, present):
-        log.info("v4l2: %s %s: restarting camera %s now", present.node.stable_id,
-                 "plugged in" if action == "add" else "unplugged", camera_id)
+def device_changed(appliance: Appliance, action: str, node: VideoNode) -> None:
+    for camera_id in cameras_on(appliance, node):
+        log.info("v4l2: %s %s (%s): camera %s tries it now", node.stable_id,
+                 "plugged in" if action == "add" else "unplugged", node.node, camera_id)
         try:
-            appliance.restart_camera(camera_id)
+            appliance.retry_camera(camera_id)
         except Exception as exc:  # the monitor thread must outlive one refusal
-            log.warning("v4l2: camera %s not restarted: %s", camera_id, exc)
+            log.warning("v4l2: camera %s not woken: %s", camera_id, exc)

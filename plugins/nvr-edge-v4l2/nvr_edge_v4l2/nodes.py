@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 BY_ID = "/dev/v4l/by-id/"
+BY_PATH = "/dev/v4l/by-path/"
 
 
 @dataclass(frozen=True)
@@ -13,7 +14,7 @@ class VideoNode:
     sys_path: str
     node: str        # /dev/videoN: changes from one plug to the next
     stable_id: str   # the /dev/v4l/by-id name, else ID_SERIAL or ID_PATH with the index
-    link: str        # the /dev/v4l/by-id path when udev made one, else `node`
+    link: str        # the by-id link, else the by-path link, else `node`
     name: str
     vendor: str
     model: str
@@ -28,6 +29,10 @@ def video_node(sys_path: str, node: str | None, properties: Mapping[str, str],
         return None
     links = properties.get("DEVLINKS", "").split()
     by_id = sorted(link for link in links if link.startswith(BY_ID))
+    # No by-id link (a platform device such as a CSI camera or vivid, or a USB camera
+    # without a serial): the by-path link names the same device on every rebind, where
+    # /dev/videoN may be another device's by then
+    by_path = sorted(link for link in links if link.startswith(BY_PATH))
     if by_id:
         stable = by_id[0].removeprefix(BY_ID)
     elif properties.get("ID_SERIAL"):
@@ -37,7 +42,7 @@ def video_node(sys_path: str, node: str | None, properties: Mapping[str, str],
     else:
         stable = node.rsplit("/", 1)[-1]  # no better name: only until the next plug
     return VideoNode(
-        sys_path=sys_path, node=node, stable_id=stable, link=by_id[0] if by_id else node,
+        sys_path=sys_path, node=node, stable_id=stable, link=(by_id or by_path or [node])[0],
         name=properties.get("ID_V4L_PRODUCT") or attribute_name,
         vendor=(properties.get("ID_VENDOR_FROM_DATABASE") or properties.get("ID_VENDOR", "")),
         model=properties.get("ID_MODEL_FROM_DATABASE") or properties.get("ID_MODEL", ""),

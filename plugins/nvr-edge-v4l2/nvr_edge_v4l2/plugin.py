@@ -18,6 +18,7 @@ from nvr_edge import (
 from nvr_edge_v4l2.adopt import adopt_command
 from nvr_edge_v4l2.candidates import candidate
 from nvr_edge_v4l2.follow import device_changed
+from nvr_edge_v4l2.nodes import VideoNode
 from nvr_edge_v4l2.settings import V4l2Settings, read_v4l2
 from nvr_edge_v4l2.watcher import Present, Watcher
 
@@ -74,7 +75,8 @@ class V4l2Discovery:
         if not settings.watch:
             return
         try:
-            self.watcher = Watcher(settings.source, on_change=self._device_changed).start()
+            self.watcher = Watcher(settings.source, on_change=self._device_changed,
+                                   on_plug=self._device_plugged).start()
         except (OSError, ImportError) as exc:  # no netlink socket (a container), no libudev
             log.warning("v4l2: cannot follow devices (%s events): %s", settings.source, exc)
             return
@@ -83,8 +85,13 @@ class V4l2Discovery:
 
 
     def _device_changed(self, action: str, present: Present) -> None:
+        if self.appliance is not None and action == "remove":
+            device_changed(self.appliance, action, present.node)
+
+    def _device_plugged(self, node: VideoNode) -> None:
+        # an add wakes the cameras before the probe (on_plug), not after it
         if self.appliance is not None:
-            device_changed(self.appliance, action, present)
+            device_changed(self.appliance, "add", node)
 
 
 def _status(present: Present) -> dict[str, Any]:

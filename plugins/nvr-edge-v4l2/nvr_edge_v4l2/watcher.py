@@ -28,12 +28,18 @@ class Present:
     problem: str = ""
 
 
-def describe_device(device: pyudev.Device, ioctl: Ioctl) -> Present | None:
-    """A Present for a capture node; None for metadata, codec (M2M) and output nodes."""
+def capture_node(device: pyudev.Device) -> VideoNode | None:
+    """The node, unless udev already says it captures nothing (metadata nodes); unopened."""
     attributes = device.attributes
     node = video_node(device.sys_path, device.device_node, dict(device.properties),
                       _attribute(attributes, "name"), _attribute(attributes, "index") or "0")
-    if node is None or not may_capture(node):
+    return node if node is not None and may_capture(node) else None
+
+
+def describe_device(device: pyudev.Device, ioctl: Ioctl) -> Present | None:
+    """A Present for a capture node; None for metadata, codec (M2M) and output nodes."""
+    node = capture_node(device)
+    if node is None:
         return None
     try:
         report = probe(node.node, ioctl)
@@ -58,15 +64,19 @@ def _attribute(attributes: pyudev.Attributes, name: str) -> str:
 
 
 class Watcher:
-    """`on_change(action, present)` runs on the monitor's thread after each add/remove."""
+    """`on_change(action, present)` runs on the monitor's thread after each add/remove;
+    `on_plug(node)` on an add before the node is probed (hundreds of ioctls, seconds on a
+    slow box): a camera recording that node need not wait for the probe."""
 
     def __init__(self, source: str = "udev", ioctl: Ioctl = system_ioctl,
-                 on_change: Callable[[str, Present], None] | None = None) -> None:
+                 on_change: Callable[[str, Present], None] | None = None,
+                 on_plug: Callable[[VideoNode], None] | None = None) -> None:
         if source not in SOURCES:
             raise ValueError(f"event source {source!r} is not one of {SOURCES}")
         self.source = source
         self.ioctl = ioctl
         self.on_change = on_change
+        self.on_plug = on_plug
         self.context = pyudev.Context()
         self._present: dict[str, Present] = {}
         self._lock = threading.Lock()
@@ -113,6 +123,7 @@ class Watcher:
                     log.info("v4l2: %s (%s) removed", gone.node.node, gone.node.stable_id)
                     self._tell("remove", gone)
             elif action == "add":
+                self._plugged(device)
                 present = describe_device(device, self.ioctl)
                 if present is not None:
                     with self._lock:
@@ -124,6 +135,15 @@ class Watcher:
                     self._tell("add", present)
         except Exception:  # the monitor thread must outlive one odd device
             log.exception("v4l2: udev event for %s", device.sys_path)
+
+    def _plugged(self, device: pyudev.Device) -> None:
+        node = None if self.on_plug is None else capture_node(device)
+        if node is None:
+            return
+        with self._lock:
+            known = self._present.get(device.sys_path)
+        if known is None or not _same(known.node, node):
+            self.on_plug(node)
 
     def _tell(self, action: str, present: Present) -> None:
         if self.on_change is not None:

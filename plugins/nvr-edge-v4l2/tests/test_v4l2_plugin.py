@@ -57,6 +57,12 @@ def test_stable_ids_prefer_by_id_then_serial_then_path() -> None:
     assert node(DEVLINKS=links).link == "/dev/v4l/by-id/usb-Acme_C1_42-video-index0"
     assert node(ID_SERIAL="Acme_C1_42", ID_PATH="p").stable_id == "Acme_C1_42-video-index0"
     assert node(ID_PATH="pci-0:14.0-usb-0:1").stable_id == "pci-0:14.0-usb-0:1-video-index0"
+    # no by-id link (vivid, a CSI camera): the by-path one, stable across rebinds, is
+    # what a stream URL names, never /dev/videoN, which another device may take meanwhile
+    by_path = node(DEVLINKS="/dev/v4l/by-path/platform-vivid.0-video-index0",
+                   ID_PATH="platform-vivid.0")
+    assert by_path.stable_id == "platform-vivid.0-video-index0"
+    assert by_path.link == "/dev/v4l/by-path/platform-vivid.0-video-index0"
     assert node().stable_id == "video0" and node().link == "/dev/video0"
     assert video_node("/sys/x", None, {}) is None  # no device file: nothing to open
 

@@ -111,10 +111,10 @@ def test_nvr_edge_discover_lists_them_and_adds_no_credentials(tmp_path: Path) ->
     assert "3 camera(s) found" in text
 
 
-def test_an_adopted_webcam_is_restarted_when_unplugged_and_plugged_back() -> None:
+def test_an_adopted_webcam_is_woken_when_unplugged_and_plugged_back() -> None:
     """adopt_usb_camera writes the proposed main stream (no credentials); the watcher's
-    remove and add events restart that camera's worker at once (the worker then says
-    OFFLINE / camera_unplugged, or records again: tests/camera/test_v4l2_source.py)."""
+    remove and add events wake that camera's worker (retry_camera: no restart; the worker
+    says OFFLINE / camera_unplugged, or records again: tests/camera/test_v4l2_source.py)."""
     result = run("adopted")
     adopted = result["adopted"]
     url = "v4l2:/dev/v4l/by-id/usb-Fake_Webcam_A1-video-index0?fourcc=MJPG"
@@ -123,4 +123,4 @@ def test_an_adopted_webcam_is_restarted_when_unplugged_and_plugged_back() -> Non
     assert "adopted already" in result["adopted_twice"]
     assert result["unplugged"] == adopted["camera"]
     assert result["plugged"] == adopted["camera"]
-    assert result["other_restarts"] == []
+    assert result["other_retries"] == []

@@ -113,11 +113,11 @@ def hotplug_scenario(source: str) -> dict[str, object]:
 
 
 class FakeAppliance:
-    """What the plugin asks of the appliance: its config, edit_config, restart_camera."""
+    """What the plugin asks of the appliance: its config, edit_config, retry_camera."""
 
     def __init__(self) -> None:
         self.cameras: list[SimpleNamespace] = []
-        self.restarts: queue.Queue[str] = queue.Queue()
+        self.retries: queue.Queue[str] = queue.Queue()
         self.patches: list[dict[str, object]] = []
 
     @property
@@ -131,12 +131,12 @@ class FakeAppliance:
         self.cameras = [SimpleNamespace(**{"enabled": True, **c}) for c in document["cameras"]]
         return ConfigChange(added=[self.cameras[-1].id])
 
-    def restart_camera(self, camera_id: str) -> None:
-        self.restarts.put(camera_id)
+    def retry_camera(self, camera_id: str) -> None:
+        self.retries.put(camera_id)
 
 
 def adopted_scenario() -> dict[str, object]:
-    """A webcam adopted, unplugged and plugged back: its camera restarted at each event."""
+    """A webcam adopted, unplugged and plugged back: its camera woken at each event."""
     box, appliance = Box(), FakeAppliance()
     plugin = V4l2Discovery()
     by_id = "usb-Fake_Webcam_A1-video-index0"
@@ -152,13 +152,13 @@ def adopted_scenario() -> dict[str, object]:
             seen["adopted_twice"] = str(exc)
         box.bed.uevent(path, "remove")
         box.bed.remove(path)
-        seen["unplugged"] = appliance.restarts.get(timeout=WAIT_S)
+        seen["unplugged"] = appliance.retries.get(timeout=WAIT_S)
         # back on another port: another node, the same by-id link
         box.plug("1-2", 0, "webcam", ":capture:", by_id, minor=2)
-        seen["plugged"] = appliance.restarts.get(timeout=WAIT_S)
-        box.plug("1-3", 0, "h264", ":capture:", minor=4)  # not adopted: nobody restarted
-        seen["other_restarts"] = [appliance.restarts.get(timeout=1.0)] \
-            if not appliance.restarts.empty() else []
+        seen["plugged"] = appliance.retries.get(timeout=WAIT_S)
+        box.plug("1-3", 0, "h264", ":capture:", minor=4)  # not adopted: nobody woken
+        seen["other_retries"] = [appliance.retries.get(timeout=1.0)] \
+            if not appliance.retries.empty() else []
         return seen
     finally:
         plugin.nvr_shutdown(config=appliance.config)

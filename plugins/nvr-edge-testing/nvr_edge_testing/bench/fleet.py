@@ -92,6 +92,9 @@ class SimulatedBox:
         if camera_id not in self.recording:
             raise ValueError(f"unknown camera {camera_id!r}")
 
+    def retry_camera(self, camera_id: str) -> None:
+        self.restart_camera(camera_id)  # nothing waits here: only the check
+
     def set_recording(self, camera_id: str, on: bool) -> ConfigChange:
         if camera_id not in self.recording:
             raise ControlError(f"unknown camera {camera_id!r}")
