@@ -216,7 +216,8 @@ class RecordingConfig:
     connect_timeout_s: float = config_key(10.0, lo=0.5, hi=120.0, doc="RTSP open timeout")
     probe_interval_s: float = config_key(
         1.0, lo=0.1, hi=60.0,
-        doc="how often an offline camera's RTSP port is probed while backing off")
+        doc="how often an offline camera's RTSP port (a USB camera: its device node) is "
+            "checked while it waits")
     fragment_ms: int = config_key(
         1000, lo=100, hi=10_000, doc="fMP4 fragment length: what a power cut can lose")
     unsupported_audio: str = config_key(
