@@ -508,6 +508,8 @@ def test_power_cut_while_installing_fails_and_a_retry_succeeds(
     version = "0.2.3"
     url = offer(bundle_server, release_bundle(bundle_server, version))
     slot = booted(vm)
+    wait_segment_since(vm, boot_ms(vm))
+    before = segments(vm)
     old_boot = boot_id(vm)
     sent = time.monotonic()
     assert request(broker, mqtt, {"url": url, "version": version})["status"] == "ok"
@@ -520,6 +522,10 @@ def test_power_cut_while_installing_fails_and_a_retry_succeeds(
     record("power_cut_to_failed_s", failed - cut)
     assert "interrupted while installing" in doc["reason"], doc
     assert booted(vm) == slot and doc["booted_slot"] == slot
+    # nothing recorded before the cut is lost (the catalog and the segments are fsynced)
+    assert_kept(before, segments(vm))
+    wait_segment_since(vm, boot_ms(vm))  # the old slot records again
+    record("power_cut_to_recording_s", time.monotonic() - cut)
 
     retry = time.monotonic()
     assert request(broker, mqtt, {"url": url, "version": version})["status"] == "ok"
