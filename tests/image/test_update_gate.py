@@ -96,8 +96,9 @@ def test_old_slot_after_a_rollback_commits_itself_and_reports_the_reason(
     update = tmp_path / "update"
     update.mkdir()
     (update / "pending.json").write_text(json.dumps({"slot": "B", "version": "0.3.0"}))
-    (update / "result.json").write_text(json.dumps(
-        {"state": "rolled_back", "reason": "camera cam1 closed no segment since the boot"}))
+    (update / "result.json").write_text(json.dumps(  # as the new slot's gate wrote it
+        {"state": "rolled_back", "version": "0.3.0", "slot": "B",
+         "reason": "camera cam1 closed no segment since the boot"}))
     done = run_gate(tmp_path, booted="A")
     assert done.returncode == 0, done.stderr
     assert "would run rauc status mark-good booted" in done.stdout
@@ -112,6 +113,17 @@ def test_old_slot_when_the_new_one_never_reached_user_space(tmp_path: Path) -> N
     update = tmp_path / "update"
     update.mkdir()
     (update / "pending.json").write_text(json.dumps({"slot": "B", "version": "0.3.0"}))
+    assert run_gate(tmp_path, booted="A").returncode == 0
+    assert json.loads((update / "result.json").read_text())["reason"] == \
+        "slot B did not reach user space"
+
+
+def test_an_earlier_update_s_verdict_is_not_taken_for_this_one(tmp_path: Path) -> None:
+    update = tmp_path / "update"
+    update.mkdir()
+    (update / "pending.json").write_text(json.dumps({"slot": "B", "version": "0.3.0"}))
+    (update / "result.json").write_text(json.dumps(  # left by the update to 0.2.0
+        {"state": "rolled_back", "version": "0.2.0", "slot": "B", "reason": "old news"}))
     assert run_gate(tmp_path, booted="A").returncode == 0
     assert json.loads((update / "result.json").read_text())["reason"] == \
         "slot B did not reach user space"
