@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,10 @@ def nvr_cli_commands(subparsers: argparse._SubParsersAction) -> None:
     record.add_argument("--engine", choices=("pyav", "native", "both"), default="pyav",
                         help="nvr-edge's recording.engine; both: one after the other, same "
                              "run (the native one as nvr_edge_native)")
+    record.add_argument("--ramp", default=None, metavar="N,N,...",
+                        help="nvr-edge alone at each camera count (e.g. 16,32,48,64), "
+                             "each for --seconds, and the first count it cannot keep up "
+                             "with; one engine")
     record.set_defaults(nvr_run=_bench_record)
 
     live = kinds.add_parser("live", help="the live view glass to glass, in Chromium")
@@ -122,6 +127,18 @@ def _demo(args: argparse.Namespace, _pm: Any) -> int:
 def _bench_record(args: argparse.Namespace, _pm: Any) -> int:
     from nvr_edge_testing.bench.record import run_record_bench
 
+    if args.ramp is not None:
+        from nvr_edge_testing.bench.record_ramp import parse_steps, run_record_ramp
+
+        if args.engine == "both":
+            print("nvr-edge bench: --ramp takes one --engine", file=sys.stderr)
+            return 2
+        try:
+            steps = parse_steps(args.ramp)
+        except ValueError as exc:
+            print(f"nvr-edge bench: {exc}", file=sys.stderr)
+            return 2
+        return run_record_ramp(steps, args.seconds, args.work_dir, args.engine)
     engines = ("pyav", "native") if args.engine == "both" else (args.engine,)
     return run_record_bench(args.cameras, args.seconds, args.work_dir, engines)
 

@@ -34,6 +34,7 @@ def test_bench_record_reports_both_recorders(tmp_path: Path) -> None:
     for name in ("nvr_edge", "ffmpeg"):
         side = result[name]
         assert side["cpu_s"] > 0 and side["cpu_pct_per_camera"] > 0
+        assert side["wakeups_per_camera_s"] > 0  # a 30 fps camera wakes its reader
         assert side["window_s"] >= SECONDS
         assert side["simcam_cpu_s"] >= 0
         frames = side["frames"]
