@@ -26,7 +26,15 @@ import pytest
 from nvr_edge_testing.simcam import SimCameraServer
 from nvr_edge_testing.waiting import wait_for
 
-from .mqtt import DEVICE_ID, TOPIC_BASE, Broker, Subscriber
+from .guest import (
+    SEGMENT_SECONDS,
+    appliance_config,
+    guest_cli,
+    guest_segments,
+    guest_status,
+    iso_ms,
+)
+from .mqtt import TOPIC_BASE, Broker, Subscriber
 from .qemu import HOST_FROM_GUEST, IMAGES, REPO, QemuVM, build_image, make_disk
 
 GUEST_CACHE = "/var/lib/nvr-edge/cache"  # the image's nvr-edge.toml
@@ -34,7 +42,6 @@ USB_CAMERA = "usb1"  # vivid, once adopted
 pytestmark = [pytest.mark.slow, pytest.mark.image, pytest.mark.timeout(3000)]
 
 BOOT_TIMEOUT = 420  # TCG boot time varies 2x between runs and machines
-SEGMENT_SECONDS = 10
 AVAILABILITY = f"{TOPIC_BASE}/availability"
 HOST_TOOLS = ("qemu-system-aarch64", "mmdebstrap", "genimage", "mksquashfs", "sfdisk", "mke2fs",
               "mosquitto", "mosquitto_sub")
@@ -45,30 +52,6 @@ MEASURED: dict[str, object] = {}
 # device with a video capture node (bit 0), a video output node (bit 8) and a metadata
 # capture node (bit 17): discovery must offer the capture node only.
 VIVID_ARGS = "modules-load=vivid vivid.n_devs=1 vivid.node_types=0x20101"
-
-
-def guest_cli(args: str) -> str:
-    """An `nvr-edge` command in the guest, as the appliance's user, with its configuration."""
-    return f'runuser -u nvr-edge -- nvr-edge {args} --config "$(nvr-edge-config)"'
-
-
-def guest_segments(vm: QemuVM) -> list[dict]:
-    return json.loads(vm.run(guest_cli("segments --camera cam1 --json"), timeout=180).output)
-
-
-def guest_status(vm: QemuVM) -> dict:
-    """The supervisor's own status file (cheap: no Python start-up under emulation)."""
-    reply = vm.run("cat /var/lib/nvr-edge/state/status.json", check=False)
-    if reply.rc != 0:
-        return {}
-    try:
-        return json.loads(reply.output)
-    except json.JSONDecodeError:  # read between write and rename cannot happen; be safe
-        return {}
-
-
-def iso_ms(text: str) -> int:
-    return int(datetime.fromisoformat(text).timestamp() * 1000)
 
 
 def part_start_ms(path: str) -> int:
@@ -120,22 +103,6 @@ def camera(clip_cache: Path, small_clip) -> Iterator[SimCameraServer]:
                          main=small_clip, sub=small_clip,
                          log_path=clip_cache / "image-camera.log") as server:
         yield server
-
-
-def appliance_config(camera_url: str, broker_port: int) -> str:
-    return "\n".join([
-        "[device]", f'id = "{DEVICE_ID}"',
-        "[storage]", f"segment_seconds = {SEGMENT_SECONDS}",
-        "[recording]", "connect_timeout_s = 15",
-        # the probe's picture at the size the test records (vivid 320x180), not 720p: under
-        # TCG at host load ~11, 720p took over 20 s to encode after a 40 s start-up (a board
-        # does it in about a second), so libx264 failed its probe and usb1 had no encoder;
-        # 320x240 then took 18.3 s (after a 73.3 s start-up) of the 20 s encode bound while
-        # the box was starting: 60 s leaves TCG room (the start-up has its own bound)
-        "[encoders]", "probe_width = 320", "probe_height = 240", "probe_timeout_s = 60",
-        "[mqtt]", f'url = "mqtt://{HOST_FROM_GUEST}:{broker_port}"', 'topic_prefix = "nvr"',
-        "[[cameras]]", 'id = "cam1"', f'main = "{camera_url}"',
-    ]) + "\n"
 
 
 @pytest.fixture(scope="module")

@@ -36,9 +36,9 @@ from tests.update import bundles
 from tests.update.bundles import small_slot_images
 from tests.update.server import BundleServer, serve
 
-from .mqtt import Broker, Subscriber
+from .guest import appliance_config, guest_segments, iso_ms
+from .mqtt import TOPIC_BASE, Broker, Subscriber
 from .qemu import HOST_FROM_GUEST, IMAGES, REPO, ChannelTimeout, QemuVM, build_image, make_disk
-from .test_image_qemu import TOPIC_BASE, appliance_config, guest_segments, iso_ms
 
 pytestmark = [pytest.mark.slow, pytest.mark.image, pytest.mark.update,
               pytest.mark.timeout(3600)]
