@@ -282,6 +282,28 @@ def test_a_phone_without_webrtc_gets_one_column_of_adaptive_ll_hls_tiles(
     assert hls["levels"][hls["level"]] == 360, hls  # it starts on the live view's stream
 
 
+def test_a_browser_whose_webrtc_has_no_h264_plays_ll_hls_at_once(
+        box: Box, browser: tuple[int, int]) -> None:
+    """Firefox before its OpenH264 plugin has arrived: WebRTC, but no H.264 to receive. The
+    page asks the browser up front and plays LL-HLS, instead of an offer the box refuses."""
+    video = f"{TILE.format('cam1')}.querySelector('video')"
+    no_h264 = """const own = RTCRtpReceiver.getCapabilities.bind(RTCRtpReceiver);
+      RTCRtpReceiver.getCapabilities = (kind) => { const c = own(kind);
+        return kind === "video" ? {...c, codecs: c.codecs.filter(
+          (codec) => codec.mimeType.toLowerCase() !== "video/h264")} : c; };"""
+
+    async def look() -> tuple[str, str]:
+        async with open_page(browser, "about:blank", init_script=no_h264) as page:
+            await page.call("Page.navigate", url=page_url(box, ["view"]))
+            await playing(page, "cam1", 40)
+            return (await page.evaluate(f"{video}.title"),
+                    await page.evaluate(f"{video}.hls ? {video}.hls.url : ''"))
+
+    title, url = asyncio.run(look())
+    assert title == "WebRTC: this browser's WebRTC has no H.264 (yet); playing LL-HLS", title
+    assert url.split("?")[0].endswith("/live/cam1/abr.m3u8"), url
+
+
 def test_every_control_has_a_name_and_the_keyboard_reaches_the_tiles(
         box: Box, browser: tuple[int, int]) -> None:
     async def look() -> dict[str, Any]:

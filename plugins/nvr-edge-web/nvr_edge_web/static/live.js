@@ -249,7 +249,18 @@ function outputRefusal(camera, name) {
 
 function refusedWhep(camera) {
   if (!window.RTCPeerConnection) return "this browser has no WebRTC";
+  if (!receivesH264()) return "this browser's WebRTC has no H.264 (yet)";
   return outputRefusal(camera, "whep");
+}
+
+// The box sends H.264 as the camera made it. Firefox offers it only once its OpenH264
+// plugin has arrived (or with a hardware decoder): asked up front, LL-HLS at once instead
+// of a WHEP offer the box must refuse.
+function receivesH264() {
+  const capabilities = window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities
+    && RTCRtpReceiver.getCapabilities("video");
+  if (!capabilities) return true; // cannot tell: the offer decides
+  return capabilities.codecs.some((codec) => codec.mimeType.toLowerCase() === "video/h264");
 }
 
 // LL-HLS in `box` without a watch: the fallback alone (its test, and the console).
