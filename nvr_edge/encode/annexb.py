@@ -72,13 +72,15 @@ class HeaderRepeater:
     def __init__(self, extradata: bytes | None = None) -> None:
         self.headers = parameter_sets(extradata) if extradata else b""
 
-    def packet(self, data: bytes, keyframe: bool) -> bytes | None:
-        """`data` to pass on, with the headers it needs; None: headers only, kept."""
+    def packet(self, data: bytes, flagged: bool) -> tuple[bytes, bool] | None:
+        """(`data` with the headers it needs, whether it is a keyframe: `flagged` by the
+        encoder, or an IDR inside); None: headers only, kept. One scan of the packet."""
         types = set(nal_types(data))
         if SPS in types:
             self.headers = parameter_sets(data)
         if not types & SLICES:
             return None
+        keyframe = flagged or IDR in types
         if keyframe and SPS not in types and self.headers:
-            return self.headers + data
-        return data
+            return self.headers + data, True
+        return data, keyframe

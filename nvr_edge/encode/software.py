@@ -6,7 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from nvr_edge.encode.annexb import HeaderRepeater, has_idr
+from nvr_edge.encode.annexb import HeaderRepeater
 from nvr_edge.encode.offer import EncodedPacket, EncoderError, EncoderOffer, EncodeTarget, Engine
 from nvr_edge.hookspecs import hookimpl
 
@@ -78,10 +78,9 @@ class PyAvEncoder:
         out = []
         for p in packets:
             data = bytes(p)
-            keyframe = p.is_keyframe or has_idr(data)
-            sent = self._headers.packet(data, keyframe)
+            sent = self._headers.packet(data, p.is_keyframe)
             if sent is not None:  # (headers alone are no frame's packet: none to stamp)
-                out.append(EncodedPacket(sent, p.pts, keyframe))
+                out.append(EncodedPacket(sent[0], p.pts, sent[1]))
         return out
 
 

@@ -4,7 +4,6 @@ once or refuses the connection is shown with a state whose reason names the prob
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import socket
 import threading
 import time
@@ -12,14 +11,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from nvr_edge_testing.configs import appliance_document
 
 from nvr_edge.camera.messages import StateChanged
 from nvr_edge.camera.rtsp_probe import describe, diagnose
 from nvr_edge.camera.session_end import ReasonStreak
-from nvr_edge.camera.worker import CameraWorker, Channel
-from nvr_edge.config import parse_config
 from nvr_edge.models import CameraState
+from tests.camera.workers import camera_worker
 
 Behaviour = Callable[[socket.socket], None]
 
@@ -138,17 +135,12 @@ def test_the_same_failure_again_is_counted() -> None:
 def states_of(port: int, tmp_path: Path, until: Callable[[StateChanged], bool],
               within_s: float) -> list[StateChanged]:
     """Runs a real camera worker against 127.0.0.1:`port` until a state matches."""
-    document = appliance_document({"cam1": f"rtsp://127.0.0.1:{port}/stream"},
-                                  connect_timeout_s=1.0,
-                                  recording={"retry": {"initial_delay_ms": 100,
-                                                       "max_delay_ms": 200},
-                                             "stall": {"timeout_ms": 200, "max_drops": 2}})
-    document["storage"] = {name: str(tmp_path / name)
-                           for name in ("cache_dir", "archive_dir", "state_dir")}
-    config = parse_config(document)
-    ours, theirs = multiprocessing.Pipe(duplex=False)
-    stop = threading.Event()
-    worker = CameraWorker(config, config.camera("cam1"), Channel(theirs, "cam1", stop), stop)
+    worker, ours = camera_worker(tmp_path, f"rtsp://127.0.0.1:{port}/stream",
+                                 connect_timeout_s=1.0,
+                                 recording={"retry": {"initial_delay_ms": 100,
+                                                      "max_delay_ms": 200},
+                                            "stall": {"timeout_ms": 200, "max_drops": 2}})
+    stop = worker.stop
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     seen: list[StateChanged] = []

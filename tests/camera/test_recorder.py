@@ -31,7 +31,9 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def record(source: Path, out: Path, mangle) -> tuple[SessionRecorder, list[SegmentRecord]]:
+def record(source: Path, out: Path, mangle, arrived=lambda packet: None
+           ) -> tuple[SessionRecorder, list[SegmentRecord]]:
+    """`arrived(packet)`: the wall-clock time the packet is said to have been read."""
     closed: list[SegmentRecord] = []
     with av.open(str(source)) as container:
         video, audio = container.streams.video[0], container.streams.audio[0]
@@ -42,7 +44,7 @@ def record(source: Path, out: Path, mangle) -> tuple[SessionRecorder, list[Segme
         for index, packet in enumerate(container.demux(video, audio)):
             if packet.size:
                 extra = mangle(index, packet)
-                recorder.handle(packet)
+                recorder.handle(packet, arrived(packet))
                 for injected in extra or ():
                     recorder.handle(injected)
         recorder.close()
@@ -193,23 +195,17 @@ def test_rows_are_anchored_on_when_packets_arrived_not_when_handled(source: Path
     """A packet handled late (a transcoded camera's first keyframe waits for its encoder to
     open) must not shift the camera's rows: their times come from the read time."""
     arrived_at = time.time() - 100.0  # read 100 s ago, handled now
-    closed: list[SegmentRecord] = []
-    with av.open(str(source)) as container:
-        video, audio = container.streams.video[0], container.streams.audio[0]
-        recorder = SessionRecorder(
-            camera="cam", device="box", factory=Fmp4WriterFactory(tmp_path, 1000),
-            on_closed=closed.append, video=video, audio=AudioRoute("cam", audio, "transcode"),
-            target_s=3, fragment_s=1.0)
-        first_frame_s = None
-        for packet in container.demux(video, audio):
-            if packet.size:
-                at_s = float(packet.pts * packet.time_base)
-                if first_frame_s is None and packet.stream is video:
-                    first_frame_s = at_s
-                recorder.handle(packet, arrived_at + at_s)
-        recorder.close()
-    assert first_frame_s is not None
+    first_frame_s: list[float] = []
+
+    def arrived(packet: av.Packet) -> float:
+        at_s = float(packet.pts * packet.time_base)
+        if not first_frame_s and packet.stream.type == "video":
+            first_frame_s.append(at_s)
+        return arrived_at + at_s
+
+    _, closed = record(source, tmp_path, lambda i, p: None, arrived)
+    assert first_frame_s
     assert [round(s.duration_ms / 1000) for s in closed] == [3, 3, 3]
-    starts = [round((arrived_at + first_frame_s + 3 * i) * 1000) for i in range(3)]
+    starts = [round((arrived_at + first_frame_s[0] + 3 * i) * 1000) for i in range(3)]
     assert all(abs(s.start_ms - at) <= 2 for s, at in zip(closed, starts, strict=True)), \
         ([s.start_ms for s in closed], starts)

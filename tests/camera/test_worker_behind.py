@@ -5,19 +5,15 @@ run and a SIGTERM unseen until the supervisor killed it."""
 
 from __future__ import annotations
 
-import multiprocessing
 import queue
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from nvr_edge_testing.configs import appliance_document
-
 from nvr_edge.camera.session_end import SessionState
 from nvr_edge.camera.stall import StallMonitor
-from nvr_edge.camera.worker import CONSUME_MAX_S, CameraWorker, Channel
-from nvr_edge.config import parse_config
+from nvr_edge.camera.worker import CONSUME_MAX_S
+from tests.camera.workers import camera_worker
 
 HANDLE_S = 0.005  # a packet's cost to the slow recorder: 200 a second at most
 
@@ -34,13 +30,8 @@ class SlowRecorder:
 
 
 def test_a_worker_behind_leaves_the_queue_to_do_its_other_duties(tmp_path: Path) -> None:
-    document = appliance_document({"cam1": "rtsp://127.0.0.1:9/stream"})
-    document["storage"] = {name: str(tmp_path / name)
-                           for name in ("cache_dir", "archive_dir", "state_dir")}
-    config = parse_config(document)
-    _, theirs = multiprocessing.Pipe(duplex=False)
-    stop = threading.Event()
-    worker = CameraWorker(config, config.camera("cam1"), Channel(theirs, "cam1", stop), stop)
+    worker, _ = camera_worker(tmp_path, "rtsp://127.0.0.1:9/stream")
+    config = worker.config
     recorder = SlowRecorder()
     session = SessionState(recorder=recorder,
                            monitor=StallMonitor(config.recording.stall, time.monotonic()))

@@ -91,8 +91,10 @@ def test_keyframes_get_the_parameter_sets_a_hardware_encoder_sent_once() -> None
     sent = as_a_v4l2_encoder_sends_them(packets)
     assert len(sent) == 36 and all(SPS not in nal_types(d) for d, _ in sent[1:])
     repeater = HeaderRepeater()
-    rebuilt = [repeater.packet(data, keyframe) for data, keyframe in sent]
-    assert rebuilt[0] is None  # the headers' own buffer is no frame: it has no pts to take
+    out = [repeater.packet(data, keyframe) for data, keyframe in sent]
+    assert out[0] is None  # the headers' own buffer is no frame: it has no pts to take
+    assert [o[1] for o in out[1:] if o] == [p.keyframe for p in packets]
+    rebuilt = [None] + [o[0] for o in out[1:] if o]
     assert rebuilt[1:] == [normalised(p.data) for p in packets]
     for i in keyframes:  # each keyframe alone starts a decodable stream
         decoder = av.CodecContext.create("h264", "r")
@@ -109,5 +111,5 @@ def test_headers_given_only_in_extradata_start_the_first_keyframe() -> None:
     packets = x264_packets(12)
     sent = as_a_v4l2_encoder_sends_them(packets)
     repeater = HeaderRepeater(extradata=sent[0][0])  # a global-header encoder's way
-    first = repeater.packet(sent[1][0], True)
-    assert first == normalised(packets[0].data)
+    # not flagged by the encoder: its IDR makes it a keyframe all the same
+    assert repeater.packet(sent[1][0], False) == (normalised(packets[0].data), True)

@@ -12,6 +12,7 @@ from importlib.machinery import SourceFileLoader
 from importlib.util import module_from_spec, spec_from_loader
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -118,12 +119,17 @@ def test_old_slot_when_the_new_one_never_reached_user_space(tmp_path: Path) -> N
         "slot B did not reach user space"
 
 
-def test_an_earlier_update_s_verdict_is_not_taken_for_this_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("left", [
+    json.dumps({"state": "rolled_back", "version": "0.2.0", "slot": "B",
+                "reason": "old news"}),  # the update to 0.2.0's
+    '{"state": "rolled_ba',  # torn by a power cut
+    "[1, 2]", "\x00" * 64,
+], ids=["earlier", "torn", "a list", "zeros"])
+def test_no_verdict_but_this_update_s_is_reported(tmp_path: Path, left: str) -> None:
     update = tmp_path / "update"
     update.mkdir()
     (update / "pending.json").write_text(json.dumps({"slot": "B", "version": "0.3.0"}))
-    (update / "result.json").write_text(json.dumps(  # left by the update to 0.2.0
-        {"state": "rolled_back", "version": "0.2.0", "slot": "B", "reason": "old news"}))
+    (update / "result.json").write_text(left)
     assert run_gate(tmp_path, booted="A").returncode == 0
     assert json.loads((update / "result.json").read_text())["reason"] == \
         "slot B did not reach user space"
