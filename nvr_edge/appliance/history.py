@@ -24,6 +24,8 @@ FILE = "history.jsonl"
 MAX_BYTES = 2 * 1024 * 1024  # ~14,000 events
 BOX_STARTED, BOX_STOPPED = "box_started", "box_stopped"
 UNCLEAN = "the box was off: power lost or a crash (its stop was never recorded)"
+# A start with no box event before it: the box had not run before (as far as it knows)
+FIRST_START = "the box's first start on record"
 _LOCK = threading.Lock()  # appends come from the supervisor's thread and hook threads
 
 
@@ -90,7 +92,9 @@ def read_history(state_dir: Path, camera: str | None = None, since_ms: int = 0,
 
 
 def start_detail(state_dir: Path) -> str:
-    """What a box start says: after a clean stop, or after an unclean one (the last box
-    event recorded is a start)."""
+    """What a box start says: the first on record, after a clean stop, or after an unclean
+    one (the last box event recorded is a start)."""
     box = [e for e in read_history(state_dir) if e.kind == "box"]
-    return UNCLEAN if box and box[-1].code == BOX_STARTED else ""
+    if not box:
+        return FIRST_START
+    return UNCLEAN if box[-1].code == BOX_STARTED else ""

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from nvr_edge.appliance import history
 from nvr_edge.appliance.history import (
     BOX_STARTED,
+    FIRST_START,
     UNCLEAN,
     HistoryEvent,
     read_history,
@@ -57,7 +58,7 @@ def test_the_file_stays_bounded_and_keeps_the_newest(count: int) -> None:
 
 
 def test_a_start_after_a_start_was_an_unclean_stop(tmp_path: Path) -> None:
-    assert start_detail(tmp_path) == ""  # a new box
+    assert start_detail(tmp_path) == FIRST_START  # a new box
     record(tmp_path, HistoryEvent(1000, "box", BOX_STARTED))
     assert start_detail(tmp_path) == UNCLEAN
     record(tmp_path, HistoryEvent(2000, "box", "box_stopped"))

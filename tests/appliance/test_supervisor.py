@@ -13,6 +13,7 @@ from nvr_edge_testing.configs import write_config
 from nvr_edge_testing.simcam import SimCameraServer
 
 from nvr_edge import hookimpl, read_history
+from nvr_edge.appliance.history import FIRST_START
 from nvr_edge.appliance.run import appliance_catalog, opened_catalog
 from nvr_edge.appliance.supervisor import Supervisor
 from nvr_edge.catalog import SegmentQuery
@@ -95,7 +96,8 @@ def test_plugins_hear_states_alerts_and_segments(tmp_path: Path,
     assert segment.id is not None and Path(segment.path).exists()
     # the built-in `history` plugin kept the same story in the state folder
     history = read_history(load_config(config).storage.state_dir)
-    assert (history[0].kind, history[0].code, history[0].detail) == ("box", "box_started", "")
+    assert (history[0].kind, history[0].code, history[0].detail) == ("box", "box_started",
+                                                                    FIRST_START)
     assert (history[-1].kind, history[-1].code) == ("box", "box_stopped")
     assert [e.code for e in history if e.kind == "state"] == states
     alert = next(e for e in history if e.kind == "alert")

@@ -7,8 +7,8 @@ as far back as its size bound keeps), and the camera's state now (a hole that re
 present while the camera is disabled or offline has that cause). Alerts
 "recording_paused_no_space" and "disk_space_critical" say the disk was full,
 "camera_unstable" and "recording_fatal_error" that the camera kept dropping; a box stop,
-or a start after an unclean stop, says the box was off. A hole from before the history
-begins is "no recording": the box cannot say why."""
+or a start after an unclean stop, or the box's first start on record, says the box was
+off. A hole from before the history begins is "no recording": the box cannot say why."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from nvr_edge_web.gaps import Event, event_of, explain, holes
 from web_box import Box, base, error_of, file_bytes
 from web_page import click, controls, press, tab_to, until
 
+from nvr_edge.appliance.history import FIRST_START
 from tests.helpers import fill, tmpfs, wait_for
 from tests.media import decode_errors
 
@@ -286,7 +287,7 @@ def test_playback_controls_are_named_and_reached_by_keyboard(box: Box, tmp_path:
     # dragged a quarter of the bar to the left: the window moved 2.5 min later
     assert seen["moved"] == pytest.approx(150_000, abs=10_000), seen["moved"]
     assert seen["stepped"] == 60_000, seen["stepped"]
-    assert "no recording" in seen["holes"]  # before the box started, 10 min ago at most
+    assert "box off" in seen["holes"]  # before the box's first start, 10 min ago at most
 
 
 FIRST_VIDEO_TIMES = """(async () => {
@@ -341,7 +342,7 @@ def test_the_gaps_and_export_apis_check_what_they_are_asked(box: Box) -> None:
                    f"&to={until_now}", token).json()["gaps"]
     assert gaps and gaps[0]["end_ms"] <= rows[0]["start_ms"] + 2000  # before it recorded
     # the box started inside it (the history's first event): before that it was off
-    assert gaps[0]["cause"] == "box off" and gaps[0]["detail"], gaps[0]
+    assert (gaps[0]["cause"], gaps[0]["detail"]) == ("box off", FIRST_START), gaps[0]
     error_of(box.get("/api/gaps?camera=cam2&from=2026-01-01T00:00:00Z&to=2026-01-02"
                      "T00:00:00Z", token), 403)
     bad = post(box, "/api/exports", {"camera": "cam1", "from": "yesterday", "to": "now"},
@@ -424,6 +425,11 @@ def test_a_hole_takes_the_cause_the_box_knows() -> None:
     start = event_of(4000, "box", "box_started", "power lost")
     gap = explain((1000, 5000), [e for e in (stop, start) if e], "online", "", 100_000)
     assert (gap.cause, gap.detail) == ("box off", "power lost")
+    # the box's first start on record: before it, the box cannot say
+    assert event_of(4000, "box", "box_started", FIRST_START) == Event(
+        4000, "box off", FIRST_START)  # before it the box had never run
+    assert event_of(4000, "box", "box_started", "") == Event(
+        4000, "box off", "the box was off until it started")  # after a clean stop
     assert event_of(1, "state", "connecting", "") is None
     assert event_of(1, "alert", "camera_offline", "") is None  # the state says it
     assert event_of(1, "alert", "disk_space_critical", "cache full") == \
