@@ -230,8 +230,14 @@ class Supervisor:
             self._drain(runtime)
             if runtime.process is not None:
                 runtime.process.join()
+                if runtime.process.exitcode:
+                    log.warning("%s: worker exited with code %s at the stop",
+                                runtime.camera.id, runtime.process.exitcode)
                 runtime.process = None
             runtime.conn.close()
+            # A worker killed or crashed at the stop left its segment a `.part`: repaired
+            # and indexed now, not at the next start (which may be never, or another box).
+            self._duty("repair at the stop", self._repair_after_exit, runtime.camera.id)
         for runtime in self.cameras.values():
             if runtime.state != CameraState.STOPPED:
                 self._set_state(runtime, CameraState.STOPPED, "appliance stopped")

@@ -13,6 +13,7 @@ from nvr_edge_testing.configs import write_config
 from nvr_edge_testing.simcam import SimCameraServer
 
 from nvr_edge import hookimpl, read_history
+from nvr_edge.appliance import supervisor as supervisor_module
 from nvr_edge.appliance.history import FIRST_START
 from nvr_edge.appliance.run import appliance_catalog, opened_catalog
 from nvr_edge.appliance.supervisor import Supervisor
@@ -211,3 +212,39 @@ def test_retry_camera_wakes_an_unplugged_camera_s_worker_without_a_restart(
         supervisor.stop()
         catalog.close()
         device.unlink(missing_ok=True)
+
+
+def test_a_worker_frozen_at_the_stop_is_killed_and_its_segment_repaired(
+        tmp_path: Path, cameras: SimCameraServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGSTOP freezes the worker: it never sees the stop's SIGTERM. The supervisor kills it
+    after its grace and repairs and indexes its `.part` before it returns, so nothing is
+    left for a next start that may never come."""
+    monkeypatch.setattr(supervisor_module, "STOP_GRACE_S", 2.0)
+    config_path = write_config(tmp_path / "nvr.toml", {"cam1": cameras.url(1)})
+    config = load_config(config_path)
+    catalog = appliance_catalog(config, make_plugin_manager(load_entry_points=False))
+    supervisor = Supervisor(config, make_plugin_manager(load_entry_points=False), catalog)
+    supervisor.start()
+    parts: list[Path] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # a fragment or more written
+            supervisor.poll(0.2)
+            parts = [p for p in (tmp_path / "cache").rglob("*.part") if p.stat().st_size > 4096]
+            if parts:
+                break
+        assert parts, "no segment being written"
+        os.kill(supervisor.cameras["cam1"].process.pid, signal.SIGSTOP)
+    finally:
+        supervisor.stop()
+        catalog.close()
+    assert not list((tmp_path / "cache").rglob("*.part"))
+    repaired = [r for r in rows_of(config_path) if Path(r.path).name.startswith(
+        parts[0].name.removesuffix(".mp4.part"))]
+    assert len(repaired) == 1 and repaired[0].end_ms > repaired[0].start_ms, repaired
+    assert Path(repaired[0].path).exists()
+
+
+def rows_of(config_path: Path) -> list:
+    with opened_catalog(load_config(config_path)) as reader:
+        return reader.segments(SegmentQuery(camera="cam1"))

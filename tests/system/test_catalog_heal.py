@@ -59,4 +59,5 @@ def test_catalog_deleted_while_running_then_damaged_before_a_start(
     assert recorded <= indexed_names(config)  # every segment from before is indexed again
     assert list(db.parent.glob("catalog.db.damaged-*"))
     clean = check(config)
-    assert clean.returncode == 0 and "0 difference(s)" in clean.stdout, clean.stdout
+    assert clean.returncode == 0 and "0 difference(s)" in clean.stdout, \
+        (clean.stdout, again.log[-4000:])
