@@ -7,14 +7,17 @@ up slow, as a viewer feels it: a stall is worse than a softer picture.
 - **Down** when the reports of the last `window_s` say the link is bad: their mean loss
   above `loss_down`, with at least `down_reports` of them (one report can be a burst),
   the latest among them, above half of it (the loss goes on now); or every one's (and at
-  least `down_reports`) estimate below
-  `headroom` x the rung's bitrate. Down to the best rung the estimate carries (or one
-  rung, on loss alone). A window rather than "bad for N s in a row": at 10 % loss a
-  receiver report covers ~40 packets, and one in five of them shows 5 % or less by chance,
-  which restarted a "consecutive" timer (measured 5.1-6.9 s to the first frame of the
-  rung below; now 1.7-2.9 s, docs/BENCHMARKS.md).
-- **Up** one rung only after `up_after_s` clean (loss under `loss_clean` and, where an
-  estimate exists, room for the next rung's bitrate with the headroom).
+  least `down_reports`) estimate below `headroom` x the rung's bitrate; or every one's
+  (and at least `down_reports`) round-trip time more than `queue_down_s` above the
+  lowest this viewer has had: a queue fills on the path (a capped uplink queues before
+  it drops, and the loss shows in the reports a second or more later). Down to the best
+  rung the estimate carries (or one rung, on loss or queueing alone). A window rather
+  than "bad for N s in a row": at 10 % loss a receiver report covers ~40 packets, and one
+  in five of them shows 5 % or less by chance, which restarted a "consecutive" timer
+  (measured 5.1-6.9 s to the first frame of the rung below; now 1.7-2.9 s,
+  docs/BENCHMARKS.md).
+- **Up** one rung only after `up_after_s` clean (loss under `loss_clean`, no queue, and,
+  where an estimate exists, room for the next rung's bitrate with the headroom).
 - **Hold** `hold_s` after every switch: a new rung's first seconds (its keyframe burst)
   prove nothing about the link.
 - A **pin** (the viewer chose a rung) overrides all of it.
@@ -37,13 +40,14 @@ class AbrPolicy:
     down_reports: int = 2      # and on at least this many of them
     up_after_s: float = 10.0   # clean this long in a row: step up one rung
     hold_s: float = 4.0        # no switch this long after the last
+    queue_down_s: float = 0.15  # round trip this far above the lowest: a queue is filling
 
     def __post_init__(self) -> None:
         if not 0 <= self.loss_clean <= self.loss_down <= 1:
             raise ValueError("AbrPolicy: want 0 <= loss_clean <= loss_down <= 1")
         if not 0 < self.headroom <= 1:
             raise ValueError("AbrPolicy: headroom must be in (0, 1]")
-        if min(self.window_s, self.up_after_s, self.hold_s) < 0:
+        if min(self.window_s, self.up_after_s, self.hold_s, self.queue_down_s) < 0:
             raise ValueError("AbrPolicy: durations must not be negative")
         if self.down_reports < 1:
             raise ValueError("AbrPolicy: down_reports must be at least 1")
@@ -72,6 +76,7 @@ class AbrState:
     clean_since: float | None = None
     switches: int = 0
     last: Report | None = None
+    base_rtt_s: float | None = None  # the lowest round trip seen: the path without a queue
     recent: list[Report] = field(default_factory=list)  # since the switch, in the window
 
     def __post_init__(self) -> None:
@@ -91,10 +96,13 @@ class AbrState:
         """Take a report; the rung wanted now (the current one, or where to switch)."""
         self.last = report
         now, p = report.at, self.policy
+        if report.rtt_s is not None and (self.base_rtt_s is None
+                                         or report.rtt_s < self.base_rtt_s):
+            self.base_rtt_s = report.rtt_s
         self.recent = [*self._window(now), report]
         fits = self._fits(report.estimate_kbps)
-        clean = report.loss < p.loss_clean and fits <= self.current - 1 if self.current \
-            else False
+        clean = report.loss < p.loss_clean and fits <= self.current - 1 \
+            and not self._queued(report) if self.current else False
         self.clean_since = (self.clean_since if self.clean_since is not None else now) \
             if clean else None
         return self.wanted(now)
@@ -121,14 +129,15 @@ class AbrState:
         some_loss = [r.loss > p.loss_down / 2 for r in window]
         lossy = sum(r.loss for r in window) / len(window) > p.loss_down \
             and some_loss[-1] and sum(some_loss) >= p.down_reports
-        return lossy or all(self._fits(r.estimate_kbps) > self.current for r in window)
+        return lossy or all(self._fits(r.estimate_kbps) > self.current for r in window) \
+            or all(self._queued(r) for r in window)
 
     def leaning(self, now: float) -> bool:
         """Does any report of the window since the switch say bad? (Not yet enough to step
         down: the sender may get the rung below ready.)"""
         p = self.policy
         return any(r.loss > p.loss_down / 2 or self._fits(r.estimate_kbps) > self.current
-                   for r in self._window(now))
+                   or self._queued(r) for r in self._window(now))
 
     def switched(self, rung: int, now: float) -> None:
         """The sender moved to `rung` (at its keyframe): the hold starts, the windows too
@@ -138,6 +147,11 @@ class AbrState:
             self.switches += 1
             self.clean_since = None
             self.recent = []
+
+    def _queued(self, report: Report) -> bool:
+        """Does the report's round trip say packets wait in a queue on the path?"""
+        return report.rtt_s is not None and self.base_rtt_s is not None \
+            and report.rtt_s - self.base_rtt_s > self.policy.queue_down_s
 
     def _window(self, now: float) -> list[Report]:
         return [r for r in self.recent if r.at > now - self.policy.window_s]

@@ -174,3 +174,49 @@ def test_loss_over_the_window_steps_down_whatever_the_reports_show(
     if len(in_window) >= 2 and sum(in_window) / len(in_window) / 40 > POLICY.loss_down \
             and sum(c > 1 for c in in_window) >= 2:
         assert wanted == 1
+
+
+# Phases with a round trip too: a quiet path (a few ms), a jittery one, a queue filling.
+rtt_phase = st.tuples(st.integers(1, 10), st.floats(0.2, 2.0),
+                      st.sampled_from([0.0, 0.02, 0.1]),
+                      st.sampled_from([None, 0.002, 0.04, 0.12, 0.3]))
+rtt_reports = st.lists(rtt_phase, max_size=12).map(
+    lambda phases: [(gap, loss, rtt) for n, gap, loss, rtt in phases for _ in range(n)])
+
+
+@given(rtt_reports)
+def test_a_queue_steps_down_only_when_every_report_of_the_window_shows_it(
+        sequence: list) -> None:
+    state, now, history = AbrState(LADDER, current=1), 0.0, []
+    for gap, loss, rtt in sequence:
+        now += gap
+        report = Report(now, loss, None, rtt)
+        history.append(report)
+        before = state.current
+        wanted = state.observe(report)
+        if wanted == before:
+            continue
+        window = [r for r in history if r.at > max(now - POLICY.window_s, state.switched_at)]
+        base = min(r.rtt_s for r in history if r.rtt_s is not None) \
+            if any(r.rtt_s is not None for r in history) else None
+        queued = [r.rtt_s is not None and r.rtt_s - base > POLICY.queue_down_s
+                  for r in window]
+        if wanted > before:
+            lossy = sum(r.loss for r in window) / len(window) > POLICY.loss_down
+            assert lossy or (len(window) >= POLICY.down_reports and all(queued)), window
+        else:  # never up while the last report says a queue fills
+            assert not queued[-1], window
+        state.switched(wanted, now)
+
+
+def test_a_capped_uplink_s_queue_steps_down_before_its_loss_shows() -> None:
+    """The test relay's 600 kbit/s cap queues 0.25 s before it drops: the round trip
+    goes from ~2 ms to ~250 ms at the first report, loss follows later."""
+    state = AbrState(LADDER, current=1)
+    assert state.observe(Report(1.0, 0.0, None, 0.002)) == 1
+    assert state.observe(Report(2.0, 0.0, None, 0.26)) == 1  # one report: maybe jitter
+    assert state.observe(Report(3.0, 0.0, None, 0.25)) == 2  # two: a queue
+    # jitter on a Wi-Fi path: spikes between quiet reports never step down
+    state = AbrState(LADDER, current=1)
+    for t, rtt in enumerate((0.01, 0.3, 0.012, 0.28, 0.01, 0.35, 0.02), start=1):
+        assert state.observe(Report(float(t), 0.0, None, rtt)) == 1
