@@ -161,8 +161,14 @@ def test_rtsp_camera_with_b_frames_and_a_stop(tmp_path: Path, clip_cache: Path) 
                        seconds=4)
     with SimCameraServer(clip_cache, cameras=1, main=clip,
                          log_path=tmp_path / "cam.log") as server:
-        reader, closed = record(server.url(1), tmp_path / "out", 2, stop_after_s=6)
-    assert len(closed) >= 2
+        for attempt in range(3):
+            reader, closed = record(server.url(1), tmp_path / f"out{attempt}", 2,
+                                    stop_after_s=6)
+            # a loaded machine: the camera server answered DESCRIBE with 503 once (its
+            # media not ready in time); the appliance would reconnect, so does the test
+            if closed or reader.ended is None or "503" not in str(reader.ended.error):
+                break
+    assert len(closed) >= 2, reader.ended
     assert closed[-1].duration_ms < 2500  # the stop closed the open segment
     check_files(closed, reader)
 
