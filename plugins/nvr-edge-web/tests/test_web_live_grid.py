@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from nvr_edge_testing.chromium.cdp import CHROMIUM, Page, chromium, open_page
+from nvr_edge_testing.firefox import FIREFOX, firefox_page
 from nvr_edge_testing.impair import LossyRelay, relay_answer
 from web_box import Box, base
 from web_page import click, controls, press, tab_to, text, until
@@ -211,10 +212,8 @@ def test_a_tile_reconnects_by_itself_after_its_camera_went_away(
             seen["same_document"] = await page.evaluate("window.sameDocument === true")
             # the stalled session was ended (DELETE), not left open beside the new one
             seen["sessions"] = await until(
-                page, "(async () => { const r = await fetch('/api/status', {headers: "
-                "{Authorization: 'Bearer ' + sessionStorage.getItem('nvr-edge-token')}});"
-                " const n = (await r.json()).cameras.cam1.webrtc.length; return n === 1 && n;"
-                " })()", 15, "cam1's one session")
+                page, f"(async () => {{ const n = (await {CAM1_SESSIONS}).length;"
+                " return n === 1 && n; })()", 15, "cam1's one session")
             restart_web_server(box)
             seen["server_gone"] = await until(page, says, 30, "reconnecting after the restart")
             restarted = time.monotonic()
@@ -376,11 +375,19 @@ TILE_NOW = """(() => { const tile = document.querySelector('#grid .tile[data-cam
           video ? video.getVideoPlaybackQuality().totalVideoFrames : 0]; })()"""
 
 
+# cam1's WebRTC sessions as the box reports them (rung, loss, rtt_ms, estimate_kbps ...)
+CAM1_SESSIONS = """(async () => { const r = await fetch('/api/status', {headers:
+  {Authorization: 'Bearer ' + sessionStorage.getItem('nvr-edge-token')}});
+  return (await r.json()).cameras.cam1.webrtc; })()"""
+
+
 async def relay_the_answer(page: Page) -> LossyRelay:
     answer = await until(page, "window.whepRelay && window.whepRelay.answer", 30,
                          "the page's WHEP answer")
     relayed, relay = await relay_answer(answer)
-    await page.evaluate(f"window.whepRelay.resolve({json.dumps(relayed)})")
+    # cleared: the page's next offer (a new session) waits for the test's next relay
+    await page.evaluate(f"(() => {{ const r = window.whepRelay; window.whepRelay = null;"
+                        f" r.resolve({json.dumps(relayed)}); }})()")
     return relay
 
 
@@ -427,6 +434,7 @@ def test_the_page_steps_down_behind_a_capped_link_and_back_up(
                                                      "the box choosing 240p", log)
                 seen["down_s"] = seen["decided_s"] + await tile_until(
                     page, lambda s: s[1] == 426, 10, "the 240p picture behind the cap", log)
+                seen["box_saw"] = (await page.evaluate(CAM1_SESSIONS))[0]
                 at = len(log) - 1
                 await asyncio.sleep(3)  # playing on the small rung, still capped
                 await tile_until(page, lambda s: True, 1, "", log)
@@ -460,7 +468,7 @@ def test_the_page_steps_down_behind_a_capped_link_and_back_up(
           f"on it; the camera's stream again {seen['up_s']:.1f} s after the cap lifted "
           f"({seen['up_after_small_s']:.1f} s after the 240p picture); longest without a "
           f"new frame {seen['longest_still_s']:.1f} s; {seen['overflowed']} datagrams over "
-          "the cap")
+          f"the cap; the box's view of the session on 240p: {seen['box_saw']}")
     assert (rung, width) == ("240p", 426), seen
     assert seen["overflowed"] > 0, seen  # the cap did bite
     assert frames >= 10 * seconds, seen  # the small rung plays (25 fps sent)
@@ -515,3 +523,84 @@ def test_ll_hls_steps_down_on_a_throttled_http_path(box: Box, browser: tuple[int
           f"began; {frames} frames in {seconds:.1f} s there")
     assert where == ["240p", 426] and seen["same_player"] is True, seen
     assert frames >= 5 * seconds, seen  # it plays on (25 fps sent; throttled, jerky)
+
+
+def test_a_tile_rides_out_a_network_cut_and_reconnects_after_a_long_one(
+        box: Box, browser: tuple[int, int]) -> None:
+    """The viewer's network goes away: the relay in the media path drops everything to the
+    browser. After a 2 s cut the same session's picture comes back by itself; after a long
+    one the tile says it reconnects, gives the session up and plays a new one when the
+    network is back, in the same document, the box left with one session."""
+    live = f"{TILE.format('cam1')}.querySelector('.live')"
+    says = f"['stalled', 'reconnecting'].includes({live}.dataset.live) && {live}.textContent"
+
+    async def look() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        log: list[tuple[float, list[Any]]] = []
+        async with open_page(browser, page_url(box, ["view"]).replace("/?", "/?layout=1&"),
+                             init_script=RELAYED_WHEP) as page:
+            relay = await relay_the_answer(page)
+            second: LossyRelay | None = None
+            try:
+                await playing(page, "cam1")
+                await page.evaluate("window.sameDocument = true")
+                relay.loss = 1.0
+                await asyncio.sleep(2)
+                relay.loss = 0.0
+                await tile_until(page, lambda s: True, 1, "", log)
+                frames = log[-1][1][2]
+                seen["short_back_s"] = await tile_until(
+                    page, lambda s: s[2] > frames + 25, 20, "the picture after a 2 s cut", log)
+                seen["posts_after_short"] = await page.evaluate("window.whepPosts")
+                relay.loss = 1.0  # and now for good: the tile must give the session up
+                seen["says"] = await until(page, says, 30, "the tile saying it reconnects")
+                second = await relay_the_answer(page)  # its next offer: the network is back
+                back = time.monotonic()
+                await playing(page, "cam1", 60)
+                seen["long_back_s"] = time.monotonic() - back
+                seen["posts"] = await page.evaluate("window.whepPosts")
+                seen["same_document"] = await page.evaluate("window.sameDocument === true")
+                seen["sessions"] = await until(
+                    page, f"(async () => {{ const n = (await {CAM1_SESSIONS}).length;"
+                    " return n === 1 && n; })()", 30, "cam1's one session on the box")
+            finally:
+                relay.close()
+                if second is not None:
+                    second.close()
+        return seen
+
+    seen = asyncio.run(look())
+    print(f"network cut: 2 s cut, 25 new frames {seen['short_back_s']:.1f} s after it ended "
+          f"(same session); long cut: {seen['says']!r}, playing again "
+          f"{seen['long_back_s']:.1f} s after the new session's answer")
+    assert seen["posts_after_short"] == 1, seen  # the short cut kept its session
+    assert "reconnecting" in seen["says"] and seen["posts"] >= 2, seen
+    assert seen["same_document"] is True and seen["sessions"] == 1, seen
+
+
+@pytest.mark.skipif(not Path(FIREFOX).exists(), reason="firefox-esr is not installed")
+def test_firefox_plays_the_live_tiles_over_ll_hls(box: Box, tmp_path: Path) -> None:
+    """Firefox as Debian ships it: WebRTC without H.264 (its OpenH264 plugin is a download
+    from Cisco that a box's LAN may never reach, and a test never does). The page sees it
+    up front and plays LL-HLS through hls.js, says so, and the picture moves."""
+    tile = TILE.format("cam1")
+
+    async def look() -> dict[str, Any]:
+        async with firefox_page(page_url(box, ["view"]), tmp_path / "firefox") as page:
+            await playing(page, "cam1", 60)
+            before = await page.evaluate(f"{tile}.querySelector('video').currentTime")
+            return {
+                "advanced": await until(page, f"{tile}.querySelector('video').currentTime"
+                                        f" > {before} + 2", 20, "the picture moving"),
+                "title": await page.evaluate(f"{tile}.querySelector('video').title"),
+                "url": await page.evaluate(f"{tile}.querySelector('video').hls.url"),
+                "line": await text(page, "#grid .tile[data-camera=cam1] .live-info .quality"),
+                "codecs": await page.evaluate(
+                    "RTCRtpReceiver.getCapabilities('video').codecs.map((c) => c.mimeType)")}
+
+    seen = asyncio.run(look())
+    print(f"firefox: {seen['line']!r}; its WebRTC receives {sorted(set(seen['codecs']))}")
+    assert "video/H264" not in seen["codecs"], seen  # else this test no longer tests that
+    assert seen["title"] == "WebRTC: this browser's WebRTC has no H.264 (yet); playing LL-HLS"
+    assert seen["url"].split("?")[0].endswith("/live/cam1/abr.m3u8"), seen
+    assert seen["line"].startswith("LL-HLS · "), seen

@@ -19,10 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nvr_edge_testing.appliance import nvr_edge_cli
-from nvr_edge_testing.chromium.cdp import CHROMIUM, Page, chromium_page
+from nvr_edge_testing.chromium.cdp import CHROMIUM, chromium_page
+from nvr_edge_testing.firefox import FIREFOX, firefox_page
 from nvr_edge_web.gaps import Event, event_of, explain, holes
 from web_box import Box, base, error_of, file_bytes
-from web_page import click, controls, press, tab_to, until
+from web_page import AnyPage, click, controls, press, tab_to, until
 
 from nvr_edge.appliance.history import FIRST_START
 from tests.helpers import fill, tmpfs, wait_for
@@ -30,17 +31,26 @@ from tests.media import decode_errors
 
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                     reason="chromium is not installed")
+needs_firefox = pytest.mark.skipif(not Path(FIREFOX).exists(),
+                                   reason="firefox-esr is not installed")
 BAR = "document.querySelector('#lanes .zoombar')"
 MAX_STALL_MS = 200
 # Chromium fires timeupdate every 250 ms while playing: a longer gap means a stall
 TIMEUPDATE_MS = 250
 
-# Every event of the first lane's <video>, timed by the page's clock.
+# Every event of the first lane's <video>, timed by the page's clock, with the video's time
+# then and as last sampled (a seek's step: the one minus the other); and the longest the
+# video's time stood still while it played (sampled every 20 ms: a measure that does not
+# rest on a browser's timeupdate cadence, 250 ms in Chromium, looser in Firefox).
 WATCH = """(() => { const v = document.querySelector('#lanes .lane video');
   window.seen = []; const t0 = performance.now();
+  let time = v.currentTime, since = performance.now(); window.still = 0;
   for (const name of ['waiting', 'stalled', 'playing', 'timeupdate', 'seeking', 'seeked'])
     v.addEventListener(name, () => window.seen.push([name, performance.now() - t0,
-                                                     v.currentTime]));
+                                                     v.currentTime, time]));
+  setInterval(() => { const now = performance.now();
+    if (v.paused || v.seeking || v.currentTime !== time) { time = v.currentTime; since = now; }
+    else window.still = Math.max(window.still, now - since); }, 20);
   return true; })()"""
 
 
@@ -66,7 +76,7 @@ def stalls(seen: list[list[Any]]) -> dict[str, float]:
     """The longest wait (waiting -> playing) and the longest gap between timeupdates
     while playing, in ms (a seek starts the count again), the stalled and seeking events."""
     longest_wait, longest_gap, waited, last = 0.0, 0.0, None, None
-    for name, at, _ in seen:
+    for name, at, *_ in seen:
         if name in ("seeking", "seeked"):
             last = None
         elif name == "waiting":
@@ -82,22 +92,65 @@ def stalls(seen: list[list[Any]]) -> dict[str, float]:
             "seeks": float(sum(1 for e in seen if e[0] == "seeking"))}
 
 
-async def wall(page: Page, lane: int = 0) -> int:
+async def wall(page: AnyPage, lane: int = 0) -> int:
     value = await page.evaluate(
         f"document.querySelectorAll('#lanes .lane')[{lane}]?.dataset.wall || ''")
     return int(value) if value else 0
 
 
-async def open_panel(page: Page) -> None:
+async def open_panel(page: AnyPage) -> None:
     await until(page, "document.querySelectorAll('#grid .tile').length === 2", what="tiles")
     await click(page, "#grid .tile[data-camera=cam1] .timeline")  # its start: 24 h ago
     await until(page, "!!document.querySelector('#lanes .lane')", what="the playback lane")
 
 
-async def jump(page: Page, ms: int) -> None:
+async def jump(page: AnyPage, ms: int) -> None:
     await page.evaluate(f"""(() => {{ const i = document.querySelector('#pb-when');
       i.value = {json.dumps(local(ms))};
       document.querySelector('#pb-jump').requestSubmit(); }})()""")
+
+
+async def cross_three_boundaries(page: AnyPage, rows: list[dict[str, Any]]
+                                 ) -> dict[str, Any]:
+    """Open cam1's playback 2 s before its first segment ends, play at 4x past the start of
+    its fourth: the rate of wall time played, the video's events and its playback rate."""
+    start = rows[0]["end_ms"] - 2000 - rows[0]["end_ms"] % 1000  # on a second: the input
+    past = rows[3]["start_ms"] + 1000  # three boundaries later
+    await open_panel(page)
+    await jump(page, start)
+    await until(page, f"Math.abs(Number(document.querySelector('#lanes .lane')"
+                f".dataset.wall) - {start}) < 1500", what="the jump")
+    await page.evaluate(WATCH)
+    await page.evaluate("""(() => { const s = document.querySelector('#pb-speed');
+      s.value = '4'; s.dispatchEvent(new Event('change')); })()""")
+    began, wall_began = time.monotonic(), await wall(page)
+    await until(page, f"Number(document.querySelector('#lanes .lane').dataset.wall)"
+                f" > {past}", timeout=60, what="three boundaries crossed")
+    return {"rate": (await wall(page) - wall_began) / 1000 / (time.monotonic() - began),
+            "seen": await page.evaluate("window.seen"),
+            "still": await page.evaluate("window.still"),
+            "speed": await page.evaluate("document.querySelector('#lanes video').playbackRate")}
+
+
+def assert_continuous(got: dict[str, Any], browser: str,
+                      timeupdate_ms: float | None = None, skip_s: float = 0.0) -> None:
+    """No stall over MAX_STALL_MS: no wait that long, no `stalled`, the video's time never
+    still that long; no seek (or, with `skip_s`, none longer: the page stepping over the
+    few ms between two segments' audio and video, which Firefox does not play through);
+    and, for a browser whose timeupdate cadence is known, no longer gap between them than
+    the cadence and MAX_STALL_MS."""
+    measured = stalls(got["seen"]) | {"still": got["still"]}
+    skips = [round(now - before, 3) for name, _, now, before in got["seen"]
+             if name == "seeking"]
+    print(f"playback in {browser}:", measured, "seeks of", skips, "s; speed x",
+          round(got["rate"], 2))
+    assert measured["wait"] < MAX_STALL_MS and measured["stalled"] == 0, measured
+    # no hole was stepped over (none was there), but for a skip over the tracks' seam
+    assert all(0 <= skip <= skip_s for skip in skips), (skips, measured)
+    assert measured["still"] < MAX_STALL_MS, measured
+    if timeupdate_ms is not None:
+        assert measured["gap"] < timeupdate_ms + MAX_STALL_MS, measured
+    assert got["speed"] == 4 and got["rate"] > 2, got  # 4x, with slack for a loaded box
 
 
 @needs_chromium
@@ -105,27 +158,11 @@ async def jump(page: Page, ms: int) -> None:
 def test_play_across_boundaries_speed_jump_sync_and_step(box: Box, tmp_path: Path) -> None:
     rows = segments_of(box, "cam1", 4)
     segments_of(box, "cam2", 2)
-    start = rows[0]["end_ms"] - 2000 - rows[0]["end_ms"] % 1000  # on a second: the input
-    past = rows[3]["start_ms"] + 1000  # three boundaries later
     token = box.token(["view", "playback"], "*")
 
     async def drive() -> dict[str, Any]:
-        got: dict[str, Any] = {}
         async with chromium_page(f"{base(box)}/?token={token}", tmp_path / "p") as page:
-            await open_panel(page)
-            await jump(page, start)
-            await until(page, f"Math.abs(Number(document.querySelector('#lanes .lane')"
-                        f".dataset.wall) - {start}) < 1500", what="the jump")
-            await page.evaluate(WATCH)
-            await page.evaluate("""(() => { const s = document.querySelector('#pb-speed');
-              s.value = '4'; s.dispatchEvent(new Event('change')); })()""")
-            began, wall_began = time.monotonic(), await wall(page)
-            await until(page, f"Number(document.querySelector('#lanes .lane').dataset.wall)"
-                        f" > {past}", timeout=60, what="three boundaries crossed")
-            got["rate"] = (await wall(page) - wall_began) / 1000 / (time.monotonic() - began)
-            got["seen"] = await page.evaluate("window.seen")
-            got["speed"] = await page.evaluate(
-                "document.querySelector('#lanes video').playbackRate")
+            got = await cross_three_boundaries(page, rows)
             target = rows[1]["start_ms"] + 5000 - rows[1]["start_ms"] % 1000
             await jump(page, target)
             await until(page, f"Math.abs(Number(document.querySelector('#lanes .lane')"
@@ -149,15 +186,27 @@ def test_play_across_boundaries_speed_jump_sync_and_step(box: Box, tmp_path: Pat
         return got
 
     got = asyncio.run(drive())
-    measured = stalls(got["seen"])
-    print("playback:", measured, "speed x", round(got["rate"], 2), "drift ms", got["drift"])
-    assert measured["wait"] < MAX_STALL_MS and measured["stalled"] == 0, measured
-    assert measured["seeks"] == 0, measured  # no hole was stepped over: none was there
-    assert measured["gap"] < TIMEUPDATE_MS + MAX_STALL_MS, measured
-    assert got["speed"] == 4 and got["rate"] > 2, got  # 4x, with slack for a loaded box
+    assert_continuous(got, "chromium", TIMEUPDATE_MS)
+    print("drift ms", got["drift"])
     assert abs(got["jumped"]) < 3000
     assert got["drift"] < 1000, got["drift"]
     assert got["paused"] and 0 < got["step"] < 0.1, got
+
+
+@needs_firefox
+@pytest.mark.slow
+def test_firefox_plays_across_boundaries_without_a_stall(box: Box, tmp_path: Path) -> None:
+    """The same playback in Firefox (its MSE, H.264 through the system's FFmpeg)."""
+    rows = segments_of(box, "cam1", 4)
+    token = box.token(["view", "playback"], "*")
+
+    async def drive() -> dict[str, Any]:
+        async with firefox_page(f"{base(box)}/?token={token}", tmp_path / "f") as page:
+            return await cross_three_boundaries(page, rows)
+
+    # a seek's step is measured against the time sampled up to 20 ms before it: at 4x,
+    # 80 ms of video besides the seam
+    assert_continuous(asyncio.run(drive()), "firefox", skip_s=0.15)
 
 
 def ffprobe(path: Path) -> dict[str, Any]:
@@ -454,9 +503,15 @@ def test_a_disabled_camera_s_hole_says_disabled(box: Box) -> None:  # last: cam2
         query = (f"camera=cam2&from={(now - timedelta(minutes=10)).isoformat()}"
                  f"&to={now.isoformat()}").replace("+", "%2B")
         holes = box.get(f"/api/gaps?{query}", token).json()["gaps"]
-        return holes[-1] if holes and holes[-1]["cause"] == "disabled" else None
+        state = box.get("/api/status", admin).json()["cameras"]["cam2"]["state"]
+        # its worker stopped, the segment it closed indexed, and the hole 5 s long: a
+        # quick enable after the PATCH alone (its worker still closing) left a hole under
+        # the 2 s that counts as one, and nothing to find afterwards
+        return holes[-1] if holes and holes[-1]["cause"] == "disabled" \
+            and state == "disabled" and holes[-1]["end_ms"] - holes[-1]["start_ms"] > 5000 \
+            else None
 
-    hole = wait_for(last_hole, 30, "cam2's hole since it was disabled")
+    hole = wait_for(last_hole, 60, "cam2's hole since it was disabled, 5 s long")
     assert "disabled" in hole["detail"]
     # enabled again: the hole no longer reaches the present, and still says why (the box's
     # history, not the camera's state now)
@@ -466,17 +521,21 @@ def test_a_disabled_camera_s_hole_says_disabled(box: Box) -> None:  # last: cam2
                               body=json.dumps({"cameras": cameras}).encode(),
                               headers={"Content-Type": "application/merge-patch+json"})
     assert change.status == 200, change.body[:300]
-    disabled_at = hole["start_ms"]
+    enabled_at = time.time() * 1000
 
     def closed_hole() -> dict[str, Any] | None:
+        """The hole that ends where cam2 recorded again, once it is in the past. (Not
+        found by the start seen while disabled: the segment the stop closed can be indexed
+        after that look, and the hole then starts later, seen in a whole-suite run.)"""
         rows = box.get("/api/segments?camera=cam2", token).json().get("segments") or []
-        if not any(r["start_ms"] > disabled_at + 2000 for r in rows):
+        again = [r["start_ms"] for r in rows if r["start_ms"] > enabled_at]
+        if not again:
             return None  # not recording again yet
         now = datetime.now(UTC)
         query = (f"camera=cam2&from={(now - timedelta(minutes=10)).isoformat()}"
                  f"&to={now.isoformat()}").replace("+", "%2B")
         holes = box.get(f"/api/gaps?{query}", token).json()["gaps"]
-        return next((h for h in holes if h["start_ms"] <= disabled_at + 2000 < h["end_ms"]
+        return next((h for h in holes if abs(h["end_ms"] - min(again)) < 2000
                      and h["end_ms"] < now.timestamp() * 1000 - 30_000), None)
 
     try:  # (failed once in a whole-suite run, never alone: say what the box had then)
@@ -484,7 +543,14 @@ def test_a_disabled_camera_s_hole_says_disabled(box: Box) -> None:  # last: cam2
     except AssertionError as exc:
         admin_status = box.get("/api/status", admin).json()["cameras"].get("cam2")
         rows = box.get("/api/segments?camera=cam2", token).json().get("segments") or []
-        raise AssertionError(f"{exc}; disabled at {disabled_at}; cam2: {admin_status}; "
-                             f"its last rows: {rows[-3:]}; log tail: "
+        now = datetime.now(UTC)
+        query = (f"camera=cam2&from={(now - timedelta(minutes=10)).isoformat()}"
+                 f"&to={now.isoformat()}").replace("+", "%2B")
+        raise AssertionError(f"{exc}; enabled at {enabled_at}; cam2: {admin_status}; "
+                             f"the hole while disabled: {hole}; now: "
+                             f"{box.get(f'/api/gaps?{query}', token).json()['gaps']}; "
+                             f"its rows: {[(r['start_ms'], r['end_ms']) for r in rows]}; "
+                             "log tail: "
                              f"{box.app.log[-3000:]}") from None
     assert past["cause"] == "disabled" and "disabled" in past["detail"], past
+    assert past["start_ms"] >= hole["start_ms"], (past, hole)  # the hole seen while disabled

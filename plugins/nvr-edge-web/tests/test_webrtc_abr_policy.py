@@ -1,13 +1,23 @@
 """A WebRTC session's rung policy (webrtc/abr.py) fed receiver-report stats entries as
 aiortc makes them (fraction lost as RTCP's 8-bit fixed point): the ladder WebRTC carries,
-the start, the pin, and down/up from the reports."""
+the start, the pin, and down/up from the reports and the receiver's estimate; the RTCP
+feedback aiortc keeps to itself (webrtc/feedback.py), on packets parsed from the wire."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import pytest
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_PLI,
+    RtcpPacket,
+    RtcpPsfbPacket,
+    pack_remb_fci,
+)
 from nvr_edge_web.webrtc.abr import ViewerAbr, remote_inbound, webrtc_ladder
+from nvr_edge_web.webrtc.feedback import Feedback, listen
 
 
 @dataclass(frozen=True)
@@ -72,3 +82,50 @@ def test_the_rung_below_is_named_once_a_report_looks_bad_and_not_when_pinned() -
     assert abr.below(3.5) is None  # that report has left the window: nothing to prepare
     abr.pin("sub")
     assert abr.below(1.0) is None
+
+
+def test_the_receiver_estimate_steps_down_to_what_it_carries_and_never_holds_up() -> None:
+    abr = ViewerAbr(webrtc_ladder(LADDER))  # sub 600, 360p 500, 240p 250 kbit/s
+    assert abr.observe(Stats(0, 0.02), 0.0, 320.0).name == "sub"  # one report: no evidence
+    # two: 250 <= 320 x 0.85, straight to 240p, no loss needed
+    assert abr.observe(Stats(0, 0.02), 1.0, 320.0).name == "240p"
+    abr.switched("240p", 1.5)
+    t, wanted = 1.5, abr.current
+    for _ in range(15):  # Chromium's estimate on 240p: ~1.5 x what it gets, under 360p's
+        t += 1
+        wanted = abr.observe(Stats(0, 0.02), t, 375.0)
+    assert wanted.name == "360p"  # up after the clean period all the same
+
+
+class Sender:
+    """What `feedback.listen` uses of aiortc's RTCRtpSender: its stream's SSRC and the
+    method every RTCP packet for it goes through."""
+
+    def __init__(self, ssrc: int) -> None:
+        self._ssrc, self.passed = ssrc, []
+
+    async def _handle_rtcp_packet(self, packet: object) -> None:
+        self.passed.append(packet)
+
+
+def test_remb_for_the_stream_and_picture_requests_are_noted_and_passed_on() -> None:
+    sender, feedback = Sender(1234), Feedback()
+    listen(sender, feedback)
+    wire = b"".join(bytes(p) for p in (
+        RtcpPsfbPacket(RTCP_PSFB_APP, 9, 0, pack_remb_fci(450_000, [1234])),
+        RtcpPsfbPacket(RTCP_PSFB_APP, 9, 0, pack_remb_fci(90_000, [777])),  # another's
+        RtcpPsfbPacket(RTCP_PSFB_PLI, 9, 1234),
+        RtcpPsfbPacket(RTCP_PSFB_APP, 9, 0, b"not a REMB..")))  # 4-byte words
+    packets = RtcpPacket.parse(wire)
+
+    async def feed() -> None:
+        for packet in packets:
+            await sender._handle_rtcp_packet(packet)
+
+    asyncio.run(feed())
+    assert sender.passed == packets  # every one on to aiortc, unchanged
+    assert (feedback.estimate_bps, feedback.estimates, feedback.pictures_asked) == \
+        (450_000, 1, 1)
+    at = feedback.estimate_at
+    assert feedback.estimate_kbps(at + 1, 3.0) == 450
+    assert feedback.estimate_kbps(at + 4, 3.0) is None  # stale

@@ -1,5 +1,6 @@
-"""Driving the page in headless Chromium for the page tests: wait for what it shows, fill
-and click as a user would (DOM events), and read its accessibility tree."""
+"""Driving the page in headless Chromium (or Firefox) for the page tests: wait for what it
+shows, fill and click as a user would (DOM events), and read its accessibility tree
+(Chromium)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import time
 from typing import Any
 
 from nvr_edge_testing.chromium.cdp import Page
+from nvr_edge_testing.firefox import FirefoxPage
+
+AnyPage = Page | FirefoxPage  # the calls below only evaluate JavaScript
 
 # Roles of the controls a user types into, picks or presses.
 CONTROL_ROLES = {"textbox", "combobox", "checkbox", "button", "link"}
@@ -18,7 +22,7 @@ def _find(selector: str) -> str:
     return f"document.querySelector({json.dumps(selector)})"
 
 
-async def until(page: Page, expression: str, timeout: float = 20, what: str = "") -> Any:
+async def until(page: AnyPage, expression: str, timeout: float = 20, what: str = "") -> Any:
     """The expression's value once it is truthy; AssertionError with the last value after
     `timeout` seconds."""
     deadline, value = time.monotonic() + timeout, None
@@ -30,7 +34,7 @@ async def until(page: Page, expression: str, timeout: float = 20, what: str = ""
     raise AssertionError(f"{what or expression}: still {value!r} after {timeout} s")
 
 
-async def fill(page: Page, selector: str, value: str) -> None:
+async def fill(page: AnyPage, selector: str, value: str) -> None:
     """Types `value` into the field (an input event, as typing makes)."""
     done = await page.evaluate(f"""(() => {{ const e = {_find(selector)};
       if (!e) return false; e.value = {json.dumps(value)};
@@ -38,18 +42,18 @@ async def fill(page: Page, selector: str, value: str) -> None:
     assert done, f"no {selector} on the page"
 
 
-async def click(page: Page, selector: str) -> None:
+async def click(page: AnyPage, selector: str) -> None:
     done = await page.evaluate(f"""(() => {{ const e = {_find(selector)};
       if (!e) return false; e.click(); return true; }})()""")
     assert done, f"no {selector} on the page"
 
 
-async def text(page: Page, selector: str) -> str:
+async def text(page: AnyPage, selector: str) -> str:
     return str(await page.evaluate(
         f"(document.querySelector({json.dumps(selector)}) || {{}}).textContent || ''"))
 
 
-async def visible(page: Page, selector: str) -> bool:
+async def visible(page: AnyPage, selector: str) -> bool:
     """Shown: in the document and rendered (neither it nor an ancestor hidden)."""
     return bool(await page.evaluate(
         f"(() => {{ const e = document.querySelector({json.dumps(selector)});"

@@ -3,8 +3,11 @@ from the receiver's RTCP reports, and the viewer's pin.
 
 The reports are aiortc's public stats (`RTCPeerConnection.getStats()`: the
 remote-inbound-rtp entry, i.e. the last receiver report's fraction lost and the round-trip
-time). REMB is not read: aiortc's sender takes it only into its own encoder's bitrate,
-clamped to 0.5-3 Mbit/s, with no public way to see it (the policy works on loss alone)."""
+time), with the receiver's bandwidth estimate (REMB, read by feedback.py) beside each, when
+fresh and below what the current rung needs: a down signal only. Chromium's estimate
+climbs to about 1.5 times what it receives, never to a bigger rung's rate, so as a gate
+for going up it would keep a viewer on a small rung for good; up stays the policy's clean
+period."""
 
 from __future__ import annotations
 
@@ -62,13 +65,19 @@ class ViewerAbr:
     def pin(self, name: str | None) -> None:
         self.state.pin(None if name is None else self.index(name))
 
-    def observe(self, stats: Any, now: float) -> Rendition:
-        """A remote-inbound-rtp stats entry (None: none yet); the rendition wanted now."""
+    def observe(self, stats: Any, now: float, estimate_kbps: float | None = None
+                ) -> Rendition:
+        """A remote-inbound-rtp stats entry (None: none yet) and the receiver's estimate
+        (None: none fresh); the rendition wanted now."""
         if stats is not None and stats is not self.last_report:
             self.last_report = stats
+            policy = self.state.policy
+            short = estimate_kbps is not None \
+                and estimate_kbps * policy.headroom < self.current.kbps
             # RTCP's fraction lost is 8-bit fixed point (aiortc passes it through as is)
-            self.state.observe(AbrReport(now, (stats.fractionLost or 0) / 256, None,
-                                      stats.roundTripTime))
+            self.state.observe(AbrReport(now, (stats.fractionLost or 0) / 256,
+                                         estimate_kbps if short else None,
+                                         stats.roundTripTime))
         return self.ladder[self.state.wanted(now)]
 
     def below(self, now: float) -> Rendition | None:

@@ -23,6 +23,7 @@ from aiortc import RTCPeerConnection
 
 from ..counters import LiveMetrics
 from .abr import ViewerAbr, remote_inbound
+from .feedback import Feedback
 from .track import RelayTrack
 
 log = logging.getLogger(__name__)
@@ -30,22 +31,24 @@ CONNECT_TIMEOUT_S = 20.0  # a viewer that posted an offer but never connects
 # How often a session's receiver reports are read: a report (aiortc: every 0.5-1.5 s)
 # waits at most this long to be seen; a step down rests on two of them (live/abr.py)
 ADAPT_S = 0.25
+ESTIMATE_AGE_S = 3.0  # a receiver estimate older than this is no longer the link's
 _SERIALS = itertools.count(1)  # a session's name in metrics (its id is its URL's secret)
 
 
 class Session:
     def __init__(self, camera: str, pc: RTCPeerConnection, track: RelayTrack,
-                 abr: ViewerAbr) -> None:
+                 abr: ViewerAbr, feedback: Feedback | None = None) -> None:
         self.id = secrets.token_urlsafe(16)
         self.serial = next(_SERIALS)
         self.camera, self.pc, self.track, self.abr = camera, pc, track, abr
+        self.feedback = feedback or Feedback()
         self.closed = False
         loop = asyncio.get_running_loop()
         track.on_switch = lambda stream: abr.switched(stream, loop.time())
 
     def adapt(self, stats: Any, now: float) -> None:
         """Take the receiver's last report; start a switch when the policy wants one."""
-        wanted = self.abr.observe(stats, now)
+        wanted = self.abr.observe(stats, now, self.feedback.estimate_kbps(now, ESTIMATE_AGE_S))
         below = self.abr.below(now)
         self.track.prepare(below.stream if below is not None else None)
         moving_to = self.track.target_stream if self.track.target is not None \
@@ -54,8 +57,11 @@ class Session:
             self.abr.refused = self.track.switch(wanted.stream)
 
     def status(self) -> dict[str, Any]:
+        estimate = self.feedback.estimate_bps
         return {"camera": self.camera, "session": self.serial, **self.abr.status(),
-                "switching_to": self.track.target_stream if self.track.target else None}
+                "switching_to": self.track.target_stream if self.track.target else None,
+                "estimate_kbps": None if estimate is None else round(estimate / 1000),
+                "pictures_asked": self.feedback.pictures_asked}
 
 
 class Sessions:

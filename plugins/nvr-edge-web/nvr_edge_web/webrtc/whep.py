@@ -21,6 +21,7 @@ from ..live_paths import WHEP_ROUTE
 from ..live_wake import wake_stream
 from . import ice
 from .abr import ViewerAbr, webrtc_ladder
+from .feedback import Feedback, listen
 from .sessions import Session, Sessions
 from .track import RelayTrack
 
@@ -138,7 +139,9 @@ async def _answer(ctx: WebContext, camera: str, offer: str, rung: str | None) ->
         track.stop()
         await pc.close()
         raise
-    return Session(camera, pc, track, abr)
+    feedback = Feedback()
+    listen(transceiver.sender, feedback)
+    return Session(camera, pc, track, abr, feedback)
 
 
 async def _session_of(request: web.Request) -> Session:
