@@ -1,7 +1,6 @@
 """Headless Firefox (Debian's firefox-esr) driven over WebDriver BiDi (aiohttp's websocket
-client): open a page, evaluate JavaScript in it. The same two calls as the Chromium
-driver's `Page` (`evaluate`, and the page's URL at the start), so a flow written for one
-runs in the other.
+client): open a page, evaluate JavaScript in it. `evaluate` answers as the Chromium
+driver's `Page.evaluate` does, so a flow that only evaluates runs in either browser.
 
 Firefox reaches for Mozilla's servers on its own (updates, remote settings, experiments,
 the OpenH264 download): the profile's prefs send every address but loopback to a proxy on

@@ -9,10 +9,12 @@ One browser for the module (a tab per test), one appliance (the `box` fixture)."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,9 @@ BOX_EXTRA = "[recording.retry]\nmax_delay_ms = 2000\n"
 INTERACTIVE = {"textbox", "combobox", "checkbox", "button", "link", "slider", "spinbutton",
                "switch", "radio", "tab", "menuitem", "searchbox", "listbox", "option"}
 TILE = "document.querySelector('#grid .tile[data-camera={}]')"
+LIVE = f"{TILE.format('cam1')}.querySelector('.live')"  # cam1's picture and what it says
+# what cam1's tile says while it has no picture (falsy while it plays)
+SAYS = f"['stalled', 'reconnecting'].includes({LIVE}.dataset.live) && {LIVE}.textContent"
 HLS_JS = Path(__file__).parents[1] / "nvr_edge_web/static/vendor/hls.mjs"
 
 
@@ -186,8 +191,6 @@ def restart_web_server(box: Box) -> None:
 def test_a_tile_reconnects_by_itself_after_its_camera_went_away(
         box: Box, browser: tuple[int, int]) -> None:
     assert box.cameras is not None
-    live = f"{TILE.format('cam1')}.querySelector('.live')"
-    says = f"['stalled', 'reconnecting'].includes({live}.dataset.live) && {live}.textContent"
 
     async def look() -> dict[str, Any]:
         seen: dict[str, Any] = {}
@@ -196,18 +199,18 @@ def test_a_tile_reconnects_by_itself_after_its_camera_went_away(
             await page.evaluate("window.sameDocument = true")
             box.cameras.kill()  # the power cable pulled
             try:
-                seen["gone"] = await until(page, says, 30, "the tile saying it reconnects")
+                seen["gone"] = await until(page, SAYS, 30, "the tile saying it reconnects")
                 seen["later"] = await until(
-                    page, f"/camera offline/.test({live}.textContent) && {live}.textContent",
+                    page, f"/camera offline/.test({LIVE}.textContent) && {LIVE}.textContent",
                     40, "the camera's state in the tile")
             finally:
                 box.cameras.start()
             back = time.monotonic()
             await playing(page, "cam1", 90)
             seen["back_s"] = time.monotonic() - back
-            before = await page.evaluate(f"{live}.querySelector('video').currentTime")
+            before = await page.evaluate(f"{LIVE}.querySelector('video').currentTime")
             seen["advanced"] = await until(
-                page, f"{live}.querySelector('video').currentTime > {before} + 1", 10,
+                page, f"{LIVE}.querySelector('video').currentTime > {before} + 1", 10,
                 "the picture moving again")
             seen["same_document"] = await page.evaluate("window.sameDocument === true")
             # the stalled session was ended (DELETE), not left open beside the new one
@@ -215,7 +218,7 @@ def test_a_tile_reconnects_by_itself_after_its_camera_went_away(
                 page, f"(async () => {{ const n = (await {CAM1_SESSIONS}).length;"
                 " return n === 1 && n; })()", 15, "cam1's one session")
             restart_web_server(box)
-            seen["server_gone"] = await until(page, says, 30, "reconnecting after the restart")
+            seen["server_gone"] = await until(page, SAYS, 30, "reconnecting after the restart")
             restarted = time.monotonic()
             await playing(page, "cam1", 60)
             seen["server_back_s"] = time.monotonic() - restarted
@@ -247,7 +250,7 @@ def test_a_phone_without_webrtc_gets_one_column_of_adaptive_ll_hls_tiles(
             # (until hls.js reports its level the line names the stream without "(auto)":
             # read under load once before it did)
             seen["info"] = await until(
-                page, f"/\\(auto\\) · .* ms$/.test({info}.querySelector('.quality')"
+                page, f"/^[^→]*\\(auto\\) · .* ms$/.test({info}.querySelector('.quality')"
                 f".textContent) && {info}.querySelector('.quality').textContent", 20,
                 "the LL-HLS line with hls.js's own choice")
             seen["columns"] = await page.evaluate(
@@ -276,12 +279,16 @@ def test_a_phone_without_webrtc_gets_one_column_of_adaptive_ll_hls_tiles(
     wait_for(lambda: rung_available(box, "240p"), 60, "the 240p rung listed as available")
     seen = asyncio.run(look())
     print(f"phone tile: {seen['info']!r} -> {seen['small']!r}; hls.js: {seen['hls']}")
-    assert seen["info"].startswith("LL-HLS · main (auto) · 640x360 · "), seen
+    # hls.js's own choice, settled (no "→"): the live view's stream, or 240p when hls.js
+    # judged the loaded machine's throughput short (seen once mid-switch in a module run)
+    assert re.match(r"LL-HLS · (main \(auto\) · 640x360|240p \(auto\) · 426x240) · \d+ ms$",
+                    seen["info"]), seen
     assert seen["columns"] == 1 and seen["picker"] is True, seen
     hls = seen["hls"]
     assert hls["url"].split("?")[0].endswith("/live/cam1/abr.m3u8"), hls
     assert sorted(hls["levels"]) == [240, 360] and hls["audio"] == 1, hls
-    assert hls["levels"][hls["level"]] == 360, hls  # it starts on the live view's stream
+    # the level hls.js plays is the one the line names
+    assert hls["levels"][hls["level"]] == (360 if "640x360" in seen["info"] else 240), hls
 
 
 def test_a_browser_whose_webrtc_has_no_h264_plays_ll_hls_at_once(
@@ -381,6 +388,21 @@ CAM1_SESSIONS = """(async () => { const r = await fetch('/api/status', {headers:
   return (await r.json()).cameras.cam1.webrtc; })()"""
 
 
+@contextlib.asynccontextmanager
+async def relayed_page(box: Box, browser: tuple[int, int]
+                       ) -> AsyncIterator[tuple[Page, LossyRelay]]:
+    """The Live page with cam1 alone, playing, its WebRTC media reaching the browser only
+    through a relay (closed after)."""
+    async with open_page(browser, page_url(box, ["view"]).replace("/?", "/?layout=1&"),
+                         init_script=RELAYED_WHEP) as page:
+        relay = await relay_the_answer(page)
+        try:
+            await playing(page, "cam1")
+            yield page, relay
+        finally:
+            relay.close()
+
+
 async def relay_the_answer(page: Page) -> LossyRelay:
     answer = await until(page, "window.whepRelay && window.whepRelay.answer", 30,
                          "the page's WHEP answer")
@@ -421,44 +443,38 @@ def test_the_page_steps_down_behind_a_capped_link_and_back_up(
     async def look() -> dict[str, Any]:
         seen: dict[str, Any] = {}
         log: list[tuple[float, list[Any]]] = []
-        async with open_page(browser, page_url(box, ["view"]).replace("/?", "/?layout=1&"),
-                             init_script=RELAYED_WHEP) as page:
-            relay = await relay_the_answer(page)
-            try:
-                await playing(page, "cam1")
-                await tile_until(page, lambda s: s[0] == "main" and s[1] == 640, 20,
-                                 "the camera's stream, unimpaired", log)
-                relay.set_rate(600)
-                capped = len(log)
-                seen["decided_s"] = await tile_until(page, lambda s: s[0] == "240p", 30,
-                                                     "the box choosing 240p", log)
-                seen["down_s"] = seen["decided_s"] + await tile_until(
-                    page, lambda s: s[1] == 426, 10, "the 240p picture behind the cap", log)
-                seen["box_saw"] = (await page.evaluate(CAM1_SESSIONS))[0]
-                at = len(log) - 1
-                await asyncio.sleep(3)  # playing on the small rung, still capped
-                await tile_until(page, lambda s: True, 1, "", log)
-                seen["small"] = (log[-1][1][0], log[-1][1][1], log[-1][1][2] - log[at][1][2],
-                                 log[-1][0] - log[at][0])
-                relay.set_rate(None)
-                lifted = log[-1][0]
-                await tile_until(page, lambda s: s[1] == 640, 60, "the camera's stream again",
-                                 log)
-                seen["up_s"], seen["up_after_small_s"] = (log[-1][0] - lifted,
-                                                          log[-1][0] - log[at][0])
-                back = len(log) - 1
-                await asyncio.sleep(3)  # and it stays there
-                await tile_until(page, lambda s: True, 1, "", log)
-                seen["stayed"] = {s[1] for _, s in log[back:]}, log[-1][1][2] - log[back][1][2]
-                seen["overflowed"] = relay.overflowed
-                # the longest the frame count stood still from the cap on
-                counts = [(t, s[2]) for t, s in log[capped:]]
-                changes = [t for (t, n), (_, m) in itertools.pairwise(counts) if m > n]
-                seen["longest_still_s"] = max(
-                    (b - a for a, b in itertools.pairwise(changes)), default=99.0)
-                seen["sessions"] = await page.evaluate("window.whepPosts")
-            finally:
-                relay.close()
+        async with relayed_page(box, browser) as (page, relay):
+            await tile_until(page, lambda s: s[0] == "main" and s[1] == 640, 20,
+                             "the camera's stream, unimpaired", log)
+            relay.set_rate(600)
+            capped = len(log)
+            seen["decided_s"] = await tile_until(page, lambda s: s[0] == "240p", 30,
+                                                 "the box choosing 240p", log)
+            seen["down_s"] = seen["decided_s"] + await tile_until(
+                page, lambda s: s[1] == 426, 10, "the 240p picture behind the cap", log)
+            seen["box_saw"] = (await page.evaluate(CAM1_SESSIONS))[0]
+            at = len(log) - 1
+            await asyncio.sleep(3)  # playing on the small rung, still capped
+            await tile_until(page, lambda s: True, 1, "", log)
+            seen["small"] = (log[-1][1][0], log[-1][1][1], log[-1][1][2] - log[at][1][2],
+                             log[-1][0] - log[at][0])
+            relay.set_rate(None)
+            lifted = log[-1][0]
+            await tile_until(page, lambda s: s[1] == 640, 60, "the camera's stream again",
+                             log)
+            seen["up_s"], seen["up_after_small_s"] = (log[-1][0] - lifted,
+                                                      log[-1][0] - log[at][0])
+            back = len(log) - 1
+            await asyncio.sleep(3)  # and it stays there
+            await tile_until(page, lambda s: True, 1, "", log)
+            seen["stayed"] = {s[1] for _, s in log[back:]}, log[-1][1][2] - log[back][1][2]
+            seen["overflowed"] = relay.overflowed
+            # the longest the frame count stood still from the cap on
+            counts = [(t, s[2]) for t, s in log[capped:]]
+            changes = [t for (t, n), (_, m) in itertools.pairwise(counts) if m > n]
+            seen["longest_still_s"] = max(
+                (b - a for a, b in itertools.pairwise(changes)), default=99.0)
+            seen["sessions"] = await page.evaluate("window.whepPosts")
         return seen
 
     seen = asyncio.run(look())
@@ -470,6 +486,7 @@ def test_the_page_steps_down_behind_a_capped_link_and_back_up(
           f"new frame {seen['longest_still_s']:.1f} s; {seen['overflowed']} datagrams over "
           f"the cap; the box's view of the session on 240p: {seen['box_saw']}")
     assert (rung, width) == ("240p", 426), seen
+    assert seen["box_saw"]["estimate_kbps"], seen  # Chromium's REMB reached the box's policy
     assert seen["overflowed"] > 0, seen  # the cap did bite
     assert frames >= 10 * seconds, seen  # the small rung plays (25 fps sent)
     assert seen["stayed"][0] == {640} and seen["stayed"][1] >= 30, seen
@@ -531,18 +548,13 @@ def test_a_tile_rides_out_a_network_cut_and_reconnects_after_a_long_one(
     browser. After a 2 s cut the same session's picture comes back by itself; after a long
     one the tile says it reconnects, gives the session up and plays a new one when the
     network is back, in the same document, the box left with one session."""
-    live = f"{TILE.format('cam1')}.querySelector('.live')"
-    says = f"['stalled', 'reconnecting'].includes({live}.dataset.live) && {live}.textContent"
 
     async def look() -> dict[str, Any]:
         seen: dict[str, Any] = {}
         log: list[tuple[float, list[Any]]] = []
-        async with open_page(browser, page_url(box, ["view"]).replace("/?", "/?layout=1&"),
-                             init_script=RELAYED_WHEP) as page:
-            relay = await relay_the_answer(page)
+        async with relayed_page(box, browser) as (page, relay):
             second: LossyRelay | None = None
             try:
-                await playing(page, "cam1")
                 await page.evaluate("window.sameDocument = true")
                 relay.loss = 1.0
                 await asyncio.sleep(2)
@@ -553,7 +565,7 @@ def test_a_tile_rides_out_a_network_cut_and_reconnects_after_a_long_one(
                     page, lambda s: s[2] > frames + 25, 20, "the picture after a 2 s cut", log)
                 seen["posts_after_short"] = await page.evaluate("window.whepPosts")
                 relay.loss = 1.0  # and now for good: the tile must give the session up
-                seen["says"] = await until(page, says, 30, "the tile saying it reconnects")
+                seen["says"] = await until(page, SAYS, 30, "the tile saying it reconnects")
                 second = await relay_the_answer(page)  # its next offer: the network is back
                 back = time.monotonic()
                 await playing(page, "cam1", 60)
@@ -564,7 +576,6 @@ def test_a_tile_rides_out_a_network_cut_and_reconnects_after_a_long_one(
                     page, f"(async () => {{ const n = (await {CAM1_SESSIONS}).length;"
                     " return n === 1 && n; })()", 30, "cam1's one session on the box")
             finally:
-                relay.close()
                 if second is not None:
                     second.close()
         return seen

@@ -490,19 +490,24 @@ def test_a_disabled_camera_s_hole_says_disabled(box: Box) -> None:  # last: cam2
     segments_of(box, "cam2", 1)
     admin = box.token(["admin"], "*")
     cameras = box.get("/api/config", admin).json()["config"]["cameras"]
-    for camera in cameras:
-        camera["enabled"] = camera["id"] != "cam2"
-    change = box.http.request("/api/config", method="PATCH", token=admin,
-                              body=json.dumps({"cameras": cameras}).encode(),
-                              headers={"Content-Type": "application/merge-patch+json"})
-    assert change.status == 200, change.body[:300]
     token = box.token(["playback"], ["cam2"])
 
-    def last_hole() -> dict[str, Any] | None:
+    def enable_cam2(enabled: bool) -> None:
+        for camera in cameras:
+            camera["enabled"] = enabled or camera["id"] != "cam2"
+        change = box.http.request("/api/config", method="PATCH", token=admin,
+                                  body=json.dumps({"cameras": cameras}).encode(),
+                                  headers={"Content-Type": "application/merge-patch+json"})
+        assert change.status == 200, change.body[:300]
+
+    def recent_gaps() -> list[dict[str, Any]]:
         now = datetime.now(UTC)
         query = (f"camera=cam2&from={(now - timedelta(minutes=10)).isoformat()}"
                  f"&to={now.isoformat()}").replace("+", "%2B")
-        holes = box.get(f"/api/gaps?{query}", token).json()["gaps"]
+        return list(box.get(f"/api/gaps?{query}", token).json()["gaps"])
+
+    def last_hole() -> dict[str, Any] | None:
+        holes = recent_gaps()
         state = box.get("/api/status", admin).json()["cameras"]["cam2"]["state"]
         # its worker stopped, the segment it closed indexed, and the hole 5 s long: a
         # quick enable after the PATCH alone (its worker still closing) left a hole under
@@ -511,16 +516,12 @@ def test_a_disabled_camera_s_hole_says_disabled(box: Box) -> None:  # last: cam2
             and state == "disabled" and holes[-1]["end_ms"] - holes[-1]["start_ms"] > 5000 \
             else None
 
+    enable_cam2(False)
     hole = wait_for(last_hole, 60, "cam2's hole since it was disabled, 5 s long")
     assert "disabled" in hole["detail"]
     # enabled again: the hole no longer reaches the present, and still says why (the box's
     # history, not the camera's state now)
-    for camera in cameras:
-        camera["enabled"] = True
-    change = box.http.request("/api/config", method="PATCH", token=admin,
-                              body=json.dumps({"cameras": cameras}).encode(),
-                              headers={"Content-Type": "application/merge-patch+json"})
-    assert change.status == 200, change.body[:300]
+    enable_cam2(True)
     enabled_at = time.time() * 1000
 
     def closed_hole() -> dict[str, Any] | None:
@@ -531,26 +532,18 @@ def test_a_disabled_camera_s_hole_says_disabled(box: Box) -> None:  # last: cam2
         again = [r["start_ms"] for r in rows if r["start_ms"] > enabled_at]
         if not again:
             return None  # not recording again yet
-        now = datetime.now(UTC)
-        query = (f"camera=cam2&from={(now - timedelta(minutes=10)).isoformat()}"
-                 f"&to={now.isoformat()}").replace("+", "%2B")
-        holes = box.get(f"/api/gaps?{query}", token).json()["gaps"]
-        return next((h for h in holes if abs(h["end_ms"] - min(again)) < 2000
-                     and h["end_ms"] < now.timestamp() * 1000 - 30_000), None)
+        passed_ms = time.time() * 1000 - 30_000
+        return next((h for h in recent_gaps() if abs(h["end_ms"] - min(again)) < 2000
+                     and h["end_ms"] < passed_ms), None)
 
-    try:  # (failed once in a whole-suite run, never alone: say what the box had then)
+    try:  # failing, say what the box had then
         past = wait_for(closed_hole, 150, "cam2 recording again after its hole")
     except AssertionError as exc:
         admin_status = box.get("/api/status", admin).json()["cameras"].get("cam2")
         rows = box.get("/api/segments?camera=cam2", token).json().get("segments") or []
-        now = datetime.now(UTC)
-        query = (f"camera=cam2&from={(now - timedelta(minutes=10)).isoformat()}"
-                 f"&to={now.isoformat()}").replace("+", "%2B")
         raise AssertionError(f"{exc}; enabled at {enabled_at}; cam2: {admin_status}; "
-                             f"the hole while disabled: {hole}; now: "
-                             f"{box.get(f'/api/gaps?{query}', token).json()['gaps']}; "
+                             f"the hole while disabled: {hole}; now: {recent_gaps()}; "
                              f"its rows: {[(r['start_ms'], r['end_ms']) for r in rows]}; "
-                             "log tail: "
-                             f"{box.app.log[-3000:]}") from None
+                             f"log tail: {box.app.log[-3000:]}") from None
     assert past["cause"] == "disabled" and "disabled" in past["detail"], past
     assert past["start_ms"] >= hole["start_ms"], (past, hole)  # the hole seen while disabled

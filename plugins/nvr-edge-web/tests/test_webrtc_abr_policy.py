@@ -95,6 +95,12 @@ def test_the_receiver_estimate_steps_down_to_what_it_carries_and_never_holds_up(
         t += 1
         wanted = abr.observe(Stats(0, 0.02), t, 375.0)
     assert wanted.name == "360p"  # up after the clean period all the same
+    # a viewer's own REMB is all it can move, and only within the ladder: 0 sends it to
+    # the last rung, a huge one is no signal at all
+    for estimate, rung in ((0.0, "240p"), (2.0**40, "sub")):
+        abr = ViewerAbr(webrtc_ladder(LADDER))
+        abr.observe(Stats(0, 0.02), 0.0, estimate)
+        assert abr.observe(Stats(0, 0.02), 1.0, estimate).name == rung
 
 
 class Sender:
@@ -115,7 +121,9 @@ def test_remb_for_the_stream_and_picture_requests_are_noted_and_passed_on() -> N
         RtcpPsfbPacket(RTCP_PSFB_APP, 9, 0, pack_remb_fci(450_000, [1234])),
         RtcpPsfbPacket(RTCP_PSFB_APP, 9, 0, pack_remb_fci(90_000, [777])),  # another's
         RtcpPsfbPacket(RTCP_PSFB_PLI, 9, 1234),
-        RtcpPsfbPacket(RTCP_PSFB_APP, 9, 0, b"not a REMB..")))  # 4-byte words
+        RtcpPsfbPacket(RTCP_PSFB_APP, 9, 0, b"not a REMB.."),  # 4-byte words
+        # says three SSRCs follow, none does (aiortc's own parser raises struct.error)
+        RtcpPsfbPacket(RTCP_PSFB_APP, 9, 0, b"REMB\x03\x00\x00\x00")))
     packets = RtcpPacket.parse(wire)
 
     async def feed() -> None:

@@ -15,6 +15,7 @@ sends a new REMB at once when the estimate drops."""
 from __future__ import annotations
 
 import contextlib
+import struct
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +46,8 @@ def listen(sender: Any, feedback: Feedback) -> None:
     async def look(packet: Any) -> None:
         if isinstance(packet, RtcpPsfbPacket):
             if packet.fmt == RTCP_PSFB_APP:
-                with contextlib.suppress(ValueError):  # an APP packet that is not REMB
+                # an APP packet that is not REMB, or a REMB cut short (struct.error)
+                with contextlib.suppress(ValueError, struct.error):
                     bitrate, ssrcs = unpack_remb_fci(packet.fci)
                     if sender._ssrc in ssrcs:
                         feedback.estimate_bps, feedback.estimate_at = bitrate, time.monotonic()
