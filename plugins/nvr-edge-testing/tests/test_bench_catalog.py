@@ -19,3 +19,6 @@ def test_a_small_fleet_catalog_is_measured_end_to_end(tmp_path: Path) -> None:
     assert run["insert"]["rows"] > 0 and run["insert"]["writers"] == 2
     assert run["spool_drain"]["writes"] == 2 * 2 * 2  # 2 boxes, 2 segments x 2 cameras
     assert run["spool_drain"]["per_box_drain"]["n"] == 2
+    assert run["spool_drain"]["rows_found"] == 8
+    assert run["spool_drain"]["boxes_with_spool_left"] == 0
+    assert run["spool_drain"]["boxes_missing_rows"] == []

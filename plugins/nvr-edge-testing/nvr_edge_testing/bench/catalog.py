@@ -200,10 +200,12 @@ def operator_queries(operator: str, box_urls: list[str], boxes: int, cameras: in
             "box_delete_by_path": _quantiles(deletes)}
 
 
-def spool_drain(urls: list[str], work: Path, outage_s: float, cameras: int, segment_s: int,
-                at_ms: int) -> dict[str, Any]:
+def spool_drain(owner: str, urls: list[str], work: Path, outage_s: float, cameras: int,
+                segment_s: int, at_ms: int) -> dict[str, Any]:
     """Every box spooled `outage_s` of segment closes (one add per camera per segment);
-    all drain at once when the catalog answers again."""
+    all drain at once when the catalog answers again. Then the owner counts each box's
+    rows of the outage: every spooled write must be there (the insert phase's rows at the
+    same paths are the same rows: upserts keyed by path)."""
     per_box = max(1, int(outage_s // segment_s)) * cameras
     spooled = []
     for k, url in enumerate(urls):
@@ -222,19 +224,28 @@ def spool_drain(urls: list[str], work: Path, outage_s: float, cameras: int, segm
     def drain(k: int) -> None:
         spooled[k].drain()
         done[k] = time.perf_counter() - started
-        assert spooled[k].healthy
 
     threads = [threading.Thread(target=drain, args=(k,)) for k in range(len(urls))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    total = time.perf_counter() - started
+    left = sum(not catalog.healthy for catalog in spooled)
     for catalog in spooled:
         catalog.close()
-    total = time.perf_counter() - started
+    with psycopg.connect(owner) as conn:
+        found = dict(conn.execute(
+            "SELECT device, count(*) FROM segments WHERE start_ms >= %s AND start_ms < %s"
+            " AND camera = ANY(%s) GROUP BY device",
+            (at_ms, at_ms + per_box // cameras * segment_s * 1000,
+             [camera(c) for c in range(cameras)])).fetchall())
+    short = [device(k) for k in range(len(urls)) if found.get(device(k), 0) != per_box]
     writes = per_box * len(urls)
     return {"boxes": len(urls), "outage_s": outage_s, "writes_per_box": per_box,
-            "writes": writes, "seconds_all_drained": round(total, 2),
+            "writes": writes, "rows_found": sum(found.values()),
+            "boxes_with_spool_left": left, "boxes_missing_rows": short[:10],
+            "seconds_all_drained": round(total, 2),
             "writes_per_s": round(writes / total),
             "per_box_drain": _quantiles([d * 1000 for d in done])}
 
@@ -279,7 +290,7 @@ def measure_catalog(boxes: int, cameras: int, hours: float, segment_s: int, writ
                                                       begin, end)
         result["insert"] = insert_rate(box_urls[:writers], insert_s, end, step)
         if drain_boxes:
-            result["spool_drain"] = spool_drain(box_urls[:drain_boxes], root, outage_s,
+            result["spool_drain"] = spool_drain(owner, box_urls[:drain_boxes], root, outage_s,
                                                 cameras, segment_s, end + DAY_MS // 2)
         with psycopg.connect(owner) as conn:
             result["database_mb"] = round(int(conn.execute(
