@@ -344,7 +344,7 @@ def test_ll_hls_lists_the_rungs_each_plays_at_its_size_on_one_timeline(
     for variant, size in zip(ladder.variants, (FULL, SMALL), strict=True):
         rung = variant.uri.split("/")[0]
         playlist = rung_playlist(box, "cam1", variant.uri)
-        assert playlist.parts and playlist.tags["EXT-X-PART-INF"] == "PART-TARGET=0.200"
+        assert playlist.parts and playlist.tags["EXT-X-PART-INF"] == "PART-TARGET=0.100"
         init = box.get(f"/live/cam1/{rung}/{playlist.tags['EXT-X-MAP'][5:-1]}")
         part = box.get(f"/live/cam1/{rung}/{playlist.segments[-2].parts[0].uri}")
         assert init.status == 200 and part.status == 200, (init.status, part.status)

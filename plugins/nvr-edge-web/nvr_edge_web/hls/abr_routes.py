@@ -20,8 +20,7 @@ from ..live_outputs import Output, for_camera, hls_rungs
 from ..live_wake import wake_stream
 from .multivariant import Variant, avc1_codec, mp4a_codec, render_multivariant
 from .registry import AUDIO
-
-PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+from .responses import playlist_response
 
 
 async def _ladder(ctx: WebContext, camera: str) -> list[tuple[dict[str, Any], Output]]:
@@ -94,5 +93,4 @@ async def multivariant(request: web.Request) -> web.Response:
     text = render_multivariant([_variant(ctx, camera, r) for r in listed],
                                request.query.get("token"), left_out,
                                mp4a_codec(ctx.appliance.live.info(camera, "live")))
-    return web.Response(text=text, content_type=PLAYLIST_TYPE,
-                        headers={"Cache-Control": "no-cache"})
+    return playlist_response(text)

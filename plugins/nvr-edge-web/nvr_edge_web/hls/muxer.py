@@ -21,7 +21,7 @@ from .window import Window
 
 VIDEO_CLOCK = 90_000
 VIDEO_ID, AUDIO_ID = 1, 2
-PART_TARGET_S = 0.2
+PART_TARGET_S = 0.1
 SEGMENT_MIN_S = 1.0
 MAX_STEP_S = 5.0             # a bigger jump is a new stream, not a gap to reproduce
 DEFAULT_FRAME = VIDEO_CLOCK // 30

@@ -22,13 +22,13 @@ from .muxer import PART_TARGET_S
 from .packager import Packager
 from .playlist import render
 from .registry import Packagers
+from .responses import playlist_response
 from .vendor import add_route as add_player_route
 
 PACKAGERS = web.AppKey("nvr_hls_packagers", Packagers)
 NAME = "{name:init[0-9]{1,12}\\.mp4|(?:seg|part)[0-9]{1,12}\\.m4s}"
 MEDIA_ROUTE = f"/live/{CAMERA}/{NAME}"
 RUNG_MEDIA_ROUTE = f"/live/{CAMERA}/{RUNG}/{NAME}"
-PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 MEDIA_TYPE = "video/mp4"     # fMP4 init and media segments (RFC 8216bis 3.3)
 READY_S = 8.0                # a first request waits this long for a complete segment
 MAX_DIGITS = 12
@@ -115,8 +115,7 @@ async def playlist(request: web.Request) -> web.Response:
     rung = request.match_info.get("rung", "")
     reports = request.app[PACKAGERS].reports(camera, rung) if rung else []
     text = render(window, PART_TARGET_S, request.query.get("token"), reports)
-    return web.Response(text=text, content_type=PLAYLIST_TYPE,
-                        headers={"Cache-Control": "no-cache"})
+    return playlist_response(text)
 
 
 async def media(request: web.Request) -> web.Response:

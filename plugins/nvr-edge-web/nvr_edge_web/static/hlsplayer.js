@@ -27,12 +27,20 @@ export async function openHls(camera, video, onFatal) {
   if (!source) throw new LiveError("this camera has no LL-HLS stream");
   const Hls = await loadHls();
   let hls = null;
+  let player = null;
   if (Hls && Hls.isSupported()) {
     // No worker: the page's CSP allows no blob: scripts. hls.js's own catch-up only acts
     // with more than 1 s buffered, never the case this close to the edge, and each stall
     // would add 1 s to its target: the page keeps the latency itself (keepNearLiveEdge).
+    // maxFragLookUpTolerance: with its default (0.25 s) and the buffer within that of the
+    // playlist's end, hls.js looks up the segment at the buffered end with no tolerance;
+    // Chromium reports that end 1 µs short of the segment's (90 kHz ticks truncated to µs),
+    // so it finds the segment it has already loaded and loads nothing until the playlist
+    // is 0.25 s further on: a stall at every segment start (seen in its debug log).
     hls = new Hls({ lowLatencyMode: true, enableWorker: false, backBufferLength: 10,
-                    maxLiveSyncPlaybackRate: 1, liveSyncOnStallIncrease: 0 });
+                    maxLiveSyncPlaybackRate: 1, liveSyncOnStallIncrease: 0,
+                    maxFragLookUpTolerance: 0.05, ...PART_ABR,
+                    abrController: partSizedAbr(Hls) });
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (data.fatal) onFatal(`LL-HLS: ${data.details}`);
     });
@@ -43,7 +51,15 @@ export async function openHls(camera, video, onFatal) {
       const live = ((camera.live && camera.live.rungs) || []).find((r) => r.stream === "live");
       const top = live ? hls.levels.findIndex((level) => levelRung(level) === live.name) : -1;
       if (top >= 0) hls.autoLevelCapping = top;
+      if (player.wanted) { // a pin asked before the levels came
+        try {
+          player.pin(player.wanted);
+        } catch {
+          // the stream lists no such rendition: hls.js chooses (wanted is cleared)
+        }
+      }
     });
+    player = new HlsPlayer(video, hls);
     hls.loadSource(mediaUrl(source));
     hls.attachMedia(video);
     video.hls = hls; // for the console and the tests: hls.latency, hls.playingDate
@@ -55,13 +71,36 @@ export async function openHls(camera, video, onFatal) {
   }
   keepNearLiveEdge(video);
   video.play().catch(() => {}); // autoplay refused: the controls-free tile stays paused
-  const player = new HlsPlayer(video, hls);
+  player = player || new HlsPlayer(video, hls);
   if (hls) {
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) player.stepDown();
     });
   }
   return player;
+}
+
+// hls.js's throughput estimate, made to work on 0.1 s parts. It takes each load as at least
+// 50 ms (EwmaBandWidthEstimator's minDelayMs_), so a 3 KB part of the 240p rung reads as
+// 0.5 Mbit/s however fast the link: from 240p it could never afford the camera's 0.8
+// Mbit/s stream again (measured: still on 240p 40 s after a throttle was lifted). 5 ms
+// keeps the guard against a zero time and lets a part's real transfer show. A sample
+// weighs its load time, about 5-50 ms a part here, so the half-lives (seconds of load
+// time, 3 and 9 by default: minutes of parts) are cut to match: ~2 and ~6 s of play on a
+// fast link, under a second on a slow one, where loads weigh more. The field is hls.js's
+// own (pinned by setup-js.sh): when a version lacks it, hls.js's default stays.
+const PART_ABR = { abrEwmaFastLive: 0.1, abrEwmaSlowLive: 0.3 };
+const MIN_LOAD_MS = 5;
+
+function partSizedAbr(Hls) {
+  const Base = Hls.DefaultConfig.abrController;
+  return class extends Base {
+    initEstimator() {
+      const estimator = super.initEstimator();
+      if ("minDelayMs_" in estimator) estimator.minDelayMs_ = MIN_LOAD_MS;
+      return estimator;
+    }
+  };
 }
 
 // The rung of an hls.js level: its media playlist is <rung>/index.m3u8.
@@ -83,6 +122,7 @@ const STEP_HOLD_MS = 4000;
 class HlsPlayer {
   constructor(video, hls) {
     Object.assign(this, { video, hls, kind: "LL-HLS", failed: false });
+    this.wanted = null; // the rung the viewer pinned (null: hls.js chooses)
     this.everPlayed = false; // a frame was shown (the tile's watch says)
     this.steppedAt = -Infinity;
   }
@@ -98,6 +138,27 @@ class HlsPlayer {
     this.steppedAt = now;
     hls.nextAutoLevel = level - 1;
     return true;
+  }
+
+  // Pins hls.js to a rung's level (null: hls.js chooses again, under the live view's cap).
+  // loadLevel, not nextLevel: the next part comes from the pinned rung and what is
+  // buffered plays out, where nextLevel would flush it and stall the picture. Throws the
+  // reason when the stream has no such rendition or the browser's own player chooses.
+  pin(name) {
+    const hls = this.hls;
+    if (!hls) throw new Error("this browser's own player chooses the quality");
+    this.wanted = name;
+    if (name === null) {
+      hls.loadLevel = -1;
+      return;
+    }
+    if (!(hls.levels || []).length) return; // applied once the multivariant playlist is parsed
+    const index = hls.levels.findIndex((level) => levelRung(level) === name);
+    if (index < 0) {
+      this.wanted = null;
+      throw new Error(`the stream lists no ${name} rendition`);
+    }
+    hls.loadLevel = index;
   }
 
   // The rung hls.js plays now (its level's media playlist is <rung>/index.m3u8), with
@@ -131,13 +192,13 @@ class HlsPlayer {
   }
 }
 
-// LL-HLS delivers a part (~200 ms) at a time, each as soon as it is complete, so the
+// LL-HLS delivers a part (~100 ms) at a time, each as soon as it is complete, so the
 // newest buffered frame is the live edge. Playing BEHIND_S under it leaves room for one
 // late part; further behind, play faster (unnoticeable at 1.15x), and from a long way
 // behind (a start on an old keyframe, a stall), jump.
-const BEHIND_S = 0.4;
-const FASTER_FROM_S = 0.6;
-const JUMP_FROM_S = 1.5;
+const BEHIND_S = 0.2;
+const FASTER_FROM_S = 0.25;
+const JUMP_FROM_S = 1.0;
 
 function keepNearLiveEdge(video) {
   video.addEventListener("timeupdate", () => {

@@ -75,15 +75,15 @@ export class LiveTile {
     this.onChange(this);
   }
 
-  // Pins a rung (null: automatic); resolves to the session's status, or throws the reason.
+  // Pins a rung (null: automatic); resolves to the WebRTC session's status ({} over
+  // LL-HLS, where hls.js switches level), or throws the reason.
   async pin(rung) {
-    if (!this.player || this.player.kind !== "WebRTC") {
-      throw new Error("choosing the quality needs WebRTC; over LL-HLS the player chooses");
-    }
-    this.server = await this.player.pin(rung || null);
+    if (!this.player) throw new Error("no live picture to choose the quality of");
+    if (this.player.kind === "WebRTC") this.server = await this.player.pin(rung || null);
+    else this.player.pin(rung || null);
     this.pinned = rung || null; // kept for the next session (after a reconnect)
     this.onChange(this);
-    return this.server;
+    return this.server || {};
   }
 
   async connect() {
@@ -130,6 +130,12 @@ export class LiveTile {
       (this.pinned ? player.pin(this.pinned) : player.state())
         .then((status) => { this.server = status; })
         .catch(() => { this.pinned = null; });
+    } else if (this.pinned) {
+      try {
+        player.pin(this.pinned);
+      } catch {
+        this.pinned = null; // the new stream lists no such rendition: hls.js chooses
+      }
     }
     this.watch(player);
   }

@@ -2,8 +2,9 @@
 // picker: "auto" lets the session's network choose (the box's ABR), a rung pins it
 // (POST <session>/rung). A rung the box refuses says why, next to the picker.
 
-// The rungs WebRTC offers, as the box builds its ladder (webrtc/abr.py): not a main stream
-// beside a sub stream.
+// The rungs the picker offers, as the box builds its WebRTC ladder (webrtc/abr.py): not a
+// main stream beside a sub stream (LL-HLS lists it for other players; the page's hls.js
+// is capped below it, and a pin keeps to the same choice).
 export function webrtcRungs(camera) {
   return ((camera.live && camera.live.rungs) || []).filter((r) => r.stream !== "main");
 }
@@ -58,7 +59,7 @@ export function showQuality(info, live) {
     if (hlsRung && hlsRung.name) {
       let rung = hlsRung.name;
       if (hlsRung.switchingTo) rung += ` → ${hlsRung.switchingTo}`;
-      parts.push(rung + (hlsRung.auto ? " (auto)" : ""));
+      parts.push(rung + (hlsRung.auto ? " (auto)" : " (pinned)"));
     } else if (carried) {
       parts.push(carried.name);
     }
@@ -72,7 +73,8 @@ export function showQuality(info, live) {
   text.title = live.kind === "WebRTC"
     ? "transport · rung (auto: chosen by the network, pinned: chosen here) · picture size"
       + " · latency (jitter buffer + half the round trip)"
-    : "transport · rung (auto: chosen by the player from its throughput) · picture size"
+    : "transport · rung (auto: chosen by the player from its throughput, pinned: chosen"
+      + " here) · picture size"
       + " · latency (behind the live edge)";
   const hlsRung = !server && live.player && live.player.rung;
   info.dataset.rung = server ? server.rung : (hlsRung && hlsRung.name) || "";
@@ -81,7 +83,8 @@ export function showQuality(info, live) {
     error.textContent = `${server.pinned || server.rung}: ${server.refused}`;
   }
   const picker = info.querySelector(".rung");
-  picker.disabled = live.kind !== "WebRTC" || !live.player;
-  info.querySelector(".rung-label").hidden = live.kind !== "WebRTC"
-    || webrtcRungs(live.camera).length < 2;
+  // Safari's own LL-HLS player chooses itself: no picker there
+  const choosable = live.player && (live.kind === "WebRTC" || live.player.hls);
+  picker.disabled = !choosable;
+  info.querySelector(".rung-label").hidden = !choosable || webrtcRungs(live.camera).length < 2;
 }

@@ -15,7 +15,10 @@
     unreadable: 0,
     firstFrameAt: null, // ms since timeOrigin of the first frame shown
     presented: null, // [[presentedFrames, shown ms] first, [...] last] since the last take
+    stalls: [], // [wall-clock ms, ms from "waiting" to the next "playing"]: it ran dry
+    ahead: [], // s buffered ahead of the playhead, at each frame shown
   };
+  let stalledAt = null;
   const canvas = document.createElement("canvas");
   const context = canvas.getContext("2d", { willReadFrequently: true });
 
@@ -51,12 +54,21 @@
   function watch(video) {
     if (video.__latencyWatched || !video.requestVideoFrameCallback) return;
     video.__latencyWatched = true;
+    video.addEventListener("waiting", () => { stalledAt = performance.now(); });
+    video.addEventListener("playing", () => {
+      if (stalledAt !== null) {
+        state.stalls.push([performance.timeOrigin + stalledAt, performance.now() - stalledAt]);
+      }
+      stalledAt = null;
+    });
     const onFrame = (_now, meta) => {
       const shownMs = performance.timeOrigin + meta.expectedDisplayTime;
       if (state.firstFrameAt === null) state.firstFrameAt = meta.expectedDisplayTime;
       const mark = [meta.presentedFrames, shownMs];
       state.presented = state.presented ? [state.presented[0], mark] : [mark, mark];
       const painted = readClock(video);
+      const buffered = video.buffered;
+      if (buffered.length) state.ahead.push(buffered.end(buffered.length - 1) - video.currentTime);
       if (painted === null) state.unreadable += 1;
       else state.samples.push([shownMs, latency(painted, shownMs)]);
       video.requestVideoFrameCallback(onFrame);
@@ -86,6 +98,8 @@
         samples: state.samples,
         unreadable: state.unreadable,
         presented: state.presented,
+        stalls: state.stalls,
+        ahead: state.ahead,
         firstFrameAt: state.firstFrameAt,
         liveRequestAt: liveRequestStart(),
         hlsLatency: (() => {
@@ -96,6 +110,8 @@
       state.samples = [];
       state.unreadable = 0;
       state.presented = null;
+      state.stalls = [];
+      state.ahead = [];
       return taken;
     },
   };

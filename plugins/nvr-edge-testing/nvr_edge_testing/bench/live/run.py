@@ -33,7 +33,7 @@ from .rig import CAMERA, Rig, cpu_used, process_tree, running_rig, tree_cpu_seco
 from .stats import summary
 
 FPS = 30
-TARGETS = {"webrtc_p95_ms_max": 100.0, "hls_p95_ms_max": 800.0,
+TARGETS = {"webrtc_p95_ms_max": 100.0, "hls_p95_ms_max": 400.0,
            "webrtc_first_frame_ms_max": 1000.0}
 #: A step of the viewer ramp is degraded when its p95 is above the WebRTC target and this
 #: much above one viewer's, or when the page or any extra viewer gets fewer than this
@@ -50,6 +50,7 @@ class Plan:
     reloads: int = 3  # page loads for the time to first frame
     size: tuple[int, int] = (1280, 720)
     hls_settle_s: float = 8.0  # hls.js reaches its live position
+    hls_runs: int = 1  # LL-HLS windows, each from a fresh page load
 
 
 @dataclass
@@ -87,15 +88,26 @@ def latency_report(taken: dict[str, Any]) -> dict[str, Any]:
     if presented and presented[1][1] > presented[0][1]:
         fps = round(1000 * (presented[1][0] - presented[0][0])
                     / (presented[1][1] - presented[0][1]), 1)
+    stalls = taken.get("stalls") or []
+    ahead = sorted(taken.get("ahead") or [])
     return {"latency_ms": summary(samples), "unreadable_frames": taken["unreadable"],
-            "displayed_fps": fps}
+            "displayed_fps": fps,
+            # the player ran dry: each stall adds its length to the latency until caught up
+            "stalls": {"count": len(stalls), "total_ms": round(sum(s[1] for s in stalls), 1)},
+            "buffered_ahead_ms": {"min": round(1000 * ahead[0], 1),
+                                  "p50": round(1000 * ahead[len(ahead) // 2], 1)}
+            if ahead else None}
 
 
-async def page_window(page: Any, seconds: float, roles: Roles) -> dict[str, Any]:
+async def page_window(page: Any, seconds: float, roles: Roles,
+                      keep: Path | None = None) -> dict[str, Any]:
+    """The page's frames over one window; `keep`: a file for the raw samples and stalls."""
     await browser.take(page)  # only this window's frames count
 
     async def read() -> dict[str, Any]:
         taken = await browser.take(page)
+        if keep is not None:
+            keep.write_text(json.dumps(taken))
         report = latency_report(taken)
         if taken.get("hlsLatency") is not None:
             report["hls_js_latency_ms"] = round(1000 * taken["hlsLatency"], 1)
@@ -209,19 +221,30 @@ async def run_phases(rig: Rig, plan: Plan, folder: Path) -> dict[str, Any]:
             if step["degraded"]:
                 break
 
-        hls = await hls_phase(page, rig, roles, plan)
+        hls = await hls_phase(page, rig, roles, plan, folder)
     return {"idle": idle, "anchor": anchor, "webrtc": webrtc, "viewer_steps": steps,
             "hls": hls}
 
 
-async def hls_phase(page: Any, rig: Rig, roles: Roles, plan: Plan) -> dict[str, Any]:
+async def hls_phase(page: Any, rig: Rig, roles: Roles, plan: Plan,
+                    folder: Path) -> dict[str, Any]:
     if not await has_hls_js(rig.base):
         return {"skipped": "hls.js is not installed (plugins/nvr-edge-web/setup-js.sh)"}
-    progress("hls: the page with ?live=hls (hls.js)")
-    await browser.navigate(page, f"{rig.base}/?live=hls#token={rig.token}")
-    first = await browser.first_frame_ms(page, FIRST_FRAME_TIMEOUT_S)
-    await asyncio.sleep(plan.hls_settle_s)
-    return {**await page_window(page, plan.seconds, roles), "first_frame": first}
+    runs = []
+    for n in range(plan.hls_runs):
+        progress(f"hls: the page with ?live=hls (hls.js), run {n + 1} of {plan.hls_runs}")
+        if n == 0:
+            await browser.navigate(page, f"{rig.base}/?live=hls#token={rig.token}")
+        else:  # the same URL again is only a fragment change: no new document
+            await browser.reload(page)
+        first = await browser.first_frame_ms(page, FIRST_FRAME_TIMEOUT_S)
+        await asyncio.sleep(plan.hls_settle_s)
+        raw = folder / f"hls-run-{n + 1}.json"
+        runs.append({**await page_window(page, plan.seconds, roles, raw), "first_frame": first})
+    worst = max(runs, key=lambda r: r["latency_ms"].get("p95") or float("inf"))
+    # the first run's figures stay where they were; the target holds when every run meets it
+    return {**runs[0], "runs_p95_ms": [r["latency_ms"].get("p95") for r in runs],
+            "worst_run": worst}
 
 
 async def has_hls_js(base: str) -> bool:
@@ -241,7 +264,7 @@ def summarise(plan: Plan, phases: dict[str, Any]) -> dict[str, Any]:
     webrtc, hls, steps = phases["webrtc"], phases["hls"], phases["viewer_steps"]
     ok_steps = [s["viewers"] for s in steps if not s["degraded"]]
     webrtc_p95 = webrtc["latency_ms"].get("p95")
-    hls_p95 = hls.get("latency_ms", {}).get("p95")
+    hls_p95 = hls.get("worst_run", hls).get("latency_ms", {}).get("p95")
     first = [f["from_live_request_ms"] for f in webrtc["first_frame"]]
     return {
         "benchmark": "live",
