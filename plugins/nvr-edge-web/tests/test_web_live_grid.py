@@ -279,6 +279,14 @@ def test_a_phone_without_webrtc_gets_one_column_of_adaptive_ll_hls_tiles(
               {TILE.format('cam1')}.querySelector('video').hls;
               return {{auto: h.autoLevelEnabled, height: h.levels[h.currentLevel].height}};
               }})()""")
+            # a rung the stream does not list (a list gone stale): the refusal beside the
+            # picker, and the pin that holds stays
+            await page.evaluate("document.querySelector('#rung-cam1').add(new Option('4k', '4k'))")
+            await choose(page, "#rung-cam1", "4k")
+            seen["refused"] = await until(
+                page, f"{info}.querySelector('.rung-error').textContent", 10, "the refusal")
+            seen["picker_after"] = await page.evaluate(
+                "document.querySelector('#rung-cam1').value")
             await choose(page, "#rung-cam1", "")
             seen["auto_again"] = await until(
                 page, f"{TILE.format('cam1')}.querySelector('video').hls.autoLevelEnabled && "
@@ -296,6 +304,8 @@ def test_a_phone_without_webrtc_gets_one_column_of_adaptive_ll_hls_tiles(
                     seen["info"]), seen
     assert seen["columns"] == 1 and seen["picker"] is False, seen  # the picker is there
     assert seen["pinned_level"] == {"auto": False, "height": 240}, seen
+    assert seen["refused"] == "4k: the stream lists no 4k rendition", seen
+    assert seen["picker_after"] == "240p", seen
     hls = seen["hls"]
     assert hls["url"].split("?")[0].endswith("/live/cam1/abr.m3u8"), hls
     assert sorted(hls["levels"]) == [240, 360] and hls["audio"] == 1, hls

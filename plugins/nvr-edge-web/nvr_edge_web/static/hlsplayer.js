@@ -27,7 +27,7 @@ export async function openHls(camera, video, onFatal) {
   if (!source) throw new LiveError("this camera has no LL-HLS stream");
   const Hls = await loadHls();
   let hls = null;
-  let player = null;
+  const player = new HlsPlayer(video, null);
   if (Hls && Hls.isSupported()) {
     // No worker: the page's CSP allows no blob: scripts. hls.js's own catch-up only acts
     // with more than 1 s buffered, never the case this close to the edge, and each stall
@@ -41,6 +41,7 @@ export async function openHls(camera, video, onFatal) {
                     maxLiveSyncPlaybackRate: 1, liveSyncOnStallIncrease: 0,
                     maxFragLookUpTolerance: 0.05, ...PART_ABR,
                     abrController: partSizedAbr(Hls) });
+    player.hls = hls;
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (data.fatal) onFatal(`LL-HLS: ${data.details}`);
     });
@@ -59,7 +60,6 @@ export async function openHls(camera, video, onFatal) {
         }
       }
     });
-    player = new HlsPlayer(video, hls);
     hls.loadSource(mediaUrl(source));
     hls.attachMedia(video);
     video.hls = hls; // for the console and the tests: hls.latency, hls.playingDate
@@ -71,7 +71,6 @@ export async function openHls(camera, video, onFatal) {
   }
   keepNearLiveEdge(video);
   video.play().catch(() => {}); // autoplay refused: the controls-free tile stays paused
-  player = player || new HlsPlayer(video, hls);
   if (hls) {
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) player.stepDown();

@@ -5,7 +5,7 @@
 // The rungs the picker offers, as the box builds its WebRTC ladder (webrtc/abr.py): not a
 // main stream beside a sub stream (LL-HLS lists it for other players; the page's hls.js
 // is capped below it, and a pin keeps to the same choice).
-export function webrtcRungs(camera) {
+function pickerRungs(camera) {
   return ((camera.live && camera.live.rungs) || []).filter((r) => r.stream !== "main");
 }
 
@@ -18,7 +18,7 @@ export function setUpQuality(info, live) {
   label.htmlFor = picker.id;
   picker.setAttribute("aria-label", `Quality of ${name}`);
   const options = [new Option("auto", "")];
-  for (const rung of webrtcRungs(live.camera)) {
+  for (const rung of pickerRungs(live.camera)) {
     const option = new Option(`${rung.name} (${rung.width}x${rung.height})`, rung.name);
     if (rung.available === false) {
       option.disabled = true;
@@ -86,5 +86,5 @@ export function showQuality(info, live) {
   // Safari's own LL-HLS player chooses itself: no picker there
   const choosable = live.player && (live.kind === "WebRTC" || live.player.hls);
   picker.disabled = !choosable;
-  info.querySelector(".rung-label").hidden = !choosable || webrtcRungs(live.camera).length < 2;
+  info.querySelector(".rung-label").hidden = !choosable || pickerRungs(live.camera).length < 2;
 }
