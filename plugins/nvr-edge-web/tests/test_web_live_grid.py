@@ -156,12 +156,7 @@ def test_a_tile_shows_its_rung_and_latency_and_pins_a_rung(
                 ".textContent) && "
                 f"{info}.querySelector('.quality').textContent", 30, "the 240p picture")
             # a rung the box does not have (a list gone stale): its refusal, shown
-            await page.evaluate("document.querySelector('#rung-cam1').add(new Option('4k', '4k'))")
-            await choose(page, "#rung-cam1", "4k")
-            seen["refused"] = await until(
-                page, f"{info}.querySelector('.rung-error').textContent", 10, "the refusal")
-            seen["picker_after"] = await page.evaluate(
-                "document.querySelector('#rung-cam1').value")
+            seen["refused"], seen["picker_after"] = await pin_a_stale_rung(page, info)
             await choose(page, "#rung-cam1", "")  # auto again
             seen["auto_again"] = await until(
                 page, f"/\\(auto\\)/.test({info}.querySelector('.quality').textContent) && "
@@ -279,14 +274,8 @@ def test_a_phone_without_webrtc_gets_one_column_of_adaptive_ll_hls_tiles(
               {TILE.format('cam1')}.querySelector('video').hls;
               return {{auto: h.autoLevelEnabled, height: h.levels[h.currentLevel].height}};
               }})()""")
-            # a rung the stream does not list (a list gone stale): the refusal beside the
-            # picker, and the pin that holds stays
-            await page.evaluate("document.querySelector('#rung-cam1').add(new Option('4k', '4k'))")
-            await choose(page, "#rung-cam1", "4k")
-            seen["refused"] = await until(
-                page, f"{info}.querySelector('.rung-error').textContent", 10, "the refusal")
-            seen["picker_after"] = await page.evaluate(
-                "document.querySelector('#rung-cam1').value")
+            # a rung the stream does not list: the refusal, and the pin that holds stays
+            seen["refused"], seen["picker_after"] = await pin_a_stale_rung(page, info)
             await choose(page, "#rung-cam1", "")
             seen["auto_again"] = await until(
                 page, f"{TILE.format('cam1')}.querySelector('video').hls.autoLevelEnabled && "
@@ -433,6 +422,16 @@ async def relay_the_answer(page: Page) -> LossyRelay:
     await page.evaluate(f"(() => {{ const r = window.whepRelay; window.whepRelay = null;"
                         f" r.resolve({json.dumps(relayed)}); }})()")
     return relay
+
+
+async def pin_a_stale_rung(page: Page, info: str) -> tuple[str, str]:
+    """cam1's picker offers a rung nobody has (a list gone stale) and the viewer picks it:
+    the refusal shown beside the picker, and the picker's value after."""
+    await page.evaluate("document.querySelector('#rung-cam1').add(new Option('4k', '4k'))")
+    await choose(page, "#rung-cam1", "4k")
+    refused = await until(page, f"{info}.querySelector('.rung-error').textContent", 10,
+                          "the refusal")
+    return refused, await page.evaluate("document.querySelector('#rung-cam1').value")
 
 
 async def tile_until(page: Page, done: Any, seconds: float, what: str,
